@@ -1,0 +1,62 @@
+// Every user-facing key of kube-offload lives here, so code, docs and tests agree on spelling.
+// See DESIGN.md "The user-facing API (keys)".
+
+export const DOMAIN = 'kube-offload.io';
+
+/** Namespace label that opts a namespace in; value must be "true". */
+export const ENABLED_LABEL = `${DOMAIN}/enabled`;
+
+/** Placement policy annotation: Namespace, workload metadata or pod template, Pod. */
+export const PLACEMENT_ANNOTATION = `${DOMAIN}/placement`;
+/** Label selector (Kubernetes syntax) matched against virtual nodes' labels. */
+export const CLUSTERS_ANNOTATION = `${DOMAIN}/clusters`;
+/** Soft preference: Local or Remote (preferred node affinity). */
+export const PREFER_ANNOTATION = `${DOMAIN}/prefer`;
+
+/** The three policy annotations, in the order they are documented. */
+export const POLICY_ANNOTATIONS = [PLACEMENT_ANNOTATION, CLUSTERS_ANNOTATION, PREFER_ANNOTATION] as const;
+
+/** Replication stamp: annotation, mirrored as a label so the syncer can watch by label selector. */
+export const REPLICATE_KEY = `${DOMAIN}/replicate`;
+
+/** Ownership marks on copies and twin namespaces in remote clusters (set by the syncer only). */
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY_VALUE = 'kube-offload';
+export const ORIGIN_CLUSTER_LABEL = `${DOMAIN}/origin-cluster`;
+export const ORIGIN_ANNOTATION = `${DOMAIN}/origin`;
+export const ORIGIN_UID_ANNOTATION = `${DOMAIN}/origin-uid`;
+/** Keys users may not set themselves on objects in the local cluster. */
+export const OWNERSHIP_KEYS = [ORIGIN_CLUSTER_LABEL, ORIGIN_ANNOTATION, ORIGIN_UID_ANNOTATION] as const;
+
+/** Virtual nodes follow Liqo's conventions so Liqo's nodes and manifests work too (configurable). */
+export const VIRTUAL_NODE_LABEL = 'liqo.io/type';
+export const VIRTUAL_NODE_LABEL_VALUE = 'virtual-node';
+export const VIRTUAL_NODE_TAINT_KEY = 'virtual-node.liqo.io/not-allowed';
+export const VIRTUAL_NODE_TAINT_VALUE = 'true';
+export const VIRTUAL_NODE_TAINT_EFFECT = 'NoExecute';
+/** Our virtual nodes carry the remote cluster's name. */
+export const REMOTE_CLUSTER_LABEL = `${DOMAIN}/remote-cluster`;
+
+export const PLACEMENTS = ['Local', 'Remote', 'LocalAndRemote'] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+export const DEFAULT_PLACEMENT: Placement = 'LocalAndRemote';
+
+export const PREFERENCES = ['Local', 'Remote'] as const;
+export type Preference = (typeof PREFERENCES)[number];
+
+/** Identifies the virtual nodes: label key/value and taint; Liqo's by default. */
+export interface VirtualNodeConvention {
+  labelKey: string;
+  labelValue: string;
+  taintKey: string;
+  taintValue: string;
+  taintEffect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+}
+
+export const LIQO_CONVENTION: VirtualNodeConvention = {
+  labelKey: VIRTUAL_NODE_LABEL,
+  labelValue: VIRTUAL_NODE_LABEL_VALUE,
+  taintKey: VIRTUAL_NODE_TAINT_KEY,
+  taintValue: VIRTUAL_NODE_TAINT_VALUE,
+  taintEffect: VIRTUAL_NODE_TAINT_EFFECT,
+};
