@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# Builds the test control plane (etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# kubectl, kwok) from Go modules into a cache outside the repository, keyed by version:
+#
+#   ${KUBE_OFFLOAD_CACHE:-$HOME/.cache/kube-offload}/<version-key>/bin
+#
+# Progress goes to stderr; stdout gets exactly one line, the bin directory, so callers can do
+#   BIN=$(bash controlplane/build.sh | tail -1)
+#
+# Usage: build.sh [--print-bin-dir | --print-key | --force | --help]
+#   --print-bin-dir  print the bin directory (built or not) and exit; needs no Go
+#   --print-key      print the version key and exit
+#   --force          rebuild even if the cache is complete
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CACHE_ROOT=${KUBE_OFFLOAD_CACHE:-${HOME}/.cache/kube-offload}
+# Bump when the build recipe below (flags, tags, stamps) changes, so caches are rebuilt.
+RECIPE=1
+# Oldest Go that builds every module here (the highest `go` line among their dependencies).
+MIN_GO=1.26.0
+
+log() { printf '%s\n' "$*" >&2; }
+die() { printf 'controlplane/build.sh: error: %s\n' "$*" >&2; exit 1; }
+
+MODE=build
+case "${1:-}" in
+  "") ;;
+  --print-bin-dir) MODE=print-bin-dir ;;
+  --print-key) MODE=print-key ;;
+  --force) MODE=force ;;
+  -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument: $1 (try --help)" ;;
+esac
+
+# Module versions come straight from the go.mod files, so they are the single source of truth.
+modver() { # modver <go.mod> <module path>
+  local v
+  v=$(sed -nE "s#^[[:space:]]*(require[[:space:]]+)?${2//./\\.}[[:space:]]+(v[^[:space:]]+).*#\\2#p" "$1" | head -n1)
+  [[ -n "$v" ]] || die "cannot find $2 in $1"
+  printf '%s' "$v"
+}
+K8S_VERSION=$(modver "$HERE/kube/go.mod" k8s.io/kubernetes)
+ETCD_VERSION=$(modver "$HERE/etcd/go.mod" go.etcd.io/etcd/server/v3)
+KWOK_VERSION=$(modver "$HERE/kwok/go.mod" sigs.k8s.io/kwok)
+
+# Short hash of everything that determines the build: module files, wrapper sources, recipe.
+SRC_HASH=$(
+  cd "$HERE"
+  {
+    echo "recipe=$RECIPE"
+    find kube etcd kwok -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print \
+      | LC_ALL=C sort | xargs sha256sum
+  } | sha256sum | cut -c1-12
+)
+KEY="k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}-${SRC_HASH}"
+DEST="$CACHE_ROOT/$KEY"
+BIN="$DEST/bin"
+
+case "$MODE" in
+  print-bin-dir) printf '%s\n' "$BIN"; exit 0 ;;
+  print-key) printf '%s\n' "$KEY"; exit 0 ;;
+esac
+
+# name|module dir|package|kind
+TARGETS=(
+  "kube-apiserver|kube|k8s.io/kubernetes/cmd/kube-apiserver|kube"
+  "kube-controller-manager|kube|k8s.io/kubernetes/cmd/kube-controller-manager|kube"
+  "kube-scheduler|kube|k8s.io/kubernetes/cmd/kube-scheduler|kube"
+  "kubectl|kube|k8s.io/kubernetes/cmd/kubectl|kube"
+  "etcd|etcd|./cmd/etcd|etcd"
+  "kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|kwok"
+)
+
+complete() { # complete <bin dir>: every binary present and executable
+  local t
+  for t in "${TARGETS[@]}"; do [[ -x "$1/${t%%|*}" ]] || return 1; done
+}
+
+if [[ "$MODE" != force ]] && complete "$BIN"; then
+  log "control plane cached at $BIN"
+  printf '%s\n' "$BIN"
+  exit 0
+fi
+
+# --- Go toolchain check -------------------------------------------------------------------
+command -v go >/dev/null 2>&1 ||
+  die "'go' not found on PATH; Go >= ${MIN_GO} is needed to build the control plane"
+GOVER=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null) || die "'go env GOVERSION' failed; is Go installed correctly?"
+GOVER=${GOVER#go}
+GOVER_NUM=${GOVER%%[!0-9.]*} # strip suffixes such as "rc1" or " X:..."
+if [[ "$(printf '%s\n%s\n' "$MIN_GO" "$GOVER_NUM" | sort -V | head -n1)" != "$MIN_GO" ]]; then
+  die "Go ${GOVER} is too old; Go >= ${MIN_GO} is needed (k8s.io/kubernetes ${K8S_VERSION} requires it)"
+fi
+# Use the Go that is installed; never switch to (or download) another toolchain silently.
+export GOTOOLCHAIN=local
+# The modules here are standalone; ignore any go.work a parent directory might hold.
+export GOWORK=off
+# Static binaries like upstream releases; needs no C compiler.
+export CGO_ENABLED=0
+
+# --- one build at a time per key ----------------------------------------------------------
+mkdir -p "$CACHE_ROOT"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$CACHE_ROOT/.lock-$KEY"
+  if ! flock -n 9; then
+    log "another build of $KEY is running; waiting for it..."
+    flock 9
+  fi
+  if [[ "$MODE" != force ]] && complete "$BIN"; then
+    log "control plane cached at $BIN"
+    printf '%s\n' "$BIN"
+    exit 0
+  fi
+  # We hold the lock: leftovers of interrupted builds of this key are safe to remove.
+  rm -rf "$CACHE_ROOT/.tmp-$KEY".*
+fi
+
+TMP=$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir -p "$TMP/bin"
+
+# --- version stamps -----------------------------------------------------------------------
+BUILD_DATE=$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)
+k8s_core=${K8S_VERSION#v}; k8s_core=${k8s_core%%[-+]*}
+K8S_MAJOR=${k8s_core%%.*}
+K8S_MINOR=${k8s_core#*.}; K8S_MINOR=${K8S_MINOR%%.*}
+kube_ldflags=""
+for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+  kube_ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION}"
+  kube_ldflags+=" -X ${pkg}.gitMajor=${K8S_MAJOR}"
+  kube_ldflags+=" -X ${pkg}.gitMinor=${K8S_MINOR}"
+  # Built from the published module zip, not a git checkout: no commit hash is known.
+  # "archive" is the tree state upstream uses for source without git metadata.
+  kube_ldflags+=" -X ${pkg}.gitCommit=unknown"
+  kube_ldflags+=" -X ${pkg}.gitTreeState=archive"
+  kube_ldflags+=" -X ${pkg}.buildDate=${BUILD_DATE}"
+done
+etcd_ldflags=" -X go.etcd.io/etcd/api/v3/version.GitSHA=go-module-${ETCD_VERSION}"
+kwok_ldflags=" -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+kwok_ldflags+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${K8S_VERSION#v}"
+
+# --- build ----------------------------------------------------------------------------------
+log "building control plane $KEY"
+log "  go ${GOVER}, GOCACHE=$(go env GOCACHE), GOMODCACHE=$(go env GOMODCACHE)"
+START=$SECONDS
+n=${#TARGETS[@]}
+i=0
+for t in "${TARGETS[@]}"; do
+  IFS='|' read -r name dir pkg kind <<<"$t"
+  i=$((i + 1))
+  tags=""
+  case "$kind" in
+    kube) ldx=$kube_ldflags; tags="selinux,notest,grpcnotrace" ;; # upstream's release tags
+    etcd) ldx=$etcd_ldflags ;;
+    kwok) ldx=$kwok_ldflags ;;
+  esac
+  log "building $name ($i/$n)... [$((SECONDS - START))s elapsed]"
+  t0=$SECONDS
+  if ! (cd "$HERE/$dir" && go build -p 2 -mod=readonly -trimpath ${tags:+-tags="$tags"} \
+    -ldflags="-s -w${ldx}" -o "$TMP/bin/$name" "$pkg"); then
+    die "building $name ($pkg in controlplane/$dir) failed"
+  fi
+  log "built $name in $((SECONDS - t0))s [$((SECONDS - START))s elapsed]"
+done
+
+# --- publish atomically ---------------------------------------------------------------------
+# DEST only ever appears by rename, complete. A stale DEST (binary deleted by hand, or --force)
+# is moved aside first and removed after the swap.
+OLD=""
+if [[ -e "$DEST" ]]; then
+  OLD="$CACHE_ROOT/.old-$KEY.$$"
+  mv -T "$DEST" "$OLD"
+fi
+if ! mv -T "$TMP" "$DEST" 2>/dev/null; then
+  complete "$BIN" || die "could not move $TMP to $DEST"
+fi
+[[ -n "$OLD" ]] && rm -rf "$OLD"
+trap - EXIT
+log "control plane built in $((SECONDS - START))s at $BIN"
+printf '%s\n' "$BIN"

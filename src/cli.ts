@@ -1,0 +1,34 @@
+// `kube-offload <command> [flags]`: each command lives in src/commands/<command>.ts and exports
+// `run(argv): Promise<number>` (the exit code), so commands load only what they need.
+
+const COMMANDS: Record<string, string> = {
+  webhook: 'admission server (/mutate/pods, /mutate/workloads, /mutate/replicated, /validate)',
+  syncer: 'copies stamped objects into each remote twin namespace',
+  'virtual-node': 'virtual node provider: runs pods bound to a virtual node in its remote cluster',
+  status: 'replication status per opted-in namespace and remote',
+  sandbox: 'up|down|status: two local clusters plus kube-offload',
+  demo: 'brings the sandbox up and deploys the micro-service demo',
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, what]) => `  ${name.padEnd(13)} ${what}`);
+  return `usage: kube-offload <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(usage());
+    return command ? 0 : 2;
+  }
+  if (!(command in COMMANDS)) {
+    process.stderr.write(`kube-offload: unknown command "${command}"\n\n${usage()}`);
+    return 2;
+  }
+  const module = (await import(`./commands/${command}.ts`)) as { run: (argv: string[]) => Promise<number> };
+  return module.run(rest);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.exitCode = await main(process.argv.slice(2));
+}
