@@ -25,7 +25,9 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`kube-offload: unknown command "${command}"\n\n${usage()}`);
     return 2;
   }
-  const module = (await import(`./commands/${command}.ts`)) as { run: (argv: string[]) => Promise<number> };
+  // Sources run as .ts (type stripping); the image runs the compiled .js.
+  const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const module = (await import(`./commands/${command}.${extension}`)) as { run: (argv: string[]) => Promise<number> };
   return module.run(rest);
 }
 
