@@ -1,0 +1,93 @@
+// What the webhook knows about the cluster, served from informer caches so that admission never
+// waits on the API server: the policy annotations of opted-in namespaces, and the virtual nodes.
+import type { V1Namespace, V1Node } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
+import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../webhooks/keys.ts';
+import type { NamespacePolicy, VirtualNodeInfo } from '../../webhooks/types.ts';
+import type { Informer, InformerOptions } from '../kube/informer.ts';
+
+export type InformerFactory = <T>(options: InformerOptions) => Informer<T>;
+
+export interface ClusterState {
+  namespacePolicy(namespace: string): NamespacePolicy | undefined;
+  virtualNodes(): VirtualNodeInfo[];
+  /** Starts both informers; resolves when both have listed once. */
+  start(): Promise<void>;
+  stop(): void;
+  hasSynced(): boolean;
+  health(): { ok: boolean; reason?: string };
+}
+
+function policyOf(namespace: V1Namespace): NamespacePolicy {
+  const annotations = namespace.metadata?.annotations ?? {};
+  const policy: NamespacePolicy = {};
+  const placement = annotations[PLACEMENT_ANNOTATION];
+  const clusters = annotations[CLUSTERS_ANNOTATION];
+  const prefer = annotations[PREFER_ANNOTATION];
+  if (placement !== undefined) policy.placement = placement;
+  if (clusters !== undefined) policy.clusters = clusters;
+  if (prefer !== undefined) policy.prefer = prefer;
+  return policy;
+}
+
+function virtualNodeOf(node: V1Node): VirtualNodeInfo {
+  const ready = (node.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
+  return { name: node.metadata?.name ?? '', labels: { ...(node.metadata?.labels ?? {}) }, ready };
+}
+
+export function createClusterState(options: {
+  kubeConfig: KubeConfig;
+  convention: VirtualNodeConvention;
+  createInformer: InformerFactory;
+}): ClusterState {
+  const namespaces = options.createInformer<V1Namespace>({
+    kubeConfig: options.kubeConfig,
+    path: '/api/v1/namespaces',
+    labelSelector: `${ENABLED_LABEL}=true`,
+    name: 'webhook-namespaces',
+  });
+  const nodes = options.createInformer<V1Node>({
+    kubeConfig: options.kubeConfig,
+    path: '/api/v1/nodes',
+    labelSelector: `${options.convention.labelKey}=${options.convention.labelValue}`,
+    name: 'webhook-virtual-nodes',
+  });
+
+  // Derived views are rebuilt only when an informer reports a change, not per admission.
+  let policies: Map<string, NamespacePolicy> | undefined;
+  let virtual: VirtualNodeInfo[] | undefined;
+  for (const event of ['add', 'update', 'delete'] as const) {
+    namespaces.on(event, () => (policies = undefined));
+    nodes.on(event, () => (virtual = undefined));
+  }
+
+  return {
+    namespacePolicy(namespace) {
+      policies ??= new Map(namespaces.list().map((item) => [item.metadata?.name ?? '', policyOf(item)]));
+      return policies.get(namespace);
+    },
+    virtualNodes() {
+      virtual ??= nodes.list().map(virtualNodeOf);
+      return virtual;
+    },
+    async start() {
+      await Promise.all([namespaces.start(), nodes.start()]);
+      policies = undefined;
+      virtual = undefined;
+    },
+    stop() {
+      namespaces.stop();
+      nodes.stop();
+    },
+    hasSynced: () => namespaces.hasSynced() && nodes.hasSynced(),
+    health() {
+      const failing = [
+        ['namespaces', namespaces.health()],
+        ['virtual nodes', nodes.health()],
+      ] as const;
+      const reasons = failing.filter(([, health]) => !health.ok).map(([what, health]) => `${what} watch: ${health.reason ?? 'unhealthy'}`);
+      return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') };
+    },
+  };
+}

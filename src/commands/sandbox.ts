@@ -1,0 +1,140 @@
+// `kube-offload sandbox up|down|status [--dir D] [--no-kube-offload] [--audit]`
+//
+// up      builds/reuses the control-plane binaries, starts the local and the remote cluster
+//         (and kube-offload's components) as background processes that outlive this
+//         command, writes <dir>/local.kubeconfig, <dir>/remote.kubeconfig, <dir>/state.json;
+//         returns when everything is ready.
+// down    stops every process recorded in <dir> (checking each pid is still ours), verifies
+//         they are gone, removes <dir>.
+// status  prints each component up/down (and ready); exit 0 when all are up and ready.
+//
+// <dir> defaults to .sandbox in the working directory.
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureBinaries } from '../sandbox/binaries.ts';
+import { sandboxStatus, startSandbox, stopSandboxDir } from '../sandbox/sandbox.ts';
+
+const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--no-kube-offload] [--audit]
+
+  up       start the local and remote clusters (plus kube-offload) in the background
+  down     stop every process the sandbox started and remove DIR
+  status   show each component up/down
+
+  --dir DIR            sandbox directory (default: .sandbox)
+  --no-kube-offload    up: clusters only, no webhook/syncer/virtual node
+  --audit              up: write apiserver audit logs (DIR/<cluster>/logs/audit.log)
+`;
+
+function err(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        dir: { type: 'string', default: '.sandbox' },
+        'no-kube-offload': { type: 'boolean', default: false },
+        audit: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (e) {
+    err(`kube-offload sandbox: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const [sub, ...extra] = positionals;
+  if (!sub || extra.length) {
+    err(USAGE);
+    return 2;
+  }
+  const dir = path.resolve(values.dir);
+  switch (sub) {
+    case 'up':
+      return up(dir, { withKubeOffload: !values['no-kube-offload'], audit: values.audit });
+    case 'down':
+      return down(dir);
+    case 'status':
+      return status(dir);
+    default:
+      err(`kube-offload sandbox: unknown subcommand "${sub}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+async function up(dir: string, opts: { withKubeOffload: boolean; audit: boolean }): Promise<number> {
+  const t0 = Date.now();
+  const current = await sandboxStatus(dir);
+  if (current.state && current.processes.length > 0 && current.processes.every((p) => p.up && p.ready !== false)) {
+    err(`sandbox already up in ${dir} (run "kube-offload sandbox down" first to restart it)`);
+    printKubeconfigs(dir);
+    return 0;
+  }
+  let binDir: string;
+  try {
+    binDir = await ensureBinaries({ progress: process.stderr });
+  } catch (e) {
+    err(`kube-offload sandbox up: ${(e as Error).message}`);
+    return 1;
+  }
+  try {
+    await startSandbox({
+      dir,
+      binDir,
+      persistent: true,
+      withKubeOffload: opts.withKubeOffload,
+      audit: opts.audit,
+      log: (line) => err(`sandbox: ${line}`),
+    });
+  } catch (e) {
+    err(`kube-offload sandbox up failed: ${(e as Error).message}`);
+    err(`logs are under ${dir}; "kube-offload sandbox down" cleans up`);
+    return 1;
+  }
+  err(`sandbox up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  printKubeconfigs(dir);
+  return 0;
+}
+
+function printKubeconfigs(dir: string): void {
+  const rel = (f: string) => path.relative(process.cwd(), f) || f;
+  process.stdout.write(`local:  KUBECONFIG=${rel(path.join(dir, 'local.kubeconfig'))}\nremote: KUBECONFIG=${rel(path.join(dir, 'remote.kubeconfig'))}\n`);
+}
+
+async function down(dir: string): Promise<number> {
+  try {
+    const stopped = await stopSandboxDir(dir);
+    if (stopped.length === 0) err(`nothing running in ${dir}`);
+    for (const r of stopped) err(`stopped ${r.name} (pid ${r.pid})`);
+    return 0;
+  } catch (e) {
+    err(`kube-offload sandbox down: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+async function status(dir: string): Promise<number> {
+  const { state, processes } = await sandboxStatus(dir);
+  if (!state && processes.length === 0) {
+    process.stdout.write(`no sandbox in ${dir}\n`);
+    return 3;
+  }
+  const rows = processes.map((p) => [p.name, p.up ? (p.ready === false ? 'up (not ready)' : 'up') : 'down', p.up ? String(p.pid) : '-']);
+  const width = Math.max(9, ...rows.map((r) => r[0]!.length));
+  let out = `${'COMPONENT'.padEnd(width)}  ${'STATUS'.padEnd(14)}  PID\n`;
+  for (const r of rows) out += `${r[0]!.padEnd(width)}  ${r[1]!.padEnd(14)}  ${r[2]}\n`;
+  if (state) {
+    out += `\nlocal  ${state.clusters.local.server}  KUBECONFIG=${state.clusters.local.kubeconfig}\n`;
+    out += `remote ${state.clusters.remote.server}  KUBECONFIG=${state.clusters.remote.kubeconfig}\n`;
+  }
+  process.stdout.write(out);
+  return processes.every((p) => p.up && p.ready !== false) ? 0 : 1;
+}

@@ -1,0 +1,134 @@
+// `kube-offload syncer`: parse flags, warm the caches, (optionally) win the Lease, reconcile until
+// SIGTERM/SIGINT. Exit 2 on bad flags, 1 on start-up failure or lost leadership (a replica that
+// lost the Lease exits so that it can never write concurrently with the new leader; the kubelet
+// restarts it as a standby).
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import { ConfigError } from '../config.ts';
+import { createLogger, flushLogger } from '../log.ts';
+import { KubeClient, loadKubeConfig } from '../kube/client.ts';
+import { LeaderElector } from '../kube/leader.ts';
+import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
+import { Syncer } from '../syncer/controller.ts';
+import { createMetrics } from '../syncer/metrics.ts';
+import { startHealthServer } from '../syncer/server.ts';
+
+const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+export async function run(argv: string[]): Promise<number> {
+  let config;
+  try {
+    config = parseSyncerArgs(argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`kube-offload syncer: ${error.message}\n\n${SYNCER_USAGE}`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(SYNCER_USAGE);
+    return 0;
+  }
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
+  });
+  let stopSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
+  process.once('SIGTERM', () => stopSignal('SIGTERM'));
+  process.once('SIGINT', () => stopSignal('SIGINT'));
+
+  let syncer: Syncer;
+  let server;
+  const metrics = createMetrics();
+  try {
+    const localKubeConfig = loadKubeConfig(config.kubeconfig);
+    const remotes = config.remotes.map((r) => ({ name: r.name, kubeConfig: loadKubeConfig(r.kubeconfig), labels: r.labels }));
+    syncer = new Syncer({
+      clusterName: config.clusterName,
+      localKubeConfig,
+      remotes,
+      metrics,
+      logger,
+      qps: config.qps,
+      burst: config.burst,
+      workers: config.workers,
+      resyncPeriodMs: config.resyncPeriodMs,
+      backfillPeriodMs: config.backfillPeriodMs,
+    });
+    const s = syncer;
+    server = await startHealthServer({
+      port: config.metricsPort,
+      registry: metrics.registry,
+      healthz: () => {
+        const h = s.health();
+        return { ok: h.ok, detail: h.informers.map((i) => `${i.ok ? '[+]' : '[-]'} ${i.name}${i.reason ? `: ${i.reason}` : ''}`).join('\n') };
+      },
+      readyz: () => {
+        const sizes = s.cacheSizes();
+        return { ok: s.hasSynced(), detail: s.hasSynced() ? 'caches synced' : `caches not synced yet (${JSON.stringify(sizes)})` };
+      },
+    });
+    setInterval(() => {
+      for (const [name, n] of Object.entries(s.cacheSizes())) metrics.cacheObjects.set({ informer: name }, n);
+    }, 10_000).unref();
+    logger.info({ metricsPort: server.port, cluster: config.clusterName, remotes: remotes.map((r) => r.name), leaderElect: config.leaderElect }, 'syncer starting');
+    s.startCaches().then(
+      () => logger.info({ caches: s.cacheSizes() }, 'caches synced'),
+      (err: unknown) => logger.error({ err: String(err) }, 'caches failed to start'),
+    );
+
+    let stopping = false;
+    let elector: LeaderElector | undefined;
+    const work = new AbortController();
+    let running: Promise<void> | undefined;
+    if (config.leaderElect) {
+      const namespace = config.leaseNamespace ?? (existsSync(SA_NAMESPACE_FILE) ? readFileSync(SA_NAMESPACE_FILE, 'utf8').trim() : 'kube-offload');
+      const identity = `${os.hostname()}_${randomUUID()}`;
+      elector = new LeaderElector({
+        client: new KubeClient(localKubeConfig, { userAgent: 'kube-offload-syncer/leader-election' }),
+        namespace,
+        name: config.leaseName,
+        identity,
+        leaseDurationMs: config.leaseDurationMs,
+        renewDeadlineMs: Math.round((config.leaseDurationMs * 2) / 3),
+        retryPeriodMs: Math.round((config.leaseDurationMs * 2) / 15),
+        logger,
+        onStartedLeading: (signal) => {
+          running = s.run(signal).catch((err: unknown) => {
+            logger.error({ err: String(err) }, 'syncer stopped with an error');
+          });
+        },
+        onStoppedLeading: () => {
+          if (stopping) return;
+          logger.error({ identity }, 'lost leadership; exiting so that only the new leader writes');
+          void flushLogger(logger).finally(() => process.exit(1));
+        },
+        onNewLeader: (holder) => logger.info({ leader: holder, me: holder === identity }, 'leader observed'),
+      });
+      logger.info({ lease: `${namespace}/${config.leaseName}`, identity }, 'campaigning for leadership');
+      elector.start();
+    } else {
+      running = s.run(work.signal);
+    }
+
+    const signal = await signalled;
+    stopping = true;
+    logger.info({ signal }, `received ${signal}; shutting down`);
+    await elector?.stop(); // aborts run() through its signal and releases the Lease
+    work.abort();
+    await running;
+    s.stop();
+    await server.close();
+    await flushLogger(logger);
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+    return 0;
+  } catch (error) {
+    const message = (error as Error).message;
+    logger.fatal({ err: message }, 'cannot start the syncer');
+    await flushLogger(logger);
+    process.stderr.write(`kube-offload syncer: ${message}\n`);
+    await server?.close();
+    return 1;
+  }
+}

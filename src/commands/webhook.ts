@@ -1,0 +1,51 @@
+// `kube-offload webhook`: parse flags, start the admission server, run until SIGTERM/SIGINT,
+// then drain and exit 0. Exit 2 on bad flags, 1 when the server cannot start.
+import { ConfigError, WEBHOOK_USAGE, parseWebhookArgs } from '../config.ts';
+import { createLogger, flushLogger } from '../log.ts';
+import { startWebhook } from '../server/webhook.ts';
+
+export async function run(argv: string[]): Promise<number> {
+  let config;
+  try {
+    config = parseWebhookArgs(argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`kube-offload webhook: ${error.message}\n\n${WEBHOOK_USAGE}`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(WEBHOOK_USAGE);
+    return 0;
+  }
+
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
+  });
+
+  // Register before starting so a signal during start-up is not lost.
+  let stopSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
+  process.once('SIGTERM', () => stopSignal('SIGTERM'));
+  process.once('SIGINT', () => stopSignal('SIGINT'));
+
+  let webhook;
+  try {
+    webhook = await startWebhook(config, { logger });
+  } catch (error) {
+    const message = (error as Error).message;
+    logger.fatal({ err: message }, 'cannot start the webhook');
+    await flushLogger(logger);
+    process.stderr.write(`kube-offload webhook: ${message}\n`);
+    return 1;
+  }
+
+  const signal = await signalled;
+  logger.info({ event: 'shutdown', signal }, `received ${signal}`);
+  await webhook.shutdown();
+  await flushLogger(logger);
+  // Everything we started is stopped; should a library still hold the event loop open,
+  // do not let it keep a terminating pod around.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
+  return 0;
+}

@@ -1,0 +1,60 @@
+// Prometheus metrics of the admission webhook, on a Registry of its own (not the global one) so
+// tests and several servers in one process never collide.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const ADMISSION_OUTCOMES = ['allowed', 'denied', 'patched', 'error', 'bad_request'] as const;
+export type AdmissionOutcome = (typeof ADMISSION_OUTCOMES)[number];
+
+export interface WebhookMetrics {
+  registry: Registry;
+  admissionRequests: Counter<'webhook' | 'outcome'>;
+  admissionDuration: Histogram<'webhook'>;
+  certExpiry: Gauge;
+  certReloads: Counter<'trigger' | 'result'>;
+  caBundleSyncErrors: Counter;
+}
+
+export function createWebhookMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
+  const registry = new Registry();
+  // Default process metrics (CPU, memory, event loop lag, GC); tests may skip them because
+  // they start event-loop monitors per registry.
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    admissionRequests: new Counter({
+      name: 'kube_offload_admission_requests_total',
+      help: 'Admission requests by webhook and outcome (allowed, denied, patched, error, bad_request).',
+      labelNames: ['webhook', 'outcome'],
+      registers: [registry],
+    }),
+    admissionDuration: new Histogram({
+      name: 'kube_offload_admission_duration_seconds',
+      help: 'Time from request arrival to response, in seconds.',
+      labelNames: ['webhook'],
+      // Admission is sub-millisecond when healthy; the API server gives up at 10-30 s.
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    }),
+    certExpiry: new Gauge({
+      name: 'kube_offload_serving_cert_expiry_timestamp_seconds',
+      help: 'notAfter of the serving certificate in use, as a Unix timestamp in seconds.',
+      registers: [registry],
+    }),
+    certReloads: new Counter({
+      name: 'kube_offload_serving_cert_reloads_total',
+      help: 'Serving certificate swaps: trigger=file (changed on disk) or renewal (we re-issued it); result=success|error.',
+      labelNames: ['trigger', 'result'],
+      registers: [registry],
+    }),
+    caBundleSyncErrors: new Counter({
+      name: 'kube_offload_ca_bundle_sync_errors_total',
+      help: 'Failed attempts to read or patch caBundle in our webhook configurations.',
+      registers: [registry],
+    }),
+  };
+}
+
+/** Label value for a route path: "/mutate/pods" -> "mutate-pods". */
+export function webhookLabel(path: string): string {
+  return path.slice(1).replace('/', '-');
+}

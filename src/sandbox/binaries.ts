@@ -1,0 +1,77 @@
+// Locating the control-plane binaries built by controlplane/build.sh (a cache outside the
+// repository, keyed by version).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REQUIRED_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'] as const;
+
+/** The repository root: the nearest ancestor of this module that holds controlplane/build.sh. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'controlplane', 'build.sh'))) return dir;
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error('cannot find controlplane/build.sh above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+export function missingBinaries(binDir: string): string[] {
+  return REQUIRED_BINARIES.filter((b) => {
+    try {
+      fs.accessSync(path.join(binDir, b), fs.constants.X_OK);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** The bin dir build.sh would use (built or not). `KUBE_OFFLOAD_BIN_DIR` overrides. */
+export function expectedBinDir(): string {
+  const override = process.env.KUBE_OFFLOAD_BIN_DIR;
+  if (override) return path.resolve(override);
+  const res = spawnSync('bash', [path.join(repoRoot(), 'controlplane', 'build.sh'), '--print-bin-dir'], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`controlplane/build.sh --print-bin-dir failed: ${res.stderr}`);
+  const dir = res.stdout.trim().split('\n').pop();
+  if (!dir) throw new Error('controlplane/build.sh --print-bin-dir printed nothing');
+  return dir;
+}
+
+export interface EnsureOptions {
+  /** Where build.sh progress goes (default: our stderr). */
+  progress?: NodeJS.WritableStream | null;
+}
+
+/**
+ * Returns a bin dir holding every binary, building them with controlplane/build.sh when
+ * needed (the first cold build takes a long while; a cached one returns at once).
+ */
+export async function ensureBinaries(opts: EnsureOptions = {}): Promise<string> {
+  const override = process.env.KUBE_OFFLOAD_BIN_DIR;
+  if (override) {
+    const missing = missingBinaries(override);
+    if (missing.length) throw new Error(`KUBE_OFFLOAD_BIN_DIR=${override} lacks ${missing.join(', ')}`);
+    return path.resolve(override);
+  }
+  const expected = expectedBinDir();
+  if (missingBinaries(expected).length === 0) return expected;
+  const progress = opts.progress === undefined ? process.stderr : opts.progress;
+  const child = spawn('bash', [path.join(repoRoot(), 'controlplane', 'build.sh')], {
+    stdio: ['ignore', 'pipe', progress ? 'pipe' : 'ignore'],
+  });
+  let stdout = '';
+  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+  if (progress) child.stderr?.on('data', (c: Buffer) => progress.write(c));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new Error(`controlplane/build.sh failed with exit code ${code}`);
+  const dir = stdout.trim().split('\n').pop() ?? '';
+  const missing = missingBinaries(dir);
+  if (!dir || missing.length) throw new Error(`controlplane/build.sh finished but ${dir || '(no dir)'} lacks ${missing.join(', ')}`);
+  return dir;
+}

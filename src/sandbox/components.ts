@@ -1,0 +1,97 @@
+// kube-offload's own processes in the sandbox (webhook, syncer, virtual node provider).
+//
+// A component is a name + argv + env + a readiness check + a log file. startSandbox() starts
+// the list returned by kubeOffloadComponents() (when `withKubeOffload`) plus any the caller
+// passes, in order, each after the previous one is ready. To add one, append a ComponentSpec
+// below; `before`/`after` hooks run around the process start (e.g. register the webhook
+// configurations from manifests/ with clientConfig.url https://127.0.0.1:PORT once the
+// webhook answers).
+import path from 'node:path';
+import type { Cluster } from './cluster.ts';
+import { repoRoot } from './binaries.ts';
+import { freePort } from './util.ts';
+
+/** Serializable readiness check (stored in .sandbox/state.json so `sandbox status` can probe it). */
+export interface UrlReadyCheck {
+  /** 200 means ready. http:// or https:// */
+  url: string;
+  /** Skip TLS verification (self-signed serving certs). */
+  insecure?: boolean;
+  /** CA bundle file to verify the serving cert with. */
+  caFile?: string;
+}
+
+export interface FnReadyCheck {
+  check: () => Promise<boolean>;
+}
+
+export type ReadyCheck = UrlReadyCheck | FnReadyCheck;
+
+export interface SandboxContext {
+  /** The sandbox directory (e.g. <cwd>/.sandbox). */
+  dir: string;
+  /** Per-component scratch space: <dir>/components/<name>/ is created for each component. */
+  componentsDir: string;
+  repoRoot: string;
+  local: Cluster;
+  remote: Cluster;
+  /** Absolute path of the node binary running us (node 24: runs .ts directly). */
+  nodeBin: string;
+  /** Absolute path of bin/kube-offload.js */
+  cli: string;
+  freePort: () => Promise<number>;
+}
+
+export interface ComponentSpec {
+  name: string;
+  /** argv[0] must be an absolute path (use ctx.nodeBin + ctx.cli for our own commands). */
+  argv: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+  ready?: ReadyCheck;
+  /** Default 60 s. */
+  readyTimeoutMs?: number;
+  /** Default <dir>/components/<name>.log */
+  logFile?: string;
+  /** Runs before the process is spawned. */
+  before?: (ctx: SandboxContext) => Promise<void>;
+  /** Runs once the process is ready (e.g. register webhook configurations pointing at it). */
+  after?: (ctx: SandboxContext) => Promise<void>;
+}
+
+/** argv for one of our own CLI commands: `node bin/kube-offload.js <command> ...args`. */
+export function cliArgv(ctx: SandboxContext, command: string, ...args: string[]): string[] {
+  return [ctx.nodeBin, ctx.cli, command, ...args];
+}
+
+export async function makeContext(dir: string, local: Cluster, remote: Cluster): Promise<SandboxContext> {
+  const root = repoRoot();
+  return {
+    dir,
+    componentsDir: path.join(dir, 'components'),
+    repoRoot: root,
+    local,
+    remote,
+    nodeBin: process.execPath,
+    cli: path.join(root, 'bin', 'kube-offload.js'),
+    freePort,
+  };
+}
+
+/**
+ * The kube-offload processes `sandbox up` starts after both clusters are ready.
+ * Empty for now: the webhook, syncer and virtual node provider get wired here, e.g.
+ *
+ *   const port = await ctx.freePort();
+ *   const certDir = path.join(ctx.componentsDir, 'webhook', 'certs');
+ *   specs.push({
+ *     name: 'webhook',
+ *     argv: cliArgv(ctx, 'webhook', '--port', String(port), '--cert-dir', certDir, '--kubeconfig', ctx.local.kubeconfigPath),
+ *     ready: { url: `https://127.0.0.1:${port}/readyz`, caFile: path.join(certDir, 'ca.crt') },
+ *     after: async (c) => { ... apply manifests/ webhook configurations with url https://127.0.0.1:${port}/... },
+ *   });
+ */
+export async function kubeOffloadComponents(_ctx: SandboxContext): Promise<ComponentSpec[]> {
+  const specs: ComponentSpec[] = [];
+  return specs;
+}

@@ -1,0 +1,289 @@
+// KWOK configuration for the sandbox: the Stage objects that play kubelet for our fake
+// worker nodes and their pods, and the Node objects themselves.
+//
+// Since kwok v0.6 the standalone `kwok` binary has NO built-in stages: without Stage objects
+// (from --config or the Stage CRD) it exits with "no stages found" (kwokctl is what injects
+// its defaults). So we always write our own stages into <cluster>/kwok.yaml.
+//
+// Status templates are rendered into a strategic-merge patch of .status, so anything a stage
+// does not mention (addresses, capacity, nodeInfo we set at creation) is kept.
+import { stringify } from 'yaml';
+
+/** Label every fake worker carries; kwok manages exactly the nodes matching MANAGED_NODE_SELECTOR. */
+export const KWOK_NODE_LABEL = { key: 'type', value: 'kwok' } as const;
+/** Virtual nodes (Liqo convention) must never be managed by kwok, whatever other labels they copy. */
+export const VIRTUAL_NODE_LABEL = { key: 'liqo.io/type', value: 'virtual-node' } as const;
+export const MANAGED_NODE_SELECTOR = `${KWOK_NODE_LABEL.key}=${KWOK_NODE_LABEL.value},${VIRTUAL_NODE_LABEL.key}!=${VIRTUAL_NODE_LABEL.value}`;
+/** Annotation kwok's docs put on fake nodes (informational; management is by label selector). */
+export const KWOK_NODE_ANNOTATION = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
+/** Node lease duration kwok renews (like kubelet's 40s default); the controller-manager's node
+ * lifecycle controller uses lease renewals as the heartbeat. */
+export const NODE_LEASE_SECONDS = 40;
+
+export interface NodeSpec {
+  name: string;
+  /** InternalIP address of the node (also the hostIP of its pods). */
+  ip: string;
+  /** Per-node pod CIDR inside the cluster's pod CIDR (kwok allocates pod IPs from it). */
+  podCIDR: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  capacity?: { cpu: string; memory: string; pods: string; 'ephemeral-storage'?: string };
+}
+
+export const DEFAULT_NODE_CAPACITY = { cpu: '8', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi' };
+
+/** The Node object we POST for a fake worker (status included: the apiserver keeps it on create). */
+export function nodeManifest(node: NodeSpec, kubeletVersion: string): Record<string, unknown> {
+  const capacity = { ...DEFAULT_NODE_CAPACITY, ...node.capacity };
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: {
+      name: node.name,
+      labels: {
+        [KWOK_NODE_LABEL.key]: KWOK_NODE_LABEL.value,
+        'kubernetes.io/hostname': node.name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        ...node.labels,
+      },
+      annotations: {
+        [KWOK_NODE_ANNOTATION.key]: KWOK_NODE_ANNOTATION.value,
+        'node.alpha.kubernetes.io/ttl': '0',
+        ...node.annotations,
+      },
+    },
+    spec: { podCIDR: node.podCIDR, podCIDRs: [node.podCIDR] },
+    status: {
+      capacity,
+      allocatable: capacity,
+      addresses: [
+        { type: 'InternalIP', address: node.ip },
+        { type: 'Hostname', address: node.name },
+      ],
+      nodeInfo: {
+        architecture: 'amd64',
+        operatingSystem: 'linux',
+        osImage: 'kwok',
+        kernelVersion: 'kwok',
+        containerRuntimeVersion: 'kwok://fake',
+        kubeletVersion,
+        kubeProxyVersion: kubeletVersion,
+        machineID: '',
+        systemUUID: '',
+        bootID: '',
+      },
+    },
+  };
+}
+
+// --- stages -------------------------------------------------------------------------------
+
+interface Stage {
+  name: string;
+  kind: 'Node' | 'Pod';
+  expressions: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+  delayMs?: { duration: number; jitter: number };
+  statusTemplate?: string;
+  delete?: boolean;
+}
+
+const READY_STATUS = '.status.conditions.[] | select( .type == "Ready" ) | .status';
+
+const NODE_CONDITIONS_TEMPLATE = `{{ $now := Now }}
+conditions:
+{{ range NodeConditions }}
+- type: {{ .type | Quote }}
+  status: {{ .status | Quote }}
+  reason: {{ .reason | Quote }}
+  message: {{ .message | Quote }}
+  lastHeartbeatTime: {{ $now | Quote }}
+  lastTransitionTime: {{ $now | Quote }}
+{{ end }}
+`;
+
+const STAGES: Stage[] = [
+  {
+    // A new (or not-ready) node becomes Ready. Addresses only if the node came without any.
+    name: 'sandbox-node-ready',
+    kind: 'Node',
+    expressions: [{ key: READY_STATUS, operator: 'NotIn', values: ['True'] }],
+    statusTemplate: `${NODE_CONDITIONS_TEMPLATE}{{ if not .status.addresses }}
+addresses:
+- type: InternalIP
+  address: {{ NodeIP | Quote }}
+- type: Hostname
+  address: {{ .metadata.name | Quote }}
+{{ end }}
+{{ if not .status.capacity }}
+capacity:
+  cpu: "8"
+  memory: 32Gi
+  pods: "110"
+allocatable:
+  cpu: "8"
+  memory: 32Gi
+  pods: "110"
+{{ end }}
+phase: Running
+`,
+  },
+  {
+    // Occasional status heartbeat, like kubelet's nodeStatusReportFrequency (the node Lease,
+    // renewed by kwok every lease/4, is the real liveness signal).
+    name: 'sandbox-node-heartbeat',
+    kind: 'Node',
+    expressions: [
+      { key: '.status.phase', operator: 'In', values: ['Running'] },
+      { key: READY_STATUS, operator: 'In', values: ['True'] },
+    ],
+    delayMs: { duration: 240_000, jitter: 300_000 },
+    statusTemplate: NODE_CONDITIONS_TEMPLATE,
+  },
+  {
+    // A scheduled pod starts: IPs from the node's pod CIDR, every container running.
+    name: 'sandbox-pod-ready',
+    kind: 'Pod',
+    expressions: [
+      { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
+      { key: '.status.phase', operator: 'In', values: ['Pending'] },
+      { key: READY_STATUS, operator: 'NotIn', values: ['True'] },
+    ],
+    statusTemplate: `{{ $now := Now }}
+conditions:
+- type: PodReadyToStartContainers
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+- type: Initialized
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+- type: ContainersReady
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+- type: Ready
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+{{ range .spec.readinessGates }}
+- type: {{ .conditionType | Quote }}
+  status: "True"
+  lastTransitionTime: {{ $now | Quote }}
+{{ end }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  imageID: {{ printf "kwok://%s" .image | Quote }}
+  containerID: {{ printf "kwok://%s" .name | Quote }}
+  ready: true
+  started: true
+  restartCount: 0
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+{{ end }}
+initContainerStatuses:
+{{ range .spec.initContainers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: true
+  restartCount: 0
+  {{ if eq (or .restartPolicy "") "Always" }}
+  started: true
+  state:
+    running:
+      startedAt: {{ $now | Quote }}
+  {{ else }}
+  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
+  {{ end }}
+{{ end }}
+{{ with NodeIPsWith .spec.nodeName }}
+hostIP: {{ index . 0 | Quote }}
+hostIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+{{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
+podIP: {{ index . 0 | Quote }}
+podIPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}
+phase: Running
+startTime: {{ $now | Quote }}
+`,
+  },
+  {
+    // Job pods finish right after they start, so Jobs complete.
+    name: 'sandbox-pod-complete',
+    kind: 'Pod',
+    expressions: [
+      { key: '.metadata.deletionTimestamp', operator: 'DoesNotExist' },
+      { key: '.status.phase', operator: 'In', values: ['Running'] },
+      { key: '.metadata.ownerReferences.[].kind', operator: 'In', values: ['Job'] },
+    ],
+    statusTemplate: `{{ $now := Now }}
+conditions:
+- type: Ready
+  status: "False"
+  reason: PodCompleted
+  lastTransitionTime: {{ $now | Quote }}
+- type: ContainersReady
+  status: "False"
+  reason: PodCompleted
+  lastTransitionTime: {{ $now | Quote }}
+containerStatuses:
+{{ range .spec.containers }}
+- name: {{ .name | Quote }}
+  image: {{ .image | Quote }}
+  ready: false
+  started: false
+  restartCount: 0
+  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}
+{{ end }}
+phase: Succeeded
+`,
+  },
+  {
+    // Graceful deletion: the "kubelet" confirms at once (finalizers, if any, still hold it).
+    name: 'sandbox-pod-delete',
+    kind: 'Pod',
+    expressions: [{ key: '.metadata.deletionTimestamp', operator: 'Exists' }],
+    delete: true,
+  },
+];
+
+function stageObject(s: Stage): Record<string, unknown> {
+  return {
+    apiVersion: 'kwok.x-k8s.io/v1alpha1',
+    kind: 'Stage',
+    metadata: { name: s.name },
+    spec: {
+      resourceRef: { apiGroup: 'v1', kind: s.kind },
+      selector: { matchExpressions: s.expressions },
+      ...(s.delayMs ? { delay: { durationMilliseconds: s.delayMs.duration, jitterDurationMilliseconds: s.delayMs.jitter } } : {}),
+      next: s.delete ? { delete: true } : { statusTemplate: s.statusTemplate },
+    },
+  };
+}
+
+/** The multi-document YAML for `kwok --config`: an (empty-options) KwokConfiguration plus stages. */
+export function kwokConfigYaml(): string {
+  const docs: Record<string, unknown>[] = [
+    { apiVersion: 'config.kwok.x-k8s.io/v1alpha1', kind: 'KwokConfiguration', options: {} },
+    ...STAGES.map(stageObject),
+  ];
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}

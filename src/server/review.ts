@@ -1,0 +1,51 @@
+// AdmissionReview (admission.k8s.io/v1) in and out: checks that a body is a review we can
+// answer, and turns a handler's verdict into the response the API server expects.
+import type { AdmissionRequest, AdmissionResponse } from '../../webhooks/types.ts';
+import { HttpError } from './body.ts';
+
+export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
+
+export type Decision = 'allowed' | 'denied' | 'patched';
+
+const bad = (message: string): HttpError => new HttpError(400, 'BadRequest', message);
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The request of a valid v1 AdmissionReview; throws HttpError(400) naming what is wrong. */
+export function parseReview(body: unknown): AdmissionRequest {
+  if (!isObject(body)) throw bad('not an AdmissionReview: the body is not a JSON object');
+  if (body.kind !== 'AdmissionReview') {
+    throw bad(`not an AdmissionReview: kind is ${JSON.stringify(body.kind ?? null)}, expected "AdmissionReview"`);
+  }
+  if (body.apiVersion !== ADMISSION_API_VERSION) {
+    throw bad(
+      `unsupported AdmissionReview version ${JSON.stringify(body.apiVersion ?? null)}: only ${ADMISSION_API_VERSION} is served ` +
+        '(set admissionReviewVersions: ["v1"] in the webhook configuration)',
+    );
+  }
+  const request = body.request;
+  if (!isObject(request)) throw bad('not an AdmissionReview: "request" is missing');
+  if (typeof request.uid !== 'string' || request.uid === '') throw bad('not an AdmissionReview: "request.uid" is missing');
+  if (!isObject(request.kind) || typeof request.kind.kind !== 'string') throw bad('not an AdmissionReview: "request.kind" is missing');
+  if (typeof request.operation !== 'string') throw bad('not an AdmissionReview: "request.operation" is missing');
+  return request as unknown as AdmissionRequest;
+}
+
+/** Serializes the AdmissionReview response; the patch only when there is one, base64. */
+export function encodeReview(uid: string, verdict: AdmissionResponse): { json: string; decision: Decision } {
+  if (!isObject(verdict) || typeof verdict.allowed !== 'boolean') throw new Error('admission handler returned no verdict');
+  // The uid always comes from the request: the API server rejects a response with another one.
+  const response: Record<string, unknown> = { uid, allowed: verdict.allowed };
+  let decision: Decision = verdict.allowed ? 'allowed' : 'denied';
+  if (verdict.allowed && verdict.patch && verdict.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(verdict.patch), 'utf8').toString('base64');
+    decision = 'patched';
+  }
+  if (verdict.warnings && verdict.warnings.length > 0) response.warnings = verdict.warnings;
+  if (verdict.status) response.status = verdict.status;
+  else if (!verdict.allowed) response.status = { code: 403, message: 'denied by kube-offload' };
+  return { json: JSON.stringify({ apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response }), decision };
+}

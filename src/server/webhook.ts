@@ -1,0 +1,159 @@
+// Assembles the admission webhook from config: certificates, optional cluster awareness, the
+// express app on node:https, health checks and shutdown. The CLI command and tests both use it.
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Server } from 'node:https';
+import { handlers as defaultHandlers } from '../../webhooks/index.ts';
+import type { AdmissionContext } from '../../webhooks/types.ts';
+import type { InformerFactory } from '../cluster/state.ts';
+import type { ClusterState } from '../cluster/state.ts';
+import type { WebhookConfig } from '../config.ts';
+import type { Logger } from '../log.ts';
+import type { WebhookMetrics } from '../metrics/webhook.ts';
+import { createWebhookMetrics } from '../metrics/webhook.ts';
+import { servingNames } from '../tls/generate.ts';
+import type { ServingCertSource } from '../tls/serving-cert.ts';
+import { startServingCert } from '../tls/serving-cert.ts';
+import type { AppDeps } from './app.ts';
+import { createApp } from './app.ts';
+import { createHttpsServer, drain, listen, swapCertificate } from './https.ts';
+
+/** How often caBundle of our webhook configurations is compared (and fixed if needed). */
+const CA_BUNDLE_INTERVAL_MS = 30_000;
+
+export interface StartOptions {
+  logger: Logger;
+  metrics?: WebhookMetrics;
+  /** Defaults to webhooks/index.ts; tests inject slow or failing handlers. */
+  handlers?: AppDeps['handlers'];
+  /** Cluster mode: overrides --kubeconfig / in-cluster loading. */
+  kubeConfig?: KubeConfig;
+  /** Cluster mode: overrides src/kube/informer.ts. */
+  informerFactory?: InformerFactory;
+}
+
+export interface RunningWebhook {
+  /** https://host:port */
+  url: string;
+  port: number;
+  server: Server;
+  certs: ServingCertSource;
+  metrics: WebhookMetrics;
+  /** Stops accepting, drains in-flight requests (up to --drain-timeout), stops background work. */
+  shutdown(): Promise<'drained' | 'forced'>;
+}
+
+export async function startWebhook(config: WebhookConfig, options: StartOptions): Promise<RunningWebhook> {
+  const { logger } = options;
+  const metrics = options.metrics ?? createWebhookMetrics();
+  const stops: Array<() => void> = [];
+
+  // Cluster modules are loaded only when needed: standalone runs without them.
+  let kubeConfig: KubeConfig | undefined;
+  let connect: typeof import('../cluster/connect.ts') | undefined;
+  if (!config.standalone) {
+    connect = await import('../cluster/connect.ts');
+    kubeConfig = options.kubeConfig ?? connect.loadKubeConfig(config.kubeconfig);
+  }
+
+  const certOptions: Parameters<typeof startServingCert>[0] = {
+    dir: config.certDir,
+    names: servingNames(config.serviceName, config.namespace),
+    validityMs: config.certValidityMs,
+    pollIntervalMs: config.certPollIntervalMs,
+    logger,
+    metrics,
+  };
+  if (connect && kubeConfig) certOptions.resolveCa = connect.sharedCaResolver(kubeConfig, config.caSecret, logger);
+  const certs = await startServingCert(certOptions);
+  stops.push(() => certs.stop());
+
+  let cluster: ClusterState | undefined;
+  if (connect && kubeConfig) {
+    const { createClusterState } = await import('../cluster/state.ts');
+    const createInformer = options.informerFactory ?? (await connect.loadInformerFactory());
+    const state = createClusterState({ kubeConfig, convention: config.convention, createInformer });
+    cluster = state;
+    stops.push(() => state.stop());
+    state.start().then(
+      () => logger.info({ event: 'informers' }, 'namespace and virtual node caches synced'),
+      (error: Error) => logger.error({ event: 'informers', err: error.message }, 'informers failed to start'),
+    );
+    stops.push(
+      connect.keepCaBundle({ kubeConfig, selector: config.webhookSelector, caBundle: () => certs.caBundle(), intervalMs: CA_BUNDLE_INTERVAL_MS, logger, metrics }),
+    );
+  }
+
+  // Built once: the handlers read it on every admission.
+  const context: AdmissionContext = {
+    defaultPlacement: config.defaultPlacement,
+    convention: config.convention,
+  };
+  if (config.defaultPrefer) context.defaultPrefer = config.defaultPrefer;
+  if (cluster) {
+    const state = cluster;
+    context.namespacePolicy = (namespace) => state.namespacePolicy(namespace);
+    context.virtualNodes = () => state.virtualNodes();
+  }
+
+  let draining = false;
+  const app = createApp({
+    handlers: options.handlers ?? defaultHandlers,
+    context,
+    metrics,
+    logger,
+    handlerTimeoutMs: config.handlerTimeoutMs,
+    liveness: {
+      certificate: () => certs.health(),
+      ...(cluster ? { watches: () => (cluster as ClusterState).health() } : {}),
+    },
+    readiness: {
+      // An overdue renewal still serves fine (liveness deals with it); expired does not.
+      certificate: () => certs.usable(),
+      ...(cluster
+        ? { caches: () => ((cluster as ClusterState).hasSynced() ? { ok: true } : { ok: false, reason: 'namespace and virtual node caches not synced yet' }) }
+        : {}),
+      shutdown: () => (draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
+    },
+  });
+
+  const server = createHttpsServer({
+    pair: certs.current().pair,
+    requestTimeoutMs: config.requestTimeoutMs,
+    headersTimeoutMs: config.headersTimeoutMs,
+    handle: app,
+    isDraining: () => draining,
+  });
+  certs.onChange((pair) => swapCertificate(server, pair));
+  server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
+
+  let address;
+  try {
+    address = await listen(server, config.port, config.host);
+  } catch (error) {
+    for (const stop of stops) stop();
+    throw error;
+  }
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `https://${host}:${address.port}`;
+  logger.info({ event: 'listening', url, port: address.port, standalone: config.standalone, certMode: certs.mode }, `listening on ${url}`);
+
+  let shutdown: Promise<'drained' | 'forced'> | undefined;
+  return {
+    url,
+    port: address.port,
+    server,
+    certs,
+    metrics,
+    shutdown() {
+      shutdown ??= (async () => {
+        draining = true;
+        logger.info({ event: 'shutdown', drainTimeoutMs: config.drainTimeoutMs }, 'draining in-flight requests');
+        const result = await drain(server, config.drainTimeoutMs);
+        for (const stop of stops) stop();
+        logger.info({ event: 'shutdown', result }, result === 'drained' ? 'drained' : 'drain timed out; connections cut');
+        return result;
+      })();
+      return shutdown;
+    },
+  };
+}

@@ -1,0 +1,198 @@
+// Flags of `kube-offload syncer` and `kube-offload status` (pure parsing, unit-tested).
+import { parseArgs } from 'node:util';
+import type { ParseArgsOptionsConfig } from 'node:util';
+import { ConfigError, LOG_LEVELS, parseDuration } from '../config.ts';
+import type { LogLevel } from '../config.ts';
+import { validRemoteName } from './keys.ts';
+
+export const SYNCER_USAGE = `usage: kube-offload syncer --cluster-name NAME --remote NAME=KUBECONFIG [...] [flags]
+
+Copies stamped Services, Secrets and ConfigMaps (and the EndpointSlices of replicated Services)
+of opted-in namespaces into each remote's twin namespace.
+
+  --cluster-name NAME         this (local) cluster's name; twin namespaces are <namespace>-<NAME>
+  --remote NAME=KUBECONFIG    a remote cluster and the kubeconfig file to reach it (repeatable)
+  --remote-labels NAME=K=V,K2=V2
+                              labels of remote NAME, matched by a namespace's kube-offload.io/clusters
+                              selector (repeatable). Every remote also has kube-offload.io/remote-cluster=NAME
+                              and the labels of its virtual node, if there is one
+  --kubeconfig FILE           the local cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --metrics-port PORT         /metrics, /healthz, /readyz on this port (default 8080; 0 picks a free one)
+  --leader-elect              run as one of several replicas; only the Lease holder writes
+  --lease-namespace NS        namespace of the Lease (default: the pod's namespace, else kube-offload)
+  --lease-name NAME           default kube-offload-syncer
+  --lease-duration D          default 15s (renew deadline 2/3 of it, retry period 2/15 of it)
+  --qps N --burst N           client-side write rate limit per cluster (default 200 / 400)
+  --workers N                 parallel reconciles (default 16)
+  --resync-period D           every D, compare everything again (default 5m; writes only on difference)
+  --backfill-period D         every D, stamp unstamped objects of opted-in namespaces (default 1m)
+  --log-level LEVEL           ${LOG_LEVELS.join(' | ')} (default info)
+  -h, --help                  this text
+`;
+
+export const STATUS_USAGE = `usage: kube-offload status --cluster-name NAME --remote NAME=KUBECONFIG [...] [flags]
+
+Prints, for each opted-in namespace and remote: the twin namespace, objects in sync, pending and
+in conflict, and the last replication error (from the syncer's Events). Computed by reading both
+clusters with the same comparison the syncer uses.
+
+  --cluster-name NAME         the local cluster's name (as given to the syncer)
+  --remote NAME=KUBECONFIG    repeatable
+  --remote-labels NAME=K=V,.. as for the syncer
+  --kubeconfig FILE           the local cluster
+  -o, --output table|json     default table
+  -h, --help                  this text
+`;
+
+export interface RemoteFlag {
+  name: string;
+  kubeconfig: string;
+  labels: Record<string, string>;
+}
+
+export interface SyncerConfig {
+  clusterName: string;
+  remotes: RemoteFlag[];
+  kubeconfig?: string;
+  metricsPort: number;
+  leaderElect: boolean;
+  leaseNamespace?: string;
+  leaseName: string;
+  leaseDurationMs: number;
+  qps: number;
+  burst: number;
+  workers: number;
+  resyncPeriodMs: number;
+  backfillPeriodMs: number;
+  logLevel: LogLevel;
+}
+
+export interface StatusConfig {
+  clusterName: string;
+  remotes: RemoteFlag[];
+  kubeconfig?: string;
+  output: 'table' | 'json';
+}
+
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+
+function parseRemotes(remoteFlags: string[], labelFlags: string[]): RemoteFlag[] {
+  if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
+  const remotes: RemoteFlag[] = [];
+  for (const flag of remoteFlags) {
+    const eq = flag.indexOf('=');
+    if (eq <= 0 || eq === flag.length - 1) throw new ConfigError(`--remote: "${flag}" is not NAME=KUBECONFIG`);
+    const name = flag.slice(0, eq);
+    if (!validRemoteName(name)) throw new ConfigError(`--remote: "${name}" is not a DNS-1123 label`);
+    if (remotes.some((r) => r.name === name)) throw new ConfigError(`--remote: "${name}" given twice`);
+    remotes.push({ name, kubeconfig: flag.slice(eq + 1), labels: {} });
+  }
+  for (const flag of labelFlags) {
+    const eq = flag.indexOf('=');
+    const name = flag.slice(0, Math.max(0, eq));
+    const remote = remotes.find((r) => r.name === name);
+    if (eq <= 0 || !remote) throw new ConfigError(`--remote-labels: "${flag}" must be NAME=K=V[,K=V...] for a NAME given with --remote`);
+    for (const pair of flag.slice(eq + 1).split(',')) {
+      if (pair.trim() === '') continue;
+      const i = pair.indexOf('=');
+      const k = i < 0 ? pair : pair.slice(0, i);
+      const v = i < 0 ? '' : pair.slice(i + 1);
+      if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(v)) throw new ConfigError(`--remote-labels: "${pair}" is not a valid label K=V`);
+      remote.labels[k] = v;
+    }
+  }
+  return remotes;
+}
+
+function positiveNumber(text: string, flag: string, integer: boolean): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new ConfigError(`--${flag}: "${text}" is not a positive ${integer ? 'integer' : 'number'}`);
+  return n;
+}
+
+function clusterName(v: string | undefined): string {
+  if (!v) throw new ConfigError('--cluster-name NAME is required');
+  if (!validRemoteName(v)) throw new ConfigError(`--cluster-name: "${v}" is not a DNS-1123 label`);
+  return v;
+}
+
+
+function parse(argv: string[], options: ParseArgsOptionsConfig): Record<string, string | boolean | (string | boolean)[] | undefined> {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+}
+
+export function parseSyncerArgs(argv: string[]): SyncerConfig | 'help' {
+  const v = parse(argv, {
+    'cluster-name': { type: 'string' },
+    remote: { type: 'string', multiple: true },
+    'remote-labels': { type: 'string', multiple: true },
+    kubeconfig: { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'leader-elect': { type: 'boolean' },
+    'lease-namespace': { type: 'string' },
+    'lease-name': { type: 'string' },
+    'lease-duration': { type: 'string' },
+    qps: { type: 'string' },
+    burst: { type: 'string' },
+    workers: { type: 'string' },
+    'resync-period': { type: 'string' },
+    'backfill-period': { type: 'string' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) return 'help';
+  const str = (k: string): string | undefined => v[k] as string | undefined;
+  const metricsPort = Number(str('metrics-port') ?? '8080');
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${str('metrics-port')}" is not a port number`);
+  const logLevel = str('log-level') ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const qps = positiveNumber(str('qps') ?? '200', 'qps', false);
+  const burst = positiveNumber(str('burst') ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);
+  const leaseDurationMs = parseDuration(str('lease-duration') ?? '15s', 'lease-duration');
+  if (leaseDurationMs < 3000) throw new ConfigError('--lease-duration: must be at least 3s');
+  const config: SyncerConfig = {
+    clusterName: clusterName(str('cluster-name')),
+    remotes: parseRemotes((v.remote as string[] | undefined) ?? [], (v['remote-labels'] as string[] | undefined) ?? []),
+    metricsPort,
+    leaderElect: v['leader-elect'] === true,
+    leaseName: str('lease-name') ?? 'kube-offload-syncer',
+    leaseDurationMs,
+    qps,
+    burst,
+    workers: positiveNumber(str('workers') ?? '16', 'workers', true),
+    resyncPeriodMs: parseDuration(str('resync-period') ?? '5m', 'resync-period'),
+    backfillPeriodMs: parseDuration(str('backfill-period') ?? '1m', 'backfill-period'),
+    logLevel: logLevel as LogLevel,
+  };
+  if (str('kubeconfig')) config.kubeconfig = str('kubeconfig');
+  if (str('lease-namespace')) config.leaseNamespace = str('lease-namespace');
+  if (config.resyncPeriodMs < 1000) throw new ConfigError('--resync-period: must be at least 1s');
+  if (config.backfillPeriodMs < 1000) throw new ConfigError('--backfill-period: must be at least 1s');
+  return config;
+}
+
+export function parseStatusArgs(argv: string[]): StatusConfig | 'help' {
+  const v = parse(argv, {
+    'cluster-name': { type: 'string' },
+    remote: { type: 'string', multiple: true },
+    'remote-labels': { type: 'string', multiple: true },
+    kubeconfig: { type: 'string' },
+    output: { type: 'string', short: 'o' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) return 'help';
+  const output = (v.output as string | undefined) ?? 'table';
+  if (output !== 'table' && output !== 'json') throw new ConfigError(`--output: "${output}" is not one of table, json`);
+  const config: StatusConfig = {
+    clusterName: clusterName(v['cluster-name'] as string | undefined),
+    remotes: parseRemotes((v.remote as string[] | undefined) ?? [], (v['remote-labels'] as string[] | undefined) ?? []),
+    output,
+  };
+  if (v.kubeconfig) config.kubeconfig = v.kubeconfig as string;
+  return config;
+}

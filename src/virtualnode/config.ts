@@ -1,0 +1,211 @@
+// Flags of `kube-offload virtual-node`, parsed into a validated config before any I/O.
+import { isIP } from 'node:net';
+import { parseArgs } from 'node:util';
+import { ConfigError, LOG_LEVELS, parseDuration } from '../config.ts';
+import type { LogLevel } from '../config.ts';
+import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
+import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
+
+export interface RemoteConfig {
+  name: string;
+  kubeconfig: string;
+  nodeName: string;
+}
+
+export interface VirtualNodeCommandConfig {
+  clusterName: string;
+  remotes: RemoteConfig[];
+  kubeconfig?: string;
+  nodeIP: string;
+  extraLabels: Record<string, string>;
+  convention: VirtualNodeConvention;
+  metricsPort?: number;
+  metricsHost: string;
+  concurrency: number;
+  qps: number;
+  burst: number;
+  probeIntervalMs: number;
+  unreachableAfter: number;
+  leaseIntervalMs: number;
+  resyncMs: number;
+  leaderElect: boolean;
+  leaderElectNamespace: string;
+  logLevel: LogLevel;
+}
+
+export const VIRTUAL_NODE_USAGE = `usage: kube-offload virtual-node --cluster-name LOCAL --remote NAME=KUBECONFIG [flags]
+
+Registers one virtual node per remote cluster in the local cluster and runs the pods bound to
+it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
+
+  --cluster-name NAME       name of the local cluster (origin marks, twin namespace names) (required)
+  --remote NAME=KUBECONFIG  a remote cluster and its kubeconfig; repeatable (at least one)
+  --kubeconfig FILE         local cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --node-name NAME          virtual node name (default virtual-<remote>); with several remotes
+                            give REMOTE=NAME, repeatable
+  --node-ip IP              InternalIP of the virtual node and hostIP of its pods
+                            (default $POD_IP, else 127.0.0.1)
+  --label K=V               extra label on the virtual node(s); repeatable
+  --virtual-node-label K=V  label of virtual nodes (default ${LIQO_CONVENTION.labelKey}=${LIQO_CONVENTION.labelValue})
+  --virtual-node-taint K=V:EFFECT
+                            taint of virtual nodes (default ${LIQO_CONVENTION.taintKey}=${LIQO_CONVENTION.taintValue}:${LIQO_CONVENTION.taintEffect})
+  --metrics-port N          serve /metrics, /healthz, /readyz on this port (default: off; 0 = any)
+  --metrics-host ADDR       address for that server (default 0.0.0.0)
+  --concurrency N           pods reconciled in parallel per remote (default 16)
+  --qps N, --burst N        client-side write rate limit per cluster (default 50, 100)
+  --probe-interval DUR      remote reachability probe and capacity refresh (default 5s)
+  --unreachable-after N     failed probes before the node turns NotReady (default 2)
+  --lease-interval DUR      node Lease renewal (default 10s)
+  --resync DUR              full reconcile of every pod (default 5m)
+  --leader-elect            run only while holding a Lease (for several replicas)
+  --leader-elect-namespace NS
+                            namespace of that Lease (default kube-offload-system)
+  --log-level LEVEL         ${LOG_LEVELS.join(' | ')} (default info)
+  -h, --help                this text
+`;
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
+function keyValue(value: string, flag: string): [string, string] {
+  const eq = value.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`--${flag}: "${value}" is not KEY=VALUE`);
+  return [value.slice(0, eq), value.slice(eq + 1)];
+}
+
+function dnsLabel(value: string, flag: string): string {
+  if (value.length > 63 || !DNS_LABEL.test(value)) throw new ConfigError(`--${flag}: "${value}" is not a DNS-1123 label (lower case alphanumerics and "-")`);
+  return value;
+}
+
+function positiveInt(text: string, flag: string, min = 1): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < min) throw new ConfigError(`--${flag}: "${text}" is not an integer >= ${min}`);
+  return n;
+}
+
+function parseConvention(label: string | undefined, taint: string | undefined): VirtualNodeConvention {
+  const convention = { ...LIQO_CONVENTION };
+  if (label !== undefined) [convention.labelKey, convention.labelValue] = keyValue(label, 'virtual-node-label');
+  if (taint !== undefined) {
+    const colon = taint.lastIndexOf(':');
+    if (colon < 0) throw new ConfigError(`--virtual-node-taint: "${taint}" is not KEY=VALUE:EFFECT`);
+    [convention.taintKey, convention.taintValue] = keyValue(taint.slice(0, colon), 'virtual-node-taint');
+    const effect = taint.slice(colon + 1);
+    if (!(TAINT_EFFECTS as readonly string[]).includes(effect)) throw new ConfigError(`--virtual-node-taint: effect "${effect}" is not one of ${TAINT_EFFECTS.join(', ')}`);
+    convention.taintEffect = effect as VirtualNodeConvention['taintEffect'];
+  }
+  return convention;
+}
+
+export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): VirtualNodeCommandConfig | 'help' {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        'cluster-name': { type: 'string' },
+        remote: { type: 'string', multiple: true },
+        kubeconfig: { type: 'string' },
+        'node-name': { type: 'string', multiple: true },
+        'node-ip': { type: 'string' },
+        label: { type: 'string', multiple: true },
+        'virtual-node-label': { type: 'string' },
+        'virtual-node-taint': { type: 'string' },
+        'metrics-port': { type: 'string' },
+        'metrics-host': { type: 'string', default: '0.0.0.0' },
+        concurrency: { type: 'string', default: '16' },
+        qps: { type: 'string', default: '50' },
+        burst: { type: 'string', default: '100' },
+        'probe-interval': { type: 'string', default: '5s' },
+        'unreachable-after': { type: 'string', default: '2' },
+        'lease-interval': { type: 'string', default: '10s' },
+        resync: { type: 'string', default: '5m' },
+        'leader-elect': { type: 'boolean', default: false },
+        'leader-elect-namespace': { type: 'string', default: 'kube-offload-system' },
+        'log-level': { type: 'string', default: 'info' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
+  if (values.help) return 'help';
+
+  const clusterName = values['cluster-name'];
+  if (!clusterName) throw new ConfigError('--cluster-name is required');
+  dnsLabel(clusterName, 'cluster-name');
+
+  const remoteFlags = values.remote ?? [];
+  if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
+  const nodeFlags = values['node-name'] ?? [];
+  const nodeNames = new Map<string, string>();
+  if (nodeFlags.length === 1 && remoteFlags.length === 1 && !nodeFlags[0]?.includes('=')) {
+    const [remote] = keyValue(remoteFlags[0] ?? '', 'remote');
+    nodeNames.set(remote, nodeFlags[0] ?? '');
+  } else {
+    for (const f of nodeFlags) {
+      const [remote, node] = keyValue(f, 'node-name');
+      nodeNames.set(remote, node);
+    }
+  }
+  const remotes: RemoteConfig[] = [];
+  const seenNodes = new Set<string>();
+  for (const f of remoteFlags) {
+    const [name, kubeconfig] = keyValue(f, 'remote');
+    dnsLabel(name, 'remote');
+    if (!kubeconfig) throw new ConfigError(`--remote ${name}: empty kubeconfig path`);
+    if (remotes.some((r) => r.name === name)) throw new ConfigError(`--remote ${name}: given twice`);
+    const nodeName = nodeNames.get(name) ?? `virtual-${name}`;
+    if (nodeName.length > 253 || !DNS_SUBDOMAIN.test(nodeName)) throw new ConfigError(`--node-name: "${nodeName}" is not a valid node name`);
+    if (seenNodes.has(nodeName)) throw new ConfigError(`--node-name: "${nodeName}" used for two remotes`);
+    seenNodes.add(nodeName);
+    remotes.push({ name, kubeconfig, nodeName });
+  }
+  for (const remote of nodeNames.keys()) {
+    if (!remotes.some((r) => r.name === remote)) throw new ConfigError(`--node-name ${remote}=...: no --remote ${remote}`);
+  }
+
+  const nodeIP = values['node-ip'] ?? (env.POD_IP && isIP(env.POD_IP) ? env.POD_IP : '127.0.0.1');
+  if (!isIP(nodeIP)) throw new ConfigError(`--node-ip: "${nodeIP}" is not an IP address`);
+
+  const extraLabels: Record<string, string> = {};
+  for (const l of values.label ?? []) {
+    const [k, v] = keyValue(l, 'label');
+    extraLabels[k] = v;
+  }
+
+  let metricsPort: number | undefined;
+  if (values['metrics-port'] !== undefined) {
+    const text = values['metrics-port'];
+    metricsPort = Number(text);
+    if (!/^\d+$/.test(text) || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${text}" is not a port number (0-65535)`);
+  }
+
+  const logLevel = values['log-level'];
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+
+  return {
+    clusterName,
+    remotes,
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    nodeIP,
+    extraLabels,
+    convention: parseConvention(values['virtual-node-label'], values['virtual-node-taint']),
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    metricsHost: values['metrics-host'],
+    concurrency: positiveInt(values.concurrency, 'concurrency'),
+    qps: positiveInt(values.qps, 'qps'),
+    burst: positiveInt(values.burst, 'burst'),
+    probeIntervalMs: parseDuration(values['probe-interval'], 'probe-interval'),
+    unreachableAfter: positiveInt(values['unreachable-after'], 'unreachable-after'),
+    leaseIntervalMs: parseDuration(values['lease-interval'], 'lease-interval'),
+    resyncMs: parseDuration(values.resync, 'resync'),
+    leaderElect: values['leader-elect'],
+    leaderElectNamespace: dnsLabel(values['leader-elect-namespace'], 'leader-elect-namespace'),
+    logLevel: logLevel as LogLevel,
+  };
+}

@@ -1,0 +1,48 @@
+// Prometheus metrics of the virtual node provider (prom-client), on a registry of its own.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface ProviderMetrics {
+  registry: Registry;
+  /** Local pods bound to the virtual node, per remote. */
+  pods: Gauge<'remote'>;
+  /** 1 while the remote apiserver answers. */
+  remoteReachable: Gauge<'remote'>;
+  /** API writes, by side (local/remote), verb and result (ok or the HTTP status / "network"). */
+  writes: Counter<'remote' | 'side' | 'verb' | 'result'>;
+  /** Duration of one pod reconcile. */
+  reconcileDuration: Histogram<'remote' | 'result'>;
+  /** Keys waiting in the work queue. */
+  queueDepth: Gauge<'remote'>;
+  /** Time from the remote pod's change being observed to the local status write completing. */
+  mirrorLatency: Histogram<'remote'>;
+  /** Pods waiting for ConfigMaps/Secrets to appear in the twin namespace. */
+  waitingForReferences: Gauge<'remote'>;
+}
+
+export function createProviderMetrics(options: { registry?: Registry; processMetrics?: boolean } = {}): ProviderMetrics {
+  const registry = options.registry ?? new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'kube_offload_virtual_node_' });
+  const registers = [registry];
+  return {
+    registry,
+    pods: new Gauge({ name: 'kube_offload_virtual_node_pods', help: 'Local pods bound to the virtual node', labelNames: ['remote'], registers }),
+    remoteReachable: new Gauge({ name: 'kube_offload_virtual_node_remote_reachable', help: '1 while the remote apiserver answers', labelNames: ['remote'], registers }),
+    writes: new Counter({ name: 'kube_offload_virtual_node_writes_total', help: 'API writes of the provider by side, verb and result', labelNames: ['remote', 'side', 'verb', 'result'], registers }),
+    reconcileDuration: new Histogram({
+      name: 'kube_offload_virtual_node_reconcile_duration_seconds',
+      help: 'Duration of one pod reconcile',
+      labelNames: ['remote', 'result'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    queueDepth: new Gauge({ name: 'kube_offload_virtual_node_queue_depth', help: 'Keys waiting in the work queue', labelNames: ['remote'], registers }),
+    mirrorLatency: new Histogram({
+      name: 'kube_offload_virtual_node_status_mirror_seconds',
+      help: 'From observing a remote pod change to the local pod status written',
+      labelNames: ['remote'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
+      registers,
+    }),
+    waitingForReferences: new Gauge({ name: 'kube_offload_virtual_node_pods_waiting_for_references', help: 'Pods whose ConfigMaps/Secrets are not yet in the twin namespace', labelNames: ['remote'], registers }),
+  };
+}

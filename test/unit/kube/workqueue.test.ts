@@ -1,0 +1,243 @@
+import { expect } from 'chai';
+import { Registry } from 'prom-client';
+import { WorkQueue } from '../../../src/kube/workqueue.ts';
+import { FakeClock, deferred, flush } from './helpers.ts';
+import type { Deferred } from './helpers.ts';
+
+/** A process function whose runs the test completes by hand. */
+function gatedProcess() {
+  const runs: { key: string; gate: Deferred }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const perKey = new Map<string, number>();
+  let maxPerKey = 0;
+  const process = async (key: string): Promise<void> => {
+    const gate = deferred();
+    runs.push({ key, gate });
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    perKey.set(key, (perKey.get(key) ?? 0) + 1);
+    maxPerKey = Math.max(maxPerKey, perKey.get(key) ?? 0);
+    try {
+      await gate.promise;
+    } finally {
+      inFlight--;
+      perKey.set(key, (perKey.get(key) ?? 1) - 1);
+    }
+  };
+  return { runs, process, stats: () => ({ inFlight, maxInFlight, maxPerKey }) };
+}
+
+describe('kube/workqueue', () => {
+  it('coalesces a key added several times while it waits', async () => {
+    const clock = new FakeClock();
+    const g = gatedProcess();
+    const q = new WorkQueue({ name: 't', process: g.process, clock });
+    q.add('busy'); // occupies the single worker
+    q.add('a');
+    q.add('a');
+    q.add('a');
+    expect(q.len()).to.equal(1);
+    g.runs[0]!.gate.resolve();
+    await flush();
+    expect(g.runs.map((r) => r.key)).to.deep.equal(['busy', 'a']);
+    g.runs[1]!.gate.resolve();
+    await q.whenIdle();
+    expect(g.runs).to.have.length(2);
+  });
+
+  it('processes a key re-added during processing once more afterwards, never concurrently', async () => {
+    const clock = new FakeClock();
+    const g = gatedProcess();
+    const q = new WorkQueue({ name: 't', process: g.process, clock, concurrency: 4 });
+    q.add('a');
+    await flush();
+    expect(g.runs).to.have.length(1);
+    q.add('a');
+    q.add('a'); // coalesced with the previous re-add
+    await flush();
+    expect(g.runs, 'not started again while running').to.have.length(1);
+    expect(q.len()).to.equal(0);
+    g.runs[0]!.gate.resolve();
+    await flush();
+    expect(g.runs.map((r) => r.key)).to.deep.equal(['a', 'a']);
+    g.runs[1]!.gate.resolve();
+    await q.whenIdle();
+    expect(g.runs).to.have.length(2);
+    expect(g.stats().maxPerKey).to.equal(1);
+  });
+
+  it('runs at most `concurrency` keys in parallel, FIFO', async () => {
+    const clock = new FakeClock();
+    const g = gatedProcess();
+    const q = new WorkQueue({ name: 't', process: g.process, clock, concurrency: 3 });
+    for (let i = 0; i < 10; i++) q.add(`k${i}`);
+    await flush();
+    expect(g.stats().inFlight).to.equal(3);
+    while (g.runs.some((r) => r)) {
+      const open = g.runs.length;
+      for (const r of g.runs) r.gate.resolve();
+      await flush();
+      if (g.runs.length === open) break;
+    }
+    await q.whenIdle();
+    expect(g.runs.map((r) => r.key)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `k${i}`));
+    expect(g.stats().maxInFlight).to.equal(3);
+  });
+
+  it('retries failures with growing, jittered, capped backoff and forgets on success', async () => {
+    const clock = new FakeClock();
+    const attempts: number[] = [];
+    let failUntil = 6;
+    const q = new WorkQueue({
+      name: 't',
+      clock,
+      random: Math.random,
+      backoff: { baseMs: 100, maxMs: 1000, jitter: 0.5 },
+      process: async () => {
+        attempts.push(clock.now());
+        if (attempts.length <= failUntil) throw new Error('boom');
+      },
+    });
+    q.add('a');
+    await clock.advance(10_000);
+    expect(attempts).to.have.length(failUntil + 1);
+    const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!);
+    const nominal = [100, 200, 400, 800, 1000, 1000];
+    gaps.forEach((gap, i) => {
+      expect(gap, `gap ${i}`).to.be.within(nominal[i]! * 0.5 - 1, nominal[i]!);
+    });
+    expect(q.numRequeues('a'), 'success forgets the failure count').to.equal(0);
+    // After a success the next failure starts from the base delay again.
+    failUntil = Infinity;
+    q.add('a');
+    await clock.advance(0);
+    expect(q.numRequeues('a')).to.equal(1);
+  });
+
+  it('addRateLimited delays grow per key, independently', () => {
+    const q = new WorkQueue({ name: 't', process: async () => {}, clock: new FakeClock(), random: () => 0, backoff: { baseMs: 10, maxMs: 100, jitter: 0.2 } });
+    expect([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')]).to.deep.equal([10, 20, 40]);
+    expect(q.addRateLimited('b')).to.equal(10);
+    q.forget('a');
+    expect(q.addRateLimited('a')).to.equal(10);
+  });
+
+  it('addAfter keeps the earliest deadline for a key', async () => {
+    const clock = new FakeClock();
+    const seen: number[] = [];
+    const q = new WorkQueue({ name: 't', clock, process: async () => void seen.push(clock.now()) });
+    const t0 = clock.now();
+    q.addAfter('a', 500);
+    q.addAfter('a', 100);
+    q.addAfter('a', 800);
+    await clock.advance(1000);
+    expect(seen.map((t) => t - t0)).to.deep.equal([100]);
+  });
+
+  it('drops a key after maxRetries and reports it', async () => {
+    const clock = new FakeClock();
+    let calls = 0;
+    const dropped: string[] = [];
+    const q = new WorkQueue({
+      name: 't', clock, maxRetries: 2, backoff: { baseMs: 10, maxMs: 10 },
+      process: async () => {
+        calls++;
+        throw new Error('nope');
+      },
+      onDrop: (k) => dropped.push(k),
+    });
+    q.add('x');
+    await clock.advance(1000);
+    expect(calls).to.equal(3); // first try + 2 retries
+    expect(dropped).to.deep.equal(['x']);
+    expect(q.pending()).to.equal(0);
+  });
+
+  it('limits the overall dispatch rate with a token bucket', async () => {
+    const clock = new FakeClock();
+    const done: number[] = [];
+    const q = new WorkQueue({ name: 't', clock, concurrency: 10, rateLimit: { qps: 10, burst: 2 }, process: async () => void done.push(clock.now()) });
+    const t0 = clock.now();
+    for (let i = 0; i < 7; i++) q.add(`k${i}`);
+    await clock.advance(0);
+    expect(done).to.have.length(2); // the burst
+    await clock.advance(100);
+    expect(done).to.have.length(3);
+    await clock.advance(400);
+    expect(done.map((t) => t - t0)).to.deep.equal([0, 0, 100, 200, 300, 400, 500]);
+  });
+
+  it('reports depth through the hook and a prom-client gauge', async () => {
+    const clock = new FakeClock();
+    const g = gatedProcess();
+    const depths: number[] = [];
+    const registry = new Registry();
+    const q = new WorkQueue({ name: 'depthq', clock, process: g.process, onDepth: (d) => depths.push(d), registry });
+    q.add('a');
+    q.add('b');
+    q.add('c');
+    const metric = await registry.getSingleMetricAsString('kube_offload_workqueue_depth');
+    expect(metric).to.match(/kube_offload_workqueue_depth\{queue="depthq"\} 2/);
+    expect(depths).to.deep.equal([1, 0, 1, 2]);
+    for (;;) {
+      const open = g.runs.filter((r) => r);
+      open.forEach((r) => r.gate.resolve());
+      await flush();
+      if (q.pending() === 0) break;
+    }
+    expect(depths.at(-1)).to.equal(0);
+  });
+
+  it('shutdown drains queued keys, ignores new adds and drops delayed ones', async () => {
+    const clock = new FakeClock();
+    const g = gatedProcess();
+    const q = new WorkQueue({ name: 't', clock, process: g.process, concurrency: 2 });
+    for (const k of ['a', 'b', 'c', 'd']) q.add(k);
+    q.addAfter('later', 1000);
+    await flush();
+    let finished = false;
+    const p = q.shutdown().then(() => (finished = true));
+    q.add('e'); // ignored
+    for (;;) {
+      g.runs.forEach((r) => r.gate.resolve());
+      await flush();
+      if (finished) break;
+    }
+    await p;
+    expect(g.runs.map((r) => r.key)).to.deep.equal(['a', 'b', 'c', 'd']);
+    expect(clock.pendingTimers()).to.equal(0);
+  });
+
+  it('shutdown without drain waits only for running keys', async () => {
+    const clock = new FakeClock();
+    const g = gatedProcess();
+    const q = new WorkQueue({ name: 't', clock, process: g.process });
+    for (const k of ['a', 'b', 'c']) q.add(k);
+    await flush();
+    q.add('a'); // re-added while running: dropped too
+    let finished = false;
+    const p = q.shutdown({ drain: false }).then(() => (finished = true));
+    await flush();
+    expect(finished).to.equal(false);
+    g.runs[0]!.gate.resolve();
+    await p;
+    expect(g.runs.map((r) => r.key)).to.deep.equal(['a']);
+  });
+
+  it('survives a process function that throws synchronously', async () => {
+    const clock = new FakeClock();
+    let n = 0;
+    const q = new WorkQueue({
+      name: 't', clock, backoff: { baseMs: 5, maxMs: 5 },
+      process: ((): Promise<void> => {
+        n++;
+        if (n === 1) throw new Error('sync');
+        return Promise.resolve();
+      }) as (k: string) => Promise<void>,
+    });
+    q.add('a');
+    await clock.advance(100);
+    expect(n).to.equal(2);
+  });
+});
