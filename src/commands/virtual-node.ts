@@ -62,6 +62,7 @@ export async function run(argv: string[]): Promise<number> {
         unreachableAfter: config.unreachableAfter,
         leaseIntervalMs: config.leaseIntervalMs,
         resyncMs: config.resyncMs,
+        referencesWarnAfterMs: config.referencesWarnAfterMs,
       });
     });
   } catch (error) {

@@ -415,6 +415,15 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       `--api-audiences=${issuer}`,
       `--service-account-key-file=${pki.serviceAccount.publicKeyFile}`,
       `--service-account-signing-key-file=${pki.serviceAccount.privateKeyFile}`,
+      // Front-proxy (aggregation layer) settings: they also fill the requestheader CA in the
+      // extension-apiserver-authentication ConfigMap that controller-manager/scheduler read.
+      `--requestheader-client-ca-file=${pki.ca.certFile}`,
+      '--requestheader-allowed-names=front-proxy-client',
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${pki.clients['front-proxy-client'].certFile}`,
+      `--proxy-client-key-file=${pki.clients['front-proxy-client'].keyFile}`,
       '--allow-privileged=true',
       '--profiling=false',
       '--v=1',
@@ -427,7 +436,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     log(`${name}: kube-apiserver ready on ${ports.apiserver} (${Date.now() - started} ms)`);
 
     // --- kubeconfigs ---------------------------------------------------------------------
-    const kc = (file: string, user: keyof ClusterPki['clients']) =>
+    const kc = (file: string, user: Exclude<keyof ClusterPki['clients'], 'front-proxy-client'>) =>
       writeKubeconfig(file, {
         clusterName: name,
         server,
@@ -530,6 +539,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         return ready && !tainted;
       });
     }, `nodes ${nodeNames.join(', ')} Ready and untainted`);
+    log(`${name}: nodes Ready (${Date.now() - started} ms)`);
     await waitReady('kube-controller-manager', async () => (await api('GET', '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, 'the default ServiceAccount exists');
     log(`${name}: ready (${Date.now() - started} ms)`);
 

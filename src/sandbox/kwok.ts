@@ -279,11 +279,13 @@ function stageObject(s: Stage): Record<string, unknown> {
   };
 }
 
-/** The multi-document YAML for `kwok --config`: an (empty-options) KwokConfiguration plus stages. */
+/**
+ * The multi-document YAML for `kwok --config`: Stage objects only. No KwokConfiguration
+ * document on purpose: kwok applies its defaults only when the config has none (a
+ * KwokConfiguration with `options: {}` leaves e.g. nodeLeaseParallelism at 0 and kwok exits
+ * with "node leases parallelism must be greater than 0"); every option goes in as a flag.
+ */
 export function kwokConfigYaml(): string {
-  const docs: Record<string, unknown>[] = [
-    { apiVersion: 'config.kwok.x-k8s.io/v1alpha1', kind: 'KwokConfiguration', options: {} },
-    ...STAGES.map(stageObject),
-  ];
+  const docs: Record<string, unknown>[] = STAGES.map(stageObject);
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 }

@@ -15,12 +15,12 @@ export interface ClusterPki {
   dir: string;
   ca: KeyPair & { certFile: string; keyFile: string };
   apiserver: KeyPair & { certFile: string; keyFile: string };
-  /** client certs by user (admin, kube-controller-manager, kube-scheduler, kwok) */
+  /** client certs by user (admin, kube-controller-manager, kube-scheduler, kwok, front-proxy-client) */
   clients: Record<ClientName, KeyPair & { certFile: string; keyFile: string }>;
   serviceAccount: { publicKeyFile: string; privateKeyFile: string };
 }
 
-export type ClientName = 'admin' | 'controller-manager' | 'scheduler' | 'kwok';
+export type ClientName = 'admin' | 'controller-manager' | 'scheduler' | 'kwok' | 'front-proxy-client';
 
 /** CN / O of each client: these are the identities RBAC's bootstrap policy knows. */
 const CLIENT_SUBJECTS: Record<ClientName, { cn: string; o?: string }> = {
@@ -28,6 +28,9 @@ const CLIENT_SUBJECTS: Record<ClientName, { cn: string; o?: string }> = {
   'controller-manager': { cn: 'system:kube-controller-manager' },
   scheduler: { cn: 'system:kube-scheduler' },
   kwok: { cn: 'kwok-controller', o: 'system:masters' },
+  // The aggregation layer's proxy identity (--proxy-client-cert-file); trusted through
+  // --requestheader-client-ca-file + --requestheader-allowed-names=front-proxy-client.
+  'front-proxy-client': { cn: 'front-proxy-client' },
 };
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
@@ -92,7 +95,7 @@ function write(file: string, content: string, mode = 0o600): string {
 export async function createClusterPki(dir: string, clusterName: string, serviceIP: string): Promise<ClusterPki> {
   fs.mkdirSync(dir, { recursive: true });
   const ca = await createCa(`kube-offload-sandbox-${clusterName}-ca`);
-  const names: ClientName[] = ['admin', 'controller-manager', 'scheduler', 'kwok'];
+  const names: ClientName[] = ['admin', 'controller-manager', 'scheduler', 'kwok', 'front-proxy-client'];
   const [apiserver, ...clientPairs] = await Promise.all([
     signCert(ca, { cn: 'kube-apiserver' }, {
       server: {

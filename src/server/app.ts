@@ -1,10 +1,13 @@
-// The express application: four admission routes plus health, readiness and metrics. Express
-// runs with the body parser, ETag and x-powered-by off; admission routes read the body themselves.
+// The request listener: express serves health, readiness, metrics and every error path, while
+// POSTs to the four admission routes go straight to their handlers. That skips express's router
+// on the hot path, which measured as about a quarter of the server's CPU per admission.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
 import type { AdmissionContext, AdmissionHandler } from '../../webhooks/types.ts';
 import type { Logger } from '../log.ts';
 import type { WebhookMetrics } from '../metrics/webhook.ts';
+import type { AdmissionRoute } from './admission.ts';
 import { admissionRoute, sendStatus } from './admission.ts';
 import type { Checks } from './health.ts';
 import { sendChecks } from './health.ts';
@@ -22,13 +25,27 @@ export interface AppDeps {
   readiness: Checks;
 }
 
-export function createApp(deps: AppDeps): express.Express {
+export function createRequestListener(deps: AppDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const routes = new Map<string, AdmissionRoute>(ADMISSION_PATHS.map((path) => [path, admissionRoute(path, deps.handlers[path], deps)]));
+  const app = createApp(deps, routes);
+  return (req, res) => {
+    // The API server calls e.g. /mutate/pods?timeout=10s: match the path without the query.
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const route = req.method === 'POST' ? routes.get(query < 0 ? url : url.slice(0, query)) : undefined;
+    if (route) route(req, res);
+    else app(req, res);
+  };
+}
+
+function createApp(deps: AppDeps, routes: Map<string, AdmissionRoute>): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  for (const path of ADMISSION_PATHS) {
-    app.post(path, admissionRoute(path, deps.handlers[path], deps));
+  for (const [path, route] of routes) {
+    // Reached only for paths the fast path did not match exactly (e.g. a trailing slash).
+    app.post(path, (req: Request, res: Response) => route(req, res));
     app.all(path, (_req: Request, res: Response) => {
       res.setHeader('allow', 'POST');
       sendStatus(res, 405, 'MethodNotAllowed', `${path} accepts POST only`);

@@ -14,7 +14,7 @@ import { servingNames } from '../tls/generate.ts';
 import type { ServingCertSource } from '../tls/serving-cert.ts';
 import { startServingCert } from '../tls/serving-cert.ts';
 import type { AppDeps } from './app.ts';
-import { createApp } from './app.ts';
+import { createRequestListener } from './app.ts';
 import { createHttpsServer, drain, listen, swapCertificate } from './https.ts';
 
 /** How often caBundle of our webhook configurations is compared (and fixed if needed). */
@@ -96,7 +96,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   }
 
   let draining = false;
-  const app = createApp({
+  const handle = createRequestListener({
     handlers: options.handlers ?? defaultHandlers,
     context,
     metrics,
@@ -120,7 +120,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     pair: certs.current().pair,
     requestTimeoutMs: config.requestTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
-    handle: app,
+    handle,
     isDraining: () => draining,
   });
   certs.onChange((pair) => swapCertificate(server, pair));

@@ -28,6 +28,7 @@ export interface VirtualNodeCommandConfig {
   unreachableAfter: number;
   leaseIntervalMs: number;
   resyncMs: number;
+  referencesWarnAfterMs: number;
   leaderElect: boolean;
   leaderElectNamespace: string;
   logLevel: LogLevel;
@@ -57,6 +58,9 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
   --unreachable-after N     failed probes before the node turns NotReady (default 2)
   --lease-interval DUR      node Lease renewal (default 10s)
   --resync DUR              full reconcile of every pod (default 5m)
+  --references-warn-after DUR
+                            a pod still waiting this long for its ConfigMaps/Secrets in the twin
+                            namespace gets a MissingReferences Warning Event (default 30s)
   --leader-elect            run only while holding a Lease (for several replicas)
   --leader-elect-namespace NS
                             namespace of that Lease (default kube-offload-system)
@@ -124,6 +128,7 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
         'unreachable-after': { type: 'string', default: '2' },
         'lease-interval': { type: 'string', default: '10s' },
         resync: { type: 'string', default: '5m' },
+        'references-warn-after': { type: 'string', default: '30s' },
         'leader-elect': { type: 'boolean', default: false },
         'leader-elect-namespace': { type: 'string', default: 'kube-offload-system' },
         'log-level': { type: 'string', default: 'info' },
@@ -204,6 +209,7 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
     unreachableAfter: positiveInt(values['unreachable-after'], 'unreachable-after'),
     leaseIntervalMs: parseDuration(values['lease-interval'], 'lease-interval'),
     resyncMs: parseDuration(values.resync, 'resync'),
+    referencesWarnAfterMs: parseDuration(values['references-warn-after'], 'references-warn-after'),
     leaderElect: values['leader-elect'],
     leaderElectNamespace: dnsLabel(values['leader-elect-namespace'], 'leader-elect-namespace'),
     logLevel: logLevel as LogLevel,

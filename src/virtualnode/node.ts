@@ -172,7 +172,6 @@ export function desiredNodeStatus(cfg: VirtualNodeConfig, summary: RemoteSummary
       osImage: `kube-offload virtual node for ${cfg.remoteCluster}`,
       containerRuntimeVersion: `kube-offload://${cfg.providerVersion ?? '0.1.0'}`,
       kubeletVersion: summary.version ?? 'v0.0.0-kube-offload',
-      kubeProxyVersion: '',
       operatingSystem: summary.derivedLabels['kubernetes.io/os'] ?? 'linux',
       architecture: summary.derivedLabels['kubernetes.io/arch'] ?? 'amd64',
     },

@@ -1,0 +1,212 @@
+// `kube-offload demo` (npm run demo): the scenario kube-offload exists for, on the sandbox.
+//
+//   1. brings the sandbox up (two clusters + webhook, syncer, virtual node provider), or reuses
+//      the one already running in --dir;
+//   2. creates namespace boutique, opts it in (kube-offload.io/enabled=true) and applies
+//      demo/boutique.yaml (Online Boutique: 12 Deployments, 11 Services, a ConfigMap, a Secret);
+//   3. waits until every Deployment is available and every pod Running, then prints the local
+//      `kubectl get pods -o wide` (workers with 10.244.x IPs, the virtual node with 172.16.x)
+//      and what was replicated into the twin namespace of the remote cluster;
+//   4. deletes the payment pod and shows its replacement Running;
+//   5. leaves the sandbox up and prints how to use it and how to tear it down.
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ensureBinaries, repoRoot } from '../sandbox/binaries.ts';
+import { runKubectl } from '../sandbox/cluster.ts';
+import type { KubectlResult } from '../sandbox/cluster.ts';
+import { kubeOffloadComponents } from '../sandbox/components.ts';
+import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
+import { readState, sandboxStatus, startSandbox } from '../sandbox/sandbox.ts';
+import { twinNamespaceName } from '../twin.ts';
+import { ENABLED_LABEL } from '../../webhooks/keys.ts';
+import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../virtualnode/sandbox.ts';
+
+const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR]
+
+Brings the sandbox up (or reuses it), deploys the micro-service demo (demo/boutique.yaml) into an
+opted-in namespace, shows where every pod runs and what was replicated, deletes the payment pod
+and shows it rescheduled. The sandbox stays up afterwards.
+
+  --dir DIR          sandbox directory (default .sandbox)
+  --namespace NS     namespace for the demo (default boutique)
+  --timeout SECONDS  give up waiting for pods after this long (default 150)
+`;
+
+interface Pod {
+  metadata: { name: string; labels?: Record<string, string>; deletionTimestamp?: string };
+  spec: { nodeName?: string };
+  status: { phase?: string; podIP?: string };
+}
+interface Deployment {
+  metadata: { name: string };
+  spec: { replicas?: number };
+  status: { availableReplicas?: number; updatedReplicas?: number };
+}
+
+function say(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+function note(line: string): void {
+  process.stderr.write(`demo: ${line}\n`);
+}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        dir: { type: 'string', default: '.sandbox' },
+        namespace: { type: 'string', default: 'boutique' },
+        timeout: { type: 'string', default: '150' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (e) {
+    process.stderr.write(`kube-offload demo: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const timeoutMs = Number(values.timeout) * 1000;
+  if (!(timeoutMs > 0)) {
+    process.stderr.write(`kube-offload demo: --timeout: "${values.timeout}" is not a number of seconds\n`);
+    return 2;
+  }
+  try {
+    return await demo(path.resolve(values.dir), values.namespace, timeoutMs);
+  } catch (e) {
+    process.stderr.write(`kube-offload demo failed: ${(e as Error).message}\n`);
+    process.stderr.write(`the sandbox (if it started) is left up for inspection; "npx kube-offload sandbox down" tears it down\n`);
+    return 1;
+  }
+}
+
+/** Components the sandbox does not (yet) start by itself: ours, as a fallback. */
+async function missingComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
+  const provided = new Set((await kubeOffloadComponents(ctx)).map((c) => c.name));
+  const extra: ComponentSpec[] = [];
+  if (!provided.has('virtual-node')) extra.push(await virtualNodeComponent(ctx));
+  for (const name of ['webhook', 'syncer']) {
+    if (!provided.has(name)) note(`warning: the sandbox does not start the ${name}; pods will not be offloaded as the demo expects`);
+  }
+  return extra;
+}
+
+async function demo(dir: string, namespace: string, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
+  const binDir = await ensureBinaries({ progress: process.stderr });
+
+  // 1. The sandbox.
+  const current = await sandboxStatus(dir);
+  if (current.state && current.processes.length > 0 && current.processes.every((p) => p.up && p.ready !== false)) {
+    note(`reusing the sandbox running in ${rel(dir)}`);
+  } else {
+    note(`starting the sandbox in ${rel(dir)} ...`);
+    await startSandbox({ dir, binDir, persistent: true, withKubeOffload: true, components: missingComponents, log: (line) => note(line) });
+    note(`sandbox up after ${elapsed()}`);
+  }
+  const state = readState(dir);
+  if (!state) throw new Error(`no sandbox state in ${dir}`);
+  const cacheDir = path.join(dir, '.kube-cache');
+  const localKc = state.clusters.local.kubeconfig;
+  const remoteKc = state.clusters.remote.kubeconfig;
+  const kubectl = (kc: string, args: string[], input?: string): Promise<KubectlResult> => runKubectl(binDir, kc, cacheDir, args, input === undefined ? {} : { input });
+  const must = async (kc: string, args: string[], input?: string): Promise<string> => {
+    const r = await kubectl(kc, args, input);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
+    return r.stdout;
+  };
+  const json = async <T>(kc: string, args: string[]): Promise<T> => JSON.parse(await must(kc, [...args, '-o', 'json'])) as T;
+  const deadline = Date.now() + timeoutMs;
+  const waitUntil = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => {
+    let last = '';
+    for (;;) {
+      try {
+        const v = await fn();
+        if (v !== undefined) return v;
+      } catch (e) {
+        last = (e as Error).message;
+      }
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (${last})` : ''}`);
+      await sleep(500);
+    }
+  };
+
+  // The virtual node must be there before the pods come, or the scheduler has nowhere to
+  // put the Remote ones (they would wait, but the demo is about watching them land).
+  await waitUntil(`node ${SANDBOX_VIRTUAL_NODE} to be Ready`, async () => {
+    const node = await json<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(localKc, ['get', 'node', SANDBOX_VIRTUAL_NODE]);
+    return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
+  });
+
+  // 2. Opt a namespace in and apply the app.
+  const twin = twinNamespaceName(namespace, SANDBOX_CLUSTER_NAME);
+  say(`$ kubectl create namespace ${namespace} && kubectl label namespace ${namespace} ${ENABLED_LABEL}=true`);
+  const nsYaml = await must(localKc, ['create', 'namespace', namespace, '--dry-run=client', '-o', 'yaml']);
+  await must(localKc, ['apply', '-f', '-'], nsYaml);
+  await must(localKc, ['label', 'namespace', namespace, `${ENABLED_LABEL}=true`, '--overwrite']);
+  const manifest = path.join(repoRoot(), 'demo', 'boutique.yaml');
+  say(`$ kubectl -n ${namespace} apply -f ${rel(manifest)}`);
+  process.stdout.write(await must(localKc, ['-n', namespace, 'apply', '-f', manifest]));
+  const deployments = (fs.readFileSync(manifest, 'utf8').match(/^kind: Deployment$/gm) ?? []).length;
+
+  // 3. Everything Running.
+  note(`waiting for ${deployments} Deployments and their pods ...`);
+  await waitUntil('every Deployment to be available and every pod Running', async () => {
+    const deps = (await json<{ items: Deployment[] }>(localKc, ['-n', namespace, 'get', 'deployments'])).items;
+    const pods = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods'])).items;
+    const live = pods.filter((p) => !p.metadata.deletionTimestamp && p.status.phase !== 'Failed' && p.status.phase !== 'Succeeded');
+    const available = deps.length >= deployments && deps.every((d) => (d.status.availableReplicas ?? 0) >= (d.spec.replicas ?? 1) && (d.status.updatedReplicas ?? 0) >= (d.spec.replicas ?? 1));
+    return available && live.length > 0 && live.every((p) => p.status.phase === 'Running' && p.status.podIP) ? true : undefined;
+  });
+  note(`all pods Running after ${elapsed()}`);
+
+  say();
+  say(`$ kubectl -n ${namespace} get pods -o wide          # the local cluster`);
+  process.stdout.write(await must(localKc, ['-n', namespace, 'get', 'pods', '-o', 'wide', '--sort-by=.spec.nodeName']));
+  const pods = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods'])).items.filter((p) => p.status.phase === 'Running');
+  const onVirtual = pods.filter((p) => p.spec.nodeName === SANDBOX_VIRTUAL_NODE);
+  say(`# ${pods.length - onVirtual.length} pods on local workers (10.244.x), ${onVirtual.length} on ${SANDBOX_VIRTUAL_NODE} (the remote cluster, 172.16.x)`);
+
+  say();
+  say(`$ KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get services,configmaps,secrets          # the remote cluster`);
+  process.stdout.write(await must(remoteKc, ['-n', twin, 'get', 'services,configmaps,secrets']));
+  say();
+  say(`$ KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get pods -o wide`);
+  process.stdout.write(await must(remoteKc, ['-n', twin, 'get', 'pods', '-o', 'wide']));
+
+  // 4. Delete the payment pod; its Deployment replaces it (Remote: on the virtual node again).
+  const payment = pods.find((p) => p.metadata.labels?.app === 'paymentservice');
+  if (!payment) throw new Error('no Running paymentservice pod');
+  say();
+  say(`$ kubectl -n ${namespace} delete pod ${payment.metadata.name}`);
+  process.stdout.write(await must(localKc, ['-n', namespace, 'delete', 'pod', payment.metadata.name, '--wait=false']));
+  await waitUntil('the payment pod to be replaced and Running', async () => {
+    const now = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods', '-l', 'app=paymentservice'])).items;
+    const gone = !now.some((p) => p.metadata.name === payment.metadata.name);
+    const replacement = now.find((p) => p.metadata.name !== payment.metadata.name && p.status.phase === 'Running' && p.status.podIP);
+    return gone && replacement ? replacement : undefined;
+  });
+  say(`$ kubectl -n ${namespace} get pods -l app=paymentservice -o wide`);
+  process.stdout.write(await must(localKc, ['-n', namespace, 'get', 'pods', '-l', 'app=paymentservice', '-o', 'wide']));
+
+  // 5. How to go on.
+  say();
+  say(`Demo done in ${elapsed()}. The sandbox is still up:`);
+  say(`  KUBECONFIG=${rel(localKc)} kubectl -n ${namespace} get pods -o wide      # local cluster`);
+  say(`  KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get all                    # remote cluster`);
+  say(`  KUBECONFIG=${rel(localKc)} kubectl get nodes -L liqo.io/type,topology.kubernetes.io/region`);
+  say(`  npx kube-offload sandbox status                                            # components`);
+  say(`Tear it down with:  npx kube-offload sandbox down`);
+  return 0;
+}
+
+function rel(p: string): string {
+  return path.relative(process.cwd(), p) || p;
+}

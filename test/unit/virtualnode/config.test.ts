@@ -1,0 +1,49 @@
+import { expect } from 'chai';
+import { ConfigError } from '../../../src/config.ts';
+import { parseVirtualNodeArgs } from '../../../src/virtualnode/config.ts';
+import type { VirtualNodeCommandConfig } from '../../../src/virtualnode/config.ts';
+
+const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): VirtualNodeCommandConfig => {
+  const c = parseVirtualNodeArgs(argv, env);
+  if (c === 'help') throw new Error('help');
+  return c;
+};
+
+describe('virtualnode flags', () => {
+  it('defaults: node virtual-<remote>, 127.0.0.1, Liqo convention, no metrics server', () => {
+    const c = parse(['--cluster-name', 'local', '--remote', 'remote=/tmp/r.kubeconfig']);
+    expect(c.remotes).to.deep.equal([{ name: 'remote', kubeconfig: '/tmp/r.kubeconfig', nodeName: 'virtual-remote' }]);
+    expect(c.nodeIP).to.equal('127.0.0.1');
+    expect(c.convention.taintKey).to.equal('virtual-node.liqo.io/not-allowed');
+    expect(c.metricsPort).to.equal(undefined);
+    expect(c.probeIntervalMs).to.equal(5000);
+    expect(c.leaseIntervalMs).to.equal(10_000);
+  });
+
+  it('takes the pod IP from the environment in-cluster', () => {
+    expect(parse(['--cluster-name', 'local', '--remote', 'r=/k'], { POD_IP: '10.244.1.5' }).nodeIP).to.equal('10.244.1.5');
+  });
+
+  it('node names: plain with one remote, REMOTE=NAME with several', () => {
+    expect(parse(['--cluster-name', 'l', '--remote', 'r=/k', '--node-name', 'vk'] ).remotes[0]?.nodeName).to.equal('vk');
+    const c = parse(['--cluster-name', 'l', '--remote', 'a=/ka', '--remote', 'b=/kb', '--node-name', 'b=vb', '--metrics-port', '9090', '--label', 'tier=gold']);
+    expect(c.remotes.map((r) => r.nodeName)).to.deep.equal(['virtual-a', 'vb']);
+    expect(c.metricsPort).to.equal(9090);
+    expect(c.extraLabels).to.deep.equal({ tier: 'gold' });
+  });
+
+  it('rejects bad input with a message naming the flag', () => {
+    const bad: Array<[string[], RegExp]> = [
+      [['--remote', 'r=/k'], /--cluster-name is required/],
+      [['--cluster-name', 'l'], /--remote/],
+      [['--cluster-name', 'l', '--remote', 'r'], /--remote: "r" is not KEY=VALUE/],
+      [['--cluster-name', 'l', '--remote', 'r=/k', '--remote', 'r=/k2'], /given twice/],
+      [['--cluster-name', 'l', '--remote', 'r=/k', '--node-ip', 'nope'], /--node-ip/],
+      [['--cluster-name', 'l', '--remote', 'r=/k', '--node-name', 'x=vx'], /no --remote x/],
+      [['--cluster-name', 'l', '--remote', 'r=/k', '--virtual-node-taint', 'k=v:Sometimes'], /effect/],
+      [['--cluster-name', 'l', '--remote', 'r=/k', '--probe-interval', 'soon'], /--probe-interval/],
+      [['--cluster-name', 'l', '--remote', 'r=/k', '--bogus'], /bogus/],
+    ];
+    for (const [argv, message] of bad) expect(() => parse(argv), argv.join(' ')).to.throw(ConfigError, message);
+  });
+});
