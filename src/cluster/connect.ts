@@ -14,7 +14,10 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (path !== undefined) kubeConfig.loadFromFile(path);
   else kubeConfig.loadFromDefault();
-  if (!kubeConfig.getCurrentCluster()) {
+  const cluster = kubeConfig.getCurrentCluster();
+  // loadFromDefault falls back to http://localhost:8080 when it finds nothing: say so instead
+  // of failing later with "connection refused".
+  if (!cluster || (path === undefined && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
     throw new Error(path ? `kubeconfig ${path} has no current cluster` : 'no cluster access: not in a pod and no kubeconfig found (use --kubeconfig, or --standalone)');
   }
   return kubeConfig;
@@ -23,8 +26,13 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
 /** A resolver for startServingCert: the shared Secret's CA, published from ours if absent. */
 export function sharedCaResolver(kubeConfig: KubeConfig, secret: { namespace: string; name: string }, logger: Logger) {
   const store = kubeSecretStore(kubeConfig.makeApiClient(CoreV1Api));
-  return (local: CertAuthority | undefined): Promise<CertAuthority> =>
-    ensureCaSecret({ store, ...secret, logger, candidate: async () => local ?? (await generateCa()) });
+  return async (local: CertAuthority | undefined): Promise<CertAuthority> => {
+    try {
+      return await ensureCaSecret({ store, ...secret, logger, candidate: async () => local ?? (await generateCa()) });
+    } catch (error) {
+      throw new Error(`CA Secret ${secret.namespace}/${secret.name}: ${(error as Error).message}`, { cause: error });
+    }
+  };
 }
 
 /** Patches caBundle now and then every intervalMs; returns a stop function. */
@@ -45,6 +53,7 @@ export function keepCaBundle(options: {
     try {
       const patched = await syncCaBundle(store, options.selector, ca);
       if (patched.length > 0) options.logger.info({ event: 'ca-bundle', patched }, 'caBundle updated');
+      else options.logger.debug({ event: 'ca-bundle' }, 'caBundle up to date');
     } catch (error) {
       // Not fatal: RBAC may be missing or the API server briefly away; try again next round.
       options.metrics.caBundleSyncErrors.inc();

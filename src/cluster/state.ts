@@ -2,6 +2,8 @@
 // waits on the API server: the policy annotations of opted-in namespaces, and the virtual nodes.
 import type { V1Namespace, V1Node } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../log.ts';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../webhooks/keys.ts';
 import type { NamespacePolicy, VirtualNodeInfo } from '../../webhooks/types.ts';
@@ -40,15 +42,19 @@ export function createClusterState(options: {
   kubeConfig: KubeConfig;
   convention: VirtualNodeConvention;
   createInformer: InformerFactory;
+  logger?: Logger;
+  /** Where the informers register their watch-restart counter. */
+  registry?: Registry;
 }): ClusterState {
+  const common = { kubeConfig: options.kubeConfig, ...(options.logger ? { logger: options.logger } : {}), ...(options.registry ? { registry: options.registry } : {}) };
   const namespaces = options.createInformer<V1Namespace>({
-    kubeConfig: options.kubeConfig,
+    ...common,
     path: '/api/v1/namespaces',
     labelSelector: `${ENABLED_LABEL}=true`,
     name: 'webhook-namespaces',
   });
   const nodes = options.createInformer<V1Node>({
-    kubeConfig: options.kubeConfig,
+    ...common,
     path: '/api/v1/nodes',
     labelSelector: `${options.convention.labelKey}=${options.convention.labelValue}`,
     name: 'webhook-virtual-nodes',

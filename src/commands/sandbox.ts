@@ -134,7 +134,9 @@ async function status(dir: string): Promise<number> {
   if (state) {
     out += `\nlocal  ${state.clusters.local.server}  KUBECONFIG=${state.clusters.local.kubeconfig}\n`;
     out += `remote ${state.clusters.remote.server}  KUBECONFIG=${state.clusters.remote.kubeconfig}\n`;
+  } else {
+    out += `\nincomplete: no ${path.join(dir, 'state.json')} ("sandbox up" did not finish); run "kube-offload sandbox down"\n`;
   }
   process.stdout.write(out);
-  return processes.every((p) => p.up && p.ready !== false) ? 0 : 1;
+  return state && processes.every((p) => p.up && p.ready !== false) ? 0 : 1;
 }

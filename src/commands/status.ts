@@ -42,6 +42,8 @@ async function lastErrors(client: KubeClient, namespace: string): Promise<EventL
   for (const reason of ['ReplicationFailed', 'ReplicationConflict']) {
     try {
       events.push(...(await client.listAll<EventLike>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, { fieldSelector: `reason=${reason}` })).items);
+      // Events about the Namespace itself live in "default" (cluster-scoped involved object).
+      events.push(...(await client.listAll<EventLike>('/api/v1/namespaces/default/events', { fieldSelector: `reason=${reason},involvedObject.kind=Namespace,involvedObject.name=${namespace}` })).items);
     } catch {
       // events unreadable: no last error column
     }

@@ -1,8 +1,6 @@
 // `kube-offload webhook`: parse flags, start the admission server, run until SIGTERM/SIGINT,
 // then drain and exit 0. Exit 2 on bad flags, 1 when the server cannot start.
 import { ConfigError, WEBHOOK_USAGE, parseWebhookArgs } from '../config.ts';
-import { createLogger, flushLogger } from '../log.ts';
-import { startWebhook } from '../server/webhook.ts';
 
 export async function run(argv: string[]): Promise<number> {
   let config;
@@ -18,6 +16,9 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // Loaded after the flags are checked, so a typo is reported without loading the server.
+  const { createLogger, flushLogger } = await import('../log.ts');
+  const { startWebhook } = await import('../server/webhook.ts');
   const logger = createLogger(config.logLevel);
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');

@@ -101,8 +101,11 @@ export interface Cluster {
   /** The running processes (for state files / status). */
   processes(): ProcessRecord[];
   apiserverRunning(): boolean;
-  /** Kills kube-apiserver only (simulates an outage; etcd and the rest keep running). */
-  stopApiserver(): Promise<void>;
+  /**
+   * Stops kube-apiserver only, to simulate an outage (etcd and the rest keep running).
+   * Default SIGKILL, like a crash; `{ graceful: true }` sends SIGTERM first (slow: > 5 s).
+   */
+  stopApiserver(opts?: { graceful?: boolean }): Promise<void>;
   /** Starts kube-apiserver again with the same flags and port; resolves when /readyz is ok. */
   startApiserver(): Promise<void>;
   /** Stops everything (verifying every pid is gone); removes the dir when configured to. */
@@ -296,14 +299,19 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   // A crash before stop() must not leave the tmp dir behind (processes die by procs.ts' hook).
   const dirCleanup = removeDirOnStop && !persistent ? onExitCleanup(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 })) : undefined;
 
+  // Throwaway clusters: no need for kube-apiserver's slow graceful shutdown (> 5 s).
+  const GRACE_MS: Record<string, number> = { kwok: 3000, 'kube-scheduler': 3000, 'kube-controller-manager': 3000, 'kube-apiserver': 0, etcd: 5000 };
   const stopAll = async () => {
-    // Reverse start order: kwok, scheduler, controller-manager, apiserver, etcd.
-    const order = ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
-    for (const comp of order) {
-      const p = procs.get(comp);
-      if (!p) continue;
-      await p.stop(comp === 'etcd' ? 10_000 : 5000);
-      procs.delete(comp);
+    // Clients first (in parallel), then kube-apiserver, then etcd.
+    for (const batch of [['kwok', 'kube-scheduler', 'kube-controller-manager'], ['kube-apiserver'], ['etcd']]) {
+      await Promise.all(
+        batch.map(async (comp) => {
+          const p = procs.get(comp);
+          if (!p) return;
+          await p.stop(GRACE_MS[comp]);
+          procs.delete(comp);
+        }),
+      );
     }
     writePidfile();
   };
@@ -569,10 +577,10 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         const p = procs.get('kube-apiserver');
         return !!p && !p.exitStatus();
       },
-      async stopApiserver() {
+      async stopApiserver(opts = {}) {
         const p = procs.get('kube-apiserver');
         if (!p) return;
-        await p.stop();
+        await p.stop(opts.graceful ? 15_000 : 0);
         procs.delete('kube-apiserver');
         writePidfile();
         log(`${name}: kube-apiserver stopped`);

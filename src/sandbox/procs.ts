@@ -93,14 +93,16 @@ function signal(pid: number, sig: NodeJS.Signals, group: boolean): void {
 /**
  * Stops a recorded process that may belong to another (dead or live) Node process, e.g. from
  * a pidfile or `.sandbox/state.json`. Does nothing unless `isOurs(rec)`. SIGTERM to the
- * group, then SIGKILL after `graceMs`. Resolves to true when the process is gone.
+ * group, then SIGKILL after `graceMs` (0: SIGKILL at once). Resolves to true when it is gone.
  */
 export async function terminateRecord(rec: ProcessRecord, graceMs = 5000): Promise<boolean> {
   if (!isOurs(rec)) return true; // gone, or the pid now belongs to someone else: hands off
   const group = readStat(rec.pid)?.pgrp === rec.pid;
-  signal(rec.pid, 'SIGTERM', group);
-  const deadline = Date.now() + graceMs;
-  while (isOurs(rec) && Date.now() < deadline) await sleep(50);
+  if (graceMs > 0) {
+    signal(rec.pid, 'SIGTERM', group);
+    const deadline = Date.now() + graceMs;
+    while (isOurs(rec) && Date.now() < deadline) await sleep(50);
+  }
   if (isOurs(rec)) {
     signal(rec.pid, 'SIGKILL', group);
     const killDeadline = Date.now() + 5000;
@@ -129,7 +131,7 @@ export interface ManagedProcess {
   /** Resolves when the process exits (never rejects). */
   readonly exited: Promise<ExitStatus>;
   exitStatus(): ExitStatus | undefined;
-  /** SIGTERM the group, SIGKILL after graceMs; resolves when it is gone. */
+  /** SIGTERM the group, SIGKILL after graceMs (0: SIGKILL at once); resolves when it is gone. */
   stop(graceMs?: number): Promise<void>;
   /** Let the process outlive this Node process (no kill on exit; no event-loop ref). */
   release(): void;
@@ -262,6 +264,11 @@ export async function spawnManaged(opts: SpawnOptions): Promise<ManagedProcess> 
     async stop(graceMs = 5000) {
       live.delete(managed);
       if (status) return;
+      if (graceMs <= 0) {
+        signal(pid, 'SIGKILL', true);
+        await exited;
+        return;
+      }
       signal(pid, 'SIGTERM', true);
       const timer = sleep(graceMs).then(() => 'timeout' as const);
       if ((await Promise.race([exited, timer])) === 'timeout') {

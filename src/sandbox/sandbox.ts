@@ -134,17 +134,18 @@ export function recordedProcesses(dir: string): ProcessRecord[] {
 export async function stopSandboxDir(dir: string, opts: { removeDir?: boolean } = {}): Promise<ProcessRecord[]> {
   const recs = recordedProcesses(dir);
   const running = recs.filter(isOurs);
-  // Components first (they talk to the clusters), then clusters in reverse start order.
+  // Components first (they talk to the clusters), then each cluster's clients, its
+  // apiserver, its etcd (both clusters at once).
   const rank = (r: ProcessRecord) => {
-    const order = ['kwok', 'kube-scheduler', 'kube-controller-manager', 'kube-apiserver', 'etcd'];
+    if (!r.name.includes('/')) return 0;
     const comp = r.name.split('/').pop() ?? '';
-    const i = order.indexOf(comp);
-    return r.name.includes('/') ? i : -1;
+    return comp === 'etcd' ? 3 : comp === 'kube-apiserver' ? 2 : 1;
   };
   const groups = new Map<number, ProcessRecord[]>();
   for (const r of running) groups.set(rank(r), [...(groups.get(rank(r)) ?? []), r]);
   for (const k of [...groups.keys()].sort((a, b) => a - b)) {
-    await Promise.all(groups.get(k)!.map((r) => terminateRecord(r, 5000)));
+    // kube-apiserver: SIGKILL at once (its graceful shutdown takes > 5 s and buys nothing here).
+    await Promise.all(groups.get(k)!.map((r) => terminateRecord(r, r.name.endsWith('/kube-apiserver') ? 0 : 5000)));
   }
   const left = running.filter(isOurs);
   if (left.length) throw new Error(`still running after stop: ${left.map((r) => `${r.name}(${r.pid})`).join(', ')}`);

@@ -71,7 +71,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   if (connect && kubeConfig) {
     const { createClusterState } = await import('../cluster/state.ts');
     const createInformer = options.informerFactory ?? (await connect.loadInformerFactory());
-    const state = createClusterState({ kubeConfig, convention: config.convention, createInformer });
+    const state = createClusterState({ kubeConfig, convention: config.convention, createInformer, logger, registry: metrics.registry });
     cluster = state;
     stops.push(() => state.stop());
     state.start().then(

@@ -659,6 +659,19 @@ export class Syncer {
   }
 
   async #create(r: RemoteSide, kind: Kind, path: string, conflictKey: string, object: KubeObject, local: KubeObject | undefined, what: string): Promise<string> {
+    // Our cache holds only our copies, so it cannot tell "free" from "taken by someone else".
+    // Look first (a read): a name conflict then costs no write, which keeps a resync of an
+    // in-sync state (conflicts included) at zero writes, even right after a restart.
+    const existing = await r.client.getOrUndefined<KubeObject>(objectPath(path, object.metadata?.name ?? ''));
+    if (existing) {
+      if (!existing.kind) existing.kind = kind;
+      if (!isOwnedByUs(existing, this.#cluster)) {
+        this.#reportConflict(r, kind, conflictKey, existing.metadata?.uid ?? '', local, `${kind} ${object.metadata?.namespace}/${object.metadata?.name} already exists in remote ${r.name} and is not managed by kube-offload; left untouched`);
+        return 'conflict';
+      }
+      r.overlay.set(conflictKey, { object: existing, at: Date.now() });
+      throw new Error(`${what}: copy exists in remote ${r.name} but not yet in the cache; retrying`);
+    }
     try {
       const created = await this.#write(r, 'create', kind, () => r.client.create(path, object, { fieldManager: FIELD_MANAGER }));
       r.overlay.set(conflictKey, { object: created as KubeObject, at: Date.now() });

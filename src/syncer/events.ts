@@ -70,9 +70,9 @@ export class EventRecorder {
       return;
     }
     const kind = object.kind ?? '';
-    // Events about cluster-scoped objects (Namespaces) go into that namespace itself, so
-    // `kubectl get events -n NS` shows them next to everything else about NS.
-    const namespace = meta.namespace ?? (kind === 'Namespace' ? name : 'default');
+    // Events about cluster-scoped objects (Namespaces) go to "default", as client-go's recorder
+    // does (the apiserver requires event.namespace to match involvedObject.namespace).
+    const namespace = meta.namespace ?? 'default';
     const ts = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
     this.#queue.push({
       namespace,

@@ -40,7 +40,8 @@ export async function readCertDir(dir: string): Promise<CertDirContents> {
 
 /** Writes files atomically, private ones (keys) with mode 0600. */
 export async function writeCertFiles(dir: string, files: Array<{ name: string; data: string; secret: boolean }>): Promise<void> {
-  await mkdir(dir, { recursive: true });
+  // A new dir holds keys: only we may list it.
+  await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const file of files) {
     const target = join(dir, file.name);
     const temp = join(dir, `.${file.name}.${randomBytes(4).toString('hex')}.tmp`);

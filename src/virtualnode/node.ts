@@ -227,7 +227,8 @@ export function nodeStatusUpdate(current: Node, desired: NodeStatus, nowMs: numb
     jsonEqual(live.capacity ?? {}, desired.capacity ?? {}) &&
     jsonEqual(live.allocatable ?? {}, desired.allocatable ?? {}) &&
     jsonEqual(live.addresses ?? [], desired.addresses ?? []) &&
-    jsonEqual(live.nodeInfo ?? {}, desired.nodeInfo ?? {}) &&
+    // Compared on our keys only: the apiserver fills in fields we leave out (kubeProxyVersion).
+    Object.entries(desired.nodeInfo ?? {}).every(([k, v]) => live.nodeInfo?.[k] === v) &&
     jsonEqual(strip(liveOurs), strip(desired.conditions));
   const beat = conditionOf(live.conditions, 'Ready')?.lastHeartbeatTime;
   const fresh = beat ? nowMs - Date.parse(beat) < heartbeatMs : false;

@@ -355,6 +355,23 @@ export function lostPodStatusPatch(local: Pod, remoteCluster: string, now: strin
   return patch;
 }
 
+/**
+ * Labels the remote cluster puts on pods itself: the PodTopologyLabels admission plugin copies
+ * the remote node's topology labels onto the pod when it is bound there. They are kept unless
+ * the local pod has the same key (whose value then wins).
+ */
+export const REMOTE_OWNED_LABEL_PREFIXES: readonly string[] = ['topology.kubernetes.io/'];
+
+/** Merge patch of remote pod labels towards `want`, or undefined when nothing differs. */
+export function remoteLabelsPatch(want: Record<string, string>, have: Record<string, string>): Record<string, string | null> | undefined {
+  const patch: Record<string, string | null> = {};
+  for (const [k, v] of Object.entries(want)) if (have[k] !== v) patch[k] = v;
+  for (const k of Object.keys(have)) {
+    if (!(k in want) && !REMOTE_OWNED_LABEL_PREFIXES.some((p) => k.startsWith(p))) patch[k] = null;
+  }
+  return Object.keys(patch).length ? patch : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The plan for one local pod
 
@@ -429,13 +446,8 @@ export function planPod(local: Pod | undefined, remote: Pod | undefined, ctx: Pl
     return actions;
   }
 
-  const wantLabels = remotePodLabels(local, ctx.localCluster);
-  const haveLabels = mine.metadata?.labels ?? {};
-  if (!jsonEqual(wantLabels, haveLabels) && remoteRef) {
-    const labels: Record<string, string | null> = { ...wantLabels };
-    for (const k of Object.keys(haveLabels)) if (!(k in wantLabels)) labels[k] = null;
-    actions.push({ kind: 'patchRemoteLabels', namespace: remoteRef.namespace, name: remoteRef.name, labels });
-  }
+  const labels = remoteLabelsPatch(remotePodLabels(local, ctx.localCluster), mine.metadata?.labels ?? {});
+  if (labels && remoteRef) actions.push({ kind: 'patchRemoteLabels', namespace: remoteRef.namespace, name: remoteRef.name, labels });
   const patch = statusPatch(local, mirroredStatus(local, mine, ctx.hostIP));
   if (patch) actions.push({ kind: 'patchLocalStatus', patch });
   return actions;

@@ -495,7 +495,8 @@ export class VirtualNodeProvider {
           if (isNotFound(err)) {
             // The twin namespace does not exist yet (the syncer creates it too); create it.
             await this.#ensureTwinNamespace(namespace, twin);
-          } else {
+          } else if (this.#queue.numRequeues(key) >= 2) {
+            // Transient refusals (the twin's default ServiceAccount not there yet) retry quietly first.
             this.#event(local, 'Warning', 'OffloadFailed', `Creating the pod in remote cluster ${this.#o.remoteCluster} failed: ${errText(err)}`);
           }
           throw err;

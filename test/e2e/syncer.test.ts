@@ -7,6 +7,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { freePort } from '../../src/sandbox/util.ts';
@@ -108,12 +109,12 @@ describe('syncer (e2e, two real clusters)', function () {
   let localCluster: Cluster;
   let remoteCluster: Cluster;
   let syncerArgs: string[];
-  let workDir: string;
+  let workDir: string | undefined;
   const procs: SyncerProcess[] = [];
   let syncer: SyncerProcess;
 
   async function newSyncer(extra: string[] = []): Promise<SyncerProcess> {
-    const p = new SyncerProcess(await freePort(), path.join(workDir, `syncer-${procs.length}.log`));
+    const p = new SyncerProcess(await freePort(), path.join(workDir as string, `syncer-${procs.length}.log`));
     procs.push(p);
     p.start([...syncerArgs, ...extra]);
     return p;
@@ -149,8 +150,10 @@ describe('syncer (e2e, two real clusters)', function () {
     await local.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: opted ? { [ENABLED_LABEL]: 'true' } : {}, annotations } });
   }
 
+  /** Events about an object; about a Namespace (ns === name) they live in "default". */
   async function events(ns: string, name: string, reason: string): Promise<Obj[]> {
-    const list = await local.list<Obj>(`/api/v1/namespaces/${ns}/events`, { fieldSelector: `involvedObject.name=${name},reason=${reason}` });
+    const where = ns === name ? 'default' : ns;
+    const list = await local.list<Obj>(`/api/v1/namespaces/${where}/events`, { fieldSelector: `involvedObject.name=${name},reason=${reason}` });
     return list.items;
   }
 
@@ -166,7 +169,7 @@ describe('syncer (e2e, two real clusters)', function () {
     const sb = env.sandbox;
     localCluster = sb.local;
     remoteCluster = sb.remote;
-    workDir = fs.mkdtempSync(path.join(sb.dir, 'syncer-e2e-'));
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-syncer-e2e-'));
     local = new KubeClient(loadKubeConfig(sb.local.kubeconfigPath));
     remote = new KubeClient(loadKubeConfig(sb.remote.kubeconfigPath));
 
@@ -189,7 +192,7 @@ describe('syncer (e2e, two real clusters)', function () {
         'current-context: c',
         '',
       ].join('\n');
-      const p = path.join(workDir, file);
+      const p = path.join(workDir as string, file);
       fs.writeFileSync(p, text, { mode: 0o600 });
       return p;
     };
@@ -215,9 +218,7 @@ describe('syncer (e2e, two real clusters)', function () {
     for (const p of procs) await p.stop('SIGKILL');
     local?.close();
     remote?.close();
-    if (this.currentTest?.state === 'failed' || process.env.KEEP_SYNCER_LOGS) {
-      for (const p of procs) process.stderr.write(`--- ${p.logFile}\n${fs.readFileSync(p.logFile, 'utf8').split('\n').slice(-40).join('\n')}\n`);
-    }
+    if (workDir && !process.env.KEEP_SYNCER_LOGS) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
   afterEach(function () {

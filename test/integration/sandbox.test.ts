@@ -139,6 +139,32 @@ metadata:
     await kubectlOk(local, ['delete', 'node', 'virtual-test', 'worker-control']);
   });
 
+  it('writes the apiserver audit log when asked to', async function () {
+    const auditLog = sandbox!.local.auditLogPath!;
+    expect(auditLog).to.be.a('string');
+    const events = await waitFor(() => {
+      const lines = fs.readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const creates = lines.filter((e) => e.verb === 'create' && e.objectRef?.resource === 'deployments' && e.objectRef?.name === 'web');
+      return creates.length > 0 ? creates : undefined;
+    }, { timeoutMs: 10_000, description: 'the audit event of creating deployment web' });
+    expect(events[0].user.username).to.equal('admin'); // the client cert's CN
+  });
+
+  it('starts a component, waits for its readiness URL and records it in state.json', async function () {
+    const port = await sandbox!.context.freePort();
+    const server = `require('node:http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+    const comp = await sandbox!.startComponent({
+      name: 'dummy',
+      argv: [process.execPath, '-e', server],
+      ready: { url: `http://127.0.0.1:${port}/readyz` },
+    });
+    records.push(comp.record);
+    expect(comp.running()).to.equal(true);
+    const state = JSON.parse(fs.readFileSync(sandbox!.stateFile, 'utf8'));
+    expect(state.components.map((c: any) => c.name)).to.deep.equal(['dummy']);
+    expect(state.components[0].process.pid).to.equal(comp.record.pid);
+  });
+
   it('survives an apiserver outage (stopApiserver / startApiserver)', async function () {
     const remote = sandbox!.remote;
     await remote.stopApiserver();

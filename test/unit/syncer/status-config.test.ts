@@ -147,13 +147,13 @@ describe('syncer EventRecorder', () => {
     rec.stop();
   });
 
-  it('puts events about a Namespace into that namespace', async () => {
+  it('puts events about a Namespace into default, as client-go does', async () => {
     const written: string[] = [];
     const client = { create: async (path: string) => (written.push(path), {}) } as unknown as KubeClient;
     const rec = new EventRecorder({ client, component: 'test' });
     rec.record({ kind: 'Namespace', metadata: { name: 'shop', uid: 'n' } }, 'Warning', 'ReplicationConflict', 'taken');
     for (let i = 0; i < 50 && rec.pending() > 0; i++) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 5));
-    expect(written).to.deep.equal(['/api/v1/namespaces/shop/events']);
+    expect(written).to.deep.equal(['/api/v1/namespaces/default/events']);
   });
 });

@@ -393,8 +393,17 @@ describe('virtualnode pod plan', () => {
         kind: 'patchRemoteLabels',
         namespace: 'shop-local',
         name: 'payment-7d4b9c-x2x9z',
-        labels: { app: 'paymentservice', version: 'v2', [MANAGED_BY_LABEL]: 'kube-offload', [ORIGIN_CLUSTER_LABEL]: 'local', 'pod-template-hash': null },
+        labels: { version: 'v2', 'pod-template-hash': null },
       },
+    ]);
+  });
+
+  it('leaves the topology labels the remote cluster put on its pod alone', () => {
+    const bound: Pod = { ...remote, metadata: { ...remote.metadata, labels: { ...remote.metadata?.labels, 'topology.kubernetes.io/zone': 'eu-west-b' } } };
+    expect(planPod(mirrored, bound, planCtx)).to.deep.equal([]);
+    const localTopology: Pod = { ...mirrored, metadata: { ...mirrored.metadata, labels: { ...mirrored.metadata?.labels, 'topology.kubernetes.io/region': 'eu-west' } } };
+    expect(planPod(localTopology, bound, planCtx)).to.deep.equal([
+      { kind: 'patchRemoteLabels', namespace: 'shop-local', name: 'payment-7d4b9c-x2x9z', labels: { 'topology.kubernetes.io/region': 'eu-west' } },
     ]);
   });
 });

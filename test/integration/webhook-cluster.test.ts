@@ -1,0 +1,163 @@
+// The webhook in cluster mode against a real control plane (controlplane/ binaries, started by
+// src/sandbox): the shared CA Secret (created once, reused by a second replica, create races
+// converge), caBundle patched into OUR webhook configurations only and not rewritten when equal,
+// readiness after the informers sync, and admission through the real API server with the
+// namespace policy coming from the informer cache.
+import { expect } from 'chai';
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import { join } from 'node:path';
+import { ensureBinaries } from '../../src/sandbox/binaries.ts';
+import { startCluster } from '../../src/sandbox/cluster.ts';
+import type { Cluster } from '../../src/sandbox/cluster.ts';
+import { parseWebhookArgs } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import { createWebhookMetrics } from '../../src/metrics/webhook.ts';
+import { startWebhook } from '../../src/server/webhook.ts';
+import type { RunningWebhook } from '../../src/server/webhook.ts';
+import { LogCapture, removeDir, send, tempDir, unhandledRejections, waitFor } from '../unit/server/helpers.ts';
+
+const NS = 'kube-offload-system';
+const SECRET = 'kube-offload-webhook-ca';
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+interface Replica {
+  webhook: RunningWebhook;
+  dir: string;
+  logs: LogCapture;
+  ca(): Promise<string>;
+}
+
+describe('webhook in cluster mode (real API server)', function () {
+  this.timeout(120_000);
+  let cluster: Cluster | undefined;
+  const replicas: Replica[] = [];
+  let port: number;
+
+  async function startReplica(portNumber: number): Promise<Replica> {
+    const dir = await tempDir();
+    const config = parseWebhookArgs(['--cert-dir', dir, '--port', String(portNumber), '--host', '127.0.0.1', '--kubeconfig', cluster!.kubeconfigPath]);
+    if (config === 'help') throw new Error('help');
+    const logs = new LogCapture();
+    const webhook = await startWebhook(config, { logger: createLogger('debug', logs), metrics: createWebhookMetrics({ processMetrics: false }) });
+    const replica = { webhook, dir, logs, ca: () => readFile(join(dir, 'ca.crt'), 'utf8') };
+    replicas.push(replica);
+    return replica;
+  }
+  async function stopReplica(replica: Replica): Promise<void> {
+    await replica.webhook.shutdown();
+    await removeDir(replica.dir);
+    replicas.splice(replicas.indexOf(replica), 1);
+  }
+  const api = async (method: string, path: string, body?: unknown, contentType?: string) => {
+    const result = await cluster!.api(method, path, body, contentType);
+    if (result.status >= 300) throw new Error(`${method} ${path}: ${result.status} ${JSON.stringify(result.body)}`);
+    return result.body as any;
+  };
+  const webhookConfig = (kind: 'Mutating' | 'Validating', name: string, labels: Record<string, string>, webhooks: Array<{ name: string; path: string; resources: string[] }>) => ({
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: `${kind}WebhookConfiguration`,
+    metadata: { name, labels },
+    webhooks: webhooks.map((webhook) => ({
+      name: webhook.name,
+      clientConfig: { url: `https://127.0.0.1:${port}${webhook.path}` },
+      rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: webhook.resources }],
+      namespaceSelector: { matchLabels: { 'kube-offload.io/enabled': 'true' } },
+      admissionReviewVersions: ['v1'],
+      sideEffects: 'None',
+      failurePolicy: 'Fail',
+      timeoutSeconds: 5,
+    })),
+  });
+
+  before(async function () {
+    this.timeout(60 * 60_000); // a cold control-plane build is long; a cached one is instant
+    const binDir = await ensureBinaries();
+    cluster = await startCluster({ name: 'local', binDir });
+    port = await freePort();
+    await api('POST', '/api/v1/namespaces', { metadata: { name: NS } });
+    await api('POST', '/api/v1/namespaces', {
+      metadata: { name: 'demo', labels: { 'kube-offload.io/enabled': 'true' }, annotations: { 'kube-offload.io/placement': 'Remote' } },
+    });
+    const ours = { 'app.kubernetes.io/part-of': 'kube-offload' };
+    await api('POST', '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations', webhookConfig('Mutating', 'kube-offload', ours, [{ name: 'pods.kube-offload.io', path: '/mutate/pods', resources: ['pods'] }]));
+    await api('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', webhookConfig('Validating', 'kube-offload', ours, [{ name: 'validate.kube-offload.io', path: '/validate', resources: ['pods', 'services'] }]));
+    // Someone else's configuration (no label, selects no namespace): must never be touched.
+    const foreign = webhookConfig('Validating', 'someone-else', {}, [{ name: 'other.example.com', path: '/validate', resources: ['configmaps'] }]);
+    foreign.webhooks[0]!.namespaceSelector = { matchLabels: { 'example.com/never': 'true' } };
+    await api('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', foreign);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    for (const replica of [...replicas]) await stopReplica(replica);
+    await cluster?.stop();
+    expect(unhandledRejections()).to.deep.equal([]);
+  });
+
+  it('publishes its CA in the Secret, patches caBundle of our configurations only, and becomes ready', async function () {
+    const first = await startReplica(port);
+    const ca = await first.ca();
+    const secret = await api('GET', `/api/v1/namespaces/${NS}/secrets/${SECRET}`);
+    expect(Buffer.from(secret.data['ca.crt'], 'base64').toString()).to.equal(ca);
+    expect(secret.data).to.have.property('ca.key');
+
+    const bundle = (path: string) => api('GET', path).then((config) => config.webhooks.map((webhook: any) => webhook.clientConfig.caBundle));
+    await waitFor(async () => (await bundle('/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/kube-offload'))[0] === b64(ca), 'mutating caBundle');
+    await waitFor(async () => (await bundle('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kube-offload'))[0] === b64(ca), 'validating caBundle');
+    expect(await bundle('/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/someone-else')).to.deep.equal([undefined]);
+
+    await waitFor(async () => (await send(first.webhook.url, { path: '/readyz', ca })).status === 200, '/readyz 200');
+    const health = await send(first.webhook.url, { path: '/healthz', ca });
+    expect(health.json.checks).to.have.keys('certificate', 'watches');
+  });
+
+  it('mutates pods through the API server using the namespace policy from the informer', async function () {
+    // demo says placement=Remote: the pod must tolerate the virtual-node taint.
+    const pod = await api('POST', '/api/v1/namespaces/demo/pods', {
+      metadata: { generateName: 'web-' },
+      spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] },
+    });
+    expect(pod.spec.tolerations ?? []).to.deep.include({ key: 'virtual-node.liqo.io/not-allowed', operator: 'Equal', value: 'true', effect: 'NoExecute' });
+
+    // The namespace changes to Local: once the informer has it, new pods stay home.
+    await api('PATCH', '/api/v1/namespaces/demo', { metadata: { annotations: { 'kube-offload.io/placement': 'Local' } } }, 'application/merge-patch+json');
+    await waitFor(async () => {
+      const next = await api('POST', '/api/v1/namespaces/demo/pods', { metadata: { generateName: 'web-' }, spec: { containers: [{ name: 'c', image: 'registry.k8s.io/pause:3.10' }] } });
+      return !(next.spec.tolerations ?? []).some((toleration: any) => toleration.key === 'virtual-node.liqo.io/not-allowed');
+    }, 'a pod admitted with placement=Local');
+  });
+
+  it('a second replica reuses the Secret\'s CA and rewrites nothing that is already right', async function () {
+    const [first] = replicas;
+    const path = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/kube-offload';
+    const before = (await api('GET', path)).metadata.resourceVersion;
+    const secretBefore = (await api('GET', `/api/v1/namespaces/${NS}/secrets/${SECRET}`)).metadata.resourceVersion;
+
+    const second = await startReplica(await freePort());
+    expect(await second.ca()).to.equal(await first!.ca());
+    await waitFor(() => second.logs.find('caBundle up to date').length > 0, 'the second replica\'s caBundle check');
+    expect(second.logs.find('caBundle updated')).to.deep.equal([]);
+    expect((await api('GET', path)).metadata.resourceVersion).to.equal(before);
+    expect((await api('GET', `/api/v1/namespaces/${NS}/secrets/${SECRET}`)).metadata.resourceVersion).to.equal(secretBefore);
+    await stopReplica(second);
+  });
+
+  it('replicas racing to create the Secret end up with one CA', async function () {
+    for (const replica of [...replicas]) await stopReplica(replica);
+    await api('DELETE', `/api/v1/namespaces/${NS}/secrets/${SECRET}`);
+    const [a, b, c] = await Promise.all([startReplica(await freePort()), startReplica(await freePort()), startReplica(await freePort())]);
+    const cas = await Promise.all([a!.ca(), b!.ca(), c!.ca()]);
+    expect(new Set(cas).size).to.equal(1);
+    const secret = await api('GET', `/api/v1/namespaces/${NS}/secrets/${SECRET}`);
+    expect(Buffer.from(secret.data['ca.crt'], 'base64').toString()).to.equal(cas[0]);
+  });
+});
