@@ -1,6 +1,7 @@
 // One sandbox cluster: etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok,
 // all bound to 127.0.0.1 on free ports, in a directory of their own (pki, data, logs, pidfile).
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -188,24 +189,59 @@ export async function clearStaleDir(dir: string): Promise<void> {
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
-/** Removes clusters under TMP_ROOT whose owning Node process died without cleaning up. */
-export async function reapOrphans(root = TMP_ROOT): Promise<void> {
-  let names: string[];
+/**
+ * Every non-persistent cluster registers its directory here while it runs, so a later start
+ * can find (and clean) clusters whose Node process was SIGKILLed, wherever their directory is.
+ */
+const REGISTRY = path.join(TMP_ROOT, 'registry');
+
+async function reapIfOrphan(dir: string): Promise<boolean> {
+  let pf: Pidfile;
   try {
-    names = fs.readdirSync(root);
+    pf = JSON.parse(fs.readFileSync(path.join(dir, PIDFILE), 'utf8')) as Pidfile;
   } catch {
-    return;
+    return !fs.existsSync(dir); // no pidfile: being created (keep) or gone (forget)
+  }
+  if (pf.persistent || ownerIsAlive(pf.owner)) return false;
+  await clearStaleDir(dir);
+  return true;
+}
+
+/**
+ * Stops and removes clusters whose owning Node process died without cleaning up (crashed or
+ * SIGKILLed test runs): every registered cluster and every directory under TMP_ROOT.
+ * Processes are only killed after checking they are still the recorded ones.
+ */
+export async function reapOrphans(root = TMP_ROOT): Promise<void> {
+  const registry = path.join(root, 'registry');
+  const dirs: { dir: string; reg?: string }[] = [];
+  for (const [base, isRegistry] of [[root, false], [registry, true]] as const) {
+    let names: string[] = [];
+    try {
+      names = fs.readdirSync(base);
+    } catch {
+      continue;
+    }
+    for (const n of names) {
+      if (!isRegistry) {
+        if (n !== 'registry') dirs.push({ dir: path.join(base, n) });
+        continue;
+      }
+      try {
+        const { dir } = JSON.parse(fs.readFileSync(path.join(base, n), 'utf8')) as { dir: string };
+        dirs.push({ dir, reg: path.join(base, n) });
+      } catch {
+        // half-written entry: ignore
+      }
+    }
   }
   await Promise.all(
-    names.map(async (n) => {
-      const dir = path.join(root, n);
-      const pidfile = path.join(dir, PIDFILE);
+    dirs.map(async ({ dir, reg }) => {
       try {
-        const pf = JSON.parse(fs.readFileSync(pidfile, 'utf8')) as Pidfile;
-        if (pf.persistent || ownerIsAlive(pf.owner)) return;
-        await clearStaleDir(dir);
+        if ((await reapIfOrphan(dir)) && reg) fs.rmSync(reg, { force: true });
       } catch {
-        // no pidfile (being created, or not ours): leave it
+        // not ours to delete (no marker) or already being cleaned: leave it
+        if (reg) fs.rmSync(reg, { force: true });
       }
     }),
   );
@@ -272,12 +308,12 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   const remaining = () => Math.max(1000, deadline - Date.now());
 
   // --- directory ---------------------------------------------------------------------------
+  await reapOrphans();
   let dir: string;
   if (options.dir) {
     dir = path.resolve(options.dir);
     await clearStaleDir(dir);
   } else {
-    await reapOrphans();
     fs.mkdirSync(TMP_ROOT, { recursive: true });
     dir = fs.mkdtempSync(path.join(TMP_ROOT, `${name}-`));
   }
@@ -296,8 +332,22 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     fs.renameSync(tmp, path.join(dir, PIDFILE));
   };
   writePidfile();
-  // A crash before stop() must not leave the tmp dir behind (processes die by procs.ts' hook).
-  const dirCleanup = removeDirOnStop && !persistent ? onExitCleanup(() => fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 })) : undefined;
+  let registryEntry: string | undefined;
+  if (!persistent) {
+    fs.mkdirSync(REGISTRY, { recursive: true });
+    registryEntry = path.join(REGISTRY, `${process.pid}-${randomBytes(4).toString('hex')}.json`);
+    fs.writeFileSync(registryEntry, JSON.stringify({ dir }));
+  }
+  const unregister = () => {
+    if (registryEntry) fs.rmSync(registryEntry, { force: true });
+  };
+  // An exit before stop() must not leave anything behind (processes die by procs.ts' hook).
+  const dirCleanup = persistent
+    ? undefined
+    : onExitCleanup(() => {
+        unregister();
+        if (removeDirOnStop) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+      });
 
   // Throwaway clusters: no need for kube-apiserver's slow graceful shutdown (> 5 s).
   const GRACE_MS: Record<string, number> = { kwok: 3000, 'kube-scheduler': 3000, 'kube-controller-manager': 3000, 'kube-apiserver': 0, etcd: 5000 };
@@ -609,6 +659,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
         if (left.length) throw new Error(`${name}: processes still alive after stop: ${left.map((r) => `${r.name}(${r.pid})`).join(', ')}`);
         fs.rmSync(path.join(dir, PIDFILE), { force: true });
         dirCleanup?.remove();
+        unregister();
         if (removeDirOnStop) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
       },
     };
@@ -632,10 +683,9 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     }
   } catch (err) {
     await stopAll().catch(() => {});
-    if (removeDirOnStop) {
-      dirCleanup?.remove();
-      fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
-    }
+    dirCleanup?.remove();
+    unregister();
+    if (removeDirOnStop) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     throw err;
   }
 }
