@@ -9,7 +9,9 @@ import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTA
 import type { NamespacePolicy, VirtualNodeInfo } from '../../webhooks/types.ts';
 import type { Informer, InformerOptions } from '../kube/informer.ts';
 
-export type InformerFactory = <T>(options: InformerOptions) => Informer<T>;
+/** The part of an Informer this module uses (so tests can supply a small fake). */
+export type WatchCache<T> = Pick<Informer<T>, 'start' | 'stop' | 'list' | 'hasSynced' | 'health' | 'on'>;
+export type InformerFactory = <T>(options: InformerOptions) => WatchCache<T>;
 
 export interface ClusterState {
   namespacePolicy(namespace: string): NamespacePolicy | undefined;

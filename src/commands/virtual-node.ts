@@ -44,8 +44,11 @@ export async function run(argv: string[]): Promise<number> {
   const clients: KubeClient[] = [];
   try {
     const writeLimiter = (): TokenBucket => new TokenBucket({ qps: config.qps, burst: config.burst });
-    localClient = new KubeClient(loadKubeConfig(config.kubeconfig), { writeLimiter: writeLimiter(), userAgent: `kube-offload-virtual-node/${VERSION}` });
-    clients.push(localClient);
+    const localConfig = loadKubeConfig(config.kubeconfig);
+    localClient = new KubeClient(localConfig, { writeLimiter: writeLimiter(), userAgent: `kube-offload-virtual-node/${VERSION}` });
+    // Events have their own (lower) rate limit in the recorder; they must not slow status writes.
+    const eventsClient = new KubeClient(localConfig, { userAgent: `kube-offload-virtual-node/${VERSION}` });
+    clients.push(localClient, eventsClient);
     providers = config.remotes.map((remote) => {
       const remoteClient = new KubeClient(loadKubeConfig(remote.kubeconfig), { writeLimiter: writeLimiter(), userAgent: `kube-offload-virtual-node/${VERSION}` });
       clients.push(remoteClient);
@@ -54,6 +57,7 @@ export async function run(argv: string[]): Promise<number> {
         remoteCluster: remote.name,
         local: localClient,
         remote: remoteClient,
+        events: eventsClient,
         node: { nodeName: remote.nodeName, remoteCluster: remote.name, nodeIP: config.nodeIP, convention: config.convention, extraLabels: config.extraLabels, providerVersion: VERSION },
         logger,
         metrics,

@@ -24,21 +24,31 @@ export async function run(argv: string[]): Promise<number> {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
   });
 
-  // Register before starting so a signal during start-up is not lost.
+  // Registered before starting so a signal during start-up is not lost. `once`: a second
+  // signal gets the default behaviour and kills the process, should draining hang.
   let stopSignal: (signal: NodeJS.Signals) => void = () => undefined;
   const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
   process.once('SIGTERM', () => stopSignal('SIGTERM'));
   process.once('SIGINT', () => stopSignal('SIGINT'));
 
+  const starting = startWebhook(config, { logger });
   let webhook;
   try {
-    webhook = await startWebhook(config, { logger });
+    // Start-up can wait on the API server (CA Secret); a signal meanwhile means: give up.
+    webhook = await Promise.race([starting, signalled]);
   } catch (error) {
     const message = (error as Error).message;
     logger.fatal({ err: message }, 'cannot start the webhook');
     await flushLogger(logger);
     process.stderr.write(`kube-offload webhook: ${message}\n`);
     return 1;
+  }
+  if (typeof webhook === 'string') {
+    logger.info({ event: 'shutdown', signal: webhook }, `received ${webhook} while starting`);
+    starting.then((started) => started.shutdown(), () => undefined);
+    await flushLogger(logger);
+    setTimeout(() => process.exit(0), 1000).unref();
+    return 0;
   }
 
   const signal = await signalled;

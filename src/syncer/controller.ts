@@ -126,6 +126,11 @@ export class Syncer {
   readonly #slicesByService = new Map<string, Set<string>>();
   readonly #allInformers: Array<{ name: string; informer: Informer<KubeObject>; remote: boolean }> = [];
   #remoteInfo: RemoteInfo[] = [];
+  /**
+   * Keys of local objects that existed when we started leading: their first create looks
+   * before it writes (see #create). Cleared key by key on first reconcile.
+   */
+  readonly #startupKeys = new Set<string>();
   #queue: WorkQueue | undefined;
   #running = false;
   #timers: NodeJS.Timeout[] = [];
@@ -242,6 +247,11 @@ export class Syncer {
     this.#running = true;
     this.#m.leader.set(1);
     this.#log.info({ remotes: [...this.#remotes.keys()], caches: this.cacheSizes() }, 'syncer running');
+    this.#startupKeys.clear();
+    for (const r of this.#remotes.values()) {
+      for (const kind of STAMPED_KINDS) for (const o of this.#localObjects[kind].list()) this.#startupKeys.add(objectKey(r.name, kind, o.metadata?.namespace ?? '', o.metadata?.name ?? ''));
+      for (const o of this.#localSlices.list()) this.#startupKeys.add(objectKey(r.name, 'EndpointSlice', o.metadata?.namespace ?? '', o.metadata?.name ?? ''));
+    }
     this.resyncAll();
     this.#timers.push(setInterval(() => this.resyncAll(), this.#o.resyncPeriodMs ?? 300_000));
     this.#timers.push(setInterval(() => this.#sweepOverlays(), OVERLAY_TTL_MS));
@@ -580,6 +590,7 @@ export class Syncer {
   }
 
   async #reconcileObject(r: RemoteSide, kind: Kind, namespace: string, name: string): Promise<string> {
+    const firstLook = this.#startupKeys.delete(objectKey(r.name, kind, namespace, name));
     const twin = this.#twin(r, namespace);
     const state = twinState(twin.object, this.#cluster);
     const selection = this.#selection(namespace);
@@ -622,7 +633,7 @@ export class Syncer {
         this.#reportConflict(r, kind, conflictKey, actual?.metadata?.uid ?? '', local, `${action.reason} (remote ${r.name})`);
         return 'conflict';
       case 'create':
-        return this.#create(r, kind, path, conflictKey, action.object, local, what);
+        return this.#create(r, kind, path, conflictKey, action.object, local, what, firstLook);
       case 'update': {
         try {
           const updated = await this.#write(r, 'update', kind, () => r.client.replace(objectPath(path, name), action.object, { fieldManager: FIELD_MANAGER }));
@@ -658,11 +669,13 @@ export class Syncer {
     return s;
   }
 
-  async #create(r: RemoteSide, kind: Kind, path: string, conflictKey: string, object: KubeObject, local: KubeObject | undefined, what: string): Promise<string> {
+  async #create(r: RemoteSide, kind: Kind, path: string, conflictKey: string, object: KubeObject, local: KubeObject | undefined, what: string, look = false): Promise<string> {
     // Our cache holds only our copies, so it cannot tell "free" from "taken by someone else".
-    // Look first (a read): a name conflict then costs no write, which keeps a resync of an
-    // in-sync state (conflicts included) at zero writes, even right after a restart.
-    const existing = await r.client.getOrUndefined<KubeObject>(objectPath(path, object.metadata?.name ?? ''));
+    // For objects that existed before we started, look first (a read): a known name conflict
+    // then costs no write, which keeps a restart over an in-sync state (conflicts included) at
+    // zero writes. New objects are created directly (the hot path of a burst); a conflict then
+    // shows up as 409 AlreadyExists once and is remembered.
+    const existing = look ? await r.client.getOrUndefined<KubeObject>(objectPath(path, object.metadata?.name ?? '')) : undefined;
     if (existing) {
       if (!existing.kind) existing.kind = kind;
       if (!isOwnedByUs(existing, this.#cluster)) {

@@ -53,7 +53,8 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
   --metrics-port N          serve /metrics, /healthz, /readyz on this port (default: off; 0 = any)
   --metrics-host ADDR       address for that server (default 0.0.0.0)
   --concurrency N           pods reconciled in parallel per remote (default 16)
-  --qps N, --burst N        client-side write rate limit per cluster (default 50, 100)
+  --qps N, --burst N        client-side write rate limit per cluster (default 100, 200: a virtual
+                            node stands for a whole cluster, twice a kubelet's 50/100)
   --probe-interval DUR      remote reachability probe and capacity refresh (default 5s)
   --unreachable-after N     failed probes before the node turns NotReady (default 2)
   --lease-interval DUR      node Lease renewal (default 10s)
@@ -122,8 +123,8 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
         'metrics-port': { type: 'string' },
         'metrics-host': { type: 'string', default: '0.0.0.0' },
         concurrency: { type: 'string', default: '16' },
-        qps: { type: 'string', default: '50' },
-        burst: { type: 'string', default: '100' },
+        qps: { type: 'string', default: '100' },
+        burst: { type: 'string', default: '200' },
         'probe-interval': { type: 'string', default: '5s' },
         'unreachable-after': { type: 'string', default: '2' },
         'lease-interval': { type: 'string', default: '10s' },

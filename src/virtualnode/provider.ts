@@ -51,6 +51,11 @@ export interface ProviderOptions {
   remoteCluster: string;
   local: KubeClient;
   remote: KubeClient;
+  /**
+   * Client for Events in the local cluster; default `local`. A separate client keeps Events
+   * (limited by the recorder's own rate) from taking pod status writes' share of `local`'s limit.
+   */
+  events?: KubeClient;
   node: VirtualNodeConfig;
   logger: Logger;
   metrics?: ProviderMetrics;
@@ -158,7 +163,7 @@ export class VirtualNodeProvider {
       onDepth: (depth) => options.metrics?.queueDepth.set({ remote: options.remoteCluster }, depth),
     });
     this.#events = new EventRecorder({
-      client: options.local,
+      client: options.events ?? options.local,
       component: 'kube-offload-virtual-node',
       onError: (err) => this.#log.debug({ err: errText(err) }, 'event not recorded'),
     });
@@ -417,6 +422,9 @@ export class VirtualNodeProvider {
   async #reconcile(key: string): Promise<void> {
     if (!this.#synced || this.#stopped) return; // everything is enqueued once both caches sync
     const started = Date.now();
+    // The remote change this run answers, for the mirror latency metric.
+    const seen = this.#remoteSeenAt.get(key);
+    this.#remoteSeenAt.delete(key);
     let result = 'ok';
     try {
       const [namespace, name] = splitKey(key);
@@ -444,9 +452,13 @@ export class VirtualNodeProvider {
       if (!actions.some((a) => a.kind === 'createRemote')) this.#stopWaiting(key);
       for (const action of actions) {
         if (!(await this.#execute(key, namespace, name, twin, action, local))) break;
+        if (action.kind === 'patchLocalStatus' && seen !== undefined) {
+          this.#o.metrics?.mirrorLatency.observe({ remote: this.#o.remoteCluster }, (Date.now() - seen) / 1000);
+        }
       }
     } catch (err) {
       result = 'error';
+      if (seen !== undefined && !this.#remoteSeenAt.has(key)) this.#remoteSeenAt.set(key, seen);
       throw err;
     } finally {
       this.#o.metrics?.reconcileDuration.observe({ remote: this.#o.remoteCluster, result }, (Date.now() - started) / 1000);
@@ -541,11 +553,6 @@ export class VirtualNodeProvider {
           if (isNotFound(err)) return false;
           throw err;
         }
-        const seen = this.#remoteSeenAt.get(key);
-        if (seen !== undefined) {
-          this.#remoteSeenAt.delete(key);
-          this.#o.metrics?.mirrorLatency.observe({ remote: this.#o.remoteCluster }, (Date.now() - seen) / 1000);
-        }
         return true;
       }
       case 'failLocal': {
@@ -574,7 +581,6 @@ export class VirtualNodeProvider {
         } catch (err) {
           if (!isNotFound(err) && !isConflict(err)) throw err;
         }
-        this.#remoteSeenAt.delete(key);
         return true;
       }
     }

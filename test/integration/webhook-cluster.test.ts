@@ -70,7 +70,7 @@ describe('webhook in cluster mode (real API server)', function () {
       name: webhook.name,
       clientConfig: { url: `https://127.0.0.1:${port}${webhook.path}` },
       rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: webhook.resources }],
-      namespaceSelector: { matchLabels: { 'kube-offload.io/enabled': 'true' } },
+      namespaceSelector: { matchLabels: { 'kube-offload.io/enabled': 'true' } as Record<string, string> },
       admissionReviewVersions: ['v1'],
       sideEffects: 'None',
       failurePolicy: 'Fail',

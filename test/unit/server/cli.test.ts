@@ -101,7 +101,7 @@ describe('kube-offload webhook (CLI)', function () {
   });
 
   it('exits 1 with a clear message when not standalone and no cluster is reachable', async function () {
-    const env = { ...process.env, HOME: dir, KUBECONFIG: '' };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, KUBECONFIG: '' };
     delete env.KUBERNETES_SERVICE_HOST;
     const child = run(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1'], env);
     expect((await child.exit).code).to.equal(1);

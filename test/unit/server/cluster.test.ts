@@ -10,8 +10,8 @@ import type { WebhookConfigKind, WebhookConfigStore, WebhookConfigSummary } from
 import { ensureCaSecret } from '../../../src/cluster/ca-secret.ts';
 import type { SecretStore } from '../../../src/cluster/ca-secret.ts';
 import { createClusterState } from '../../../src/cluster/state.ts';
-import type { InformerFactory } from '../../../src/cluster/state.ts';
-import type { Informer, InformerEvent, InformerOptions } from '../../../src/kube/informer.ts';
+import type { InformerFactory, WatchCache } from '../../../src/cluster/state.ts';
+import type { InformerEvent, InformerOptions } from '../../../src/kube/informer.ts';
 import { createLogger } from '../../../src/log.ts';
 import { writeCertFiles } from '../../../src/tls/files.ts';
 import { generateCa, issueServingCert, servingNames } from '../../../src/tls/generate.ts';
@@ -46,7 +46,7 @@ class RacingStore implements SecretStore {
   }
 }
 
-class FakeInformer<T> implements Informer<T> {
+class FakeInformer<T> implements WatchCache<T> {
   items = new Map<string, T>();
   synced = false;
   healthy: { ok: boolean; reason?: string } = { ok: true };
