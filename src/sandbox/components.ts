@@ -79,19 +79,11 @@ export async function makeContext(dir: string, local: Cluster, remote: Cluster):
 }
 
 /**
- * The kube-offload processes `sandbox up` starts after both clusters are ready.
- * Empty for now: the webhook, syncer and virtual node provider get wired here, e.g.
- *
- *   const port = await ctx.freePort();
- *   const certDir = path.join(ctx.componentsDir, 'webhook', 'certs');
- *   specs.push({
- *     name: 'webhook',
- *     argv: cliArgv(ctx, 'webhook', '--port', String(port), '--cert-dir', certDir, '--kubeconfig', ctx.local.kubeconfigPath),
- *     ready: { url: `https://127.0.0.1:${port}/readyz`, caFile: path.join(certDir, 'ca.crt') },
- *     after: async (c) => { ... apply manifests/ webhook configurations with url https://127.0.0.1:${port}/... },
- *   });
+ * The kube-offload processes `sandbox up` starts after both clusters are ready, in order: the
+ * webhook (and its configurations), then the syncer and the virtual node provider.
  */
-export async function kubeOffloadComponents(_ctx: SandboxContext): Promise<ComponentSpec[]> {
-  const specs: ComponentSpec[] = [];
-  return specs;
+export async function kubeOffloadComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
+  // Imported lazily: the component modules import this one for cliArgv().
+  const { webhookComponent } = await import('./webhook-component.ts');
+  return [await webhookComponent(ctx)];
 }

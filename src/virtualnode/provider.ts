@@ -227,7 +227,7 @@ export class VirtualNodeProvider {
     );
   }
 
-  /** Waits until both pod caches have synced and the work queue is idle (tests). */
+  /** Resolves when the work queue has nothing queued, running or waiting (tests, shutdown). */
   async whenIdle(): Promise<void> {
     await this.#queue.whenIdle();
   }
