@@ -120,6 +120,7 @@ TMP=$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+chmod 755 "$TMP"
 mkdir -p "$TMP/bin"
 
 # --- version stamps -----------------------------------------------------------------------
@@ -159,7 +160,7 @@ for t in "${TARGETS[@]}"; do
   esac
   log "building $name ($i/$n)... [$((SECONDS - START))s elapsed]"
   t0=$SECONDS
-  if ! (cd "$HERE/$dir" && go build -p 2 -mod=readonly -trimpath ${tags:+-tags="$tags"} \
+  if ! (cd "$HERE/$dir" && go build -p 2 -mod=readonly -trimpath -buildvcs=false ${tags:+-tags="$tags"} \
     -ldflags="-s -w${ldx}" -o "$TMP/bin/$name" "$pkg"); then
     die "building $name ($pkg in controlplane/$dir) failed"
   fi

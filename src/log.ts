@@ -1,7 +1,5 @@
-// JSON logs via pino to stdout. The admission path logs one line per request, so the default
-// destination is asynchronous and buffered (a write per line would cost a syscall on the hot
-// path); pino flushes it on exit. Callers log identifiers and decisions only, never objects: an AdmissionReview can carry
-// a Secret's data.
+// JSON logs via pino to stdout. Callers log identifiers and decisions only, never objects: an
+// AdmissionReview can carry a Secret's data.
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 
@@ -14,8 +12,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     // the admission path); the level as a name, which log tools and humans read more easily.
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  // Lines are batched up to 4 KiB and flushed at least every 200 ms (and on exit), so a burst of
-  // admissions costs a few writes rather than one per line.
+  // Asynchronous, batched up to 4 KiB and flushed at least every 200 ms (and on exit): a burst
+  // of admissions costs a few writes rather than a syscall per line.
   return pino(options, destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 200 }));
 }
 
@@ -28,4 +26,31 @@ export function flushLogger(logger: Logger): Promise<void> {
       resolve();
     }
   });
+}
+
+/**
+ * An info-level line writer for the admission hot path, producing exactly what
+ * `logger.info(fields, message)` would (same level label, time, bindings), but serialized with
+ * JSON.stringify and handed to pino's destination once per event-loop turn. Under load that is
+ * several times cheaper than pino's per-field serializer plus one stream write per line.
+ * Fields must be flat JSON values (strings, numbers, booleans); undefined ones are dropped.
+ */
+export function createLineWriter(logger: Logger, message: string): (fields: Record<string, unknown>) => void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as DestinationStream | undefined;
+  const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
+  if (!stream || typeof bindings !== 'string') return (fields) => logger.info(fields, message);
+  const head = `{"level":"info","time":`;
+  const tail = `,"msg":${JSON.stringify(message)}}\n`;
+  let batch = '';
+  const flush = (): void => {
+    const lines = batch;
+    batch = '';
+    stream.write(lines);
+  };
+  return (fields) => {
+    if (!logger.isLevelEnabled('info')) return;
+    const json = JSON.stringify(fields);
+    if (batch === '') setImmediate(flush);
+    batch += `${head}${Date.now()}${bindings}${json.length > 2 ? `,${json.slice(1, -1)}` : ''}${tail}`;
+  };
 }

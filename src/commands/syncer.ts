@@ -7,14 +7,21 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { ConfigError } from '../config.ts';
 import { createLogger, flushLogger } from '../log.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
 import { Syncer } from '../syncer/controller.ts';
+import { loadLiteKubeConfig } from '../syncer/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/** The small loader when it can (memory), client-node's KubeConfig otherwise (exec plugins...). */
+function kubeConfigFor(file?: string): KubeConfig {
+  return (loadLiteKubeConfig(file) as unknown as KubeConfig | undefined) ?? loadKubeConfig(file);
+}
 
 export async function run(argv: string[]): Promise<number> {
   let config;
@@ -42,8 +49,8 @@ export async function run(argv: string[]): Promise<number> {
   let server;
   const metrics = createMetrics();
   try {
-    const localKubeConfig = loadKubeConfig(config.kubeconfig);
-    const remotes = config.remotes.map((r) => ({ name: r.name, kubeConfig: loadKubeConfig(r.kubeconfig), labels: r.labels }));
+    const localKubeConfig = kubeConfigFor(config.kubeconfig);
+    const remotes = config.remotes.map((r) => ({ name: r.name, kubeConfig: kubeConfigFor(r.kubeconfig), labels: r.labels }));
     syncer = new Syncer({
       clusterName: config.clusterName,
       localKubeConfig,

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdmissionContext, AdmissionHandler, AdmissionRequest, AdmissionResponse } from '../../webhooks/types.ts';
 import type { Logger } from '../log.ts';
+import { createLineWriter } from '../log.ts';
 import type { AdmissionOutcome, WebhookMetrics } from '../metrics/webhook.ts';
 import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics/webhook.ts';
 import { HttpError, readJsonBody } from './body.ts';
@@ -63,6 +64,7 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
   const { context, handlerTimeoutMs } = deps;
   // Bound once: the webhook name is serialized into the child logger a single time.
   const logger = deps.logger.child({ webhook });
+  const logAdmission = createLineWriter(logger, 'admission');
   // Label children resolved once: prom-client would otherwise hash the labels per request.
   const counters = new Map(ADMISSION_OUTCOMES.map((outcome) => [outcome, deps.metrics.admissionRequests.labels(webhook, outcome)]));
   const duration = deps.metrics.admissionDuration.labels(webhook);
@@ -107,18 +109,15 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
       res.end(json);
       const seconds = finish(decision);
-      logger.info(
-        {
-          uid: request.uid,
-          kind: request.kind.kind,
-          namespace: request.namespace,
-          name: request.name || request.object?.metadata?.generateName,
-          operation: request.operation,
-          decision,
-          durationSeconds: seconds,
-        },
-        'admission',
-      );
+      logAdmission({
+        uid: request.uid,
+        kind: request.kind.kind,
+        namespace: request.namespace,
+        name: request.name || request.object?.metadata?.generateName,
+        operation: request.operation,
+        decision,
+        durationSeconds: seconds,
+      });
     };
 
     // The API server gives up after the webhook's timeoutSeconds; answering first lets it show

@@ -329,6 +329,16 @@ export class Syncer {
       informer.on('update', fn);
       informer.on('delete', fn);
     };
+    // managedFields are never read here but cost ~15% of each cached object; the informer hands
+    // us the very object it caches, so dropping them here slims the cache. (A transform option
+    // on createInformer would be the clean way.)
+    for (const { informer } of this.#allInformers) {
+      const slim = (o: KubeObject): void => {
+        if (o.metadata?.managedFields) delete o.metadata.managedFields;
+      };
+      informer.on('add', slim);
+      informer.on('update', slim);
+    }
     for (const kind of STAMPED_KINDS) {
       on(this.#localObjects[kind], (o) => {
         this.#enqueueAllRemotes(kind, o.metadata?.namespace, o.metadata?.name);

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { Agent } from 'node:https';
 import type { AdmissionHandler, AdmissionResponse } from '../../../webhooks/types.ts';
 import type { TestWebhook } from './helpers.ts';
-import { postReview, review, send, startTestWebhook, unhandledRejections } from './helpers.ts';
+import { postReview, review, send, startTestWebhook, unhandledRejections, waitFor } from './helpers.ts';
 
 const allow: AdmissionHandler = (request) => ({ uid: request.uid, allowed: true });
 
@@ -189,8 +189,9 @@ describe('webhook server: admission requests', function () {
     });
     nextVerdict = (request) => ({ uid: request.uid, allowed: true, patch: [{ op: 'add', path: '/metadata/labels', value: { x: 'y' } }] });
     expect((await post('/mutate/pods', body)).status).to.equal(200);
-    const line = server.logs.find('admission').find((entry) => entry.uid === 'uid-secret');
-    expect(line).to.include({ webhook: 'mutate-pods', kind: 'Secret', namespace: 'demo', name: 'db-password', operation: 'UPDATE', decision: 'patched' });
+    const line = await waitFor(() => server.logs.find('admission').find((entry) => entry.uid === 'uid-secret'), 'the admission log line');
+    expect(line).to.include({ level: 'info', msg: 'admission', webhook: 'mutate-pods', kind: 'Secret', namespace: 'demo', name: 'db-password', operation: 'UPDATE', decision: 'patched' });
+    expect(line).to.have.keys('level', 'time', 'pid', 'hostname', 'webhook', 'uid', 'kind', 'namespace', 'name', 'operation', 'decision', 'durationSeconds', 'msg');
     expect(line?.durationSeconds).to.be.a('number').and.greaterThan(0).and.lessThan(5);
     expect(server.logs.raw).to.not.include(secret);
     expect(server.logs.raw).to.not.include('hunter2');

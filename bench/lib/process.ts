@@ -1,0 +1,138 @@
+// Child processes for the benchmark servers: spawned with stdout/stderr to a log file (as a
+// container runtime would collect them, without this process paying to read them), found by a
+// JSON "listening" line carrying the port, stopped by their own pid only.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import { sleep } from './stats.ts';
+
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  port: number;
+  logFile: string;
+  /** VmRSS in MiB, or NaN when the process is gone. */
+  rssMiB(): number;
+  /** VmHWM (peak RSS) in MiB. */
+  peakRssMiB(): number;
+  /** CPU time (user + system, all threads) consumed so far, in seconds. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+function statusField(pid: number, field: string): number {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+    return match ? Number(match[1]) / 1024 : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** utime + stime of /proc/<pid>/stat, in seconds (USER_HZ is 100 on Linux). */
+function cpuSeconds(pid: number): number {
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    // fields[0] is the 3rd field (state); utime and stime are the 14th and 15th.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function tail(file: string, lines = 20): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Spawns argv, waits until its log holds a JSON line with event "listening" and a port.
+ * Fails with the log tail if the process exits or the deadline passes.
+ */
+export async function startServer(name: string, argv: string[], logFile: string, options: { cwd: string; timeoutMs?: number }): Promise<ServerProcess> {
+  const out = fs.openSync(logFile, 'w');
+  const [command, ...args] = argv as [string, ...string[]];
+  const child: ChildProcess = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', out, out] });
+  fs.closeSync(out);
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve();
+    }),
+  );
+  child.once('error', () => undefined);
+  const pid = child.pid;
+  const stop = async (): Promise<void> => {
+    if (exited || pid === undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (!exited) child.kill('SIGKILL');
+    }, 5000);
+    await exit;
+    clearTimeout(timer);
+  };
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  for (;;) {
+    if (exited || pid === undefined) {
+      throw new Error(`${name} exited before listening (code ${exited?.code}, signal ${exited?.signal}); ${logFile}:\n${tail(logFile)}`);
+    }
+    const port = findPort(logFile);
+    if (port) {
+      return {
+        name,
+        pid,
+        port,
+        logFile,
+        rssMiB: () => statusField(pid, 'VmRSS'),
+        peakRssMiB: () => statusField(pid, 'VmHWM'),
+        cpuSeconds: () => cpuSeconds(pid),
+        stop,
+      };
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`${name} did not report a listening port within ${options.timeoutMs ?? 60_000} ms; ${logFile}:\n${tail(logFile)}`);
+    }
+    await sleep(50);
+  }
+}
+
+function findPort(logFile: string): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.includes('listening')) continue;
+    try {
+      const entry = JSON.parse(line) as { event?: string; port?: number };
+      if (entry.event === 'listening' && typeof entry.port === 'number') return entry.port;
+    } catch {
+      // not JSON
+    }
+  }
+  return undefined;
+}
+
+/** Samples a process's RSS every intervalMs until stopped; returns the samples (MiB). */
+export function sampleRss(server: ServerProcess, intervalMs = 200): { stop(): number[] } {
+  const samples: number[] = [];
+  const timer = setInterval(() => {
+    const rss = server.rssMiB();
+    if (Number.isFinite(rss)) samples.push(rss);
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      return samples;
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// Section "apiserver": what the webhooks add to `kubectl apply` as users feel it, through the
+// real kube-apiserver of the sandbox. Pods are created with direct HTTPS POSTs (admin client
+// certificate, keep-alive pool, 32 concurrent clients) in a namespace that has opted in (the
+// placement webhook and, since the pod carries kube-offload.io annotations, the validating
+// webhook are called) and in one that has not (no webhook is called): the floor.
+//
+// The pods are the realistic pod of bench/lib/pod.ts (without the ownerReference, which would
+// have the garbage collector delete them) and name a scheduler that does not exist, so no
+// scheduling, kwok status updates or garbage collection run behind the measurement: the rows
+// measure admission and storage only. Each round creates the round's pods in both namespaces,
+// alternating which goes first, then deletes them (and waits until they are gone).
+import type { Cluster } from '../../src/sandbox/cluster.ts';
+import { ENABLED_LABEL, VIRTUAL_NODE_TAINT_KEY } from '../../webhooks/keys.ts';
+import { realisticPod } from '../lib/pod.ts';
+import type { AdminClient } from '../lib/sandbox.ts';
+import { adminClient } from '../lib/sandbox.ts';
+import { measuredRow, median, percentileSorted, sleep, sortedCopy } from '../lib/stats.ts';
+import type { BenchContext, BenchOptions, Row, Target } from '../lib/types.ts';
+import type { Section } from '../lib/types.ts';
+
+const CLIENTS = 32;
+const OPTED_IN = 'bench-opted-in';
+const PLAIN = 'bench-not-opted-in';
+const SCHEDULER = 'bench-no-such-scheduler';
+const P99_TARGET: Target = { on: 'ratio', op: '<=', value: 1.15 };
+
+function sizes(options: BenchOptions): { total: number; rounds: number; perRound: number; warmup: number } {
+  const total = options.quick ? 100 : 500;
+  const perRound = options.quick ? 50 : 100;
+  return { total, rounds: total / perRound, perRound, warmup: options.quick ? 64 : 128 };
+}
+
+function plannedRows(options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target'>> {
+  const { total } = sizes(options);
+  return [
+    { name: `create ${total} pods, ${CLIENTS} clients: p50`, unit: 'ms', target: null },
+    { name: `create ${total} pods, ${CLIENTS} clients: p99`, unit: 'ms', target: P99_TARGET },
+    { name: `create ${total} pods, ${CLIENTS} clients: total time`, unit: 's', target: null },
+  ];
+}
+
+async function ensureNamespace(client: AdminClient, name: string, optedIn: boolean): Promise<void> {
+  const res = await client.request('POST', '/api/v1/namespaces', {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: optedIn ? { [ENABLED_LABEL]: 'true' } : {} },
+  });
+  if (res.status !== 201 && res.status !== 409) throw new Error(`creating namespace ${name}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+  // Pods name the default ServiceAccount, which the controller-manager creates.
+  const deadline = Date.now() + 60_000;
+  while ((await client.request('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`no default ServiceAccount in ${name} after 60 s`);
+    await sleep(200);
+  }
+}
+
+/** Creates `count` pods named <prefix>-<i> with CLIENTS concurrent clients; returns latencies (ms) and wall time (s). */
+async function createPods(client: AdminClient, namespace: string, prefix: string, count: number): Promise<{ latencies: number[]; seconds: number }> {
+  const bodies = Array.from({ length: count }, (_, i) => JSON.stringify(realisticPod({ name: `${prefix}-${i}`, namespace, owner: false, schedulerName: SCHEDULER })));
+  const latencies: number[] = [];
+  let next = 0;
+  const start = performance.now();
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const res = await client.request('POST', `/api/v1/namespaces/${namespace}/pods`, bodies[i]);
+      if (res.status !== 201) throw new Error(`creating pod ${namespace}/${prefix}-${i}: HTTP ${res.status} ${res.body.slice(0, 400)}`);
+      latencies.push(res.ms);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(CLIENTS, count) }, worker));
+  return { latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+async function deleteAllPods(client: AdminClient, namespace: string): Promise<void> {
+  await client.json('DELETE', `/api/v1/namespaces/${namespace}/pods`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const list = await client.json('GET', `/api/v1/namespaces/${namespace}/pods?limit=1`);
+    if ((list.items ?? []).length === 0) return;
+    if (Date.now() > deadline) throw new Error(`pods of ${namespace} still present 120 s after deleting them`);
+    await sleep(200);
+  }
+}
+
+/** One pod in each namespace: the webhook must have placed the opted-in one and left the other alone. */
+async function checkWebhookActs(client: AdminClient): Promise<void> {
+  await createPods(client, OPTED_IN, 'check', 1);
+  await createPods(client, PLAIN, 'check', 1);
+  const tolerates = (pod: any) => ((pod.spec?.tolerations ?? []) as Array<{ key?: string }>).some((t) => t.key === VIRTUAL_NODE_TAINT_KEY);
+  const optedIn = await client.json('GET', `/api/v1/namespaces/${OPTED_IN}/pods/check-0`);
+  const plain = await client.json('GET', `/api/v1/namespaces/${PLAIN}/pods/check-0`);
+  if (!tolerates(optedIn)) throw new Error(`the webhook did not place the pod in ${OPTED_IN} (no virtual-node toleration): is it registered?`);
+  if (tolerates(plain)) throw new Error(`the pod in ${PLAIN} was mutated although the namespace has not opted in`);
+}
+
+async function run(ctx: BenchContext): Promise<Row[]> {
+  const { total, rounds, perRound, warmup } = sizes(ctx.options);
+  const sandbox = await ctx.sandbox();
+  const cluster: Cluster = sandbox.local;
+  const client = adminClient(cluster, CLIENTS);
+  try {
+    await ensureNamespace(client, OPTED_IN, true);
+    await ensureNamespace(client, PLAIN, false);
+    await checkWebhookActs(client);
+
+    ctx.log(`apiserver: warm-up, ${warmup} pods in each namespace`);
+    await createPods(client, PLAIN, 'warm', warmup);
+    await createPods(client, OPTED_IN, 'warm', warmup);
+    await Promise.all([deleteAllPods(client, OPTED_IN), deleteAllPods(client, PLAIN)]);
+
+    const result = { ours: { latencies: [] as number[], seconds: [] as number[], p99: [] as number[] }, floor: { latencies: [] as number[], seconds: [] as number[], p99: [] as number[] } };
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const);
+      for (const which of order) {
+        const namespace = which === 'ours' ? OPTED_IN : PLAIN;
+        const r = await createPods(client, namespace, `r${round}`, perRound);
+        result[which].latencies.push(...r.latencies);
+        result[which].seconds.push(r.seconds);
+        result[which].p99.push(percentileSorted(sortedCopy(r.latencies), 99));
+      }
+      ctx.log(
+        `apiserver: round ${round + 1}/${rounds} (${perRound} pods each): opted in ${result.ours.seconds.at(-1)?.toFixed(2)} s, p99 ${result.ours.p99.at(-1)?.toFixed(1)} ms; ` +
+          `not opted in ${result.floor.seconds.at(-1)?.toFixed(2)} s, p99 ${result.floor.p99.at(-1)?.toFixed(1)} ms`,
+      );
+      await Promise.all([deleteAllPods(client, OPTED_IN), deleteAllPods(client, PLAIN)]);
+    }
+
+    const ours = sortedCopy(result.ours.latencies);
+    const floor = sortedCopy(result.floor.latencies);
+    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+    const name = (what: string) => `create ${total} pods, ${CLIENTS} clients: ${what}`;
+    const pooled = `over all ${total} pods of ${rounds} alternated rounds; per-round p99 medians ${median(result.ours.p99).toFixed(1)} / ${median(result.floor.p99).toFixed(1)} ms`;
+    ctx.artifacts.apiserver = { total, rounds, perRound, clients: CLIENTS, roundSeconds: { ours: result.ours.seconds, floor: result.floor.seconds }, roundP99: { ours: result.ours.p99, floor: result.floor.p99 } };
+    return [
+      measuredRow({ section: 'apiserver', name: name('p50'), unit: 'ms', ours: percentileSorted(ours, 50), floor: percentileSorted(floor, 50), note: 'opted-in namespace vs one that has not opted in' }),
+      measuredRow({ section: 'apiserver', name: name('p99'), unit: 'ms', ours: percentileSorted(ours, 99), floor: percentileSorted(floor, 99), target: P99_TARGET, note: pooled, runs: { ours: result.ours.p99, floor: result.floor.p99 } }),
+      measuredRow({ section: 'apiserver', name: name('total time'), unit: 's', ours: sum(result.ours.seconds), floor: sum(result.floor.seconds), note: 'sum of the rounds', runs: { ours: result.ours.seconds, floor: result.floor.seconds } }),
+    ];
+  } finally {
+    client.close();
+  }
+}
+
+export const apiserverSection: Section = {
+  id: 'apiserver',
+  title: 'Pod creation through the real apiserver, with and without the webhooks (sandbox)',
+  plannedRows,
+  run,
+};

@@ -1,0 +1,157 @@
+// A small kubeconfig loader for the common cases (client certificates, bearer tokens, token
+// files, in-cluster service account). Why: importing @kubernetes/client-node loads its whole
+// generated API (~80 MiB RSS), which alone blows the syncer's memory budget; KubeClient only
+// needs getCurrentCluster() and applyToHTTPSOptions(). Anything else (exec plugins,
+// auth-provider, proxies, several files in $KUBECONFIG) returns undefined and the caller falls
+// back to client-node's KubeConfig.
+//
+// NOTE: the saving only materialises once src/kube/client.ts imports KubeConfig as a type (it
+// currently imports the class for loadKubeConfig()); see the syncer's report.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type https from 'node:https';
+import { parse as parseYaml } from 'yaml';
+
+export interface LiteCluster {
+  name: string;
+  server: string;
+  skipTLSVerify: boolean;
+  proxyUrl?: string;
+}
+
+/** The part of client-node's KubeConfig that KubeClient uses. */
+export interface KubeConfigLike {
+  getCurrentCluster(): LiteCluster | null;
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void>;
+}
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+interface Named<T> {
+  name?: string;
+  cluster?: T;
+  user?: T;
+  context?: T;
+}
+type Rec = Record<string, unknown>;
+interface TlsMaterial {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  servername?: string;
+}
+
+function str(o: Rec | undefined, k: string): string | undefined {
+  const v = o?.[k];
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}
+
+class LiteKubeConfig implements KubeConfigLike {
+  readonly #cluster: LiteCluster;
+  readonly #tls: TlsMaterial;
+  readonly #token: string | undefined;
+  readonly #tokenFile: string | undefined;
+  readonly #basic: string | undefined;
+  #fileToken: { value: string; at: number } | undefined;
+
+  constructor(cluster: LiteCluster, tls: TlsMaterial, auth: { token?: string; tokenFile?: string; basic?: string }) {
+    this.#cluster = cluster;
+    this.#tls = tls;
+    this.#token = auth.token;
+    this.#tokenFile = auth.tokenFile;
+    this.#basic = auth.basic;
+  }
+
+  getCurrentCluster(): LiteCluster {
+    return this.#cluster;
+  }
+
+  async applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> {
+    if (this.#tls.ca) opts.ca = this.#tls.ca;
+    if (this.#tls.cert) opts.cert = this.#tls.cert;
+    if (this.#tls.key) opts.key = this.#tls.key;
+    if (this.#tls.servername) opts.servername = this.#tls.servername;
+    if (this.#cluster.skipTLSVerify) opts.rejectUnauthorized = false;
+    const headers = (opts.headers ?? {}) as Record<string, string>;
+    const token = this.#token ?? this.#readTokenFile();
+    if (token) headers.Authorization = `Bearer ${token}`;
+    else if (this.#basic) headers.Authorization = `Basic ${this.#basic}`;
+    opts.headers = headers;
+  }
+
+  /** Bound service account tokens rotate: re-read the file at most once a minute. */
+  #readTokenFile(): string | undefined {
+    if (!this.#tokenFile) return undefined;
+    const now = Date.now();
+    if (!this.#fileToken || now - this.#fileToken.at > 60_000) this.#fileToken = { value: fs.readFileSync(this.#tokenFile, 'utf8').trim(), at: now };
+    return this.#fileToken.value;
+  }
+}
+
+function readData(o: Rec | undefined, dataKey: string, fileKey: string, base: string): Buffer | undefined {
+  const data = str(o, dataKey);
+  if (data) return Buffer.from(data, 'base64');
+  const file = str(o, fileKey);
+  return file ? fs.readFileSync(path.resolve(base, file)) : undefined;
+}
+
+/** Parses one kubeconfig file; undefined when it needs features only client-node has. */
+export function liteFromFile(file: string): KubeConfigLike | undefined {
+  const doc = parseYaml(fs.readFileSync(file, 'utf8')) as Rec | null;
+  if (!doc) return undefined;
+  const base = path.dirname(path.resolve(file));
+  const find = <T>(list: unknown, name: string | undefined): T | undefined =>
+    Array.isArray(list) ? ((list as Named<T>[]).find((e) => e.name === name) as T | undefined) : undefined;
+  const ctxName = str(doc, 'current-context');
+  const ctx = (find<Named<Rec>>(doc.contexts, ctxName))?.context;
+  if (!ctx) return undefined;
+  const clusterName = str(ctx, 'cluster');
+  const cluster = (find<Named<Rec>>(doc.clusters, clusterName))?.cluster;
+  const user = (find<Named<Rec>>(doc.users, str(ctx, 'user')))?.user ?? {};
+  const server = str(cluster, 'server');
+  if (!cluster || !server) return undefined;
+  if (str(cluster, 'proxy-url') || user.exec || user['auth-provider'] || user.as || user.impersonate) return undefined;
+  const servername = str(cluster, 'tls-server-name');
+  const ca = readData(cluster, 'certificate-authority-data', 'certificate-authority', base);
+  const cert = readData(user, 'client-certificate-data', 'client-certificate', base);
+  const key = readData(user, 'client-key-data', 'client-key', base);
+  const username = str(user, 'username');
+  const password = str(user, 'password');
+  const tokenFile = str(user, 'tokenFile');
+  return new LiteKubeConfig(
+    { name: clusterName ?? '', server, skipTLSVerify: cluster['insecure-skip-tls-verify'] === true },
+    { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(servername ? { servername } : {}) },
+    {
+      ...(str(user, 'token') ? { token: str(user, 'token') as string } : {}),
+      ...(tokenFile ? { tokenFile: path.resolve(base, tokenFile) } : {}),
+      ...(username && password ? { basic: Buffer.from(`${username}:${password}`).toString('base64') } : {}),
+    },
+  );
+}
+
+/** The in-cluster service account config, when running in a pod. */
+export function liteInCluster(): KubeConfigLike | undefined {
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT;
+  if (!host || !port || !fs.existsSync(`${SA_DIR}/token`)) return undefined;
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return new LiteKubeConfig({ name: 'inCluster', server, skipTLSVerify: false }, { ca: fs.readFileSync(`${SA_DIR}/ca.crt`) }, { tokenFile: `${SA_DIR}/token` });
+}
+
+/**
+ * client-node's loadFromDefault() order: the given file, else $KUBECONFIG (a single file), else
+ * ~/.kube/config, else in-cluster. Undefined when the lite loader cannot handle it.
+ */
+export function loadLiteKubeConfig(file?: string): KubeConfigLike | undefined {
+  try {
+    if (file) return liteFromFile(file);
+    const env = process.env.KUBECONFIG;
+    if (env) return env.includes(path.delimiter) ? undefined : liteFromFile(env);
+    const home = path.join(os.homedir(), '.kube', 'config');
+    if (fs.existsSync(home)) return liteFromFile(home);
+    return liteInCluster();
+  } catch {
+    return undefined; // let client-node produce its own (better) error
+  }
+}
