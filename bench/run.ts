@@ -67,7 +67,16 @@ function parseOptions(): { options: BenchOptions; only?: Set<string>; skip: Set<
   };
 }
 
-function machine(): Record<string, unknown> {
+interface Machine {
+  nproc: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  os: string;
+  loadAverage: number[];
+}
+
+function machine(): Machine {
   const cpus = os.cpus();
   let nproc = cpus.length;
   try {
@@ -111,7 +120,7 @@ async function main(): Promise<number> {
   const log = (line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-bench-'));
   const machineBefore = machine();
-  log(`kube-offload bench (${options.quick ? 'quick' : 'full'}): ${machineBefore.nproc} cores, ${machineBefore.memoryGiB} GiB, node ${process.version}, load ${(machineBefore.loadAverage as number[]).join(' ')}; scratch ${workDir}`);
+  log(`kube-offload bench (${options.quick ? 'quick' : 'full'}): ${machineBefore.nproc} cores, ${machineBefore.memoryGiB} GiB, node ${process.version}, load ${machineBefore.loadAverage.join(' ')}; scratch ${workDir}`);
 
   let sandbox: Promise<Sandbox> | undefined;
   const ctx: BenchContext = {
@@ -197,7 +206,7 @@ async function main(): Promise<number> {
     const m = results.machine;
     updateReadme(
       markdownTable(rows),
-      `Latest run: \`npm run bench${options.quick ? ' -- --quick' : ''}\`, ${finishedAt} (${seconds} s). Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}; load average ${(machineBefore.loadAverage as number[]).join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at the end (shared machine).`,
+      `Latest run: \`npm run bench${options.quick ? ' -- --quick' : ''}\`, ${finishedAt} (${seconds} s). Machine: ${m.nproc} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.os}; load average ${machineBefore.loadAverage.join(' ')} at start, ${m.loadAverageAtEnd.join(' ')} at the end (shared machine).`,
     );
   }
 

@@ -40,7 +40,7 @@ export async function ensureCaSecret(options: {
   const where = `${namespace}/${name}`;
   const existing = await store.read(namespace, name);
   if (existing) {
-    logger.info({ event: 'ca-secret', secret: where }, 'using the CA from the shared Secret');
+    logger.debug({ event: 'ca-secret', secret: where }, 'using the CA from the shared Secret');
     return caFromData(existing, where);
   }
   const ca = await options.candidate();

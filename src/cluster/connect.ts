@@ -23,34 +23,69 @@ export function loadKubeConfig(path: string | undefined): KubeConfig {
   return kubeConfig;
 }
 
-/** A resolver for startServingCert: the shared Secret's CA, published from ours if absent. */
-export function sharedCaResolver(kubeConfig: KubeConfig, secret: { namespace: string; name: string }, logger: Logger) {
+export interface SharedCa {
+  /** For startServingCert: the shared Secret's CA, published from ours if absent. */
+  resolve(local: CertAuthority | undefined): Promise<CertAuthority>;
+  /**
+   * Re-checks the Secret (re-creating it with our CA if it was deleted): undefined when it holds
+   * the CA we sign with, else why not. Replicas with different CAs would otherwise overwrite each
+   * other's caBundle forever.
+   */
+  verify(): Promise<string | undefined>;
+}
+
+export function sharedCa(kubeConfig: KubeConfig, secret: { namespace: string; name: string }, logger: Logger): SharedCa {
   const store = kubeSecretStore(kubeConfig.makeApiClient(CoreV1Api));
-  return async (local: CertAuthority | undefined): Promise<CertAuthority> => {
-    try {
-      return await ensureCaSecret({ store, ...secret, logger, candidate: async () => local ?? (await generateCa()) });
-    } catch (error) {
-      throw new Error(`CA Secret ${secret.namespace}/${secret.name}: ${(error as Error).message}`, { cause: error });
-    }
+  const where = `${secret.namespace}/${secret.name}`;
+  let ours: CertAuthority | undefined;
+  return {
+    async resolve(local) {
+      try {
+        ours = await ensureCaSecret({ store, ...secret, logger, candidate: async () => local ?? (await generateCa()) });
+        return ours;
+      } catch (error) {
+        throw new Error(`CA Secret ${where}: ${(error as Error).message}`, { cause: error });
+      }
+    },
+    async verify() {
+      const mine = ours;
+      if (!mine) return undefined;
+      const current = await ensureCaSecret({ store, ...secret, logger, candidate: async () => mine });
+      return current.cert === mine.cert ? undefined : `Secret ${where} now holds another CA than the one this replica signs with; restart to adopt it`;
+    },
   };
 }
 
-/** Patches caBundle now and then every intervalMs; returns a stop function. */
+export interface CaBundleKeeper {
+  stop(): void;
+  /** Liveness: fails while the shared CA is not ours (a restart adopts the Secret's CA). */
+  health(): { ok: boolean; reason?: string };
+}
+
+/** Patches caBundle now and then every intervalMs. */
 export function keepCaBundle(options: {
   kubeConfig: KubeConfig;
   selector: string;
   caBundle: () => string | undefined;
+  /** Managed certs in cluster mode: only patch while the shared Secret holds our CA. */
+  verifyCa?: () => Promise<string | undefined>;
   intervalMs: number;
   logger: Logger;
   metrics: WebhookMetrics;
-}): () => void {
+}): CaBundleKeeper {
   const store = kubeWebhookConfigStore(options.kubeConfig.makeApiClient(AdmissionregistrationV1Api));
   let running = false;
+  let mismatch: string | undefined;
   const once = async (): Promise<void> => {
     const ca = options.caBundle();
     if (ca === undefined || running) return;
     running = true;
     try {
+      mismatch = await options.verifyCa?.();
+      if (mismatch) {
+        options.logger.error({ event: 'ca-bundle', err: mismatch }, 'not patching caBundle: the shared CA changed');
+        return;
+      }
       const patched = await syncCaBundle(store, options.selector, ca);
       if (patched.length > 0) options.logger.info({ event: 'ca-bundle', patched }, 'caBundle updated');
       else options.logger.debug({ event: 'ca-bundle' }, 'caBundle up to date');
@@ -65,7 +100,10 @@ export function keepCaBundle(options: {
   void once();
   const timer = setInterval(() => void once(), options.intervalMs);
   timer.unref();
-  return () => clearInterval(timer);
+  return {
+    stop: () => clearInterval(timer),
+    health: () => (mismatch ? { ok: false, reason: mismatch } : { ok: true }),
+  };
 }
 
 /**

@@ -4,6 +4,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import { handlers as defaultHandlers } from '../../webhooks/index.ts';
 import type { AdmissionContext } from '../../webhooks/types.ts';
+import type { CaBundleKeeper } from '../cluster/connect.ts';
 import type { InformerFactory } from '../cluster/state.ts';
 import type { ClusterState } from '../cluster/state.ts';
 import type { WebhookConfig } from '../config.ts';
@@ -63,11 +64,13 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     logger,
     metrics,
   };
-  if (connect && kubeConfig) certOptions.resolveCa = connect.sharedCaResolver(kubeConfig, config.caSecret, logger);
+  const shared = connect && kubeConfig ? connect.sharedCa(kubeConfig, config.caSecret, logger) : undefined;
+  if (shared) certOptions.resolveCa = (local) => shared.resolve(local);
   const certs = await startServingCert(certOptions);
   stops.push(() => certs.stop());
 
   let cluster: ClusterState | undefined;
+  let caKeeper: CaBundleKeeper | undefined;
   if (connect && kubeConfig) {
     const { createClusterState } = await import('../cluster/state.ts');
     const createInformer = options.informerFactory ?? (await connect.loadInformerFactory());
@@ -78,9 +81,17 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
       () => logger.info({ event: 'informers' }, 'namespace and virtual node caches synced'),
       (error: Error) => logger.error({ event: 'informers', err: error.message }, 'informers failed to start'),
     );
-    stops.push(
-      connect.keepCaBundle({ kubeConfig, selector: config.webhookSelector, caBundle: () => certs.caBundle(), intervalMs: CA_BUNDLE_INTERVAL_MS, logger, metrics }),
-    );
+    const keeper = connect.keepCaBundle({
+      kubeConfig,
+      selector: config.webhookSelector,
+      caBundle: () => certs.caBundle(),
+      ...(certs.mode === 'managed' && shared ? { verifyCa: () => shared.verify() } : {}),
+      intervalMs: CA_BUNDLE_INTERVAL_MS,
+      logger,
+      metrics,
+    });
+    caKeeper = keeper;
+    stops.push(() => keeper.stop());
   }
 
   // Built once: the handlers read it on every admission.
@@ -105,6 +116,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     liveness: {
       certificate: () => certs.health(),
       ...(cluster ? { watches: () => (cluster as ClusterState).health() } : {}),
+      ...(caKeeper ? { ca: () => (caKeeper as CaBundleKeeper).health() } : {}),
     },
     readiness: {
       // An overdue renewal still serves fine (liveness deals with it); expired does not.
