@@ -20,6 +20,8 @@ export interface WebhookConfig {
   caSecret: { namespace: string; name: string };
   /** Selects OUR Mutating/ValidatingWebhookConfigurations, whose caBundle we keep current. */
   webhookSelector: string;
+  /** How often caBundle (and the shared CA Secret) are checked. */
+  caSyncIntervalMs: number;
   convention: VirtualNodeConvention;
   /** Lifetime of a generated serving certificate; renewed after 2/3 of it. */
   certValidityMs: number;
@@ -58,6 +60,7 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --ca-secret NS/NAME       Secret that holds the shared CA (default <namespace>/kube-offload-webhook-ca)
   --webhook-selector SEL    label selector of our webhook configurations, whose caBundle is kept
                             current (default app.kubernetes.io/part-of=kube-offload)
+  --ca-sync-interval DUR    how often caBundle and the CA Secret are checked (default 30s)
   --virtual-node-label K=V  label of virtual nodes (default ${LIQO_CONVENTION.labelKey}=${LIQO_CONVENTION.labelValue})
   --virtual-node-taint K=V:EFFECT
                             taint of virtual nodes (default ${LIQO_CONVENTION.taintKey}=${LIQO_CONVENTION.taintValue}:${LIQO_CONVENTION.taintEffect})
@@ -154,6 +157,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
         namespace: { type: 'string' },
         'ca-secret': { type: 'string' },
         'webhook-selector': { type: 'string' },
+        'ca-sync-interval': { type: 'string' },
         'virtual-node-label': { type: 'string' },
         'virtual-node-taint': { type: 'string' },
         'cert-validity': { type: 'string' },
@@ -194,6 +198,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     namespace,
     caSecret: { namespace: caSecretText.slice(0, slash), name: caSecretText.slice(slash + 1) },
     webhookSelector: values['webhook-selector'] ?? 'app.kubernetes.io/part-of=kube-offload',
+    caSyncIntervalMs: parseDuration(values['ca-sync-interval'] ?? '30s', 'ca-sync-interval'),
     convention: parseConvention(values['virtual-node-label'], values['virtual-node-taint']),
     certValidityMs: parseDuration(values['cert-validity'] ?? '365d', 'cert-validity'),
     certPollIntervalMs: parseDuration(values['cert-poll-interval'] ?? '10s', 'cert-poll-interval'),
@@ -209,6 +214,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
   // A certificate shorter-lived than this cannot be renewed safely at 2/3 of its lifetime.
   if (config.certValidityMs < 3000) throw new ConfigError('--cert-validity must be at least 3s');
   if (config.certPollIntervalMs < 100) throw new ConfigError('--cert-poll-interval must be at least 100ms');
+  if (config.caSyncIntervalMs < 100) throw new ConfigError('--ca-sync-interval must be at least 100ms');
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('--headers-timeout must not exceed --request-timeout');
   }

@@ -31,7 +31,7 @@ function statusField(pid: number, field: string): number {
 }
 
 /** utime + stime of /proc/<pid>/stat, in seconds (USER_HZ is 100 on Linux). */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');

@@ -18,9 +18,6 @@ import type { AppDeps } from './app.ts';
 import { createRequestListener } from './app.ts';
 import { createHttpsServer, drain, listen, swapCertificate } from './https.ts';
 
-/** How often caBundle of our webhook configurations is compared (and fixed if needed). */
-const CA_BUNDLE_INTERVAL_MS = 30_000;
-
 export interface StartOptions {
   logger: Logger;
   metrics?: WebhookMetrics;
@@ -86,7 +83,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
       selector: config.webhookSelector,
       caBundle: () => certs.caBundle(),
       ...(certs.mode === 'managed' && shared ? { verifyCa: () => shared.verify() } : {}),
-      intervalMs: CA_BUNDLE_INTERVAL_MS,
+      intervalMs: config.caSyncIntervalMs,
       logger,
       metrics,
     });

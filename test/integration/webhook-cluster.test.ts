@@ -15,6 +15,7 @@ import { createLogger } from '../../src/log.ts';
 import { createWebhookMetrics } from '../../src/metrics/webhook.ts';
 import { startWebhook } from '../../src/server/webhook.ts';
 import type { RunningWebhook } from '../../src/server/webhook.ts';
+import { generateCa } from '../../src/tls/generate.ts';
 import { LogCapture, removeDir, send, tempDir, unhandledRejections, waitFor } from '../unit/server/helpers.ts';
 
 const NS = 'kube-offload-system';
@@ -42,9 +43,9 @@ describe('webhook in cluster mode (real API server)', function () {
   const replicas: Replica[] = [];
   let port: number;
 
-  async function startReplica(portNumber: number): Promise<Replica> {
+  async function startReplica(portNumber: number, extra: string[] = []): Promise<Replica> {
     const dir = await tempDir();
-    const config = parseWebhookArgs(['--cert-dir', dir, '--port', String(portNumber), '--host', '127.0.0.1', '--kubeconfig', cluster!.kubeconfigPath]);
+    const config = parseWebhookArgs(['--cert-dir', dir, '--port', String(portNumber), '--host', '127.0.0.1', '--kubeconfig', cluster!.kubeconfigPath, ...extra]);
     if (config === 'help') throw new Error('help');
     const logs = new LogCapture();
     const webhook = await startWebhook(config, { logger: createLogger('debug', logs), metrics: createWebhookMetrics({ processMetrics: false }) });
@@ -117,7 +118,8 @@ describe('webhook in cluster mode (real API server)', function () {
 
     await waitFor(async () => (await send(first.webhook.url, { path: '/readyz', ca })).status === 200, '/readyz 200');
     const health = await send(first.webhook.url, { path: '/healthz', ca });
-    expect(health.json.checks).to.have.keys('certificate', 'watches');
+    expect(health.status).to.equal(200);
+    expect(health.json.checks).to.have.keys('certificate', 'watches', 'ca');
   });
 
   it('mutates pods through the API server using the namespace policy from the informer', async function () {
@@ -159,5 +161,31 @@ describe('webhook in cluster mode (real API server)', function () {
     expect(new Set(cas).size).to.equal(1);
     const secret = await api('GET', `/api/v1/namespaces/${NS}/secrets/${SECRET}`);
     expect(Buffer.from(secret.data['ca.crt'], 'base64').toString()).to.equal(cas[0]);
+  });
+
+  it('a replica whose CA is no longer the shared one stops patching caBundle and fails liveness', async function () {
+    for (const replica of [...replicas]) await stopReplica(replica);
+    const replica = await startReplica(port, ['--ca-sync-interval', '200ms']);
+    const ca = await replica.ca();
+    await waitFor(async () => (await send(replica.webhook.url, { path: '/healthz', ca })).status === 200, 'a healthy replica');
+
+    // Someone rotates the CA in the Secret and points caBundle at it.
+    const rotated = await generateCa('rotated');
+    const secretPath = `/api/v1/namespaces/${NS}/secrets/${SECRET}`;
+    await api('PATCH', secretPath, { data: { 'ca.crt': b64(rotated.cert), 'ca.key': b64(rotated.key) } }, 'application/merge-patch+json');
+    const configPath = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kube-offload';
+    await api('PATCH', configPath, [{ op: 'replace', path: '/webhooks/0/clientConfig/caBundle', value: b64(rotated.cert) }], 'application/json-patch+json');
+
+    const health = await waitFor(async () => {
+      const reply = await send(replica.webhook.url, { path: '/healthz', ca });
+      return reply.status === 503 ? reply : undefined;
+    }, 'liveness to fail');
+    expect(health.json.failing).to.deep.equal(['ca']);
+    expect(health.json.checks.ca.reason).to.include('now holds another CA');
+    // Several more rounds pass without the replica putting its old CA back.
+    const refusals = replica.logs.find('not patching caBundle: the shared CA changed').length;
+    await waitFor(() => replica.logs.find('not patching caBundle: the shared CA changed').length >= refusals + 3, 'more sync rounds');
+    const config = await api('GET', configPath);
+    expect(config.webhooks[0].clientConfig.caBundle).to.equal(b64(rotated.cert));
   });
 });

@@ -31,6 +31,7 @@ describe('webhook config', function () {
       namespace: 'kube-offload-system',
       caSecret: { namespace: 'kube-offload-system', name: 'kube-offload-webhook-ca' },
       webhookSelector: 'app.kubernetes.io/part-of=kube-offload',
+      caSyncIntervalMs: 30_000,
       certValidityMs: 365 * 86_400_000,
       drainTimeoutMs: 20_000,
       logLevel: 'info',
