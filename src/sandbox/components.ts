@@ -85,5 +85,6 @@ export async function makeContext(dir: string, local: Cluster, remote: Cluster):
 export async function kubeOffloadComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
   // Imported lazily: the component modules import this one for cliArgv().
   const { webhookComponent } = await import('./webhook-component.ts');
-  return [await webhookComponent(ctx)];
+  const { virtualNodeComponent } = await import('../virtualnode/sandbox.ts');
+  return [await webhookComponent(ctx), await virtualNodeComponent(ctx)];
 }
