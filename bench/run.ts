@@ -29,7 +29,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--only IDS] [--skip IDS] [--ru
   --only IDS     comma-separated section ids to run (${SECTIONS.map((s) => s.id).join(', ')})
   --skip IDS     comma-separated section ids to leave out
   --runs N       measured runs per configuration (default 5, quick 3)
-  --duration S   seconds per admission load run (default 10, quick 3)
+  --duration S   seconds per admission load run (default 10, quick 4)
   --keep         keep the scratch directory (server logs, sandbox) for inspection
 `;
 
@@ -60,7 +60,7 @@ function parseOptions(): { options: BenchOptions; only?: Set<string>; skip: Set<
   const known = new Set(SECTIONS.map((s) => s.id));
   for (const id of [...ids(values.only), ...ids(values.skip)]) if (!known.has(id)) throw new Error(`unknown section "${id}" (known: ${[...known].join(', ')})`);
   return {
-    options: { quick, runs: Math.round(positive(values.runs, quick ? 3 : 5, 'runs')), durationSeconds: positive(values.duration, quick ? 3 : 10, 'duration') },
+    options: { quick, runs: Math.round(positive(values.runs, quick ? 3 : 5, 'runs')), durationSeconds: positive(values.duration, quick ? 4 : 10, 'duration') },
     ...(values.only ? { only: ids(values.only) } : {}),
     skip: ids(values.skip),
     keep: values.keep ?? false,

@@ -6,6 +6,7 @@ import type { JsonRecord, NodeSelectorRequirement, NodeSelectorTerm, PreferredSc
 import { isRecord, jsonEqual } from './k8s.ts';
 import { mergeRequiredTerms } from './affinity.ts';
 import type { MergeConflict } from './affinity.ts';
+import type { FieldPath } from './respond.ts';
 import { warning } from './text.ts';
 
 /** Weight of the preferred term that `prefer` adds (the maximum, so it outweighs spreading scores). */
@@ -76,10 +77,14 @@ export interface ApplyResult {
   conflict: MergeConflict;
 }
 
+/** The fields of a pod spec that applyPlan may write: callers copy them (cloneForWrites). */
+export const PLAN_WRITES: readonly FieldPath[] = [['tolerations'], ['affinity']];
+
 /**
- * Applies a plan to a pod spec IN PLACE (callers pass a clone and diff it). The spec must have
- * passed podSpecProblem(). Tolerations, nodeSelector and preferred terms of the user are kept;
- * nothing is added that is already there, so applying twice equals applying once.
+ * Applies a plan to a pod spec IN PLACE (callers pass a copy owning PLAN_WRITES and diff it).
+ * The spec must have passed podSpecProblem(). Tolerations, nodeSelector and preferred terms of
+ * the user are kept; nothing is added that is already there, so applying twice equals applying
+ * once.
  */
 export function applyPlan(spec: JsonRecord, plan: PlacementPlan, convention: VirtualNodeConvention): ApplyResult {
   if (plan.tolerate) {

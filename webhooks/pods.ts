@@ -4,11 +4,11 @@
 
 import type { JsonRecord, NodeSelectorRequirement } from './k8s.ts';
 import { isRecord, podSpecProblem, stringAt } from './k8s.ts';
-import { applyPlan, conflictWarning, planPlacement } from './placement.ts';
+import { PLAN_WRITES, applyPlan, conflictWarning, planPlacement } from './placement.ts';
 import type { PlacementPlan } from './placement.ts';
 import { policyFromAnnotations, resolvePolicy } from './policy.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { allow, allowWithDiff, clone } from './respond.ts';
+import { allow, allowWithDiff, cloneForWrites, under } from './respond.ts';
 import { matchesSelector } from './selector.ts';
 import { quote, warning } from './text.ts';
 import type { AdmissionContext, AdmissionRequest, AdmissionResponse, KubeObject } from './types.ts';
@@ -63,6 +63,9 @@ function boundWarnings(pod: KubeObject, policy: ResolvedPolicy, context: Admissi
   return [];
 }
 
+/** What placement writes in a pod. */
+const POD_WRITES = under(['spec'], PLAN_WRITES);
+
 export function mutatePod(request: AdmissionRequest, context: AdmissionContext): AdmissionResponse {
   const pod = request.object;
   if (request.operation !== 'CREATE' || request.kind?.kind !== 'Pod' || request.subResource || !isRecord(pod)) return allow(request.uid);
@@ -103,7 +106,7 @@ export function mutatePod(request: AdmissionRequest, context: AdmissionContext):
     if (target) warnings.push(target);
   }
 
-  const mutated = clone(pod);
+  const mutated = cloneForWrites(pod, POD_WRITES);
   const { conflict } = applyPlan(mutated.spec as JsonRecord, plan, context.convention);
   const contradiction = conflictWarning(conflict, exemption ? 'Local' : policy.placement);
   if (contradiction) warnings.push(contradiction);

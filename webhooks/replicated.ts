@@ -4,7 +4,8 @@
 
 import { REPLICATE_KEY } from './keys.ts';
 import { isRecord, rawAt } from './k8s.ts';
-import { allow, allowWithDiff, clone } from './respond.ts';
+import { allow, allowWithDiff, cloneForWrites } from './respond.ts';
+import type { FieldPath } from './respond.ts';
 import type { AdmissionContext, AdmissionRequest, AdmissionResponse, KubeObject } from './types.ts';
 
 export const REPLICATED_KINDS: readonly string[] = ['Service', 'Secret', 'ConfigMap'];
@@ -59,6 +60,9 @@ export function replicationDecision(object: KubeObject, options: DecisionOptions
   return optedOut ? { stamp: false, reason: 'opted out' } : { stamp: true, reason: 'replicated' };
 }
 
+/** The stamp goes into both maps (each replaced by a new object). */
+const STAMP_WRITES: readonly FieldPath[] = [['metadata', 'annotations'], ['metadata', 'labels']];
+
 export function mutateReplicated(request: AdmissionRequest, _context: AdmissionContext): AdmissionResponse {
   const object = request.object;
   const kind = request.kind?.kind;
@@ -73,7 +77,7 @@ export function mutateReplicated(request: AdmissionRequest, _context: AdmissionC
   // selector (replicate=true) stops matching and the copy is removed.
   if (decision.reason !== 'replicated' && decision.reason !== 'opted out') return allow(request.uid);
   const value = decision.stamp ? 'true' : 'false';
-  const mutated = clone(object);
+  const mutated = cloneForWrites(object, STAMP_WRITES);
   const meta = mutated.metadata as NonNullable<KubeObject['metadata']>;
   meta.annotations = { ...(meta.annotations ?? {}), [REPLICATE_KEY]: value };
   meta.labels = { ...(meta.labels ?? {}), [REPLICATE_KEY]: value };

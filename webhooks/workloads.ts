@@ -6,8 +6,9 @@
 import { PLACEMENT_ANNOTATION, POLICY_ANNOTATIONS } from './keys.ts';
 import type { JsonRecord } from './k8s.ts';
 import { isRecord, podSpecProblem, rawAt, stringAt } from './k8s.ts';
-import { applyPlan, conflictWarning, planPlacement } from './placement.ts';
-import { allow, allowWithDiff, clone } from './respond.ts';
+import { PLAN_WRITES, applyPlan, conflictWarning, planPlacement } from './placement.ts';
+import { allow, allowWithDiff, cloneForWrites, under } from './respond.ts';
+import type { FieldPath } from './respond.ts';
 import { podTemplateOf, workloadKind } from './templates.ts';
 import type { WorkloadKind } from './templates.ts';
 import { quote, warning } from './text.ts';
@@ -74,6 +75,11 @@ function keepDaemonSetLocal(template: JsonRecord, context: AdmissionContext): st
   return warnings;
 }
 
+/** What this handler writes in a workload: the template's annotations, and placement in its spec. */
+function workloadWrites(kind: WorkloadKind): FieldPath[] {
+  return under(kind.templatePath, [['metadata', 'annotations'], ...under(['spec'], PLAN_WRITES)]);
+}
+
 export function mutateWorkload(request: AdmissionRequest, context: AdmissionContext): AdmissionResponse {
   const object = request.object;
   const kind = workloadKind(request.kind);
@@ -82,7 +88,7 @@ export function mutateWorkload(request: AdmissionRequest, context: AdmissionCont
   }
   if (!podTemplateOf(object, kind)) return allow(request.uid);
 
-  const mutated = clone(object);
+  const mutated = cloneForWrites(object, workloadWrites(kind));
   const template = podTemplateOf(mutated, kind) as JsonRecord;
   const kindName = request.kind.kind;
   const oldObject = request.operation === 'UPDATE' && isRecord(request.oldObject) ? request.oldObject : undefined;

@@ -87,3 +87,98 @@ export function adminClient(cluster: Cluster, connections: number): AdminClient 
     close: () => agent.destroy(),
   };
 }
+
+/** Creates a namespace (or finds it) and waits for its default ServiceAccount, which pods need. */
+export async function ensureNamespace(client: AdminClient, name: string, labels: Record<string, string>, annotations: Record<string, string> = {}): Promise<void> {
+  const res = await client.request('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels, annotations } });
+  if (res.status !== 201 && res.status !== 409) throw new Error(`creating namespace ${name}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+  const deadline = Date.now() + 60_000;
+  while ((await client.request('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status !== 200) {
+    if (Date.now() > deadline) throw new Error(`no default ServiceAccount in ${name} after 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Deletes every pod of a namespace and waits until none is left. */
+export async function deleteAllPods(client: AdminClient, namespace: string, timeoutMs = 120_000): Promise<void> {
+  await client.json('DELETE', `/api/v1/namespaces/${namespace}/pods`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const list = await client.json('GET', `/api/v1/namespaces/${namespace}/pods?limit=1`);
+    if ((list.items ?? []).length === 0) return;
+    if (Date.now() > deadline) throw new Error(`pods of ${namespace} still present ${timeoutMs / 1000} s after deleting them`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+export interface PodWatch {
+  /** Resolves once the watch stream is open (HTTP 200). */
+  opened: Promise<void>;
+  stop(): void;
+}
+
+/**
+ * Watches the pods of one namespace as admin and calls onPod for every event, with the time
+ * (performance.now()) the event arrived. Reopens the stream if the apiserver ends it.
+ */
+export function watchPods(cluster: Cluster, namespace: string, onPod: (type: string, pod: any, at: number) => void): PodWatch {
+  const pki = path.join(cluster.dir, 'pki');
+  const tls = {
+    ca: fs.readFileSync(cluster.caCertPath),
+    cert: fs.readFileSync(path.join(pki, 'client-admin.crt')),
+    key: fs.readFileSync(path.join(pki, 'client-admin.key')),
+  };
+  const url = new URL(cluster.server);
+  let stopped = false;
+  let current: ReturnType<typeof https.request> | undefined;
+  let markOpened: () => void = () => undefined;
+  let failOpen: (error: Error) => void = () => undefined;
+  const opened = new Promise<void>((resolve, reject) => {
+    markOpened = resolve;
+    failOpen = reject;
+  });
+  const open = (): void => {
+    if (stopped) return;
+    const req = https.request(
+      { host: url.hostname, port: url.port, path: `/api/v1/namespaces/${namespace}/pods?watch=true`, method: 'GET', agent: false, ...tls },
+      (res) => {
+        if (res.statusCode !== 200) {
+          failOpen(new Error(`watch pods in ${cluster.name}/${namespace}: HTTP ${res.statusCode}`));
+          res.resume();
+          return;
+        }
+        markOpened();
+        res.setEncoding('utf8');
+        let buffer = '';
+        res.on('data', (chunk: string) => {
+          const at = performance.now();
+          buffer += chunk;
+          let newline;
+          while ((newline = buffer.indexOf('\n')) >= 0) {
+            const line = buffer.slice(0, newline);
+            buffer = buffer.slice(newline + 1);
+            if (!line.trim()) continue;
+            const event = JSON.parse(line) as { type: string; object: any };
+            if (event.type !== 'ERROR') onPod(event.type, event.object, at);
+          }
+        });
+        res.on('end', () => setTimeout(open, 100));
+        res.on('error', () => undefined);
+      },
+    );
+    req.on('error', (error) => {
+      failOpen(error);
+      if (!stopped) setTimeout(open, 500);
+    });
+    req.end();
+    current = req;
+  };
+  open();
+  return {
+    opened,
+    stop() {
+      stopped = true;
+      current?.destroy();
+    },
+  };
+}

@@ -25,9 +25,9 @@ export function meets(target: Target, ours: number, ratio: number | null): boole
   return target.op === '<=' ? value <= target.value : value >= target.value;
 }
 
-export function targetText(target: Target | null): string {
+export function targetText(target: Target | null, unit = ''): string {
   if (!target) return '';
-  return target.on === 'ratio' ? `${target.op} ${target.value}x` : `${target.op} ${target.value}`;
+  return target.on === 'ratio' ? `${target.op} ${target.value}x` : `${target.op} ${target.value}${unit ? ` ${unit}` : ''}`;
 }
 
 /** A measured row: ratio = ours / floor, status from the target (info when there is none). */

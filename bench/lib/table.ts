@@ -17,7 +17,7 @@ function cells(row: Row): string[] {
     number(row.ours, row.unit),
     number(row.floor, row.unit),
     row.ratio === null || !Number.isFinite(row.ratio) ? '-' : `${row.ratio.toFixed(2)}x`,
-    targetText(row.target),
+    targetText(row.target, row.unit),
     status,
   ];
 }

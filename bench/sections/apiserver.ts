@@ -14,8 +14,8 @@ import { ENABLED_LABEL, VIRTUAL_NODE_TAINT_KEY } from '../../webhooks/keys.ts';
 import { realisticPod } from '../lib/pod.ts';
 import { cpuSeconds } from '../lib/process.ts';
 import type { AdminClient } from '../lib/sandbox.ts';
-import { adminClient } from '../lib/sandbox.ts';
-import { measuredRow, median, percentileSorted, sleep, sortedCopy } from '../lib/stats.ts';
+import { adminClient, deleteAllPods, ensureNamespace } from '../lib/sandbox.ts';
+import { measuredRow, median, percentileSorted, sortedCopy } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Target } from '../lib/types.ts';
 import type { Section } from '../lib/types.ts';
 
@@ -42,21 +42,6 @@ function plannedRows(options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | '
   ];
 }
 
-async function ensureNamespace(client: AdminClient, name: string, optedIn: boolean): Promise<void> {
-  const res = await client.request('POST', '/api/v1/namespaces', {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name, labels: optedIn ? { [ENABLED_LABEL]: 'true' } : {} },
-  });
-  if (res.status !== 201 && res.status !== 409) throw new Error(`creating namespace ${name}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
-  // Pods name the default ServiceAccount, which the controller-manager creates.
-  const deadline = Date.now() + 60_000;
-  while ((await client.request('GET', `/api/v1/namespaces/${name}/serviceaccounts/default`)).status !== 200) {
-    if (Date.now() > deadline) throw new Error(`no default ServiceAccount in ${name} after 60 s`);
-    await sleep(200);
-  }
-}
-
 /** Creates `count` pods named <prefix>-<i> with CLIENTS concurrent clients; returns latencies (ms) and wall time (s). */
 async function createPods(client: AdminClient, namespace: string, prefix: string, count: number): Promise<{ latencies: number[]; seconds: number }> {
   const bodies = Array.from({ length: count }, (_, i) => JSON.stringify(realisticPod({ name: `${prefix}-${i}`, namespace, owner: false, schedulerName: SCHEDULER })));
@@ -73,17 +58,6 @@ async function createPods(client: AdminClient, namespace: string, prefix: string
   };
   await Promise.all(Array.from({ length: Math.min(CLIENTS, count) }, worker));
   return { latencies, seconds: (performance.now() - start) / 1000 };
-}
-
-async function deleteAllPods(client: AdminClient, namespace: string): Promise<void> {
-  await client.json('DELETE', `/api/v1/namespaces/${namespace}/pods`, { kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0 });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    const list = await client.json('GET', `/api/v1/namespaces/${namespace}/pods?limit=1`);
-    if ((list.items ?? []).length === 0) return;
-    if (Date.now() > deadline) throw new Error(`pods of ${namespace} still present 120 s after deleting them`);
-    await sleep(200);
-  }
 }
 
 /** One pod in each namespace: the webhook must have placed the opted-in one and left the other alone. */
@@ -103,8 +77,8 @@ async function run(ctx: BenchContext): Promise<Row[]> {
   const cluster: Cluster = sandbox.local;
   const client = adminClient(cluster, CLIENTS);
   try {
-    await ensureNamespace(client, OPTED_IN, true);
-    await ensureNamespace(client, PLAIN, false);
+    await ensureNamespace(client, OPTED_IN, { [ENABLED_LABEL]: 'true' });
+    await ensureNamespace(client, PLAIN, {});
     await checkWebhookActs(client);
 
     ctx.log(`apiserver: warm-up, ${warmup} pods in each namespace`);

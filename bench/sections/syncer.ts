@@ -19,7 +19,7 @@ const ROWS = (_options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target
   { name: 'RSS with 10,000 cached objects', unit: 'MiB', target: { on: 'ours', op: '<=', value: 150 } },
 ];
 
-export const REASON = 'the syncer is not a sandbox component yet (src/sandbox/components.ts)';
+export const REASON = 'the syncer is not a sandbox component yet: src/sandbox/components.ts';
 
 export const syncerSection: Section = {
   id: 'syncer',

@@ -56,6 +56,19 @@ export function pod(options: PodOptions = {}): KubeObject {
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec: { containers: [{ name: 'app', image: 'nginx' }], ...options.spec } };
 }
 
+/**
+ * Deep-freezes a value and returns it. Handlers copy only the fields they write (see
+ * cloneForWrites) and share the rest with the request: on frozen input, a write anywhere else
+ * throws (ES modules are strict) instead of silently changing the request.
+ */
+export function frozen<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const child of Object.values(value)) frozen(child);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** Applies a response's patch to a copy of the object, validating every operation. */
 export function patched<T>(object: T, response: AdmissionResponse): T {
   if (!response.patch) return structuredClone(object);

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { mutatePod } from '../../../webhooks/pods.ts';
 import type { Placement } from '../../../webhooks/keys.ts';
 import type { KubeObject, NamespacePolicy } from '../../../webhooks/types.ts';
-import { VN_KEY, VN_TOLERATION, VN_VALUE, context, nodeSelectorMatches, patched, preferredTerms, requiredMatches, requiredTerms, review } from './helpers.ts';
+import { VN_KEY, VN_TOLERATION, VN_VALUE, context, frozen, nodeSelectorMatches, patched, preferredTerms, requiredMatches, requiredTerms, review } from './helpers.ts';
 import type { TestNode } from './helpers.ts';
 
 const RUNS = { numRuns: 200 };
@@ -127,7 +127,7 @@ function expected(s: Scenario) {
 }
 
 function admit(s: Scenario) {
-  const input = build(s);
+  const input = frozen(build(s));
   const response = mutatePod(review('Pod', input), ctxOf(s));
   return { input, response, output: patched(input, response) };
 }

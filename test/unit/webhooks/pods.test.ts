@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { mutatePod } from '../../../webhooks/pods.ts';
 import type { AdmissionContext, AdmissionResponse, KubeObject } from '../../../webhooks/types.ts';
-import { NOT_VIRTUAL, VIRTUAL, VN_KEY, VN_TOLERATION, VN_VALUE, context, patched, pod, preferredTerms, requiredTerms, review } from './helpers.ts';
+import { NOT_VIRTUAL, VIRTUAL, VN_KEY, VN_TOLERATION, VN_VALUE, context, frozen, patched, pod, preferredTerms, requiredTerms, review } from './helpers.ts';
 
 const PLACEMENT = 'kube-offload.io/placement';
 const CLUSTERS = 'kube-offload.io/clusters';
@@ -9,7 +9,7 @@ const PREFER = 'kube-offload.io/prefer';
 const EU = { key: 'region', operator: 'In', values: ['eu'] };
 
 function admit(object: KubeObject, ctx: AdmissionContext = context()): { response: AdmissionResponse; result: KubeObject } {
-  const response = mutatePod(review('Pod', object), ctx);
+  const response = mutatePod(review('Pod', frozen(object)), ctx);
   const result = patched(object, response);
   // Idempotence is checked on every case: the mutated pod admitted again changes nothing.
   const again = mutatePod(review('Pod', result), ctx);

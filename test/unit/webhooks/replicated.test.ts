@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { mutateReplicated, replicationDecision } from '../../../webhooks/replicated.ts';
 import type { AdmissionRequest, KubeObject } from '../../../webhooks/types.ts';
-import { context, patched, review } from './helpers.ts';
+import { context, frozen, patched, review } from './helpers.ts';
 
 const KEY = 'kube-offload.io/replicate';
 
@@ -17,7 +17,7 @@ function object(kind: string, options: { name?: string; type?: string; annotatio
 }
 
 function admit(request: AdmissionRequest) {
-  const response = mutateReplicated(request, context());
+  const response = mutateReplicated(frozen(request), context());
   const result = patched(request.object, response) as KubeObject;
   expect(mutateReplicated({ ...request, object: result }, context()).patch, 'second admission must not patch').to.equal(undefined);
   return { response, result };

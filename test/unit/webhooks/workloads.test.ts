@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { mutateWorkload } from '../../../webhooks/workloads.ts';
 import type { AdmissionRequest, KubeObject } from '../../../webhooks/types.ts';
-import { NOT_VIRTUAL, VN_KEY, VN_VALUE, context, patched, review } from './helpers.ts';
+import { NOT_VIRTUAL, VN_KEY, VN_VALUE, context, frozen, patched, review } from './helpers.ts';
 
 const PLACEMENT = 'kube-offload.io/placement';
 const CLUSTERS = 'kube-offload.io/clusters';
@@ -20,7 +20,7 @@ function templateOf(object: KubeObject): any {
 }
 
 function admit(request: AdmissionRequest) {
-  const response = mutateWorkload(request, context());
+  const response = mutateWorkload(frozen(request), context());
   const result = patched(request.object, response);
   const again = mutateWorkload({ ...request, object: result }, context());
   expect(again.patch, 'second admission must not patch').to.equal(undefined);

@@ -1,0 +1,132 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import jsonpatch from 'fast-json-patch';
+import { cloneForWrites, deepCopy, under } from '../../../webhooks/respond.ts';
+import type { FieldPath } from '../../../webhooks/respond.ts';
+import { frozen } from './helpers.ts';
+
+describe('respond: cloneForWrites', () => {
+  const pod = () =>
+    frozen({
+      metadata: { name: 'p', labels: { app: 'web' }, annotations: { a: '1' } },
+      spec: { containers: [{ name: 'c', env: [{ name: 'X', value: '1' }] }], tolerations: [{ operator: 'Exists' }], affinity: { nodeAffinity: {} } },
+    });
+
+  it('deep-copies the listed fields, copies the objects on the way, shares everything else', () => {
+    const original = pod();
+    const copy = cloneForWrites(original, [['spec', 'affinity'], ['spec', 'tolerations']]);
+    expect(copy).to.deep.equal(original);
+    expect(copy).not.to.equal(original);
+    expect(copy.spec).not.to.equal(original.spec);
+    expect(copy.spec.affinity).not.to.equal(original.spec.affinity);
+    expect(copy.spec.affinity.nodeAffinity).not.to.equal(original.spec.affinity.nodeAffinity);
+    expect(copy.spec.tolerations).not.to.equal(original.spec.tolerations);
+    expect(copy.spec.tolerations[0]).not.to.equal(original.spec.tolerations[0]);
+    expect(copy.spec.containers).to.equal(original.spec.containers);
+    expect(copy.metadata).to.equal(original.metadata);
+    // Writable where listed (the original is frozen).
+    (copy.spec.affinity.nodeAffinity as Record<string, unknown>).x = 1;
+    (copy.spec as Record<string, unknown>).nodeSelector = {};
+    expect(() => ((copy.spec.containers as unknown as Record<string, unknown>)[0] = {})).to.throw(TypeError);
+  });
+
+  it('stops where a field is missing or a scalar: the copy of its parent can take a new value', () => {
+    const original = frozen({ spec: { nodeName: 'n1' } as Record<string, unknown> });
+    const copy = cloneForWrites(original, [['spec', 'affinity', 'nodeAffinity'], ['spec', 'nodeName', 'deeper'], ['status', 'phase']]);
+    expect(copy).to.deep.equal(original);
+    copy.spec.affinity = { nodeAffinity: {} };
+    expect(original.spec).to.deep.equal({ spec: { nodeName: 'n1' } }.spec);
+    expect(Object.hasOwn(copy, 'status')).to.equal(false);
+  });
+
+  it('paths with a common prefix share one copy; a listed parent covers its children', () => {
+    const original = pod();
+    const copy = cloneForWrites(original, [['spec', 'affinity', 'nodeAffinity'], ['spec']]);
+    expect(copy.spec).not.to.equal(original.spec);
+    expect(copy.spec.containers).not.to.equal(original.spec.containers);
+    expect(copy.spec.containers[0]?.env).not.to.equal(original.spec.containers[0]?.env);
+    expect(copy.spec.affinity.nodeAffinity).not.to.equal(original.spec.affinity.nodeAffinity);
+    expect(copy.metadata).to.equal(original.metadata);
+  });
+
+  it('an empty path copies everything; no path copies only the top level', () => {
+    const original = pod();
+    const all = cloneForWrites(original, [[]]);
+    expect(all).to.deep.equal(original);
+    expect(all.metadata.labels).not.to.equal(original.metadata.labels);
+    const top = cloneForWrites(original, []);
+    expect(top).not.to.equal(original);
+    expect(top.spec).to.equal(original.spec);
+  });
+
+  it('goes through arrays by index', () => {
+    const original = pod();
+    const copy = cloneForWrites(original, [['spec', 'containers', '0', 'env']]);
+    expect(copy.spec.containers).not.to.equal(original.spec.containers);
+    expect(copy.spec.containers[0]).not.to.equal(original.spec.containers[0]);
+    expect(copy.spec.containers[0]?.env).not.to.equal(original.spec.containers[0]?.env);
+    expect(copy.spec.tolerations).to.equal(original.spec.tolerations);
+  });
+
+  it('under() prefixes paths', () => {
+    expect(under(['spec', 'template'], [['metadata', 'annotations'], ['spec']])).to.deep.equal([
+      ['spec', 'template', 'metadata', 'annotations'],
+      ['spec', 'template', 'spec'],
+    ]);
+  });
+
+  it('deepCopy keeps keys in order, undefined values included', () => {
+    const value = { b: [1, { c: undefined }], a: null, d: 'x' };
+    const copy = deepCopy(value);
+    expect(copy).to.deep.equal(value);
+    expect(Object.keys(copy)).to.deep.equal(['b', 'a', 'd']);
+    expect(Object.hasOwn(copy.b[1] as object, 'c')).to.equal(true);
+  });
+
+  // The property the handlers rely on: writing at the listed paths of the scoped copy gives the
+  // very same patch (operations and their order) as writing there in a full deep copy.
+  it('diffs exactly like a full deep copy when writes stay within the listed paths', () => {
+    const keys = ['a', 'b', 'c', '0', '1'];
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(null, true, 1, 'x', 'y'), tie('object'), tie('array')),
+      object: fc.dictionary(fc.constantFrom(...keys), tie('value'), { maxKeys: 4 }),
+      array: fc.array(tie('value'), { maxLength: 3 }),
+    })).object as fc.Arbitrary<Record<string, unknown>>;
+    const path = fc.array(fc.constantFrom(...keys), { minLength: 1, maxLength: 4 });
+    // A write: at a listed path (or below it), set / delete a key or push onto an array.
+    const write = fc.record({ path: fc.nat(), extra: fc.array(fc.constantFrom(...keys), { maxLength: 2 }), op: fc.constantFrom('set', 'delete', 'push'), value: fc.constantFrom<unknown>('new', 2, { n: 1 }, [1]) });
+
+    const apply = (root: Record<string, unknown>, target: FieldPath, op: string, value: unknown): void => {
+      let node: unknown = root;
+      for (let i = 0; i < target.length - 1; i++) {
+        const next = (node as Record<string, unknown>)[target[i] as string];
+        if (typeof next !== 'object' || next === null) {
+          const created = {};
+          (node as Record<string, unknown>)[target[i] as string] = created;
+          node = created;
+        } else node = next;
+      }
+      const last = target[target.length - 1] as string;
+      const parent = node as Record<string, unknown>;
+      if (op === 'delete') delete parent[last];
+      else if (op === 'push' && Array.isArray(parent[last])) (parent[last] as unknown[]).push(structuredClone(value));
+      else parent[last] = structuredClone(value);
+    };
+
+    fc.assert(
+      fc.property(json, fc.array(path, { minLength: 1, maxLength: 3 }), fc.array(write, { maxLength: 4 }), (object, paths, writes) => {
+        const original = frozen(object);
+        const scoped = cloneForWrites(original, paths);
+        const full = deepCopy(original);
+        for (const w of writes) {
+          const target = [...(paths[w.path % paths.length] as string[]), ...w.extra];
+          apply(scoped, target, w.op, w.value);
+          apply(full, target, w.op, w.value);
+        }
+        expect(scoped).to.deep.equal(full);
+        expect(jsonpatch.compare(original, scoped)).to.deep.equal(jsonpatch.compare(original, full));
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
