@@ -6,7 +6,7 @@ import type { JsonRecord, NodeSelectorRequirement, NodeSelectorTerm, PreferredSc
 import { isRecord, jsonEqual } from './k8s.ts';
 import { mergeRequiredTerms } from './affinity.ts';
 import type { MergeConflict } from './affinity.ts';
-import type { FieldPath } from './respond.ts';
+import type { FieldPath } from './patch.ts';
 import { warning } from './text.ts';
 
 /** Weight of the preferred term that `prefer` adds (the maximum, so it outweighs spreading scores). */

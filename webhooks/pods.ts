@@ -8,7 +8,8 @@ import { PLAN_WRITES, applyPlan, conflictWarning, planPlacement } from './placem
 import type { PlacementPlan } from './placement.ts';
 import { policyFromAnnotations, resolvePolicy } from './policy.ts';
 import type { ResolvedPolicy } from './policy.ts';
-import { allow, allowWithDiff, cloneForWrites, under } from './respond.ts';
+import { cloneForWrites, under } from './patch.ts';
+import { allow, allowWithDiff } from './respond.ts';
 import { matchesSelector } from './selector.ts';
 import { quote, warning } from './text.ts';
 import type { AdmissionContext, AdmissionRequest, AdmissionResponse, KubeObject } from './types.ts';

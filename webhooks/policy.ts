@@ -8,6 +8,7 @@ import type { Placement, Preference } from './keys.ts';
 import type { NodeSelectorRequirement } from './k8s.ts';
 import { stringAt } from './k8s.ts';
 import { tryParseSelector } from './selector.ts';
+import type { SelectorResult } from './selector.ts';
 import { quote, warning } from './text.ts';
 import type { AdmissionContext, NamespacePolicy } from './types.ts';
 
@@ -25,8 +26,8 @@ export interface ResolvedPolicy {
   /** The selector text in force, or undefined when no layer sets one. */
   clusters: string | undefined;
   clustersSource: PolicySource | undefined;
-  /** Parsed `clusters`; empty means "any virtual node". */
-  clusterRequirements: NodeSelectorRequirement[];
+  /** Parsed `clusters` (frozen, shared between admissions); empty means "any virtual node". */
+  clusterRequirements: readonly NodeSelectorRequirement[];
   prefer: Preference | undefined;
   preferSource: PolicySource | undefined;
   /** Invalid values that were skipped (the validating webhook rejects them on our objects). */
@@ -53,6 +54,34 @@ export function policyFromAnnotations(annotations: unknown): NamespacePolicy {
   return policy;
 }
 
+/**
+ * Parsed `clusters` selectors by text. The pods of a workload all carry the same selector, and
+ * parsing it (lexing, validating every key and value) was a quarter of a pod's admission. The
+ * requirements are frozen, as they are shared by every pod admitted with them; the cache is
+ * bounded, in entries and in selector length.
+ */
+const parsedClusters = new Map<string, SelectorResult>();
+const CLUSTERS_CACHE_ENTRIES = 256;
+const CLUSTERS_CACHE_MAX_LENGTH = 1024;
+
+function parseClusters(selector: string): SelectorResult {
+  const cached = parsedClusters.get(selector);
+  if (cached) return cached;
+  const parsed = tryParseSelector(selector);
+  if (parsed.ok) {
+    for (const requirement of parsed.requirements) {
+      if (requirement.values) Object.freeze(requirement.values);
+      Object.freeze(requirement);
+    }
+    Object.freeze(parsed.requirements);
+  }
+  if (selector.length <= CLUSTERS_CACHE_MAX_LENGTH) {
+    if (parsedClusters.size >= CLUSTERS_CACHE_ENTRIES) parsedClusters.clear();
+    parsedClusters.set(selector, parsed);
+  }
+  return parsed;
+}
+
 const WHERE: Record<PolicySource, string> = { pod: 'the pod', workload: 'the workload', namespace: 'the namespace', default: 'the default' };
 
 /**
@@ -69,7 +98,7 @@ export function resolvePolicy(layers: readonly PolicyLayer[], defaults: Pick<Adm
   let placementSource: PolicySource = 'default';
   let clusters: string | undefined;
   let clustersSource: PolicySource | undefined;
-  let clusterRequirements: NodeSelectorRequirement[] = [];
+  let clusterRequirements: readonly NodeSelectorRequirement[] = [];
   let prefer: Preference | undefined = defaults.defaultPrefer;
   let preferSource: PolicySource | undefined = prefer ? 'default' : undefined;
   let placementFound = false;
@@ -86,7 +115,7 @@ export function resolvePolicy(layers: readonly PolicyLayer[], defaults: Pick<Adm
     }
     const c = typeof policy.clusters === 'string' ? policy.clusters : undefined;
     if (!clustersFound && c !== undefined) {
-      const parsed = tryParseSelector(c);
+      const parsed = parseClusters(c);
       if (parsed.ok) {
         [clusters, clustersSource, clusterRequirements, clustersFound] = [c, source, parsed.requirements, true];
       } else skip(CLUSTERS_ANNOTATION, c, source);

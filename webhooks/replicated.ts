@@ -4,8 +4,9 @@
 
 import { REPLICATE_KEY } from './keys.ts';
 import { isRecord, rawAt } from './k8s.ts';
-import { allow, allowWithDiff, cloneForWrites } from './respond.ts';
-import type { FieldPath } from './respond.ts';
+import { cloneForWrites } from './patch.ts';
+import type { FieldPath } from './patch.ts';
+import { allow, allowWithDiff } from './respond.ts';
 import type { AdmissionContext, AdmissionRequest, AdmissionResponse, KubeObject } from './types.ts';
 
 export const REPLICATED_KINDS: readonly string[] = ['Service', 'Secret', 'ConfigMap'];

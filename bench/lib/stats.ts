@@ -40,9 +40,11 @@ export function measuredRow(fields: {
   target?: Target | null;
   note?: string;
   runs?: { ours: number[]; floor: number[] };
+  /** The floor is context only (e.g. idle background): no ratio. */
+  noRatio?: boolean;
 }): Row {
   const floor = fields.floor ?? null;
-  const ratio = floor !== null && floor !== 0 && Number.isFinite(floor) ? fields.ours / floor : null;
+  const ratio = !fields.noRatio && floor !== null && floor !== 0 && Number.isFinite(floor) ? fields.ours / floor : null;
   const target = fields.target ?? null;
   const status: Status = target ? (meets(target, fields.ours, ratio) ? 'pass' : 'miss') : 'info';
   const row: Row = { section: fields.section, name: fields.name, unit: fields.unit, ours: fields.ours, floor, ratio, target, status };

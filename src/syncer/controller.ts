@@ -419,6 +419,14 @@ export class Syncer {
     const name = o.metadata?.name;
     const twin = o.metadata?.namespace;
     if (!name || !twin) return;
+    // The echo of our own write (same resourceVersion as what the write returned): the cache has
+    // now caught up with what we know, and there is nothing new to compare.
+    const okey = `${kind}/${twin}/${name}`;
+    const mine = r.overlay.get(okey);
+    if (mine?.object && mine.object.metadata?.resourceVersion === o.metadata?.resourceVersion && mine.object.metadata?.uid === o.metadata?.uid) {
+      r.overlay.delete(okey);
+      return;
+    }
     const origin = parseOrigin(o.metadata?.annotations?.[ORIGIN_ANNOTATION]);
     const ns = origin?.cluster === this.#cluster && origin.namespace ? origin.namespace : this.#localNamespaceForTwin(twin);
     if (!ns) {

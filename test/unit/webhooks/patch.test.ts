@@ -1,11 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
-import { cloneForWrites, deepCopy, under } from '../../../webhooks/respond.ts';
-import type { FieldPath } from '../../../webhooks/respond.ts';
+import { cloneForWrites, deepCopy, diff, under } from '../../../webhooks/patch.ts';
+import type { FieldPath } from '../../../webhooks/patch.ts';
 import { frozen } from './helpers.ts';
 
-describe('respond: cloneForWrites', () => {
+describe('patch: cloneForWrites', () => {
   const pod = () =>
     frozen({
       metadata: { name: 'p', labels: { app: 'web' }, annotations: { a: '1' } },
@@ -124,9 +124,68 @@ describe('respond: cloneForWrites', () => {
           apply(full, target, w.op, w.value);
         }
         expect(scoped).to.deep.equal(full);
-        expect(jsonpatch.compare(original, scoped)).to.deep.equal(jsonpatch.compare(original, full));
+        // As JSON: compare() deep-copies values (an array hole becomes null), diff() does not.
+        expect(JSON.stringify(diff(original, scoped))).to.equal(JSON.stringify(jsonpatch.compare(original, full)));
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('patch: diff', () => {
+  // Keys that need escaping, array-like keys, and values of every JSON type (undefined too, as
+  // handlers may leave it in objects they build).
+  const keys = ['a', 'b', 'x/y', '~', '0', '1'];
+  const json = fc.letrec((tie) => ({
+    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(null, undefined, true, false, 0, 1, '', 'x'), tie('object'), tie('array')),
+    object: fc.dictionary(fc.constantFrom(...keys), tie('value'), { maxKeys: 4 }),
+    array: fc.array(tie('value'), { maxLength: 4 }),
+  }));
+  const root = fc.oneof(json.object, json.array) as fc.Arbitrary<object>;
+
+  it('gives the operations of fast-json-patch compare(), in the same order', () => {
+    fc.assert(
+      fc.property(root, root, (a, b) => {
+        expect(JSON.stringify(diff(a, b))).to.equal(JSON.stringify(jsonpatch.compare(a, b)));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('and so for a JSON document and an edited copy, which its patch turns it into', () => {
+    const edit = fc.array(fc.record({ path: fc.array(fc.constantFrom(...keys), { minLength: 1, maxLength: 3 }), value: json.value }), { maxLength: 4 });
+    fc.assert(
+      fc.property(json.object, edit, (raw, edits) => {
+        // A JSON document (no undefined anywhere), as the API server sends.
+        const a = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
+        const b = deepCopy(a);
+        // Arrays stay dense: an index past the end appends.
+        const slot = (node: Record<string, unknown>, key: string): string => (Array.isArray(node) ? String(Math.min(Number(key) || 0, node.length)) : key);
+        for (const { path, value } of edits) {
+          let node: Record<string, unknown> = b;
+          for (const key of path.slice(0, -1)) {
+            const at = slot(node, key);
+            const next = node[at];
+            node = typeof next === 'object' && next !== null ? (next as Record<string, unknown>) : (node[at] = {});
+          }
+          const at = slot(node, path[path.length - 1] as string);
+          if (value === undefined) {
+            if (Array.isArray(node)) node.splice(Number(at), 1);
+            else delete node[at];
+          } else node[at] = JSON.parse(JSON.stringify(value));
+        }
+        const patch = diff(a, b);
+        expect(JSON.stringify(patch)).to.equal(JSON.stringify(jsonpatch.compare(a, b)));
+        expect(jsonpatch.applyPatch(deepCopy(a), jsonpatch.deepClone(patch), false, false).newDocument).to.deep.equal(b);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('skips subtrees shared by both sides', () => {
+    const shared = { big: [1, 2, 3] };
+    const a = { spec: { containers: shared, n: 1 } };
+    const b = { spec: { containers: shared, n: 2 } };
+    expect(diff(a, b)).to.deep.equal([{ op: 'replace', path: '/spec/n', value: 2 }]);
   });
 });
