@@ -7,8 +7,8 @@
 // parsing, in-cluster config, exec/OIDC token refresh, TLS material) and speak HTTP via node:https.
 import http from 'node:http';
 import https from 'node:https';
-import { KubeConfig } from '@kubernetes/client-node';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import { createRequire } from 'node:module';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { TokenBucket } from './ratelimit.ts';
 
 export type { KubernetesObject };
@@ -18,7 +18,10 @@ export type { KubernetesObject };
  * ($KUBECONFIG, ~/.kube/config, then the in-cluster service account).
  */
 export function loadKubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
+  // Loaded on first use: importing client-node costs ~80 MiB of RSS, which the syncer avoids
+  // with its own loader for plain kubeconfigs (src/syncer/kubeconfig.ts).
+  const clientNode = createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+  const kc = new clientNode.KubeConfig();
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig${file ? ` ${file}` : ''} has no current cluster`);

@@ -85,6 +85,7 @@ export async function makeContext(dir: string, local: Cluster, remote: Cluster):
 export async function kubeOffloadComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
   // Imported lazily: the component modules import this one for cliArgv().
   const { webhookComponent } = await import('./webhook-component.ts');
+  const { syncerComponent } = await import('../syncer/sandbox.ts');
   const { virtualNodeComponent } = await import('../virtualnode/sandbox.ts');
-  return [await webhookComponent(ctx), await virtualNodeComponent(ctx)];
+  return [await webhookComponent(ctx), await syncerComponent(ctx), await virtualNodeComponent(ctx)];
 }

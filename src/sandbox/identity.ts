@@ -11,7 +11,24 @@ export interface ServiceAccountIdentity {
   kubeconfigPath: string;
 }
 
-/** Applies the manifests' RBAC for `name` and writes a kubeconfig that authenticates as it. */
+/** Writes a kubeconfig that authenticates as the ServiceAccount, with a TokenRequest token. */
+export async function writeTokenKubeconfig(cluster: Cluster, namespace: string, name: string, file: string): Promise<ServiceAccountIdentity> {
+  const token = await cluster.kubectl(['create', 'token', name, '-n', namespace, '--duration=48h']);
+  if (token.code !== 0) throw new Error(`TokenRequest for ${namespace}/${name} on ${cluster.name} failed: ${token.stderr.trim()}`);
+  const user = `system:serviceaccount:${namespace}:${name}`;
+  const kubeconfig = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': fs.readFileSync(cluster.caCertPath).toString('base64') } }],
+    users: [{ name: user, user: { token: token.stdout.trim() } }],
+    contexts: [{ name: cluster.name, context: { cluster: cluster.name, user, namespace } }],
+    'current-context': cluster.name,
+  };
+  fs.writeFileSync(file, stringify(kubeconfig), { mode: 0o600 });
+  return { namespace, name, kubeconfigPath: file };
+}
+
+/** Applies the kustomize base's RBAC for `name` (local cluster) and writes its kubeconfig. */
 export async function serviceAccountKubeconfig(
   cluster: Cluster,
   opts: { namespace: string; name: string; file: string; manifestsDir?: string },
@@ -21,17 +38,15 @@ export async function serviceAccountKubeconfig(
     throw new Error(`manifests/ defines no ServiceAccount ${opts.namespace}/${opts.name}`);
   }
   await applyObjects(cluster, objects);
-  const token = await cluster.kubectl(['create', 'token', opts.name, '-n', opts.namespace, '--duration=48h']);
-  if (token.code !== 0) throw new Error(`TokenRequest for ${opts.namespace}/${opts.name} failed: ${token.stderr.trim()}`);
-  const user = `system:serviceaccount:${opts.namespace}:${opts.name}`;
-  const kubeconfig = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': Buffer.from(fs.readFileSync(cluster.caCertPath)).toString('base64') } }],
-    users: [{ name: user, user: { token: token.stdout.trim() } }],
-    contexts: [{ name: cluster.name, context: { cluster: cluster.name, user, namespace: opts.namespace } }],
-    'current-context': cluster.name,
-  };
-  fs.writeFileSync(opts.file, stringify(kubeconfig), { mode: 0o600 });
-  return { namespace: opts.namespace, name: opts.name, kubeconfigPath: opts.file };
+  return writeTokenKubeconfig(cluster, opts.namespace, opts.name, opts.file);
+}
+
+/** Applies a remote-side RBAC file (manifests/<component>/remote-rbac.yaml) and writes its kubeconfig. */
+export async function remoteServiceAccountKubeconfig(
+  cluster: Cluster,
+  opts: { rbacFile: string; namespace: string; name: string; file: string },
+): Promise<ServiceAccountIdentity> {
+  const applied = await cluster.kubectl(['apply', '-f', opts.rbacFile]);
+  if (applied.code !== 0) throw new Error(`kubectl apply -f ${opts.rbacFile} on ${cluster.name} failed: ${applied.stderr.trim()}`);
+  return writeTokenKubeconfig(cluster, opts.namespace, opts.name, opts.file);
 }

@@ -2,18 +2,14 @@
 // virtual node, "virtual-remote", standing for the sandbox's remote cluster.
 //
 // It runs as its ServiceAccounts, with exactly the RBAC users install: locally
-// kube-offload-virtual-node from manifests/ (once manifests/kustomization.yaml lists
-// manifests/virtual-node/; until then it runs as admin and says so), remotely
+// kube-offload-virtual-node from manifests/, remotely
 // kube-offload-virtual-node-remote from manifests/virtual-node/remote-rbac.yaml. Tokens come from
 // the TokenRequest API.
 import fs from 'node:fs';
 import path from 'node:path';
-import { stringify } from 'yaml';
-import type { Cluster } from '../sandbox/cluster.ts';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
-import { serviceAccountKubeconfig } from '../sandbox/identity.ts';
-import { buildManifests } from '../sandbox/manifests.ts';
+import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../sandbox/identity.ts';
 
 /** The local cluster's name in the sandbox; the syncer must use the same one. */
 export const SANDBOX_CLUSTER_NAME = 'local';
@@ -30,28 +26,6 @@ export interface VirtualNodeComponentOptions {
   name?: string;
   /** Run as the ServiceAccounts of manifests/ (default true); false runs as admin. */
   serviceAccounts?: boolean;
-}
-
-async function kubectlOk(cluster: Cluster, args: string[]): Promise<string> {
-  const r = await cluster.kubectl(args);
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} on ${cluster.name}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-/** Applies remote-rbac.yaml in the remote cluster and writes a kubeconfig for its ServiceAccount. */
-async function remoteKubeconfig(repoRoot: string, remote: Cluster, file: string): Promise<void> {
-  await kubectlOk(remote, ['apply', '-f', path.join(repoRoot, 'manifests', 'virtual-node', 'remote-rbac.yaml')]);
-  const token = (await kubectlOk(remote, ['create', 'token', REMOTE_SERVICE_ACCOUNT, '-n', SYSTEM_NAMESPACE, '--duration=48h'])).trim();
-  const user = `system:serviceaccount:${SYSTEM_NAMESPACE}:${REMOTE_SERVICE_ACCOUNT}`;
-  const kubeconfig = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: remote.name, cluster: { server: remote.server, 'certificate-authority-data': fs.readFileSync(remote.caCertPath).toString('base64') } }],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: remote.name, context: { cluster: remote.name, user } }],
-    'current-context': remote.name,
-  };
-  fs.writeFileSync(file, stringify(kubeconfig), { mode: 0o600 });
 }
 
 export async function virtualNodeComponent(ctx: SandboxContext, options: VirtualNodeComponentOptions = {}): Promise<ComponentSpec> {
@@ -76,14 +50,13 @@ export async function virtualNodeComponent(ctx: SandboxContext, options: Virtual
     before: async () => {
       if (!asServiceAccounts) return;
       fs.mkdirSync(workDir, { recursive: true });
-      const manifests = await buildManifests(ctx.local);
-      if (manifests.some((m) => m.kind === 'ServiceAccount' && m.metadata.name === LOCAL_SERVICE_ACCOUNT)) {
-        await serviceAccountKubeconfig(ctx.local, { namespace: SYSTEM_NAMESPACE, name: LOCAL_SERVICE_ACCOUNT, file: localKc });
-      } else {
-        process.stderr.write(`sandbox: ${name}: manifests/kustomization.yaml does not list manifests/virtual-node/ yet; running as admin in the local cluster\n`);
-        fs.copyFileSync(ctx.local.kubeconfigPath, localKc);
-      }
-      await remoteKubeconfig(ctx.repoRoot, ctx.remote, remoteKc);
+      await serviceAccountKubeconfig(ctx.local, { namespace: SYSTEM_NAMESPACE, name: LOCAL_SERVICE_ACCOUNT, file: localKc });
+      await remoteServiceAccountKubeconfig(ctx.remote, {
+        rbacFile: path.join(ctx.repoRoot, 'manifests', 'virtual-node', 'remote-rbac.yaml'),
+        namespace: SYSTEM_NAMESPACE,
+        name: REMOTE_SERVICE_ACCOUNT,
+        file: remoteKc,
+      });
     },
     // Ready once the virtual node is registered (the remote may still be syncing).
     ready: { url: `http://127.0.0.1:${port}/readyz` },

@@ -1,0 +1,53 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { encodeReview } from '../../../src/server/review.ts';
+import type { AdmissionResponse } from '../../../webhooks/types.ts';
+
+/** The reference: the review as an object, serialized by JSON.stringify. */
+function reference(uid: string, verdict: AdmissionResponse): string {
+  const response: Record<string, unknown> = { uid, allowed: verdict.allowed };
+  if (verdict.allowed && verdict.patch && verdict.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(verdict.patch), 'utf8').toString('base64');
+  }
+  if (verdict.warnings && verdict.warnings.length > 0) response.warnings = verdict.warnings;
+  if (verdict.status) response.status = verdict.status;
+  else if (!verdict.allowed) response.status = { code: 403, message: 'denied by kube-offload' };
+  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+}
+
+describe('review: encodeReview', () => {
+  it('writes exactly what JSON.stringify writes for the review object', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 12 });
+    const verdict = fc.record(
+      {
+        uid: text,
+        allowed: fc.boolean(),
+        patch: fc.array(fc.record({ op: fc.constantFrom('add' as const, 'remove' as const), path: text, value: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['op', 'path'] }), { maxLength: 3 }),
+        warnings: fc.array(text, { maxLength: 2 }),
+        status: fc.record({ code: fc.integer(), message: text, reason: text }, { requiredKeys: ['code', 'message'] }),
+      },
+      { requiredKeys: ['uid', 'allowed'] },
+    );
+    fc.assert(
+      fc.property(text, verdict, (uid, v) => {
+        const { json } = encodeReview(uid, v);
+        expect(json).to.equal(reference(uid, v));
+        JSON.parse(json);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('tells allowed, patched and denied apart', () => {
+    expect(encodeReview('u', { uid: 'x', allowed: true }).decision).to.equal('allowed');
+    expect(encodeReview('u', { uid: 'x', allowed: true, patch: [] }).decision).to.equal('allowed');
+    expect(encodeReview('u', { uid: 'x', allowed: true, patch: [{ op: 'remove', path: '/a' }] }).decision).to.equal('patched');
+    expect(encodeReview('u', { uid: 'x', allowed: false, patch: [{ op: 'remove', path: '/a' }] }).decision).to.equal('denied');
+  });
+
+  it('throws on something that is not a verdict', () => {
+    expect(() => encodeReview('u', undefined as unknown as AdmissionResponse)).to.throw('no verdict');
+    expect(() => encodeReview('u', { uid: 'u' } as unknown as AdmissionResponse)).to.throw('no verdict');
+  });
+});
