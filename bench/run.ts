@@ -25,7 +25,7 @@ const TABLE_END = '<!-- bench:table:end -->';
 
 const USAGE = `usage: npm run bench -- [--quick] [--only IDS] [--skip IDS] [--runs N] [--duration S] [--keep]
 
-  --quick        smaller sizes (about 5 minutes in all)
+  --quick        smaller sizes (about 2.5 minutes in all)
   --only IDS     comma-separated section ids to run (${SECTIONS.map((s) => s.id).join(', ')})
   --skip IDS     comma-separated section ids to leave out
   --runs N       measured runs per configuration (default 5, quick 3)
