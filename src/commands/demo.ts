@@ -250,6 +250,7 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   const dirFlag = rel(dir) === '.sandbox' ? '' : ` --dir ${rel(dir)}`;
   say();
   say(`Demo done in ${elapsed()}. The sandbox is still up; explore it with:`);
+  say(`  export PATH=${binDir}:$PATH     # the sandbox's kubectl (v1.36, built from the Go modules)`);
   say(`  KUBECONFIG=${rel(localKc)} kubectl -n ${namespace} get pods -o wide     # the local cluster`);
   say(`  KUBECONFIG=${rel(localKc)} kubectl get nodes -L liqo.io/type,topology.kubernetes.io/region`);
   say(`  KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get all     # the twin namespace in the remote cluster`);
