@@ -111,7 +111,8 @@ function dnsLabel(value: string, flag: string): string {
   return value;
 }
 
-function keyValue(value: string, flag: string): [string, string] {
+/** "KEY=VALUE" -> [KEY, VALUE]; shared by every command's flag parser. */
+export function keyValue(value: string, flag: string): [string, string] {
   const eq = value.indexOf('=');
   if (eq <= 0) throw new ConfigError(`--${flag}: "${value}" is not KEY=VALUE`);
   return [value.slice(0, eq), value.slice(eq + 1)];
@@ -119,7 +120,8 @@ function keyValue(value: string, flag: string): [string, string] {
 
 const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
 
-function parseConvention(label: string | undefined, taint: string | undefined): VirtualNodeConvention {
+/** --virtual-node-label K=V and --virtual-node-taint K=V:EFFECT over Liqo's defaults. */
+export function parseConvention(label: string | undefined, taint: string | undefined): VirtualNodeConvention {
   const convention = { ...LIQO_CONVENTION };
   if (label !== undefined) [convention.labelKey, convention.labelValue] = keyValue(label, 'virtual-node-label');
   if (taint !== undefined) {

@@ -1,7 +1,7 @@
 // Flags of `kube-offload virtual-node`, parsed into a validated config before any I/O.
 import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
-import { ConfigError, LOG_LEVELS, parseDuration } from '../config.ts';
+import { ConfigError, LOG_LEVELS, keyValue, parseConvention, parseDuration } from '../config.ts';
 import type { LogLevel } from '../config.ts';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
@@ -71,13 +71,6 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-const TAINT_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
-
-function keyValue(value: string, flag: string): [string, string] {
-  const eq = value.indexOf('=');
-  if (eq <= 0) throw new ConfigError(`--${flag}: "${value}" is not KEY=VALUE`);
-  return [value.slice(0, eq), value.slice(eq + 1)];
-}
 
 function dnsLabel(value: string, flag: string): string {
   if (value.length > 63 || !DNS_LABEL.test(value)) throw new ConfigError(`--${flag}: "${value}" is not a DNS-1123 label (lower case alphanumerics and "-")`);
@@ -88,20 +81,6 @@ function positiveInt(text: string, flag: string, min = 1): number {
   const n = Number(text);
   if (!/^\d+$/.test(text) || n < min) throw new ConfigError(`--${flag}: "${text}" is not an integer >= ${min}`);
   return n;
-}
-
-function parseConvention(label: string | undefined, taint: string | undefined): VirtualNodeConvention {
-  const convention = { ...LIQO_CONVENTION };
-  if (label !== undefined) [convention.labelKey, convention.labelValue] = keyValue(label, 'virtual-node-label');
-  if (taint !== undefined) {
-    const colon = taint.lastIndexOf(':');
-    if (colon < 0) throw new ConfigError(`--virtual-node-taint: "${taint}" is not KEY=VALUE:EFFECT`);
-    [convention.taintKey, convention.taintValue] = keyValue(taint.slice(0, colon), 'virtual-node-taint');
-    const effect = taint.slice(colon + 1);
-    if (!(TAINT_EFFECTS as readonly string[]).includes(effect)) throw new ConfigError(`--virtual-node-taint: effect "${effect}" is not one of ${TAINT_EFFECTS.join(', ')}`);
-    convention.taintEffect = effect as VirtualNodeConvention['taintEffect'];
-  }
-  return convention;
 }
 
 export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): VirtualNodeCommandConfig | 'help' {
