@@ -45,6 +45,26 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/**
+ * Parses a command's flags; returns the config, or the exit code when the command should stop
+ * here: 0 after printing --help, 2 after printing what is wrong with the flags and the usage.
+ */
+export function parseCommandFlags<T>(command: string, argv: string[], parse: (argv: string[]) => T | 'help', usage: string): T | number {
+  let config: T | 'help';
+  try {
+    config = parse(argv);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`kube-offload ${command}: ${error.message}\n\n${usage}`);
+    return 2;
+  }
+  if (config === 'help') {
+    process.stdout.write(usage);
+    return 0;
+  }
+  return config;
+}
+
 export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
 
   --port N                  HTTPS port (default 8443; 0 picks a free one)

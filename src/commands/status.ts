@@ -1,7 +1,7 @@
 // `kube-offload status`: replication status per opted-in namespace × remote, recomputed by
 // reading both clusters with the syncer's own comparison (src/syncer/status.ts). The last error
 // comes from the syncer's ReplicationFailed / ReplicationConflict Events in the local namespace.
-import { ConfigError } from '../config.ts';
+import { parseCommandFlags } from '../config.ts';
 import { KubeClient, loadKubeConfig, resourcePath } from '../kube/client.ts';
 import { twinNamespaceName } from '../twin.ts';
 import { ENABLED_LABEL, REMOTE_CLUSTER_LABEL, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_LABEL_VALUE } from '../../webhooks/keys.ts';
@@ -53,18 +53,8 @@ async function lastErrors(client: KubeClient, namespace: string): Promise<EventL
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = parseStatusArgs(argv);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`kube-offload status: ${error.message}\n\n${STATUS_USAGE}`);
-    return 2;
-  }
-  if (config === 'help') {
-    process.stdout.write(STATUS_USAGE);
-    return 0;
-  }
+  const config = parseCommandFlags('status', argv, parseStatusArgs, STATUS_USAGE);
+  if (typeof config === 'number') return config;
   try {
     const local = new KubeClient(loadKubeConfig(config.kubeconfig), { userAgent: 'kube-offload-status' });
     const remotes = config.remotes.map((r) => ({ ...r, client: new KubeClient(loadKubeConfig(r.kubeconfig), { userAgent: 'kube-offload-status' }) }));

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { ConfigError } from '../config.ts';
+import { parseCommandFlags } from '../config.ts';
 import { createLogger, flushLogger } from '../log.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
@@ -24,18 +24,8 @@ function kubeConfigFor(file?: string): KubeConfig {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = parseSyncerArgs(argv);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`kube-offload syncer: ${error.message}\n\n${SYNCER_USAGE}`);
-    return 2;
-  }
-  if (config === 'help') {
-    process.stdout.write(SYNCER_USAGE);
-    return 0;
-  }
+  const config = parseCommandFlags('syncer', argv, parseSyncerArgs, SYNCER_USAGE);
+  if (typeof config === 'number') return config;
   const logger = createLogger(config.logLevel);
   process.on('unhandledRejection', (reason) => {
     logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { ConfigError } from '../config.ts';
+import { parseCommandFlags } from '../config.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { TokenBucket } from '../kube/ratelimit.ts';
@@ -16,18 +16,8 @@ import { VirtualNodeProvider } from '../virtualnode/provider.ts';
 const VERSION = '0.1.0';
 
 export async function run(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = parseVirtualNodeArgs(argv);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`kube-offload virtual-node: ${error.message}\n\n${VIRTUAL_NODE_USAGE}`);
-    return 2;
-  }
-  if (config === 'help') {
-    process.stdout.write(VIRTUAL_NODE_USAGE);
-    return 0;
-  }
+  const config = parseCommandFlags('virtual-node', argv, parseVirtualNodeArgs, VIRTUAL_NODE_USAGE);
+  if (typeof config === 'number') return config;
 
   const logger = createLogger(config.logLevel);
   process.on('unhandledRejection', (reason) => {

@@ -1,20 +1,10 @@
 // `kube-offload webhook`: parse flags, start the admission server, run until SIGTERM/SIGINT,
 // then drain and exit 0. Exit 2 on bad flags, 1 when the server cannot start.
-import { ConfigError, WEBHOOK_USAGE, parseWebhookArgs } from '../config.ts';
+import { parseCommandFlags, parseWebhookArgs, WEBHOOK_USAGE } from '../config.ts';
 
 export async function run(argv: string[]): Promise<number> {
-  let config;
-  try {
-    config = parseWebhookArgs(argv);
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`kube-offload webhook: ${error.message}\n\n${WEBHOOK_USAGE}`);
-    return 2;
-  }
-  if (config === 'help') {
-    process.stdout.write(WEBHOOK_USAGE);
-    return 0;
-  }
+  const config = parseCommandFlags('webhook', argv, parseWebhookArgs, WEBHOOK_USAGE);
+  if (typeof config === 'number') return config;
 
   // Loaded after the flags are checked, so a typo is reported without loading the server.
   const { createLogger, flushLogger } = await import('../log.ts');
