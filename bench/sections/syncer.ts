@@ -20,6 +20,10 @@
 //            write until the last copy is seen remotely. Floor: the same objects written with 32
 //            clients directly into a fresh remote namespace, until the last one is seen on the
 //            watch. `--runs` rounds, alternating which goes first; medians.
+//            Two diagnostic rows (info) say where the time goes: the local POSTs alone (vs the
+//            same POSTs into a local namespace that has not opted in), and the lag from the last
+//            local POST to the last remote copy.
+// The syncer is stopped at the end (later sections must not pay for it); the namespaces stay.
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -51,6 +55,8 @@ const RSS_TARGET: Target = { on: 'ours', op: '<=', value: 150 };
 // actually used are in each row's note.
 const NAMES = {
   burst: 'burst of 2,000 objects: time until replicated (vs direct writes)',
+  burstLocal: 'burst of 2,000 objects: local writes alone (vs namespace not opted in)',
+  burstLag: 'burst of 2,000 objects: last local write -> last remote copy',
   single: 'single-object replication: p99',
   singleP50: 'single-object replication: p50',
   ready: 'restart over 5,000 in-sync objects: time to ready',
@@ -60,6 +66,8 @@ const NAMES = {
 
 const ROWS = (_options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target'>> => [
   { name: NAMES.burst, unit: 's', target: BURST_TARGET },
+  { name: NAMES.burstLocal, unit: 's', target: null },
+  { name: NAMES.burstLag, unit: 's', target: null },
   { name: NAMES.singleP50, unit: 'ms', target: null },
   { name: NAMES.single, unit: 'ms', target: SINGLE_TARGET },
   { name: NAMES.ready, unit: 's', target: null },
@@ -497,6 +505,8 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
       const oursS: number[] = [];
       const floorS: number[] = [];
       const localWritesS: number[] = []; // diagnostic: when the last local POST returned
+      const lagS: number[] = []; // diagnostic: last local POST returned -> last copy seen
+      const plainS: number[] = [];
       const burstOurs = async (round: number): Promise<number> => {
         const ns = opted(`burst-${round}`);
         await createNamespace(local, ns, { [ENABLED_LABEL]: 'true' });
@@ -507,11 +517,24 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
         const items = objects('burst', size.burst, true);
         const t0 = performance.now();
         await createAll(local, ns, items, CLIENTS);
-        localWritesS.push((performance.now() - t0) / 1000);
+        const localDone = performance.now();
+        localWritesS.push((localDone - t0) / 1000);
         const last = await arrivals.all(items.map(([r, b]) => `${r}/${(b.metadata as { name: string }).name}`), 600_000, 'burst (ours)');
         arrivals.stop();
+        lagS.push((last - localDone) / 1000);
         replicated += size.burst;
         return (last - t0) / 1000;
+      };
+      // Diagnostic floor for the local writes: the same POSTs into a local namespace that has
+      // not opted in (no webhook called, nothing for the syncer to do), syncer still running.
+      const burstLocalPlain = async (round: number): Promise<number> => {
+        const ns = `bench-sync-${stamp}-plain-${round}`;
+        await createNamespace(local, ns, {});
+        await waitForNamespace(local, ns);
+        const items = objects('burst', size.burst, false);
+        const t0 = performance.now();
+        await createAll(local, ns, items, CLIENTS);
+        return (performance.now() - t0) / 1000;
       };
       const burstFloor = async (round: number): Promise<number> => {
         const ns = `bench-sync-${stamp}-floor-${round}`;
@@ -549,10 +572,10 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
       }
       await waitDrained(syncer, 0, 300_000);
       for (let round = 0; round < options.runs; round++) {
-        const order = round % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const);
+        const order = round % 2 === 0 ? (['ours', 'floor', 'plain'] as const) : (['plain', 'floor', 'ours'] as const);
         for (const which of order) {
-          const seconds = which === 'ours' ? await burstOurs(round) : await burstFloor(round);
-          (which === 'ours' ? oursS : floorS).push(seconds);
+          const seconds = which === 'ours' ? await burstOurs(round) : which === 'floor' ? await burstFloor(round) : await burstLocalPlain(round);
+          (which === 'ours' ? oursS : which === 'floor' ? floorS : plainS).push(seconds);
           log(`syncer: burst round ${round + 1}/${options.runs} ${which}: ${seconds.toFixed(2)} s`);
           if (which === 'ours') await waitDrained(syncer, 0, 300_000);
           await sleep(1000);
@@ -568,6 +591,23 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
           target: BURST_TARGET,
           note: `${size.burst} objects (half ConfigMaps, half Secrets, 1 KiB each), ${CLIENTS} clients, fresh namespace per round. Ours: first local POST -> last copy ADDED on a remote watch of the twin (syncer defaults: --qps 200 --burst 400 --workers 16). Floor: the same objects POSTed straight to the remote, first POST -> last ADDED. Median of ${options.runs} rounds, alternated, after a ${warm}-object warm-up. The local POSTs alone (through the webhook) took ${median(localWritesS).toFixed(2)} s (median)`,
           runs: { ours: oursS, floor: floorS },
+        }),
+        measuredRow({
+          section: 'syncer',
+          name: NAMES.burstLocal,
+          unit: 's',
+          ours: median(localWritesS),
+          floor: median(plainS),
+          note: `Diagnostic for the burst row: ours = the local POSTs of the burst alone (opted-in namespace: webhook called, syncer replicating at the same time); floor = the same POSTs into a local namespace that has not opted in (no webhook, nothing to replicate; syncer running). Same rounds, alternated`,
+          runs: { ours: localWritesS, floor: plainS },
+        }),
+        measuredRow({
+          section: 'syncer',
+          name: NAMES.burstLag,
+          unit: 's',
+          ours: median(lagS),
+          note: 'Diagnostic for the burst row: from the moment the last local POST returned until the last copy was seen remotely (how far replication trails the writes)',
+          runs: { ours: lagS, floor: [] },
         }),
       );
     }
