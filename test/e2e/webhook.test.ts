@@ -331,6 +331,19 @@ describe('e2e: admission webhooks on a real control plane', function () {
       expect(stampOf(await getObject(local(), 'configmap', 'private', { namespace: 'stamps' }))).to.deep.equal({ annotation: 'false', label: 'false' });
     });
 
+    it('costs no validating call for our own stamp (matchConditions), but one for a selector', async () => {
+      const validations = async (): Promise<number> => {
+        const text = (await fetchWebhook('/metrics')).body;
+        return [...text.matchAll(/^kube_offload_admission_requests_total\{[^}]*webhook="validate"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+      };
+      const before = await validations();
+      await kubectlOk(local(), ['create', 'configmap', 'cheap', '-n', 'stamps', '--from-literal=k=v']);
+      expect(stampOf(await getObject(local(), 'configmap', 'cheap', { namespace: 'stamps' }))).to.deep.equal({ annotation: 'true', label: 'true' });
+      expect(await validations()).to.equal(before);
+      await applyYaml(local(), stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'selective', namespace: 'stamps', annotations: { [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region=eu-west' } }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } }));
+      expect(await validations()).to.equal(before + 1);
+    });
+
     it('does not stamp kube-root-ca.crt, service-account tokens or Helm releases', async () => {
       await applyYaml(local(), [
         { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'token', namespace: 'stamps', annotations: { 'kubernetes.io/service-account.name': 'default' } } },
@@ -433,12 +446,14 @@ describe('e2e: admission webhooks on a real control plane', function () {
     });
   }
 
-  async function fetchWebhook(route: string): Promise<{ status: number }> {
+  async function fetchWebhook(route: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
       https
         .get({ host: '127.0.0.1', port: webhookPort, path: route, rejectUnauthorized: false }, (response) => {
-          response.resume();
-          resolve({ status: response.statusCode ?? 0 });
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
         })
         .once('error', reject);
     });
