@@ -21,17 +21,21 @@ export async function buildManifests(cluster: Cluster, dir = path.join(repoRoot(
     .filter((object): object is Manifest => Boolean(object?.kind));
 }
 
-const RBAC_KINDS = new Set(['Namespace', 'ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
-
-/** The Namespace, ServiceAccounts and RBAC objects bound to one ServiceAccount's name. */
+/** The Namespace, the ServiceAccount, its bindings and the roles they refer to. */
 export function identityObjects(manifests: Manifest[], serviceAccount: string): Manifest[] {
-  return manifests.filter((object) => {
-    if (object.kind === 'Namespace') return true;
-    if (!RBAC_KINDS.has(object.kind)) return false;
-    if (object.kind === 'ServiceAccount' || object.kind.endsWith('Role')) return object.metadata.name === serviceAccount;
+  const bindings = manifests.filter((object) => {
+    if (object.kind !== 'RoleBinding' && object.kind !== 'ClusterRoleBinding') return false;
     const subjects = (object.subjects as Array<{ kind: string; name: string }> | undefined) ?? [];
     return subjects.some((subject) => subject.kind === 'ServiceAccount' && subject.name === serviceAccount);
   });
+  const roles = new Set(bindings.map((binding) => `${(binding.roleRef as { kind: string }).kind}/${(binding.roleRef as { name: string }).name}`));
+  return manifests.filter(
+    (object) =>
+      object.kind === 'Namespace' ||
+      (object.kind === 'ServiceAccount' && object.metadata.name === serviceAccount) ||
+      bindings.includes(object) ||
+      roles.has(`${object.kind}/${object.metadata.name}`),
+  );
 }
 
 export async function applyObjects(cluster: Cluster, objects: Manifest[]): Promise<void> {

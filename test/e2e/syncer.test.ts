@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
+import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { twinNamespaceName } from '../../src/twin.ts';
@@ -176,31 +177,14 @@ describe('syncer (e2e, two real clusters)', function () {
     local = new KubeClient(loadKubeConfig(sb.local.kubeconfigPath));
     remote = new KubeClient(loadKubeConfig(sb.remote.kubeconfigPath));
 
-    // Exactly the RBAC of manifests/ on both sides.
-    await kubectlOk(sb.local, ['apply', '-f', path.join(ROOT, 'manifests/namespace.yaml')]);
-    for (const f of ['serviceaccount.yaml', 'rbac.yaml']) await kubectlOk(sb.local, ['apply', '-n', SYSTEM_NS, '-f', path.join(ROOT, 'manifests/syncer', f)]);
-    await kubectlOk(sb.remote, ['apply', '-f', path.join(ROOT, 'manifests/syncer/remote-rbac.yaml')]);
-    const kubeconfigFor = async (c: Cluster, sa: string, file: string): Promise<string> => {
-      const token = (await kubectlOk(c, ['create', 'token', sa, '-n', SYSTEM_NS, '--duration', '2h'])).trim();
-      const ca = fs.readFileSync(c.caCertPath).toString('base64');
-      const text = [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        `- name: c\n  cluster:\n    server: ${c.server}\n    certificate-authority-data: ${ca}`,
-        'users:',
-        `- name: u\n  user:\n    token: ${token}`,
-        'contexts:',
-        '- name: c\n  context:\n    cluster: c\n    user: u',
-        'current-context: c',
-        '',
-      ].join('\n');
-      const p = path.join(workDir as string, file);
-      fs.writeFileSync(p, text, { mode: 0o600 });
-      return p;
-    };
-    const localKc = await kubeconfigFor(sb.local, 'kube-offload-syncer', 'local-syncer.kubeconfig');
-    const remoteKc = await kubeconfigFor(sb.remote, 'kube-offload-syncer-remote', 'remote-syncer.kubeconfig');
+    // Exactly the RBAC of manifests/ on both sides, with TokenRequest tokens.
+    const localKc = (await serviceAccountKubeconfig(sb.local, { namespace: SYSTEM_NS, name: 'kube-offload-syncer', file: path.join(workDir as string, 'local-syncer.kubeconfig') })).kubeconfigPath;
+    const remoteKc = (await remoteServiceAccountKubeconfig(sb.remote, {
+      rbacFile: path.join(ROOT, 'manifests/syncer/remote-rbac.yaml'),
+      namespace: SYSTEM_NS,
+      name: 'kube-offload-syncer-remote',
+      file: path.join(workDir as string, 'remote-syncer.kubeconfig'),
+    })).kubeconfigPath;
     syncerArgs = [
       '--cluster-name', CLUSTER,
       '--kubeconfig', localKc,

@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
+import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
 import { twinNamespaceName } from '../../src/twin.ts';
 import {
@@ -187,31 +188,14 @@ describe('virtual node provider (e2e, two real clusters)', function () {
     local = new KubeClient(loadKubeConfig(sb.local.kubeconfigPath));
     remote = new KubeClient(loadKubeConfig(sb.remote.kubeconfigPath));
 
-    // Exactly the RBAC of manifests/ on both sides.
-    await kubectlOk(sb.local, ['apply', '-f', path.join(ROOT, 'manifests/namespace.yaml')]);
-    for (const f of ['serviceaccount.yaml', 'rbac.yaml']) await kubectlOk(sb.local, ['apply', '-n', SYSTEM_NS, '-f', path.join(ROOT, 'manifests/virtual-node', f)]);
-    await kubectlOk(sb.remote, ['apply', '-f', path.join(ROOT, 'manifests/virtual-node/remote-rbac.yaml')]);
-    const kubeconfigFor = async (c: Cluster, sa: string, file: string): Promise<string> => {
-      const token = (await kubectlOk(c, ['create', 'token', sa, '-n', SYSTEM_NS, '--duration', '2h'])).trim();
-      const ca = fs.readFileSync(c.caCertPath).toString('base64');
-      const text = [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters:',
-        `- name: c\n  cluster:\n    server: ${c.server}\n    certificate-authority-data: ${ca}`,
-        'users:',
-        `- name: u\n  user:\n    token: ${token}`,
-        'contexts:',
-        '- name: c\n  context:\n    cluster: c\n    user: u',
-        'current-context: c',
-        '',
-      ].join('\n');
-      const p = path.join(workDir, file);
-      fs.writeFileSync(p, text, { mode: 0o600 });
-      return p;
-    };
-    const localKc = await kubeconfigFor(sb.local, 'kube-offload-virtual-node', 'local-vn.kubeconfig');
-    const remoteKc = await kubeconfigFor(sb.remote, 'kube-offload-virtual-node-remote', 'remote-vn.kubeconfig');
+    // Exactly the RBAC of manifests/ on both sides, with TokenRequest tokens.
+    const localKc = (await serviceAccountKubeconfig(sb.local, { namespace: SYSTEM_NS, name: 'kube-offload-virtual-node', file: path.join(workDir, 'local-vn.kubeconfig') })).kubeconfigPath;
+    const remoteKc = (await remoteServiceAccountKubeconfig(sb.remote, {
+      rbacFile: path.join(ROOT, 'manifests/virtual-node/remote-rbac.yaml'),
+      namespace: SYSTEM_NS,
+      name: 'kube-offload-virtual-node-remote',
+      file: path.join(workDir, 'remote-vn.kubeconfig'),
+    })).kubeconfigPath;
     args = [
       '--cluster-name', CLUSTER,
       '--kubeconfig', localKc,
