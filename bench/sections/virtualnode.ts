@@ -17,6 +17,7 @@ import { twinNamespaceName } from '../../src/twin.ts';
 import { ENABLED_LABEL, PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
 import type { AdminClient } from '../lib/sandbox.ts';
 import { adminClient, deleteAllPods, ensureNamespace, watchPods } from '../lib/sandbox.ts';
+import { processRssMiB } from '../lib/process.ts';
 import { measuredRow, median, percentileSorted, sleep, sortedCopy } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section, Target } from '../lib/types.ts';
 
@@ -34,6 +35,7 @@ const ROWS = (options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target'
   { name: 'status lag remote Running -> local Running: p99', unit: 'ms', target: LAG_TARGET },
   { name: `burst of ${sizes(options).burst} offloaded pods: time until all Running`, unit: 's', target: null },
   { name: `burst of ${sizes(options).burst} offloaded pods: status lag p99`, unit: 'ms', target: null },
+  { name: `provider RSS with ${sizes(options).burst} offloaded pods Running`, unit: 'MiB', target: null },
 ];
 
 function pod(name: string, namespace: string): Record<string, unknown> {
@@ -151,6 +153,8 @@ async function run(ctx: BenchContext): Promise<Row[]> {
     // Bursts, alternating with the floor.
     const burstSeconds = { ours: [] as number[], floor: [] as number[] };
     const burstLagP99: number[] = [];
+    const providerRss: number[] = [];
+    const providerPid = sandbox.components.find((c) => c.name === 'virtual-node')?.record.pid;
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const);
       for (const which of order) {
@@ -167,12 +171,14 @@ async function run(ctx: BenchContext): Promise<Row[]> {
         const last = Math.max(...names.map((n) => times.get(namespace, n) as number));
         burstSeconds[which].push((last - start) / 1000);
         if (which === 'ours') burstLagP99.push(percentileSorted(sortedCopy(lagOf(names)), 99));
+        // While all of the burst is Running on the virtual node: the provider's working set.
+        if (which === 'ours' && providerPid !== undefined) providerRss.push(processRssMiB(providerPid));
         ctx.log(`virtualnode: burst round ${round + 1}/${rounds}: ${which === 'ours' ? 'offloaded' : 'local workers'} ${burstSeconds[which].at(-1)?.toFixed(1)} s`);
         await deleteAllPods(client, namespace, 300_000);
       }
     }
     ctx.artifacts.virtualnode = { lagPods, perSecond, burst, rounds, lagsMs: Array.from(lags), burstSeconds, burstLagP99 };
-    const name = ROWS(ctx.options).map((r) => r.name) as [string, string, string, string];
+    const name = ROWS(ctx.options).map((r) => r.name) as [string, string, string, string, string];
     return [
       measuredRow({ section: 'virtualnode', name: name[0], unit: 'ms', ours: percentileSorted(lags, 50), note: `${lagPods} pods created at ${perSecond}/s` }),
       measuredRow({ section: 'virtualnode', name: name[1], unit: 'ms', ours: percentileSorted(lags, 99), target: LAG_TARGET, note: `${lagPods} pods created at ${perSecond}/s` }),
@@ -186,6 +192,7 @@ async function run(ctx: BenchContext): Promise<Row[]> {
         runs: burstSeconds,
       }),
       measuredRow({ section: 'virtualnode', name: name[3], unit: 'ms', ours: median(burstLagP99), note: 'remote Running -> local Running while the burst runs' }),
+      measuredRow({ section: 'virtualnode', name: name[4], unit: 'MiB', ours: median(providerRss.filter(Number.isFinite)), note: 'VmRSS of the provider process once the whole burst is Running' }),
     ];
   } finally {
     for (const w of watches) w.stop();
