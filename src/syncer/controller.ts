@@ -32,6 +32,8 @@ import {
   KIND_INFO,
   KINDS,
   SERVICE_NAME_LABEL,
+  ENDPOINTSLICE_MANAGED_BY_LABEL,
+  ENDPOINTSLICE_MANAGED_BY_VALUE,
   STAMPED_KINDS,
   desiredCopy,
   desiredEndpointSlice,
@@ -166,7 +168,9 @@ export class Syncer {
       const mk = (name: string, path: string, labelSelector?: string): Informer<KubeObject> =>
         this.#informer(`${spec.name}/${name}`, spec.kubeConfig, read, path, labelSelector, true);
       const copies = {} as Record<Kind, Informer<KubeObject>>;
-      for (const kind of KINDS) copies[kind] = mk(KIND_INFO[kind].resource, collectionPath(kind), COPY_SELECTOR(this.#cluster));
+      // Slices: only ours, not those the remote endpointslice controller makes for a Service copy
+      // (they inherit the copy's labels, ours included); see isOwnedByUs.
+      for (const kind of KINDS) copies[kind] = mk(KIND_INFO[kind].resource, collectionPath(kind), kind === 'EndpointSlice' ? `${COPY_SELECTOR(this.#cluster)},${ENDPOINTSLICE_MANAGED_BY_LABEL}=${ENDPOINTSLICE_MANAGED_BY_VALUE}` : COPY_SELECTOR(this.#cluster));
       const side: RemoteSide = {
         name: spec.name,
         flagLabels: spec.labels,

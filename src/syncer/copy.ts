@@ -112,16 +112,28 @@ export function ownershipMarks(localCluster: string, origin: string, originUid: 
   };
 }
 
+/**
+ * Kubernetes' EndpointSlice controller copies a Service's labels onto the slices it manages, so the
+ * slices the remote controller publishes for one of our Service copies (its selector matches the
+ * offloaded pods) carry our ownership labels too. They are the controller's, not ours: a slice is
+ * ours only when its own managed-by says so. Without this the syncer deleted them as orphans and
+ * the controller recreated them, forever.
+ */
+function managedByAnotherSliceController(labels: Record<string, string>): boolean {
+  const by = labels[ENDPOINTSLICE_MANAGED_BY_LABEL];
+  return by !== undefined && by !== ENDPOINTSLICE_MANAGED_BY_VALUE;
+}
+
 /** True when a remote object carries our ownership labels for this local cluster. */
 export function isOwnedByUs(remote: KubeObject | undefined, localCluster: string): boolean {
   const labels = remote?.metadata?.labels;
-  return labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[ORIGIN_CLUSTER_LABEL] === localCluster;
+  return labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[ORIGIN_CLUSTER_LABEL] === localCluster && !managedByAnotherSliceController(labels);
 }
 
 /** True when an object is a copy made by kube-offload (from any cluster): never a source. */
 export function isCopy(object: KubeObject): boolean {
   const labels = object.metadata?.labels;
-  return labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[ORIGIN_CLUSTER_LABEL] !== undefined;
+  return labels?.[MANAGED_BY_LABEL] === MANAGED_BY_VALUE && labels[ORIGIN_CLUSTER_LABEL] !== undefined && !managedByAnotherSliceController(labels);
 }
 
 function copyMetadata(local: KubeObject, ctx: CopyContext): { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> } {

@@ -213,8 +213,16 @@ describe('syncer (e2e, two real clusters)', function () {
     if (this.currentTest?.state === 'failed') {
       for (const p of procs) {
         if (!fs.existsSync(p.logFile)) continue;
-        const lines = fs.readFileSync(p.logFile, 'utf8').split('\n').filter((l) => !l.includes('"level":"debug"'));
+        const all = fs.readFileSync(p.logFile, 'utf8').split('\n');
+        const lines = all.filter((l) => !l.includes('"level":"debug"'));
         process.stderr.write(`--- ${p.logFile} (last non-debug lines)\n${lines.slice(-30).join('\n')}\n`);
+        // What the syncer was busy with, debug included (a write loop shows up here at once).
+        const counts = new Map<string, number>();
+        for (const l of all) {
+          const m = /"msg":"([^"]*)"/.exec(l);
+          if (m) counts.set(m[1] as string, (counts.get(m[1] as string) ?? 0) + 1);
+        }
+        process.stderr.write(`--- messages by count: ${JSON.stringify(Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 15)))}\n`);
       }
     }
   });
@@ -448,10 +456,17 @@ describe('syncer (e2e, two real clusters)', function () {
     await waitQuiet(syncer);
     const before = await syncer.metric('kube_offload_syncer_writes_total');
     const reconcilesBefore = await syncer.metric('kube_offload_syncer_reconcile_duration_seconds_count');
+    // The remote endpointslice controller publishes slices for our Service copies that have a
+    // selector; they inherit the copies' labels (ours too) and must be left alone.
+    const controllerSlices = async (): Promise<string[]> =>
+      (await remote.list<Obj>(nsPath(twin('shop'), 'endpointslices'), { labelSelector: 'endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io' })).items.map((o) => o.metadata.uid as string).sort();
+    const slicesBefore = await controllerSlices();
+    expect(slicesBefore).to.not.deep.equal([]);
     // A periodic resync (every 20 s here) reconciles every key again.
     await waitFor(async () => (await syncer.metric('kube_offload_syncer_reconcile_duration_seconds_count')) > reconcilesBefore + 20, { timeoutMs: 60_000, description: 'a periodic resync' });
     await waitQuiet(syncer);
     expect(await syncer.metric('kube_offload_syncer_writes_total')).to.equal(before);
+    expect(await controllerSlices()).to.deep.equal(slicesBefore);
     // Restart: the new process compares everything from scratch and writes nothing.
     await syncer.stop('SIGTERM');
     syncer = await newSyncer();

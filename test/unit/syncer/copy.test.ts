@@ -4,6 +4,7 @@ import {
   desiredCopy,
   desiredEndpointSlice,
   desiredTwinNamespace,
+  isCopy,
   isOwnedByUs,
   needsRecreate,
   needsUpdate,
@@ -345,6 +346,21 @@ describe('syncer ownership', () => {
     expect(isOwnedByUs({ metadata: { name: 'x', labels: { [MANAGED_BY_LABEL]: 'Helm' } } }, 'local')).to.equal(false);
     expect(isOwnedByUs({ metadata: { name: 'x' } }, 'local')).to.equal(false);
     expect(isOwnedByUs(undefined, 'local')).to.equal(false);
+  });
+
+  it('does not claim the slices the remote endpointslice controller makes for a Service copy', () => {
+    // The controller copies the Service's labels (ours included) onto its slices.
+    const serviceCopy = desiredCopy({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: 's-uid' }, spec: { selector: { app: 'web' } } }, ctx);
+    const controllerSlice: KubeObject = {
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'web-abcde', namespace: 'shop-local', labels: { ...serviceCopy.metadata?.labels, [SERVICE_NAME_LABEL]: 'web', [ENDPOINTSLICE_MANAGED_BY_LABEL]: 'endpointslice-controller.k8s.io' } },
+    };
+    expect(isOwnedByUs(controllerSlice, 'local')).to.equal(false);
+    expect(isCopy(controllerSlice)).to.equal(false);
+    const ours = desiredEndpointSlice({ metadata: { name: 'web-x1', namespace: 'shop', uid: 'l-uid' }, endpoints: [] }, serviceCopy, ctx);
+    expect(isOwnedByUs(asCreatedRemotely(ours), 'local')).to.equal(true);
+    expect(isCopy(ours)).to.equal(true);
   });
 
   it('parses origins', () => {

@@ -88,6 +88,12 @@ describe('syncer plan: planObject', () => {
     expect(planObject(desired, remoteOf(desiredCopy(stamped(), { localCluster: 'other', twinNamespace: 'shop-local' })), 'local').type).to.equal('conflict');
   });
 
+  it('leaves alone the slices the remote endpointslice controller publishes for a Service copy', () => {
+    const labels = { ...remoteOf(desired).metadata?.labels, 'kubernetes.io/service-name': 'web', 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' };
+    const controllerSlice = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abcde', namespace: 'shop-local', uid: 'c-uid', labels } };
+    expect(planObject(undefined, controllerSlice, 'local')).to.deep.equal({ type: 'none' });
+  });
+
   it('waits for a copy that is being deleted, recreates an immutable one', () => {
     const deleting = remoteOf(desired);
     deleting.metadata!.deletionTimestamp = 'now';
