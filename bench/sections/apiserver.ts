@@ -1,14 +1,17 @@
 // Section "apiserver": what the webhooks add to `kubectl apply` as users feel it, through the
 // real kube-apiserver of the sandbox. Pods are created with direct HTTPS POSTs (admin client
 // certificate, keep-alive pool, 32 concurrent clients) in a namespace that has opted in (the
-// placement webhook and, since the pod carries kube-offload.io annotations, the validating
-// webhook are called) and in one that has not (no webhook is called): the floor.
+// placement webhook is called; the validating webhook's matchConditions vouch for the pod's
+// kube-offload.io annotations, so it is not) and in one that has not (no webhook is called):
+// the floor. The "webhook calls per pod" row shows how many calls a pod actually cost.
 //
 // The pods are the realistic pod of bench/lib/pod.ts (without the ownerReference, which would
 // have the garbage collector delete them) and name a scheduler that does not exist, so no
 // scheduling, kwok status updates or garbage collection run behind the measurement: the rows
 // measure admission and storage only. Each round creates the round's pods in both namespaces,
 // alternating which goes first, then deletes them (and waits until they are gone).
+import fs from 'node:fs';
+import https from 'node:https';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { ENABLED_LABEL, VIRTUAL_NODE_TAINT_KEY } from '../../webhooks/keys.ts';
 import { realisticPod } from '../lib/pod.ts';
@@ -39,6 +42,8 @@ function plannedRows(options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | '
     { name: `create ${total} pods, ${CLIENTS} clients: total time`, unit: 's', target: null },
     { name: 'CPU per pod: kube-apiserver + etcd + webhook', unit: 'ms', target: null },
     { name: 'CPU per pod: of which the webhook', unit: 'ms', target: null },
+    { name: 'webhook calls per pod', unit: 'calls', target: null },
+    { name: 'new TLS connections to the webhook per pod', unit: 'conns', target: null },
   ];
 }
 
@@ -58,6 +63,27 @@ async function createPods(client: AdminClient, namespace: string, prefix: string
   };
   await Promise.all(Array.from({ length: Math.min(CLIENTS, count) }, worker));
   return { latencies, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Sum of each of the webhook's counters, by metric name (labels summed over), from its /metrics. */
+function scrapeCounters(url: string, ca: Buffer, names: string[]): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const req = https.get(url, { ca, servername: 'localhost', agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        const sums: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
+        for (const line of text.split('\n')) {
+          const name = line.match(/^([a-z_]+)[{ ]/)?.[1];
+          if (name !== undefined && name in sums) sums[name] = (sums[name] as number) + Number(line.slice(line.lastIndexOf(' ') + 1));
+        }
+        resolve(sums);
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
 }
 
 /** One pod in each namespace: the webhook must have placed the opted-in one and left the other alone. */
@@ -92,20 +118,32 @@ async function run(ctx: BenchContext): Promise<Row[]> {
       if (!record) throw new Error(`no ${name} process recorded for the ${cluster.name} cluster`);
       return record.pid;
     };
-    const webhookPid = sandbox.components.find((c) => c.name === 'webhook')?.record.pid;
-    if (webhookPid === undefined) throw new Error('the sandbox runs no webhook component');
+    const webhook = sandbox.components.find((c) => c.name === 'webhook');
+    if (webhook === undefined || webhook.ready === undefined) throw new Error('the sandbox runs no webhook component');
+    const webhookPid = webhook.record.pid;
+    // Admission calls and new TLS connections, from the webhook's own counters.
+    const metricsUrl = new URL('/metrics', webhook.ready.url).toString();
+    const webhookCa = fs.readFileSync(webhook.ready.caFile as string);
+    const CALLS = 'kube_offload_admission_requests_total';
+    const HANDSHAKES = 'kube_offload_tls_handshakes_total';
+    const counters = () => scrapeCounters(metricsUrl, webhookCa, [CALLS, HANDSHAKES]);
     const pids = { apiserver: pidOf('kube-apiserver'), etcd: pidOf('etcd'), webhook: webhookPid };
     const cpu = () => ({ apiserver: cpuSeconds(pids.apiserver), etcd: cpuSeconds(pids.etcd), webhook: cpuSeconds(pids.webhook) });
 
-    const empty = () => ({ latencies: [] as number[], seconds: [] as number[], p50: [] as number[], p99: [] as number[], cpuAll: 0, cpuWebhook: 0 });
+    const empty = () => ({ latencies: [] as number[], seconds: [] as number[], p50: [] as number[], p99: [] as number[], cpuAll: 0, cpuWebhook: 0, calls: 0, handshakes: 0 });
     const result = { ours: empty(), floor: empty() };
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const);
       for (const which of order) {
         const namespace = which === 'ours' ? OPTED_IN : PLAIN;
+        const countedBefore = await counters();
         const before = cpu();
         const r = await createPods(client, namespace, `r${round}`, perRound);
         const after = cpu();
+        const countedAfter = await counters();
+        result[which].calls += (countedAfter[CALLS] as number) - (countedBefore[CALLS] as number);
+        // Less the second scrape's own connection (each scrape opens one, counted before it is answered).
+        result[which].handshakes += (countedAfter[HANDSHAKES] as number) - (countedBefore[HANDSHAKES] as number) - 1;
         result[which].cpuAll += after.apiserver - before.apiserver + after.etcd - before.etcd + after.webhook - before.webhook;
         result[which].cpuWebhook += after.webhook - before.webhook;
         result[which].latencies.push(...r.latencies);
@@ -121,6 +159,8 @@ async function run(ctx: BenchContext): Promise<Row[]> {
       await Promise.all([deleteAllPods(client, OPTED_IN), deleteAllPods(client, PLAIN)]);
     }
 
+    const counterRow = (name: string, unit: string, ours: number, floor: number, note: string): Row =>
+      measuredRow({ section: 'apiserver', name, unit, ours: ours / total, floor: floor / total, noRatio: true, note });
     const ours = sortedCopy(result.ours.latencies);
     const floor = sortedCopy(result.floor.latencies);
     const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
@@ -155,6 +195,8 @@ async function run(ctx: BenchContext): Promise<Row[]> {
         noRatio: true,
         note: 'floor: the idle webhook (informers, timers) during the other rounds',
       }),
+      counterRow('webhook calls per pod', 'calls', result.ours.calls, result.floor.calls, `${CALLS} of the webhook during the rounds / pods created`),
+      counterRow('new TLS connections to the webhook per pod', 'conns', result.ours.handshakes, result.floor.handshakes, `${HANDSHAKES} during the rounds (the bench's own /metrics scrapes excluded) / pods created`),
     ];
   } finally {
     client.close();

@@ -12,6 +12,7 @@ export interface WebhookMetrics {
   certExpiry: Gauge;
   certReloads: Counter<'trigger' | 'result'>;
   caBundleSyncErrors: Counter;
+  tlsHandshakes: Counter<'protocol'>;
 }
 
 export function createWebhookMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
@@ -49,6 +50,12 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
     caBundleSyncErrors: new Counter({
       name: 'kube_offload_ca_bundle_sync_errors_total',
       help: 'Failed attempts to read or patch caBundle in our webhook configurations.',
+      registers: [registry],
+    }),
+    tlsHandshakes: new Counter({
+      name: 'kube_offload_tls_handshakes_total',
+      help: 'Completed TLS handshakes (new client connections) by negotiated protocol (http/1.1, h2). Far more handshakes than clients means connections are not being reused.',
+      labelNames: ['protocol'],
       registers: [registry],
     }),
   };

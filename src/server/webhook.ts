@@ -2,6 +2,7 @@
 // express app on node:https, health checks and shutdown. The CLI command and tests both use it.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import { handlers as defaultHandlers } from '../../webhooks/index.ts';
 import type { AdmissionContext } from '../../webhooks/types.ts';
 import type { CaBundleKeeper } from '../cluster/connect.ts';
@@ -133,6 +134,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     isDraining: () => draining,
   });
   certs.onChange((pair) => swapCertificate(server, pair));
+  server.on('secureConnection', (socket: TLSSocket) => metrics.tlsHandshakes.labels(socket.alpnProtocol || 'http/1.1').inc());
   server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
 
   let address;

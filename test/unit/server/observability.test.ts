@@ -76,6 +76,20 @@ describe('webhook server: health and metrics', function () {
     expect(metricValue(text, 'process_cpu_user_seconds_total')).to.be.a('number');
   });
 
+  it('/metrics counts TLS handshakes by protocol: one per connection, not per request', async function () {
+    const { Agent } = await import('node:https');
+    const handshakes = async () => metricValue((await send(server.url, { path: '/metrics', ca: server.ca })).text, 'kube_offload_tls_handshakes_total{protocol="http/1.1"}') ?? 0;
+    const before = await handshakes();
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let i = 0; i < 3; i++) await postReview(server.url, '/mutate/replicated', review(), { ca: server.ca, agent });
+    } finally {
+      agent.destroy();
+    }
+    // The keep-alive connection, and the second scrape's own connection (counted before it is answered).
+    expect((await handshakes()) - before).to.equal(2);
+  });
+
   it('on shutdown finishes the request in flight (closing its connection), then refuses connections', async function () {
     // Last test of this block: shuts the server down.
     const { request } = await import('node:https');
