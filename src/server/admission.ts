@@ -1,5 +1,6 @@
-// One admission route: body -> AdmissionReview -> pure handler -> response, with one log line
-// and two metric updates per request. This is the hot path: it is called straight from the
+// One admission route: body -> AdmissionReview -> pure handler -> response, with two metric
+// updates and one log line per request (debug level for allowed and patched admissions, info
+// for denials, warn/error for failures). This is the hot path: it is called straight from the
 // HTTPS request listener (see app.ts), allocates no timer and no promise beyond the body read,
 // and makes no API calls (the context reads informer caches).
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -64,7 +65,10 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
   const { context, handlerTimeoutMs } = deps;
   // Bound once: the webhook name is serialized into the child logger a single time.
   const logger = deps.logger.child({ webhook });
-  const logAdmission = createLineWriter(logger, 'admission');
+  // Admissions that pass are the bulk: a line each only at debug level (the metrics count
+  // them); a denial is rare and worth a line by default.
+  const logPassed = createLineWriter(logger, 'admission', 'debug');
+  const logDenied = createLineWriter(logger, 'admission', 'info');
   // Label children resolved once: prom-client would otherwise hash the labels per request.
   const counters = new Map(ADMISSION_OUTCOMES.map((outcome) => [outcome, deps.metrics.admissionRequests.labels(webhook, outcome)]));
   const duration = deps.metrics.admissionDuration.labels(webhook);
@@ -109,7 +113,7 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
       res.end(json);
       const seconds = finish(decision);
-      logAdmission({
+      (decision === 'denied' ? logDenied : logPassed)({
         uid: request.uid,
         kind: request.kind.kind,
         namespace: request.namespace,

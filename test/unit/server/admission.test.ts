@@ -66,12 +66,14 @@ describe('webhook server: admission requests', function () {
     expect(empty.json.response).to.not.have.any.keys('patch', 'patchType', 'warnings');
   });
 
-  it('returns denials with their status', async function () {
+  it('returns denials with their status, and logs them at info level', async function () {
     const status = { code: 403, message: 'kube-offload.io/placement: "Remot" is not one of Local, Remote, LocalAndRemote', reason: 'Forbidden' };
     nextVerdict = (request) => ({ uid: request.uid, allowed: false, status });
     const reply = await post('/mutate/pods', review({ uid: 'uid-denied' }));
     expect(reply.status).to.equal(200);
     expect(reply.json.response).to.deep.equal({ uid: 'uid-denied', allowed: false, status });
+    const line = await waitFor(() => server.logs.find('admission').find((entry) => entry.uid === 'uid-denied'), 'the denial log line');
+    expect(line).to.include({ level: 'info', decision: 'denied' });
   });
 
   it('rejects malformed JSON with 400 naming the problem', async function () {
@@ -190,7 +192,7 @@ describe('webhook server: admission requests', function () {
     nextVerdict = (request) => ({ uid: request.uid, allowed: true, patch: [{ op: 'add', path: '/metadata/labels', value: { x: 'y' } }] });
     expect((await post('/mutate/pods', body)).status).to.equal(200);
     const line = await waitFor(() => server.logs.find('admission').find((entry) => entry.uid === 'uid-secret'), 'the admission log line');
-    expect(line).to.include({ level: 'info', msg: 'admission', webhook: 'mutate-pods', kind: 'Secret', namespace: 'demo', name: 'db-password', operation: 'UPDATE', decision: 'patched' });
+    expect(line).to.include({ level: 'debug', msg: 'admission', webhook: 'mutate-pods', kind: 'Secret', namespace: 'demo', name: 'db-password', operation: 'UPDATE', decision: 'patched' });
     expect(line).to.have.keys('level', 'time', 'pid', 'hostname', 'webhook', 'uid', 'kind', 'namespace', 'name', 'operation', 'decision', 'durationSeconds', 'msg');
     expect(line?.durationSeconds).to.be.a('number').and.greaterThan(0).and.lessThan(5);
     expect(server.logs.raw).to.not.include(secret);

@@ -109,7 +109,8 @@ describe('kube-offload webhook (CLI)', function () {
   });
 
   it('logs where it listens, drains an in-flight request on SIGTERM, refuses new connections and exits 0', async function () {
-    const child = run(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1', '--standalone']);
+    // Debug level: the drained admission's own line (allowed admissions are debug lines) must be flushed before exit.
+    const child = run(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1', '--standalone', '--log-level', 'debug']);
     const url = await listening(child);
     expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
     const ca = await readFile(join(dir, 'ca.crt'), 'utf8');

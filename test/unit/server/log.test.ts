@@ -23,4 +23,21 @@ describe('admission log lines', function () {
     await new Promise((resolve) => setImmediate(resolve));
     expect(quiet.lines).to.deep.equal([]);
   });
+
+  it('write debug lines like logger.debug, and none at the default info level', async function () {
+    const capture = new LogCapture();
+    const logger = createLogger('debug', capture).child({ webhook: 'validate' });
+    const fields = { uid: 'u-2', decision: 'allowed', durationSeconds: 0.0002 };
+    logger.debug(fields, 'admission');
+    createLineWriter(logger, 'admission', 'debug')(fields);
+    await waitFor(() => capture.lines.length === 2, 'two lines');
+    const [viaPino, viaWriter] = capture.lines.map(({ time: _time, ...rest }) => rest);
+    expect(viaWriter).to.deep.equal(viaPino);
+    expect(viaWriter).to.include({ level: 'debug' });
+
+    const info = new LogCapture();
+    createLineWriter(createLogger('info', info), 'admission', 'debug')(fields);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(info.lines).to.deep.equal([]);
+  });
 });
