@@ -11,7 +11,7 @@ import type { Informer, InformerOptions } from '../kube/informer.ts';
 
 /** The part of an Informer this module uses (so tests can supply a small fake). */
 export type WatchCache<T> = Pick<Informer<T>, 'start' | 'stop' | 'list' | 'hasSynced' | 'health' | 'on'>;
-export type InformerFactory = <T>(options: InformerOptions) => WatchCache<T>;
+export type InformerFactory = <T>(options: InformerOptions<T>) => WatchCache<T>;
 
 export interface ClusterState {
   namespacePolicy(namespace: string): NamespacePolicy | undefined;

@@ -33,7 +33,7 @@ export type WatchRestartReason =
   | 'error' // network error, non-200 answer, ERROR event other than 410
   | 'requested'; // restartWatch() was called
 
-export interface InformerOptions {
+export interface InformerOptions<T = unknown> {
   kubeConfig: KubeConfig;
   /** Collection path, e.g. "/api/v1/namespaces" or "/api/v1/namespaces/ns/configmaps". */
   path: string;
@@ -60,6 +60,12 @@ export interface InformerOptions {
   /** health() reports not ok after this many consecutive failures; default 3. */
   failureThreshold?: number;
   logger?: Logger;
+  /**
+   * Applied to every object before it is cached or handed to handlers (like client-go's
+   * SetTransform): drop what the consumer never reads (managedFields, payloads it only compares)
+   * so the cache holds less. It may mutate and return its argument; it must be pure and fast.
+   */
+  transform?: (obj: T) => T;
   /** Called on every watch restart, e.g. to feed your own metrics. */
   onWatchRestart?: (reason: WatchRestartReason, error?: Error) => void;
   /** When given, registers kube_offload_informer_watch_restarts_total{informer,reason} here. */
@@ -129,7 +135,7 @@ function restartsCounter(registry: Registry): Counter<'informer' | 'reason'> {
 const errorOf = (e: unknown): Error => (e instanceof Error ? e : new Error(String(e)));
 
 class InformerImpl<T extends KubernetesObject> implements Informer<T> {
-  readonly #o: InformerOptions;
+  readonly #o: InformerOptions<T>;
   readonly #client: KubeClient;
   readonly #log: Logger | undefined;
   readonly #backoff: Backoff;
@@ -156,7 +162,7 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
     restarts: { closed: 0, expired: 0, stalled: 0, error: 0, requested: 0 },
   };
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.#o = options;
     this.#client = options.client ?? new KubeClient(options.kubeConfig);
     this.#log = options.logger;
@@ -301,9 +307,11 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
     // List items carry no kind/apiVersion; fill them in so consumers see what a watch delivers.
     const itemKind = kind?.endsWith('List') ? kind.slice(0, -4) : undefined;
     const fresh = new Map<string, T>();
-    for (const item of items) {
-      if (itemKind && !item.kind) item.kind = itemKind;
-      if (apiVersion && !item.apiVersion) item.apiVersion = apiVersion;
+    const transform = this.#o.transform;
+    for (const listed of items) {
+      if (itemKind && !listed.kind) listed.kind = itemKind;
+      if (apiVersion && !listed.apiVersion) listed.apiVersion = apiVersion;
+      const item = transform ? transform(listed) : listed;
       fresh.set(objectKey(item), item);
     }
     const old = this.#cache;
@@ -440,23 +448,23 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
         armStall();
         this.#stalled = false;
         this.#stats.lastEventAt = this.#lastHeardAt = Date.now();
-        const obj = ev.object;
         if (ev.type === 'ERROR') {
-          const code = obj?.code;
-          const error = new KubeApiError('WATCH', this.#o.path, typeof code === 'number' ? code : 500, obj);
+          const code = ev.object?.code;
+          const error = new KubeApiError('WATCH', this.#o.path, typeof code === 'number' ? code : 500, ev.object);
           end(code === 410 ? 'expired' : 'error', error);
           return;
         }
         // First real event on this stream: the failure streak is over.
         if (events === 1) this.#backoff.reset();
         this.#expiredStreak = 0;
-        if (!obj) return;
-        const rv = obj.metadata?.resourceVersion;
+        if (!ev.object) return;
+        const rv = ev.object.metadata?.resourceVersion;
         if (ev.type === 'BOOKMARK') {
           this.#stats.bookmarks++;
           if (rv) this.#rv = rv;
           return;
         }
+        const obj = this.#o.transform ? this.#o.transform(ev.object) : ev.object;
         this.#stats.events++;
         const key = objectKey(obj);
         const prev = this.#cache.get(key);
@@ -496,6 +504,6 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
   }
 }
 
-export function createInformer<T>(options: InformerOptions): Informer<T> {
-  return new InformerImpl<T & KubernetesObject>(options) as unknown as Informer<T>;
+export function createInformer<T>(options: InformerOptions<T>): Informer<T> {
+  return new InformerImpl<T & KubernetesObject>(options as InformerOptions<T & KubernetesObject>) as unknown as Informer<T>;
 }

@@ -16,6 +16,7 @@
 //   the payload (data / spec / endpoints) exactly, except fields the remote apiserver assigns or
 //   defaults, so a resync of an in-sync state writes nothing.
 import type { KubeObject } from '../../webhooks/types.ts';
+import { PAYLOAD_DIGEST, PAYLOAD_FIELDS, hasPayloadDigest, payloadDigest } from './digest.ts';
 import {
   MANAGED_BY_LABEL,
   MANAGED_BY_VALUE,
@@ -319,7 +320,17 @@ function serviceSpecEqual(desired: Record<string, unknown>, actual: Record<strin
 }
 
 /** Top-level fields of a copy that are the apiserver's or nobody's to compare. */
-const NOT_COMPARED = new Set(['apiVersion', 'kind', 'metadata', 'status']);
+const NOT_COMPARED = new Set(['apiVersion', 'kind', 'metadata', 'status', PAYLOAD_DIGEST]);
+
+/**
+ * A ConfigMap's or Secret's data and binaryData are equal. `actual` may be a slimmed cache entry
+ * that keeps only their digest (slim.ts).
+ */
+function payloadEqual(desired: KubeObject, actual: KubeObject): boolean {
+  if (hasPayloadDigest(actual)) return payloadDigest(desired) === actual[PAYLOAD_DIGEST];
+  return PAYLOAD_FIELDS.every((f) => sameField(desired[f], actual[f]));
+}
+const isPayloadField = (k: string): boolean => (PAYLOAD_FIELDS as readonly string[]).includes(k);
 
 /**
  * True when the remote copy differs from the desired one in anything we manage. Labels and
@@ -332,9 +343,11 @@ export function needsUpdate(desired: KubeObject, actual: KubeObject): boolean {
   const am = actual.metadata ?? {};
   if (!sameField(dm.labels, am.labels) || !sameField(dm.annotations, am.annotations)) return true;
   const kind = desired.kind ?? actual.kind;
+  const dataKind = kind === 'ConfigMap' || kind === 'Secret';
+  if (dataKind && !payloadEqual(desired, actual)) return true;
   const keys = new Set([...Object.keys(desired), ...Object.keys(actual)]);
   for (const k of keys) {
-    if (NOT_COMPARED.has(k)) continue;
+    if (NOT_COMPARED.has(k) || (dataKind && isPayloadField(k))) continue;
     if (kind === 'Service' && k === 'spec') {
       if (!serviceSpecEqual((desired.spec as Record<string, unknown>) ?? {}, (actual.spec as Record<string, unknown>) ?? {})) return true;
       continue;
@@ -396,7 +409,7 @@ export function needsRecreate(desired: KubeObject, actual: KubeObject): boolean 
   if (kind === 'Secret' || kind === 'ConfigMap') {
     if (kind === 'Secret' && (desired.type ?? 'Opaque') !== (actual.type ?? 'Opaque')) return true;
     if (actual.immutable === true) {
-      return !sameField(desired.data, actual.data) || !sameField(desired.binaryData, actual.binaryData) || desired.immutable !== true;
+      return !payloadEqual(desired, actual) || desired.immutable !== true;
     }
     return false;
   }

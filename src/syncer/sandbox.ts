@@ -15,6 +15,8 @@ export interface SyncerComponentOptions {
   name?: string;
   /** Extra flags, e.g. ['--resync-period', '30s']. */
   args?: string[];
+  /** Extra environment, e.g. { KUBE_OFFLOAD_RUN: 'dist' } to run the compiled code as the image does. */
+  env?: Record<string, string>;
 }
 
 export async function syncerComponent(ctx: SandboxContext, options: SyncerComponentOptions = {}): Promise<ComponentSpec & { metricsPort: number }> {
@@ -37,7 +39,7 @@ export async function syncerComponent(ctx: SandboxContext, options: SyncerCompon
       ...(options.args ?? []),
     ),
     // The same heap settings as the Deployment in manifests/syncer/.
-    env: { NODE_OPTIONS: '--max-semi-space-size=2' },
+    env: { NODE_OPTIONS: '--max-semi-space-size=2', ...(options.env ?? {}) },
     before: async () => {
       fs.mkdirSync(workDir, { recursive: true });
       await serviceAccountKubeconfig(ctx.local, { namespace: SYSTEM_NAMESPACE, name: LOCAL_SERVICE_ACCOUNT, file: localKc });

@@ -23,7 +23,7 @@ import type { Informer, InformerOptions, WatchRestartReason } from '../../src/ku
 interface CM {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string> };
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string>; managedFields?: object[] };
   data?: Record<string, string>;
 }
 
@@ -206,7 +206,7 @@ describe('kube informer on a real kube-apiserver', function () {
   const createCm = (ns: string, name: string, data: Record<string, string> = { v: '1' }): Promise<CM> =>
     client.create<CM>(cmPath(ns), { metadata: { name }, data });
 
-  function informer(ns: string, extra: Partial<InformerOptions> = {}): { inf: Informer<CM>; restarts: WatchRestartReason[]; events: string[] } {
+  function informer(ns: string, extra: Partial<InformerOptions<CM>> = {}): { inf: Informer<CM>; restarts: WatchRestartReason[]; events: string[] } {
     const restarts: WatchRestartReason[] = [];
     const events: string[] = [];
     const inf = createInformer<CM>({ kubeConfig: kc, path: cmPath(ns), name: ns, onWatchRestart: (r) => restarts.push(r), ...extra });
@@ -262,6 +262,31 @@ describe('kube informer on a real kube-apiserver', function () {
     expect(Object.values(l.restarts).reduce((a, b) => a + b, 0)).to.equal(0);
     expect(short.events).to.deep.equal(['add early', 'add late']);
     expect(short.inf.health()).to.deep.equal({ ok: true });
+  });
+
+  it('applies the transform to listed and watched objects before caching and handing them out', async () => {
+    const ns = await namespace('inf-transform');
+    await createCm(ns, 'listed', { v: 'big' });
+    const seen: CM[] = [];
+    const { inf } = informer(ns, {
+      transform: (o) => {
+        delete o.metadata.managedFields;
+        if (o.data) o.data = { size: String(JSON.stringify(o.data).length) };
+        return o;
+      },
+    });
+    inf.on('add', (o) => seen.push(o));
+    inf.on('update', (o) => seen.push(o));
+    await inf.start();
+    await createCm(ns, 'watched', { v: 'bigger' });
+    const deadline = Date.now() + 30_000;
+    while (!inf.get(`${ns}/watched`) && Date.now() < deadline) await sleep(50);
+    for (const name of ['listed', 'watched']) {
+      const cached = inf.get(`${ns}/${name}`) as CM;
+      expect(cached.metadata.managedFields, name).to.equal(undefined);
+      expect(cached.data, name).to.deep.equal({ size: String(JSON.stringify({ v: name === 'listed' ? 'big' : 'bigger' }).length) });
+      expect(seen.find((o) => o.metadata.name === name), name).to.equal(cached);
+    }
   });
 
   it('relists on a real 410 Gone and emits the add/update/delete diff it missed', async () => {

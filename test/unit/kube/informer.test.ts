@@ -87,7 +87,7 @@ describe('kube/informer (protocol edge cases, fake endpoint)', () => {
   let inf: Informer<Obj> | undefined;
   const restarts: WatchRestartReason[] = [];
 
-  async function make(extra: Partial<InformerOptions> = {}): Promise<Informer<Obj>> {
+  async function make(extra: Partial<InformerOptions<Obj>> = {}): Promise<Informer<Obj>> {
     const kc = await api.listen();
     inf = createInformer<Obj>({
       kubeConfig: kc, path: '/api/v1/namespaces/ns/configmaps', name: 'test',

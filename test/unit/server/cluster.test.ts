@@ -52,8 +52,8 @@ class FakeInformer<T> implements WatchCache<T> {
   healthy: { ok: boolean; reason?: string } = { ok: true };
   handlers: Array<[InformerEvent, (object: T, old?: T) => void]> = [];
   release: (() => void) | undefined;
-  options: InformerOptions;
-  constructor(options: InformerOptions) {
+  options: InformerOptions<T>;
+  constructor(options: InformerOptions<T>) {
     this.options = options;
   }
   start() {
@@ -89,7 +89,7 @@ class FakeInformer<T> implements WatchCache<T> {
 
 function fakeFactory() {
   const informers: Array<FakeInformer<unknown>> = [];
-  const factory: InformerFactory = <T>(options: InformerOptions) => {
+  const factory: InformerFactory = <T>(options: InformerOptions<T>) => {
     const informer = new FakeInformer<T>(options);
     informers.push(informer as FakeInformer<unknown>);
     return informer;
