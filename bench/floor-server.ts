@@ -1,21 +1,27 @@
-// The floor of the admission rows: a bare node:https server that reads the request and answers
-// a fixed "allowed" AdmissionReview. Same certificate, TLS minimum and keep-alive as the
-// webhook (src/server/https.ts), started the same way (a child process), so the difference is
-// what kube-offload does per admission: parse, decide, patch, log, count.
+// The floors of the admission rows: bare node:https servers with the same certificate, TLS
+// minimum and keep-alive as the webhook (src/server/https.ts), started the same way (a child
+// process), so the difference is what kube-offload does per admission.
 //
-//   node bench/floor-server.ts --cert-dir DIR [--port 0] [--host 127.0.0.1]
+// - default: reads the request and answers a fixed "allowed" AdmissionReview (the floor the
+//   targets are set against: TLS and HTTP only).
+// - --parse: what any real admission webhook must do at the least: reads the body, JSON.parse
+//   it, and answers "allowed" with the request's uid (the API server rejects any other uid).
+//   The difference from ours is then deciding, patching, logging and counting.
+//
+//   node bench/floor-server.ts --cert-dir DIR [--parse] [--port 0] [--host 127.0.0.1]
 import fs from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { 'cert-dir': { type: 'string' }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: { 'cert-dir': { type: 'string' }, parse: { type: 'boolean', default: false }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
 });
 const certDir = values['cert-dir'];
 if (!certDir) {
-  process.stderr.write('usage: node bench/floor-server.ts --cert-dir DIR [--port N] [--host ADDR]\n');
+  process.stderr.write('usage: node bench/floor-server.ts --cert-dir DIR [--parse] [--port N] [--host ADDR]\n');
   process.exit(2);
 }
 
@@ -24,15 +30,38 @@ const answer = Buffer.from(
 );
 const headers = { 'content-type': 'application/json', 'content-length': answer.length };
 
+const fixed = (req: IncomingMessage, res: ServerResponse): void => {
+  req.on('data', () => undefined);
+  req.on('end', () => {
+    res.writeHead(200, headers);
+    res.end(answer);
+  });
+};
+
+const parsing = (req: IncomingMessage, res: ServerResponse): void => {
+  const chunks: Buffer[] = [];
+  req.on('data', (chunk: Buffer) => chunks.push(chunk));
+  req.on('end', () => {
+    let uid: unknown;
+    try {
+      uid = JSON.parse(Buffer.concat(chunks).toString('utf8'))?.request?.uid;
+    } catch {
+      uid = undefined;
+    }
+    if (typeof uid !== 'string') {
+      res.writeHead(400, { 'content-type': 'text/plain', 'content-length': 12 });
+      res.end('bad request\n');
+      return;
+    }
+    const body = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true}}`;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
+};
+
 const server = createServer(
   { key: fs.readFileSync(path.join(certDir, 'tls.key')), cert: fs.readFileSync(path.join(certDir, 'tls.crt')), minVersion: 'TLSv1.2' },
-  (req, res) => {
-    req.on('data', () => undefined);
-    req.on('end', () => {
-      res.writeHead(200, headers);
-      res.end(answer);
-    });
-  },
+  values.parse ? parsing : fixed,
 );
 server.keepAliveTimeout = 65_000;
 server.listen(Number(values.port), values.host, () => {

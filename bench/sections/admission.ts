@@ -1,12 +1,15 @@
 // Section "admission": the placement review (/mutate/pods) of the realistic pod, over HTTPS with
-// autocannon at concurrency 1, 16 and 64, against the floor (bench/floor-server.ts).
+// autocannon at concurrency 1, 16 and 64, against the floor (bench/floor-server.ts), and, in info
+// rows, against a second floor that parses the body and echoes its uid (the least any real
+// admission webhook must do).
 //
-// Both servers are child processes started the way users start them:
-//   ours:  node bin/kube-offload.js webhook --standalone --port 0 --host 127.0.0.1 --cert-dir D
-//   floor: node bench/floor-server.ts --cert-dir D   (the certificate ours generated in D)
-// Both stay up for the whole section. After a warm-up, every concurrency gets a short warm-up of
-// its own and then `runs` measured runs of each server, alternating which goes first, so drift
-// (other work on the machine) hits both. Rows report the median of the runs.
+// All servers are child processes started the way users start them:
+//   ours:          node bin/kube-offload.js webhook --standalone --port 0 --host 127.0.0.1 --cert-dir D
+//   floor:         node bench/floor-server.ts --cert-dir D   (the certificate ours generated in D)
+//   parsing floor: node bench/floor-server.ts --parse --cert-dir D
+// They stay up for the whole section. After a warm-up, every concurrency gets a short warm-up of
+// its own and then `runs` measured runs of each server, in an order that changes every run, so
+// drift (other work on the machine) hits all of them. Rows report the median of the runs.
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
@@ -37,6 +40,9 @@ interface Measured {
   cpuPerRequestUs: number[];
 }
 
+/** Rows against the parsing floor: info only, the targets are set against the bare floor. */
+const PARSING = 'vs parsing floor';
+
 function plannedRows(): Array<Pick<Row, 'name' | 'unit' | 'target'>> {
   const rows: Array<Pick<Row, 'name' | 'unit' | 'target'>> = [];
   for (const c of CONCURRENCIES) {
@@ -44,6 +50,9 @@ function plannedRows(): Array<Pick<Row, 'name' | 'unit' | 'target'>> {
     rows.push({ name: `/mutate/pods c=${c}: p50`, unit: 'ms', target: null });
     rows.push({ name: `/mutate/pods c=${c}: p99`, unit: 'ms', target: P99_TARGET });
     rows.push({ name: `/mutate/pods c=${c}: server CPU per request`, unit: 'us', target: null });
+    rows.push({ name: `/mutate/pods c=${c}: throughput ${PARSING}`, unit: 'req/s', target: null });
+    rows.push({ name: `/mutate/pods c=${c}: p99 ${PARSING}`, unit: 'ms', target: null });
+    rows.push({ name: `/mutate/pods c=${c}: server CPU per request ${PARSING}`, unit: 'us', target: null });
   }
   rows.push({ name: 'webhook RSS at idle', unit: 'MiB', target: null });
   rows.push({ name: 'webhook RSS under load (peak)', unit: 'MiB', target: null });
@@ -108,7 +117,16 @@ async function run(ctx: BenchContext): Promise<Row[]> {
       { cwd: ctx.repoRoot },
     );
     servers.push(floor);
-    ctx.log(`admission: webhook pid ${ours.pid} on :${ours.port}, floor pid ${floor.pid} on :${floor.port}; review body ${body.length} bytes`);
+    const parsing = await startServer(
+      'parsing floor',
+      [process.execPath, path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), '--parse', '--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1'],
+      path.join(logs, 'floor-parse.log'),
+      { cwd: ctx.repoRoot },
+    );
+    servers.push(parsing);
+    ctx.log(
+      `admission: webhook pid ${ours.pid} on :${ours.port}, floor pid ${floor.pid} on :${floor.port}, parsing floor pid ${parsing.pid} on :${parsing.port}; review body ${body.length} bytes`,
+    );
 
     // Idle RSS: started, certificate loaded, no request served yet.
     await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -124,31 +142,37 @@ async function run(ctx: BenchContext): Promise<Row[]> {
     const patchOps = (JSON.parse(Buffer.from(String(response.patch), 'base64').toString('utf8')) as unknown[]).length;
     const floorAnswer = await reviewOnce(floor.port, ca, body);
     if (floorAnswer.status !== 200 || floorAnswer.json?.response?.allowed !== true) throw new Error('the floor does not answer an allowed review');
+    const parsingAnswer = await reviewOnce(parsing.port, ca, body);
+    if (parsingAnswer.status !== 200 || parsingAnswer.json?.response?.allowed !== true || parsingAnswer.json?.response?.uid !== placementReview().request.uid) {
+      throw new Error("the parsing floor does not answer an allowed review with the request's uid");
+    }
 
     const settle = options.quick ? 0.5 : 1;
     const warm = options.quick ? 2 : 5;
     ctx.log(`admission: warm-up ${warm} s each at c=16`);
     await measure(ours, body, 16, warm, 0, undefined);
     await measure(floor, body, 16, warm, 0, undefined);
+    await measure(parsing, body, 16, warm, 0, undefined);
 
     const rows: Row[] = [];
     const curves: AdmissionCurve[] = [];
     const loadRss = { ours: [] as number[], floor: [] as number[] };
     for (const connections of CONCURRENCIES) {
-      const result = { ours: { runs: [], cpuPerRequestUs: [] } as Measured, floor: { runs: [], cpuPerRequestUs: [] } as Measured };
+      const empty = (): Measured => ({ runs: [], cpuPerRequestUs: [] });
+      const result = { ours: empty(), floor: empty(), parsing: empty() };
       await measure(floor, body, connections, 1, 0, undefined);
+      await measure(parsing, body, connections, 1, 0, undefined);
       await measure(ours, body, connections, 1, 0, undefined);
+      const names = ['ours', 'floor', 'parsing'] as const;
       for (let i = 0; i < options.runs; i++) {
-        const order = i % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const);
-        for (const which of order) {
-          const server = which === 'ours' ? ours : floor;
-          await measure(server, body, connections, options.durationSeconds, settle, result[which], loadRss[which]);
+        // Rotated every run: each server goes first, second and last in turn.
+        for (const which of names.map((_, j) => names[(i + j) % names.length] as (typeof names)[number])) {
+          const server = which === 'ours' ? ours : which === 'floor' ? floor : parsing;
+          await measure(server, body, connections, options.durationSeconds, settle, result[which], which === 'parsing' ? undefined : loadRss[which]);
         }
         const last = (m: Measured) => m.runs[m.runs.length - 1] as LoadRun;
-        ctx.log(
-          `admission: c=${connections} run ${i + 1}/${options.runs}: ours ${last(result.ours).rps.toFixed(0)} req/s p99 ${last(result.ours).p99.toFixed(2)} ms; ` +
-            `floor ${last(result.floor).rps.toFixed(0)} req/s p99 ${last(result.floor).p99.toFixed(2)} ms`,
-        );
+        const say = (m: Measured) => `${last(m).rps.toFixed(0)} req/s p99 ${last(m).p99.toFixed(2)} ms`;
+        ctx.log(`admission: c=${connections} run ${i + 1}/${options.runs}: ours ${say(result.ours)}; floor ${say(result.floor)}; parsing floor ${say(result.parsing)}`);
       }
       const runs = (pick: (r: LoadRun) => number) => ({ ours: result.ours.runs.map(pick), floor: result.floor.runs.map(pick) });
       const row = (name: string, unit: string, values: { ours: number[]; floor: number[] }, target: Target | null, note?: string): Row =>
@@ -157,6 +181,12 @@ async function run(ctx: BenchContext): Promise<Row[]> {
       rows.push(row('p50', 'ms', runs((r) => r.p50), null));
       rows.push(row('p99', 'ms', runs((r) => r.p99), P99_TARGET));
       rows.push(row('server CPU per request', 'us', { ours: result.ours.cpuPerRequestUs, floor: result.floor.cpuPerRequestUs }, null, 'user+system CPU of the server process / requests served'));
+      // The same runs of ours, against the parsing floor.
+      const vsParsing = (pick: (r: LoadRun) => number) => ({ ours: result.ours.runs.map(pick), floor: result.parsing.runs.map(pick) });
+      const note = 'info: the parsing floor reads the body, JSON.parse()s it and echoes request.uid';
+      rows.push(row(`throughput ${PARSING}`, 'req/s', vsParsing((r) => r.rps), null, note));
+      rows.push(row(`p99 ${PARSING}`, 'ms', vsParsing((r) => r.p99), null, note));
+      rows.push(row(`server CPU per request ${PARSING}`, 'us', { ours: result.ours.cpuPerRequestUs, floor: result.parsing.cpuPerRequestUs }, null, note));
       const curve = (m: Measured) => Object.fromEntries(CURVE_PERCENTILES.map((p) => [String(p), median(m.runs.map((r) => percentileSorted(r.latencies, p)))]));
       curves.push({ connections, ours: curve(result.ours), floor: curve(result.floor) });
     }
