@@ -66,9 +66,7 @@ export async function run(argv: string[]): Promise<number> {
         return { ok: s.hasSynced(), detail: s.hasSynced() ? 'caches synced' : `caches not synced yet (${JSON.stringify(sizes)})` };
       },
     });
-    setInterval(() => {
-      for (const [name, n] of Object.entries(s.cacheSizes())) metrics.cacheObjects.set({ informer: name }, n);
-    }, 10_000).unref();
+    metrics.setCacheSizes(() => s.cacheSizes());
     logger.info({ metricsPort: server.port, cluster: config.clusterName, remotes: remotes.map((r) => r.name), leaderElect: config.leaderElect }, 'syncer starting');
     s.startCaches().then(
       () => logger.info({ caches: s.cacheSizes() }, 'caches synced'),

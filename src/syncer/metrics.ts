@@ -17,8 +17,9 @@ export interface SyncerMetrics {
   watchRestarts: Counter<'informer' | 'reason'>;
   /** 1 while this replica leads (or runs without leader election). */
   leader: Gauge;
-  /** Objects in each informer cache. */
+  /** Objects in each informer cache, read at scrape time from the source given here. */
   cacheObjects: Gauge<'informer'>;
+  setCacheSizes: (source: () => Record<string, number>) => void;
   /** Kubernetes Events not written because the event queue was full. */
   eventsDropped: Counter;
 }
@@ -26,7 +27,11 @@ export interface SyncerMetrics {
 export function createMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): SyncerMetrics {
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'kube_offload_syncer_' });
   const registers = [registry];
+  let cacheSizes: (() => Record<string, number>) | undefined;
   return {
+    setCacheSizes: (source) => {
+      cacheSizes = source;
+    },
     registry,
     queueDepth: new Gauge({ name: 'kube_offload_syncer_queue_depth', help: 'Keys waiting in the syncer work queue', registers }),
     reconcileDuration: new Histogram({
@@ -41,7 +46,15 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
     conflicts: new Counter({ name: 'kube_offload_syncer_conflicts_total', help: 'Remote objects or namespaces with our name that kube-offload does not own (left untouched)', labelNames: ['kind', 'remote'], registers }),
     watchRestarts: new Counter({ name: 'kube_offload_syncer_watch_restarts_total', help: 'Watch restarts of the syncer informers', labelNames: ['informer', 'reason'], registers }),
     leader: new Gauge({ name: 'kube_offload_syncer_leader', help: '1 while this replica is the active syncer', registers }),
-    cacheObjects: new Gauge({ name: 'kube_offload_syncer_cache_objects', help: 'Objects held in each informer cache', labelNames: ['informer'], registers }),
+    cacheObjects: new Gauge({
+      name: 'kube_offload_syncer_cache_objects',
+      help: 'Objects held in each informer cache',
+      labelNames: ['informer'],
+      registers,
+      collect() {
+        for (const [informer, n] of Object.entries(cacheSizes?.() ?? {})) this.set({ informer }, n);
+      },
+    }),
     eventsDropped: new Counter({ name: 'kube_offload_syncer_events_dropped_total', help: 'Kubernetes Events dropped because the event queue was full', registers }),
   };
 }

@@ -39,7 +39,7 @@ export async function syncerComponent(ctx: SandboxContext, options: SyncerCompon
       ...(options.args ?? []),
     ),
     // The same heap settings as the Deployment in manifests/syncer/.
-    env: { NODE_OPTIONS: '--max-semi-space-size=2', ...(options.env ?? {}) },
+    env: { NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=384', ...(options.env ?? {}) },
     before: async () => {
       fs.mkdirSync(workDir, { recursive: true });
       await serviceAccountKubeconfig(ctx.local, { namespace: SYSTEM_NAMESPACE, name: LOCAL_SERVICE_ACCOUNT, file: localKc });
