@@ -94,17 +94,20 @@ function machine(): Machine {
   };
 }
 
+/** Replaces the table between the markers in bench/README.md and in the project README. */
 function updateReadme(table: string, header: string): void {
-  let text: string;
-  try {
-    text = fs.readFileSync(README, 'utf8');
-  } catch {
-    return;
+  for (const file of [README, path.join(BENCH_DIR, '..', 'README.md')]) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    const start = text.indexOf(TABLE_START);
+    const end = text.indexOf(TABLE_END);
+    if (start < 0 || end < start) continue;
+    fs.writeFileSync(file, `${text.slice(0, start + TABLE_START.length)}\n${header}\n\n${table}\n${text.slice(end)}`);
   }
-  const start = text.indexOf(TABLE_START);
-  const end = text.indexOf(TABLE_END);
-  if (start < 0 || end < start) return;
-  fs.writeFileSync(README, `${text.slice(0, start + TABLE_START.length)}\n${header}\n\n${table}\n${text.slice(end)}`);
 }
 
 async function main(): Promise<number> {
