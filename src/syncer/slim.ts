@@ -8,16 +8,14 @@
 // - remote ConfigMap/Secret copies keep a SHA-256 of their payload instead of the payload: the
 //   syncer only ever compares it with the desired copy, never reads it (copy.ts: payloadEqual).
 import type { KubeObject } from '../../webhooks/types.ts';
+import { withoutManagedFields } from '../kube/transforms.ts';
 import { LAST_APPLIED_ANNOTATION } from './copy.ts';
 import { PAYLOAD_DIGEST, PAYLOAD_FIELDS, hasPayloadDigest, payloadDigest } from './digest.ts';
 
-function dropManagedFields(o: KubeObject): void {
-  if (o.metadata?.managedFields) delete o.metadata.managedFields;
-}
 
 /** Transform for local informers. Mutates and returns its argument. */
 export function slimLocal(o: KubeObject): KubeObject {
-  dropManagedFields(o);
+  withoutManagedFields(o);
   const annotations = o.metadata?.annotations;
   if (annotations && LAST_APPLIED_ANNOTATION in annotations) delete annotations[LAST_APPLIED_ANNOTATION];
   return o;
@@ -25,7 +23,7 @@ export function slimLocal(o: KubeObject): KubeObject {
 
 /** Transform for remote informers (and our own writes' responses). Mutates and returns its argument. */
 export function slimRemote(o: KubeObject): KubeObject {
-  dropManagedFields(o);
+  withoutManagedFields(o);
   if ((o.kind === 'ConfigMap' || o.kind === 'Secret') && !hasPayloadDigest(o)) {
     o[PAYLOAD_DIGEST] = payloadDigest(o);
     for (const field of PAYLOAD_FIELDS) delete o[field];

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import type { KubeClient, KubernetesObject } from '../kube/client.ts';
 import { isAlreadyExists, isConflict, isNotFound, resourcePath, statusCodeOf } from '../kube/client.ts';
 import { createInformer } from '../kube/informer.ts';
+import { metadataOnly, withoutManagedFields } from '../kube/transforms.ts';
 import type { Informer } from '../kube/informer.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
 import { desiredTwinNamespace } from '../syncer/copy.ts';
@@ -147,10 +148,14 @@ export class VirtualNodeProvider {
     const ours = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ORIGIN_CLUSTER_LABEL}=${options.localCluster}`;
     const registry = options.metrics?.registry;
     const common = { logger: this.#log, ...(registry ? { registry } : {}) };
-    this.#localPods = createInformer<Pod>({ ...common, kubeConfig: options.local.kubeConfig, client: options.local, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${this.#cfg.nodeName}`, name: `vn-local-pods-${options.remoteCluster}` });
-    this.#remotePods = createInformer<Pod>({ ...common, kubeConfig: options.remote.kubeConfig, client: options.remote, path: '/api/v1/pods', labelSelector: ours, name: `vn-remote-pods-${options.remoteCluster}` });
-    this.#remoteConfigMaps = createInformer<KubeObject>({ ...common, kubeConfig: options.remote.kubeConfig, client: options.remote, path: '/api/v1/configmaps', labelSelector: ours, name: `vn-remote-configmaps-${options.remoteCluster}` });
-    this.#remoteSecrets = createInformer<KubeObject>({ ...common, kubeConfig: options.remote.kubeConfig, client: options.remote, path: '/api/v1/secrets', labelSelector: ours, name: `vn-remote-secrets-${options.remoteCluster}` });
+    const pods = { ...common, transform: withoutManagedFields<Pod> };
+    this.#localPods = createInformer<Pod>({ ...pods, kubeConfig: options.local.kubeConfig, client: options.local, path: '/api/v1/pods', fieldSelector: `spec.nodeName=${this.#cfg.nodeName}`, name: `vn-local-pods-${options.remoteCluster}` });
+    this.#remotePods = createInformer<Pod>({ ...pods, kubeConfig: options.remote.kubeConfig, client: options.remote, path: '/api/v1/pods', labelSelector: ours, name: `vn-remote-pods-${options.remoteCluster}` });
+    // Only "does the copy exist?" is asked of these: keep metadata, never the payloads (the
+    // syncer's copies of every replicated Secret and ConfigMap would otherwise fill the heap).
+    const existence = { ...common, transform: metadataOnly<KubeObject> };
+    this.#remoteConfigMaps = createInformer<KubeObject>({ ...existence, kubeConfig: options.remote.kubeConfig, client: options.remote, path: '/api/v1/configmaps', labelSelector: ours, name: `vn-remote-configmaps-${options.remoteCluster}` });
+    this.#remoteSecrets = createInformer<KubeObject>({ ...existence, kubeConfig: options.remote.kubeConfig, client: options.remote, path: '/api/v1/secrets', labelSelector: ours, name: `vn-remote-secrets-${options.remoteCluster}` });
     this.#queue = new WorkQueue({
       name: `virtual-node-${options.remoteCluster}`,
       concurrency: options.concurrency ?? 16,
