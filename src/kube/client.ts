@@ -345,7 +345,16 @@ export class KubeClient {
    * snapshot, from which a watch can start. The continue token expiring (410) mid-way restarts the
    * list from scratch once, as client-go's pager does.
    */
-  async listAll<T extends KubernetesObject = KubernetesObject>(collectionPath: string, options: Omit<ListOptions, 'continue'> = {}): Promise<{ items: T[]; resourceVersion: string; apiVersion?: string; kind?: string }> {
+  /**
+   * Every page of a LIST. `map` sees each item as its page arrives (with the list's kind and
+   * apiVersion), so a caller that slims items never holds more than one page of whole objects.
+   */
+  async listAll<T extends KubernetesObject = KubernetesObject>(
+    collectionPath: string,
+    options: Omit<ListOptions, 'continue'> & { map?: (item: T, list: { kind?: string; apiVersion?: string }) => T } = {},
+  ): Promise<{ items: T[]; resourceVersion: string; apiVersion?: string; kind?: string }> {
+    const { map, ...listOptions } = options;
+    options = listOptions;
     const pageSize = options.limit ?? 500;
     for (let attempt = 0; ; attempt++) {
       const items: T[] = [];
@@ -356,7 +365,9 @@ export class KubeClient {
           // resourceVersion options apply only to the first page; later pages follow the token.
           const page = await this.list<T>(collectionPath, cont ? { ...options, resourceVersion: undefined, resourceVersionMatch: undefined, limit: pageSize, continue: cont } : { ...options, limit: pageSize });
           first ??= page;
-          items.push(...(page.items ?? []));
+          const pageItems = page.items ?? [];
+          if (map) for (let i = 0; i < pageItems.length; i++) pageItems[i] = map(pageItems[i] as T, first);
+          items.push(...pageItems);
           cont = page.metadata?.continue || undefined;
           if (!cont) {
             return { items, resourceVersion: page.metadata?.resourceVersion ?? '', ...(first.apiVersion ? { apiVersion: first.apiVersion } : {}), ...(first.kind ? { kind: first.kind } : {}) };

@@ -297,23 +297,23 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
   }
 
   async #relist(): Promise<void> {
-    const { items, resourceVersion, kind, apiVersion } = await this.#client.listAll<T>(this.#o.path, {
+    const transform = this.#o.transform;
+    const { items, resourceVersion } = await this.#client.listAll<T>(this.#o.path, {
       ...(this.#o.labelSelector ? { labelSelector: this.#o.labelSelector } : {}),
       ...(this.#o.fieldSelector ? { fieldSelector: this.#o.fieldSelector } : {}),
       limit: this.#o.pageSize ?? 500,
+      // Page by page, so a relist never holds more than one page of untransformed objects.
+      map: (item, list) => {
+        // List items carry no kind/apiVersion; fill them in so consumers see what a watch delivers.
+        if (!item.kind && list.kind?.endsWith('List')) item.kind = list.kind.slice(0, -4);
+        if (!item.apiVersion && list.apiVersion) item.apiVersion = list.apiVersion;
+        return transform ? transform(item) : item;
+      },
     });
     if (this.#stopped) return;
     this.#stats.lists++;
-    // List items carry no kind/apiVersion; fill them in so consumers see what a watch delivers.
-    const itemKind = kind?.endsWith('List') ? kind.slice(0, -4) : undefined;
     const fresh = new Map<string, T>();
-    const transform = this.#o.transform;
-    for (const listed of items) {
-      if (itemKind && !listed.kind) listed.kind = itemKind;
-      if (apiVersion && !listed.apiVersion) listed.apiVersion = apiVersion;
-      const item = transform ? transform(listed) : listed;
-      fresh.set(objectKey(item), item);
-    }
+    for (const item of items) fresh.set(objectKey(item), item);
     const old = this.#cache;
     this.#cache = fresh;
     this.#rv = resourceVersion;

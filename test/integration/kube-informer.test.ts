@@ -267,9 +267,13 @@ describe('kube informer on a real kube-apiserver', function () {
   it('applies the transform to listed and watched objects before caching and handing them out', async () => {
     const ns = await namespace('inf-transform');
     await createCm(ns, 'listed', { v: 'big' });
+    await createCm(ns, 'listed-2', { v: 'big' });
     const seen: CM[] = [];
+    const kindsSeenByTransform = new Set<string | undefined>();
     const { inf } = informer(ns, {
+      pageSize: 1, // the LIST arrives in two pages; the transform runs page by page
       transform: (o) => {
+        kindsSeenByTransform.add(o.kind); // list items get their kind before the transform
         delete o.metadata.managedFields;
         if (o.data) o.data = { size: String(JSON.stringify(o.data).length) };
         return o;
@@ -281,10 +285,11 @@ describe('kube informer on a real kube-apiserver', function () {
     await createCm(ns, 'watched', { v: 'bigger' });
     const deadline = Date.now() + 30_000;
     while (!inf.get(`${ns}/watched`) && Date.now() < deadline) await sleep(50);
-    for (const name of ['listed', 'watched']) {
+    expect([...kindsSeenByTransform]).to.deep.equal(['ConfigMap']);
+    for (const name of ['listed', 'listed-2', 'watched']) {
       const cached = inf.get(`${ns}/${name}`) as CM;
       expect(cached.metadata.managedFields, name).to.equal(undefined);
-      expect(cached.data, name).to.deep.equal({ size: String(JSON.stringify({ v: name === 'listed' ? 'big' : 'bigger' }).length) });
+      expect(cached.data, name).to.deep.equal({ size: String(JSON.stringify({ v: name === 'watched' ? 'bigger' : 'big' }).length) });
       expect(seen.find((o) => o.metadata.name === name), name).to.equal(cached);
     }
   });
