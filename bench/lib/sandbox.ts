@@ -111,17 +111,19 @@ export async function deleteAllPods(client: AdminClient, namespace: string, time
   }
 }
 
-export interface PodWatch {
+export interface BenchWatch {
   /** Resolves once the watch stream is open (HTTP 200). */
   opened: Promise<void>;
   stop(): void;
 }
 
 /**
- * Watches the pods of one namespace as admin and calls onPod for every event, with the time
- * (performance.now()) the event arrived. Reopens the stream if the apiserver ends it.
+ * Watches one resource of one namespace as admin and calls onEvent for every ADDED, MODIFIED and
+ * DELETED event, with the time (performance.now()) it arrived. Reopens the stream when the
+ * apiserver ends it, resuming from the last resourceVersion (bookmarks included); after a 410
+ * it starts over (ADDED again for existing objects).
  */
-export function watchPods(cluster: Cluster, namespace: string, onPod: (type: string, pod: any, at: number) => void): PodWatch {
+export function watchNamespaced(cluster: Cluster, namespace: string, resource: string, onEvent: (type: string, object: any, at: number) => void): BenchWatch {
   const pki = path.join(cluster.dir, 'pki');
   const tls = {
     ca: fs.readFileSync(cluster.caCertPath),
@@ -137,13 +139,15 @@ export function watchPods(cluster: Cluster, namespace: string, onPod: (type: str
     markOpened = resolve;
     failOpen = reject;
   });
+  let resourceVersion = '';
   const open = (): void => {
     if (stopped) return;
+    const rv = resourceVersion ? `&resourceVersion=${resourceVersion}` : '';
     const req = https.request(
-      { host: url.hostname, port: url.port, path: `/api/v1/namespaces/${namespace}/pods?watch=true`, method: 'GET', agent: false, ...tls },
+      { host: url.hostname, port: url.port, path: `/api/v1/namespaces/${namespace}/${resource}?watch=true&allowWatchBookmarks=true${rv}`, method: 'GET', agent: false, ...tls },
       (res) => {
         if (res.statusCode !== 200) {
-          failOpen(new Error(`watch pods in ${cluster.name}/${namespace}: HTTP ${res.statusCode}`));
+          failOpen(new Error(`watch ${resource} in ${cluster.name}/${namespace}: HTTP ${res.statusCode}`));
           res.resume();
           return;
         }
@@ -159,10 +163,15 @@ export function watchPods(cluster: Cluster, namespace: string, onPod: (type: str
             buffer = buffer.slice(newline + 1);
             if (!line.trim()) continue;
             const event = JSON.parse(line) as { type: string; object: any };
-            if (event.type !== 'ERROR') onPod(event.type, event.object, at);
+            if (event.type === 'ERROR') {
+              resourceVersion = ''; // 410 Gone: start over
+              continue;
+            }
+            if (event.object?.metadata?.resourceVersion) resourceVersion = event.object.metadata.resourceVersion;
+            if (event.type !== 'BOOKMARK') onEvent(event.type, event.object, at);
           }
         });
-        res.on('end', () => setTimeout(open, 100));
+        res.on('end', () => setTimeout(open, 50));
         res.on('error', () => undefined);
       },
     );
@@ -181,4 +190,9 @@ export function watchPods(cluster: Cluster, namespace: string, onPod: (type: str
       current?.destroy();
     },
   };
+}
+
+/** The pods of one namespace: watchNamespaced(cluster, namespace, 'pods', onPod). */
+export function watchPods(cluster: Cluster, namespace: string, onPod: (type: string, pod: any, at: number) => void): BenchWatch {
+  return watchNamespaced(cluster, namespace, 'pods', onPod);
 }

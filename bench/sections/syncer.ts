@@ -27,8 +27,6 @@
 //            `--runs` rounds, alternating the order; medians.
 // The syncer is stopped at the end (later sections must not pay for it); the namespaces stay.
 import fs from 'node:fs';
-import https from 'node:https';
-import path from 'node:path';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import type { RunningComponent, Sandbox } from '../../src/sandbox/sandbox.ts';
 import { syncerComponent } from '../../src/syncer/sandbox.ts';
@@ -36,8 +34,8 @@ import { twinNamespaceName } from '../../src/twin.ts';
 import { SANDBOX_CLUSTER_NAME } from '../../src/virtualnode/sandbox.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
 import { buildDist } from '../lib/build.ts';
-import type { AdminClient } from '../lib/sandbox.ts';
-import { adminClient } from '../lib/sandbox.ts';
+import type { AdminClient, BenchWatch } from '../lib/sandbox.ts';
+import { adminClient, watchNamespaced } from '../lib/sandbox.ts';
 import { measuredRow, median, percentileSorted, sleep, sortedCopy, unmeasuredRow } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section, Target } from '../lib/types.ts';
 
@@ -161,86 +159,18 @@ async function waitForNamespace(client: AdminClient, name: string, timeoutMs = 6
 // ---------------------------------------------------------------------------------------------
 // watches
 
-interface Watch {
-  opened: Promise<void>;
-  stop(): void;
-}
-
-/** Watches one resource of one namespace as admin; onAdded(name, at) for each ADDED event. */
-function watchAdded(cluster: Cluster, namespace: string, resource: string, onAdded: (name: string, at: number) => void): Watch {
-  const pki = path.join(cluster.dir, 'pki');
-  const tls = {
-    ca: fs.readFileSync(cluster.caCertPath),
-    cert: fs.readFileSync(path.join(pki, 'client-admin.crt')),
-    key: fs.readFileSync(path.join(pki, 'client-admin.key')),
-  };
-  const url = new URL(cluster.server);
-  let stopped = false;
-  let current: ReturnType<typeof https.request> | undefined;
-  let markOpened: () => void = () => undefined;
-  let failOpen: (error: Error) => void = () => undefined;
-  const opened = new Promise<void>((resolve, reject) => {
-    markOpened = resolve;
-    failOpen = reject;
+/** onAdded(name, at) for each ADDED event of one resource of one namespace. */
+function watchAdded(cluster: Cluster, namespace: string, resource: string, onAdded: (name: string, at: number) => void): BenchWatch {
+  return watchNamespaced(cluster, namespace, resource, (type, object, at) => {
+    if (type === 'ADDED') onAdded(object.metadata.name, at);
   });
-  let resourceVersion = '';
-  const open = (): void => {
-    if (stopped) return;
-    const rv = resourceVersion ? `&resourceVersion=${resourceVersion}` : '';
-    const req = https.request(
-      { host: url.hostname, port: url.port, path: `/api/v1/namespaces/${namespace}/${resource}?watch=true&allowWatchBookmarks=true${rv}`, method: 'GET', agent: false, ...tls },
-      (res) => {
-        if (res.statusCode !== 200) {
-          failOpen(new Error(`watch ${resource} in ${cluster.name}/${namespace}: HTTP ${res.statusCode}`));
-          res.resume();
-          return;
-        }
-        markOpened();
-        res.setEncoding('utf8');
-        let buffer = '';
-        res.on('data', (chunk: string) => {
-          const at = performance.now();
-          buffer += chunk;
-          let newline;
-          while ((newline = buffer.indexOf('\n')) >= 0) {
-            const line = buffer.slice(0, newline);
-            buffer = buffer.slice(newline + 1);
-            if (!line.trim()) continue;
-            const event = JSON.parse(line) as { type: string; object: any };
-            if (event.type === 'ERROR') {
-              resourceVersion = ''; // 410 Gone: start over (ADDED of existing objects is harmless)
-              continue;
-            }
-            if (event.object?.metadata?.resourceVersion) resourceVersion = event.object.metadata.resourceVersion;
-            if (event.type === 'ADDED') onAdded(event.object.metadata.name, at);
-          }
-        });
-        res.on('end', () => setTimeout(open, 50));
-        res.on('error', () => undefined);
-      },
-    );
-    req.on('error', (error) => {
-      failOpen(error);
-      if (!stopped) setTimeout(open, 500);
-    });
-    req.end();
-    current = req;
-  };
-  open();
-  return {
-    opened,
-    stop() {
-      stopped = true;
-      current?.destroy();
-    },
-  };
 }
 
 /** First time each name was seen ADDED, for ConfigMaps and Secrets of one namespace. */
 class Arrivals {
   readonly seen = new Map<string, number>();
   readonly #waiters: Array<{ names: string[]; resolve: (at: number) => void }> = [];
-  readonly #watches: Watch[];
+  readonly #watches: BenchWatch[];
   constructor(cluster: Cluster, namespace: string) {
     const on = (kind: string) => (name: string, at: number) => {
       const key = `${kind}/${name}`;

@@ -354,8 +354,7 @@ export class KubeClient {
     options: Omit<ListOptions, 'continue'> & { map?: (item: T, list: { kind?: string; apiVersion?: string }) => T } = {},
   ): Promise<{ items: T[]; resourceVersion: string; apiVersion?: string; kind?: string }> {
     const { map, ...listOptions } = options;
-    options = listOptions;
-    const pageSize = options.limit ?? 500;
+    const pageSize = listOptions.limit ?? 500;
     for (let attempt = 0; ; attempt++) {
       const items: T[] = [];
       let cont: string | undefined;
@@ -363,7 +362,7 @@ export class KubeClient {
       try {
         do {
           // resourceVersion options apply only to the first page; later pages follow the token.
-          const page = await this.list<T>(collectionPath, cont ? { ...options, resourceVersion: undefined, resourceVersionMatch: undefined, limit: pageSize, continue: cont } : { ...options, limit: pageSize });
+          const page = await this.list<T>(collectionPath, cont ? { ...listOptions, resourceVersion: undefined, resourceVersionMatch: undefined, limit: pageSize, continue: cont } : { ...listOptions, limit: pageSize });
           first ??= page;
           const pageItems = page.items ?? [];
           if (map) for (let i = 0; i < pageItems.length; i++) pageItems[i] = map(pageItems[i] as T, first);
