@@ -1,7 +1,7 @@
 // `kube-offload status`: replication status per opted-in namespace × remote, recomputed by
 // reading both clusters with the syncer's own comparison (src/syncer/status.ts). The last error
 // comes from the syncer's ReplicationFailed / ReplicationConflict Events in the local namespace.
-import { parseCommandFlags } from '../config.ts';
+import { parseCommandFlags } from '../flags.ts';
 import { KubeClient, loadKubeConfig, resourcePath } from '../kube/client.ts';
 import { twinNamespaceName } from '../twin.ts';
 import { ENABLED_LABEL, REMOTE_CLUSTER_LABEL, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_LABEL_VALUE } from '../../webhooks/keys.ts';

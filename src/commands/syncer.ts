@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { parseCommandFlags } from '../config.ts';
+import { parseCommandFlags } from '../flags.ts';
 import { createLogger, flushLogger } from '../log.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
@@ -15,6 +15,7 @@ import { Syncer } from '../syncer/controller.ts';
 import { loadLiteKubeConfig } from '../syncer/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
+import { listenForShutdown, logUnhandledRejections } from './process-events.ts';
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
@@ -27,13 +28,8 @@ export async function run(argv: string[]): Promise<number> {
   const config = parseCommandFlags('syncer', argv, parseSyncerArgs, SYNCER_USAGE);
   if (typeof config === 'number') return config;
   const logger = createLogger(config.logLevel);
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
-  });
-  let stopSignal: (signal: NodeJS.Signals) => void = () => undefined;
-  const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
-  process.once('SIGTERM', () => stopSignal('SIGTERM'));
-  process.once('SIGINT', () => stopSignal('SIGINT'));
+  logUnhandledRejections(logger);
+  const signalled = listenForShutdown().requested;
 
   let syncer: Syncer;
   let server;

@@ -4,7 +4,7 @@ import http from 'node:http';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { parseCommandFlags } from '../config.ts';
+import { parseCommandFlags } from '../flags.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { TokenBucket } from '../kube/ratelimit.ts';
@@ -12,6 +12,7 @@ import { createLogger, flushLogger } from '../log.ts';
 import { VIRTUAL_NODE_USAGE, parseVirtualNodeArgs } from '../virtualnode/config.ts';
 import { createProviderMetrics } from '../virtualnode/metrics.ts';
 import { VirtualNodeProvider } from '../virtualnode/provider.ts';
+import { listenForShutdown, logUnhandledRejections } from './process-events.ts';
 
 const VERSION = '0.1.0';
 
@@ -20,13 +21,8 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof config === 'number') return config;
 
   const logger = createLogger(config.logLevel);
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
-  });
-  let stopSignal: (signal: NodeJS.Signals | 'leadership-lost') => void = () => undefined;
-  const signalled = new Promise<NodeJS.Signals | 'leadership-lost'>((resolve) => (stopSignal = resolve));
-  process.once('SIGTERM', () => stopSignal('SIGTERM'));
-  process.once('SIGINT', () => stopSignal('SIGINT'));
+  logUnhandledRejections(logger);
+  const shutdown = listenForShutdown<'leadership-lost'>();
 
   const metrics = createProviderMetrics();
   let providers: VirtualNodeProvider[];
@@ -118,14 +114,14 @@ export async function run(argv: string[]): Promise<number> {
       identity: `${os.hostname()}_${randomUUID()}`,
       logger,
       onStartedLeading: () => startAll(),
-      onStoppedLeading: () => stopSignal('leadership-lost'),
+      onStoppedLeading: () => shutdown.request('leadership-lost'),
     });
     elector.start();
   } else {
     startAll();
   }
 
-  const signal = await signalled;
+  const signal = await shutdown.requested;
   logger.info({ event: 'shutdown', signal }, `stopping (${signal}); virtual nodes and pods stay`);
   await Promise.all(providers.map((p) => p.stop()));
   await elector?.stop();

@@ -1,6 +1,8 @@
 // `kube-offload webhook`: parse flags, start the admission server, run until SIGTERM/SIGINT,
 // then drain and exit 0. Exit 2 on bad flags, 1 when the server cannot start.
-import { parseCommandFlags, parseWebhookArgs, WEBHOOK_USAGE } from '../config.ts';
+import { parseWebhookArgs, WEBHOOK_USAGE } from '../config.ts';
+import { parseCommandFlags } from '../flags.ts';
+import { listenForShutdown, logUnhandledRejections } from './process-events.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const config = parseCommandFlags('webhook', argv, parseWebhookArgs, WEBHOOK_USAGE);
@@ -10,16 +12,8 @@ export async function run(argv: string[]): Promise<number> {
   const { createLogger, flushLogger } = await import('../log.ts');
   const { startWebhook } = await import('../server/webhook.ts');
   const logger = createLogger(config.logLevel);
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
-  });
-
-  // Registered before starting so a signal during start-up is not lost. `once`: a second
-  // signal gets the default behaviour and kills the process, should draining hang.
-  let stopSignal: (signal: NodeJS.Signals) => void = () => undefined;
-  const signalled = new Promise<NodeJS.Signals>((resolve) => (stopSignal = resolve));
-  process.once('SIGTERM', () => stopSignal('SIGTERM'));
-  process.once('SIGINT', () => stopSignal('SIGINT'));
+  logUnhandledRejections(logger);
+  const signalled = listenForShutdown().requested;
 
   const starting = startWebhook(config, { logger });
   let webhook;

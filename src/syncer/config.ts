@@ -1,8 +1,7 @@
 // Flags of `kube-offload syncer` and `kube-offload status` (pure parsing, unit-tested).
-import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { ConfigError, LOG_LEVELS, parseDuration } from '../config.ts';
-import type { LogLevel } from '../config.ts';
+import { ConfigError, LOG_LEVELS, oneOf, parseDuration, parseFlags } from '../flags.ts';
+import type { LogLevel } from '../flags.ts';
 import { validRemoteName } from './keys.ts';
 
 export const SYNCER_USAGE = `usage: kube-offload syncer --cluster-name NAME --remote NAME=KUBECONFIG [...] [flags]
@@ -117,21 +116,17 @@ function clusterName(v: string | undefined): string {
   return v;
 }
 
-
-function parse(argv: string[], options: ParseArgsOptionsConfig): Record<string, string | boolean | (string | boolean)[] | undefined> {
-  try {
-    return parseArgs({ args: argv, options, allowPositionals: false, strict: true }).values;
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
-}
+/** The flags that name the clusters; `syncer` and `status` read them alike. */
+const CLUSTER_FLAGS = {
+  'cluster-name': { type: 'string' },
+  remote: { type: 'string', multiple: true },
+  'remote-labels': { type: 'string', multiple: true },
+  kubeconfig: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
 
 export function parseSyncerArgs(argv: string[]): SyncerConfig | 'help' {
-  const v = parse(argv, {
-    'cluster-name': { type: 'string' },
-    remote: { type: 'string', multiple: true },
-    'remote-labels': { type: 'string', multiple: true },
-    kubeconfig: { type: 'string' },
+  const v = parseFlags(argv, {
+    ...CLUSTER_FLAGS,
     'metrics-port': { type: 'string' },
     'leader-elect': { type: 'boolean' },
     'lease-namespace': { type: 'string' },
@@ -146,53 +141,49 @@ export function parseSyncerArgs(argv: string[]): SyncerConfig | 'help' {
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return 'help';
-  const str = (k: string): string | undefined => v[k] as string | undefined;
-  const metricsPort = Number(str('metrics-port') ?? '8080');
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${str('metrics-port')}" is not a port number`);
-  const logLevel = str('log-level') ?? 'info';
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
-  const qps = positiveNumber(str('qps') ?? '200', 'qps', false);
-  const burst = positiveNumber(str('burst') ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);
-  const leaseDurationMs = parseDuration(str('lease-duration') ?? '15s', 'lease-duration');
+  const metricsPort = Number(v['metrics-port'] ?? '8080');
+  // Looser than portNumber() (whatever Number() reads as an integer, e.g. "8e3"), so that
+  // command lines that work today keep working.
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${v['metrics-port']}" is not a port number`);
+  const logLevel = oneOf(v['log-level'] ?? 'info', LOG_LEVELS, 'log-level');
+  const qps = positiveNumber(v.qps ?? '200', 'qps', false);
+  const burst = positiveNumber(v.burst ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);
+  const leaseDurationMs = parseDuration(v['lease-duration'] ?? '15s', 'lease-duration');
   if (leaseDurationMs < 3000) throw new ConfigError('--lease-duration: must be at least 3s');
   const config: SyncerConfig = {
-    clusterName: clusterName(str('cluster-name')),
-    remotes: parseRemotes((v.remote as string[] | undefined) ?? [], (v['remote-labels'] as string[] | undefined) ?? []),
+    clusterName: clusterName(v['cluster-name']),
+    remotes: parseRemotes(v.remote ?? [], v['remote-labels'] ?? []),
     metricsPort,
     leaderElect: v['leader-elect'] === true,
-    leaseName: str('lease-name') ?? 'kube-offload-syncer',
+    leaseName: v['lease-name'] ?? 'kube-offload-syncer',
     leaseDurationMs,
     qps,
     burst,
-    workers: positiveNumber(str('workers') ?? '16', 'workers', true),
-    resyncPeriodMs: parseDuration(str('resync-period') ?? '5m', 'resync-period'),
-    backfillPeriodMs: parseDuration(str('backfill-period') ?? '1m', 'backfill-period'),
-    logLevel: logLevel as LogLevel,
+    workers: positiveNumber(v.workers ?? '16', 'workers', true),
+    resyncPeriodMs: parseDuration(v['resync-period'] ?? '5m', 'resync-period'),
+    backfillPeriodMs: parseDuration(v['backfill-period'] ?? '1m', 'backfill-period'),
+    logLevel,
   };
-  if (str('kubeconfig')) config.kubeconfig = str('kubeconfig');
-  if (str('lease-namespace')) config.leaseNamespace = str('lease-namespace');
+  if (v.kubeconfig) config.kubeconfig = v.kubeconfig;
+  if (v['lease-namespace']) config.leaseNamespace = v['lease-namespace'];
   if (config.resyncPeriodMs < 1000) throw new ConfigError('--resync-period: must be at least 1s');
   if (config.backfillPeriodMs < 1000) throw new ConfigError('--backfill-period: must be at least 1s');
   return config;
 }
 
 export function parseStatusArgs(argv: string[]): StatusConfig | 'help' {
-  const v = parse(argv, {
-    'cluster-name': { type: 'string' },
-    remote: { type: 'string', multiple: true },
-    'remote-labels': { type: 'string', multiple: true },
-    kubeconfig: { type: 'string' },
+  const v = parseFlags(argv, {
+    ...CLUSTER_FLAGS,
     output: { type: 'string', short: 'o' },
     help: { type: 'boolean', short: 'h' },
   });
   if (v.help) return 'help';
-  const output = (v.output as string | undefined) ?? 'table';
-  if (output !== 'table' && output !== 'json') throw new ConfigError(`--output: "${output}" is not one of table, json`);
+  const output = oneOf(v.output ?? 'table', ['table', 'json'] as const, 'output');
   const config: StatusConfig = {
-    clusterName: clusterName(v['cluster-name'] as string | undefined),
-    remotes: parseRemotes((v.remote as string[] | undefined) ?? [], (v['remote-labels'] as string[] | undefined) ?? []),
+    clusterName: clusterName(v['cluster-name']),
+    remotes: parseRemotes(v.remote ?? [], v['remote-labels'] ?? []),
     output,
   };
-  if (v.kubeconfig) config.kubeconfig = v.kubeconfig as string;
+  if (v.kubeconfig) config.kubeconfig = v.kubeconfig;
   return config;
 }

@@ -1,8 +1,7 @@
 // Flags of `kube-offload virtual-node`, parsed into a validated config before any I/O.
 import { isIP } from 'node:net';
-import { parseArgs } from 'node:util';
-import { ConfigError, LOG_LEVELS, keyValue, parseConvention, parseDuration } from '../config.ts';
-import type { LogLevel } from '../config.ts';
+import { ConfigError, LOG_LEVELS, dnsLabel, keyValue, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from '../flags.ts';
+import type { LogLevel } from '../flags.ts';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
 
@@ -69,13 +68,7 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
   -h, --help                this text
 `;
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function dnsLabel(value: string, flag: string): string {
-  if (value.length > 63 || !DNS_LABEL.test(value)) throw new ConfigError(`--${flag}: "${value}" is not a DNS-1123 label (lower case alphanumerics and "-")`);
-  return value;
-}
 
 function positiveInt(text: string, flag: string, min = 1): number {
   const n = Number(text);
@@ -84,40 +77,30 @@ function positiveInt(text: string, flag: string, min = 1): number {
 }
 
 export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): VirtualNodeCommandConfig | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'cluster-name': { type: 'string' },
-        remote: { type: 'string', multiple: true },
-        kubeconfig: { type: 'string' },
-        'node-name': { type: 'string', multiple: true },
-        'node-ip': { type: 'string' },
-        label: { type: 'string', multiple: true },
-        'virtual-node-label': { type: 'string' },
-        'virtual-node-taint': { type: 'string' },
-        'metrics-port': { type: 'string' },
-        'metrics-host': { type: 'string', default: '0.0.0.0' },
-        concurrency: { type: 'string', default: '16' },
-        qps: { type: 'string', default: '100' },
-        burst: { type: 'string', default: '200' },
-        'probe-interval': { type: 'string', default: '5s' },
-        'unreachable-after': { type: 'string', default: '2' },
-        'lease-interval': { type: 'string', default: '10s' },
-        resync: { type: 'string', default: '5m' },
-        'references-warn-after': { type: 'string', default: '30s' },
-        'leader-elect': { type: 'boolean', default: false },
-        'leader-elect-namespace': { type: 'string', default: 'kube-offload-system' },
-        'log-level': { type: 'string', default: 'info' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    }));
-  } catch (err) {
-    throw new ConfigError((err as Error).message);
-  }
+  const values = parseFlags(argv, {
+    'cluster-name': { type: 'string' },
+    remote: { type: 'string', multiple: true },
+    kubeconfig: { type: 'string' },
+    'node-name': { type: 'string', multiple: true },
+    'node-ip': { type: 'string' },
+    label: { type: 'string', multiple: true },
+    'virtual-node-label': { type: 'string' },
+    'virtual-node-taint': { type: 'string' },
+    'metrics-port': { type: 'string' },
+    'metrics-host': { type: 'string', default: '0.0.0.0' },
+    concurrency: { type: 'string', default: '16' },
+    qps: { type: 'string', default: '100' },
+    burst: { type: 'string', default: '200' },
+    'probe-interval': { type: 'string', default: '5s' },
+    'unreachable-after': { type: 'string', default: '2' },
+    'lease-interval': { type: 'string', default: '10s' },
+    resync: { type: 'string', default: '5m' },
+    'references-warn-after': { type: 'string', default: '30s' },
+    'leader-elect': { type: 'boolean', default: false },
+    'leader-elect-namespace': { type: 'string', default: 'kube-offload-system' },
+    'log-level': { type: 'string', default: 'info' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) return 'help';
 
   const clusterName = values['cluster-name'];
@@ -163,15 +146,8 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
     extraLabels[k] = v;
   }
 
-  let metricsPort: number | undefined;
-  if (values['metrics-port'] !== undefined) {
-    const text = values['metrics-port'];
-    metricsPort = Number(text);
-    if (!/^\d+$/.test(text) || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${text}" is not a port number (0-65535)`);
-  }
-
-  const logLevel = values['log-level'];
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+  const metricsPort = values['metrics-port'] === undefined ? undefined : portNumber(values['metrics-port'], 'metrics-port');
+  const logLevel = oneOf(values['log-level'], LOG_LEVELS, 'log-level');
 
   return {
     clusterName,
@@ -192,6 +168,6 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
     referencesWarnAfterMs: parseDuration(values['references-warn-after'], 'references-warn-after'),
     leaderElect: values['leader-elect'],
     leaderElectNamespace: dnsLabel(values['leader-elect-namespace'], 'leader-elect-namespace'),
-    logLevel: logLevel as LogLevel,
+    logLevel,
   };
 }

@@ -1,6 +1,7 @@
 // Flag parsing of `kube-offload webhook`: defaults, derived values and rejections.
 import { expect } from 'chai';
-import { ConfigError, parseDuration, parseWebhookArgs } from '../../../src/config.ts';
+import { parseWebhookArgs } from '../../../src/config.ts';
+import { ConfigError, parseDuration } from '../../../src/flags.ts';
 import type { WebhookConfig } from '../../../src/config.ts';
 
 function parse(args: string[]): WebhookConfig {
