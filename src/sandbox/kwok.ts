@@ -103,6 +103,38 @@ conditions:
 {{ end }}
 `;
 
+// Pieces of the pod status templates below: whole lines without the last newline, so that a
+// template places each on lines of its own.
+
+/** A pod condition that changed now; `type` may be a template expression. */
+function podCondition(type: string, status: 'True' | 'False', reason?: string): string {
+  return [`- type: ${type}`, `  status: "${status}"`, ...(reason ? [`  reason: ${reason}`] : []), '  lastTransitionTime: {{ $now | Quote }}'].join('\n');
+}
+
+/** A container status' state: running since now. */
+const RUNNING_STATE = `  state:
+    running:
+      startedAt: {{ $now | Quote }}`;
+
+/** A container status' state: ran to completion now. */
+const COMPLETED_STATE = `  state:
+    terminated:
+      exitCode: 0
+      reason: Completed
+      startedAt: {{ $now | Quote }}
+      finishedAt: {{ $now | Quote }}`;
+
+/** hostIP/hostIPs or podIP/podIPs from the addresses a kwok template function returns, if any. */
+function ipFields(field: 'host' | 'pod', addresses: string): string {
+  return `{{ with ${addresses} }}
+${field}IP: {{ index . 0 | Quote }}
+${field}IPs:
+{{ range . }}
+- ip: {{ . | Quote }}
+{{ end }}
+{{ end }}`;
+}
+
 const STAGES: Stage[] = [
   {
     // A new (or not-ready) node becomes Ready. Addresses only if the node came without any.
@@ -152,22 +184,12 @@ phase: Running
     ],
     statusTemplate: `{{ $now := Now }}
 conditions:
-- type: PodReadyToStartContainers
-  status: "True"
-  lastTransitionTime: {{ $now | Quote }}
-- type: Initialized
-  status: "True"
-  lastTransitionTime: {{ $now | Quote }}
-- type: ContainersReady
-  status: "True"
-  lastTransitionTime: {{ $now | Quote }}
-- type: Ready
-  status: "True"
-  lastTransitionTime: {{ $now | Quote }}
+${podCondition('PodReadyToStartContainers', 'True')}
+${podCondition('Initialized', 'True')}
+${podCondition('ContainersReady', 'True')}
+${podCondition('Ready', 'True')}
 {{ range .spec.readinessGates }}
-- type: {{ .conditionType | Quote }}
-  status: "True"
-  lastTransitionTime: {{ $now | Quote }}
+${podCondition('{{ .conditionType | Quote }}', 'True')}
 {{ end }}
 containerStatuses:
 {{ range .spec.containers }}
@@ -178,9 +200,7 @@ containerStatuses:
   ready: true
   started: true
   restartCount: 0
-  state:
-    running:
-      startedAt: {{ $now | Quote }}
+${RUNNING_STATE}
 {{ end }}
 initContainerStatuses:
 {{ range .spec.initContainers }}
@@ -190,32 +210,13 @@ initContainerStatuses:
   restartCount: 0
   {{ if eq (or .restartPolicy "") "Always" }}
   started: true
-  state:
-    running:
-      startedAt: {{ $now | Quote }}
+${RUNNING_STATE}
   {{ else }}
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-      finishedAt: {{ $now | Quote }}
+${COMPLETED_STATE}
   {{ end }}
 {{ end }}
-{{ with NodeIPsWith .spec.nodeName }}
-hostIP: {{ index . 0 | Quote }}
-hostIPs:
-{{ range . }}
-- ip: {{ . | Quote }}
-{{ end }}
-{{ end }}
-{{ with PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) }}
-podIP: {{ index . 0 | Quote }}
-podIPs:
-{{ range . }}
-- ip: {{ . | Quote }}
-{{ end }}
-{{ end }}
+${ipFields('host', 'NodeIPsWith .spec.nodeName')}
+${ipFields('pod', 'PodIPsWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" )')}
 phase: Running
 startTime: {{ $now | Quote }}
 `,
@@ -231,14 +232,8 @@ startTime: {{ $now | Quote }}
     ],
     statusTemplate: `{{ $now := Now }}
 conditions:
-- type: Ready
-  status: "False"
-  reason: PodCompleted
-  lastTransitionTime: {{ $now | Quote }}
-- type: ContainersReady
-  status: "False"
-  reason: PodCompleted
-  lastTransitionTime: {{ $now | Quote }}
+${podCondition('Ready', 'False', 'PodCompleted')}
+${podCondition('ContainersReady', 'False', 'PodCompleted')}
 containerStatuses:
 {{ range .spec.containers }}
 - name: {{ .name | Quote }}
@@ -246,12 +241,7 @@ containerStatuses:
   ready: false
   started: false
   restartCount: 0
-  state:
-    terminated:
-      exitCode: 0
-      reason: Completed
-      startedAt: {{ $now | Quote }}
-      finishedAt: {{ $now | Quote }}
+${COMPLETED_STATE}
 {{ end }}
 phase: Succeeded
 `,
