@@ -1,11 +1,10 @@
 // The syncer as a sandbox component (see src/sandbox/components.ts). It runs as its
 // ServiceAccounts with exactly the RBAC users install: locally kube-offload-syncer from
 // manifests/, remotely kube-offload-syncer-remote from manifests/syncer/remote-rbac.yaml.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
-import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../sandbox/identity.ts';
+import { twoClusterServiceAccounts } from '../sandbox/identity.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SYSTEM_NAMESPACE } from '../virtualnode/sandbox.ts';
 
 export const LOCAL_SERVICE_ACCOUNT = 'kube-offload-syncer';
@@ -22,9 +21,13 @@ export interface SyncerComponentOptions {
 export async function syncerComponent(ctx: SandboxContext, options: SyncerComponentOptions = {}): Promise<ComponentSpec & { metricsPort: number }> {
   const name = options.name ?? 'syncer';
   const metricsPort = await ctx.freePort();
-  const workDir = path.join(ctx.componentsDir, name);
-  const localKc = path.join(workDir, 'local.kubeconfig');
-  const remoteKc = path.join(workDir, 'remote.kubeconfig');
+  const accounts = twoClusterServiceAccounts({
+    dir: path.join(ctx.componentsDir, name),
+    namespace: SYSTEM_NAMESPACE,
+    local: LOCAL_SERVICE_ACCOUNT,
+    remote: REMOTE_SERVICE_ACCOUNT,
+    remoteRbacFile: path.join(ctx.repoRoot, 'manifests', 'syncer', 'remote-rbac.yaml'),
+  });
   return {
     name,
     metricsPort,
@@ -32,24 +35,15 @@ export async function syncerComponent(ctx: SandboxContext, options: SyncerCompon
       ctx,
       'syncer',
       '--cluster-name', SANDBOX_CLUSTER_NAME,
-      '--remote', `${SANDBOX_REMOTE_NAME}=${remoteKc}`,
-      '--kubeconfig', localKc,
+      '--remote', `${SANDBOX_REMOTE_NAME}=${accounts.remoteKubeconfig}`,
+      '--kubeconfig', accounts.localKubeconfig,
       '--metrics-port', String(metricsPort),
       '--lease-namespace', SYSTEM_NAMESPACE,
       ...(options.args ?? []),
     ),
     // The same heap settings as the Deployment in manifests/syncer/.
     env: { NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=384', ...(options.env ?? {}) },
-    before: async () => {
-      fs.mkdirSync(workDir, { recursive: true });
-      await serviceAccountKubeconfig(ctx.local, { namespace: SYSTEM_NAMESPACE, name: LOCAL_SERVICE_ACCOUNT, file: localKc });
-      await remoteServiceAccountKubeconfig(ctx.remote, {
-        rbacFile: path.join(ctx.repoRoot, 'manifests', 'syncer', 'remote-rbac.yaml'),
-        namespace: SYSTEM_NAMESPACE,
-        name: REMOTE_SERVICE_ACCOUNT,
-        file: remoteKc,
-      });
-    },
+    before: () => accounts.write(ctx.local, ctx.remote),
     ready: { url: `http://127.0.0.1:${metricsPort}/readyz` },
   };
 }

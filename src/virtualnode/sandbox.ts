@@ -5,11 +5,10 @@
 // kube-offload-virtual-node from manifests/, remotely
 // kube-offload-virtual-node-remote from manifests/virtual-node/remote-rbac.yaml. Tokens come from
 // the TokenRequest API.
-import fs from 'node:fs';
 import path from 'node:path';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
-import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../sandbox/identity.ts';
+import { twoClusterServiceAccounts } from '../sandbox/identity.ts';
 
 /** The local cluster's name in the sandbox; the syncer must use the same one. */
 export const SANDBOX_CLUSTER_NAME = 'local';
@@ -31,10 +30,16 @@ export interface VirtualNodeComponentOptions {
 export async function virtualNodeComponent(ctx: SandboxContext, options: VirtualNodeComponentOptions = {}): Promise<ComponentSpec> {
   const name = options.name ?? 'virtual-node';
   const port = await ctx.freePort();
-  const workDir = path.join(ctx.componentsDir, name);
   const asServiceAccounts = options.serviceAccounts ?? true;
-  const localKc = asServiceAccounts ? path.join(workDir, 'local.kubeconfig') : ctx.local.kubeconfigPath;
-  const remoteKc = asServiceAccounts ? path.join(workDir, 'remote.kubeconfig') : ctx.remote.kubeconfigPath;
+  const accounts = twoClusterServiceAccounts({
+    dir: path.join(ctx.componentsDir, name),
+    namespace: SYSTEM_NAMESPACE,
+    local: LOCAL_SERVICE_ACCOUNT,
+    remote: REMOTE_SERVICE_ACCOUNT,
+    remoteRbacFile: path.join(ctx.repoRoot, 'manifests', 'virtual-node', 'remote-rbac.yaml'),
+  });
+  const localKc = asServiceAccounts ? accounts.localKubeconfig : ctx.local.kubeconfigPath;
+  const remoteKc = asServiceAccounts ? accounts.remoteKubeconfig : ctx.remote.kubeconfigPath;
   return {
     name,
     argv: cliArgv(
@@ -48,15 +53,7 @@ export async function virtualNodeComponent(ctx: SandboxContext, options: Virtual
       ...(options.args ?? []),
     ),
     before: async () => {
-      if (!asServiceAccounts) return;
-      fs.mkdirSync(workDir, { recursive: true });
-      await serviceAccountKubeconfig(ctx.local, { namespace: SYSTEM_NAMESPACE, name: LOCAL_SERVICE_ACCOUNT, file: localKc });
-      await remoteServiceAccountKubeconfig(ctx.remote, {
-        rbacFile: path.join(ctx.repoRoot, 'manifests', 'virtual-node', 'remote-rbac.yaml'),
-        namespace: SYSTEM_NAMESPACE,
-        name: REMOTE_SERVICE_ACCOUNT,
-        file: remoteKc,
-      });
+      if (asServiceAccounts) await accounts.write(ctx.local, ctx.remote);
     },
     // Ready once the virtual node is registered (the remote may still be syncing).
     ready: { url: `http://127.0.0.1:${port}/readyz` },
