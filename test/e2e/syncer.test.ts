@@ -5,7 +5,6 @@
 // remote outage, which is the scenario itself).
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +22,7 @@ import {
   ORIGIN_UID_ANNOTATION,
   REPLICATE_KEY,
 } from '../../webhooks/keys.ts';
-import { kubectlOk, useSandbox, waitFor } from './helpers/index.ts';
+import { ComponentProcess, kubectlOk, useSandbox, waitFor } from './helpers/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLUSTER = 'local';
@@ -35,73 +34,6 @@ type Obj = { apiVersion?: string; kind?: string; metadata: { name: string; names
 const STAMP = { labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } };
 const twin = (ns: string): string => twinNamespaceName(ns, CLUSTER);
 
-// ---------------------------------------------------------------------------------------------
-// syncer processes
-
-class SyncerProcess {
-  readonly port: number;
-  readonly logFile: string;
-  child: ChildProcess | undefined;
-  #exited: Promise<number | null> | undefined;
-
-  constructor(port: number, logFile: string) {
-    this.port = port;
-    this.logFile = logFile;
-  }
-
-  start(args: string[]): void {
-    const out = fs.openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), 'syncer', ...args, '--metrics-port', String(this.port)], {
-      cwd: ROOT,
-      stdio: ['ignore', out, out],
-      env: { ...process.env, KUBECONFIG: '/nonexistent' },
-    });
-    fs.closeSync(out);
-    this.child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-
-  running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (!this.child || !this.running()) return;
-    this.child.kill(signal);
-    await this.#exited;
-  }
-
-  async metrics(): Promise<string> {
-    const res = await fetch(`http://127.0.0.1:${this.port}/metrics`, { signal: AbortSignal.timeout(5000) });
-    return res.text();
-  }
-
-  async ready(): Promise<boolean> {
-    try {
-      return (await fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Sum of a metric's samples whose labels include `labels`. */
-  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await this.metrics();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      if (!line.startsWith(name)) continue;
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-      if (!m || m[1] !== name) continue;
-      const have: Record<string, string> = {};
-      for (const kv of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have[kv[1]!] = kv[2]!;
-      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
-    }
-    return sum;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
 describe('syncer (e2e, two real clusters)', function () {
   this.timeout(180_000);
   const env = useSandbox({});
@@ -111,23 +43,23 @@ describe('syncer (e2e, two real clusters)', function () {
   let remoteCluster: Cluster;
   let syncerArgs: string[];
   let workDir: string | undefined;
-  const procs: SyncerProcess[] = [];
-  let syncer: SyncerProcess;
+  const procs: ComponentProcess[] = [];
+  let syncer: ComponentProcess;
 
-  async function newSyncer(extra: string[] = []): Promise<SyncerProcess> {
-    const p = new SyncerProcess(await freePort(), path.join(workDir as string, `syncer-${procs.length}.log`));
+  async function newSyncer(extra: string[] = []): Promise<ComponentProcess> {
+    const p = new ComponentProcess({ command: 'syncer', port: await freePort(), logFile: path.join(workDir as string, `syncer-${procs.length}.log`) });
     procs.push(p);
     p.start([...syncerArgs, ...extra]);
     return p;
   }
 
-  async function waitLeading(p: SyncerProcess, timeoutMs = 60_000): Promise<void> {
+  async function waitLeading(p: ComponentProcess, timeoutMs = 60_000): Promise<void> {
     await waitFor(async () => p.running() && (await p.metric('kube_offload_syncer_leader')) === 1, { timeoutMs, description: 'the syncer to lead with synced caches' });
   }
 
   /** Waits until the syncer has processed everything queued (reconcile count stable, queue empty). */
   // Generous: on a loaded 2-core machine a full resync of every key can take tens of seconds.
-  async function waitQuiet(p: SyncerProcess, timeoutMs = 180_000): Promise<void> {
+  async function waitQuiet(p: ComponentProcess, timeoutMs = 180_000): Promise<void> {
     let last = -1;
     await waitFor(
       async () => {

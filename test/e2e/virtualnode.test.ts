@@ -7,8 +7,6 @@
 // twin namespace are created by the test, so every assertion is about the provider alone.
 // No fixed sleeps: everything polls with a deadline.
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
@@ -25,7 +23,7 @@ import {
   ORIGIN_UID_ANNOTATION,
   REMOTE_CLUSTER_LABEL,
 } from '../../webhooks/keys.ts';
-import { kubectlOk, useSandbox, waitFor } from './helpers/index.ts';
+import { ComponentProcess, kubectlOk, useSandbox, waitFor } from './helpers/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLUSTER = 'local';
@@ -37,61 +35,6 @@ const TWIN = twinNamespaceName(NS, CLUSTER);
 
 type Obj = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown }; spec?: any; status?: any };
 
-class ProviderProcess {
-  readonly port: number;
-  readonly logFile: string;
-  child: ChildProcess | undefined;
-  #exited: Promise<number | null> | undefined;
-
-  constructor(port: number, logFile: string) {
-    this.port = port;
-    this.logFile = logFile;
-  }
-
-  start(args: string[]): void {
-    const out = fs.openSync(this.logFile, 'a');
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), 'virtual-node', ...args, '--metrics-port', String(this.port), '--metrics-host', '127.0.0.1'], {
-      cwd: ROOT,
-      stdio: ['ignore', out, out],
-      env: { ...process.env, KUBECONFIG: '/nonexistent', POD_IP: '' },
-    });
-    fs.closeSync(out);
-    this.child = child;
-    this.#exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-  }
-
-  running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (!this.child || !this.running()) return;
-    this.child.kill(signal);
-    await this.#exited;
-  }
-
-  async metric(name: string, labels: Record<string, string> = {}): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    let sum = 0;
-    for (const line of text.split('\n')) {
-      const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([^}]*)\})?\s+(\S+)/.exec(line);
-      if (!m || m[1] !== name) continue;
-      const have: Record<string, string> = {};
-      for (const kv of (m[3] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) have[kv[1]!] = kv[2]!;
-      if (Object.entries(labels).every(([k, v]) => have[k] === v)) sum += Number(m[4]);
-    }
-    return sum;
-  }
-
-  async ready(): Promise<boolean> {
-    try {
-      return (await fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
-    } catch {
-      return false;
-    }
-  }
-}
-
 describe('virtual node provider (e2e, two real clusters)', function () {
   this.timeout(240_000);
   const env = useSandbox({});
@@ -101,11 +44,18 @@ describe('virtual node provider (e2e, two real clusters)', function () {
   let remoteCluster: Cluster;
   let workDir: string;
   let args: string[];
-  const procs: ProviderProcess[] = [];
-  let provider: ProviderProcess;
+  const procs: ComponentProcess[] = [];
+  let provider: ComponentProcess;
 
-  async function newProvider(): Promise<ProviderProcess> {
-    const p = new ProviderProcess(await freePort(), path.join(workDir, `provider-${procs.length}.log`));
+  async function newProvider(): Promise<ComponentProcess> {
+    const p = new ComponentProcess({
+      command: 'virtual-node',
+      port: await freePort(),
+      logFile: path.join(workDir, `provider-${procs.length}.log`),
+      metricsHost: '127.0.0.1',
+      // Without POD_IP the provider's --node-ip default is 127.0.0.1, wherever the test runs.
+      env: { POD_IP: '' },
+    });
     procs.push(p);
     p.start(args);
     await waitFor(() => p.ready(), { timeoutMs: 60_000, description: 'the provider to register its node (readyz)' });
