@@ -30,12 +30,12 @@ function statusField(pid: number, field: string): number {
   }
 }
 
-/** utime + stime of /proc/<pid>/stat, in seconds (USER_HZ is 100 on Linux). */
 /** VmRSS of any process in MiB, or NaN when it is gone. */
 export function processRssMiB(pid: number): number {
   return statusField(pid, 'VmRSS');
 }
 
+/** utime + stime of /proc/<pid>/stat, in seconds (USER_HZ is 100 on Linux). */
 export function cpuSeconds(pid: number): number {
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

@@ -27,6 +27,7 @@
 //            `--runs` rounds, alternating the order; medians.
 // The syncer is stopped at the end (later sections must not pay for it); the namespaces stay.
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import type { RunningComponent, Sandbox } from '../../src/sandbox/sandbox.ts';
 import { syncerComponent } from '../../src/syncer/sandbox.ts';
@@ -34,6 +35,7 @@ import { twinNamespaceName } from '../../src/twin.ts';
 import { SANDBOX_CLUSTER_NAME } from '../../src/virtualnode/sandbox.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
 import { buildDist } from '../lib/build.ts';
+import { cpuSeconds } from '../lib/process.ts';
 import type { AdminClient, BenchWatch } from '../lib/sandbox.ts';
 import { adminClient, watchNamespaced } from '../lib/sandbox.ts';
 import { measuredRow, median, percentileSorted, sleep, sortedCopy, unmeasuredRow } from '../lib/stats.ts';
@@ -68,6 +70,7 @@ const NAMES = {
   burstStream: 'burst of 2,000 objects written locally: first local write -> last copy (vs direct writes)',
   burstLocal: 'burst of 2,000 objects: local writes alone (vs namespace not opted in)',
   burstLag: 'burst of 2,000 objects: last local write -> last remote copy',
+  burstCpu: 'burst of 2,000 objects: syncer CPU per copy',
   single: 'single-object replication: p99',
   singleP50: 'single-object replication: p50',
   ready: 'restart over 5,000 in-sync objects: time to ready',
@@ -80,6 +83,7 @@ const ROWS = (_options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target
   { name: NAMES.burstStream, unit: 's', target: null },
   { name: NAMES.burstLocal, unit: 's', target: null },
   { name: NAMES.burstLag, unit: 's', target: null },
+  { name: NAMES.burstCpu, unit: 'ms', target: null },
   { name: NAMES.singleP50, unit: 'ms', target: null },
   { name: NAMES.single, unit: 'ms', target: SINGLE_TARGET },
   { name: NAMES.ready, unit: 's', target: null },
@@ -278,6 +282,10 @@ let generation = 0;
 /** The syncer as the image runs it: compiled dist/ (see buildDist), NODE_OPTIONS of the Deployment. */
 async function startSyncer(sandbox: Sandbox, args: string[] = []): Promise<Syncer> {
   const spec = await syncerComponent(sandbox.context, { name: `bench-syncer-${++generation}`, args, env: { KUBE_OFFLOAD_RUN: 'dist' } });
+  // SYNCER_CPU_PROFILE_DIR=D: every syncer writes a V8 CPU profile into D when it stops (for
+  // finding where a burst's CPU goes; open it in Chrome DevTools).
+  const profileDir = process.env.SYNCER_CPU_PROFILE_DIR;
+  if (profileDir) spec.env = { ...spec.env, NODE_OPTIONS: `${spec.env?.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}`.trim() };
   const before = spec.before;
   let spawnedAt = 0;
   let readyPoll: Promise<number> | undefined;
@@ -475,6 +483,7 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
       const lagS: number[] = []; // diagnostic: last local POST returned -> last copy seen
       const plainS: number[] = [];
       const streamS: number[] = [];
+      const cpuPerCopyMs: number[] = []; // diagnostic: the syncer's CPU for a held burst, until drained
       // The target row: the objects already exist locally (stamped, in an opted-in namespace whose
       // clusters selector matches no remote, so nothing is replicated yet); the timer starts when
       // the selector is removed and stops when the last copy is seen in the new twin. This times
@@ -489,12 +498,17 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
         const arrivals = new Arrivals(sandbox.remote, twin(ns));
         watches.push(arrivals);
         await arrivals.opened();
+        const pid = burstSyncer.component.record.pid;
+        const cpu0 = cpuSeconds(pid);
         const t0 = performance.now();
         const res = await local.request('PATCH', `/api/v1/namespaces/${ns}`, { metadata: { annotations: { [CLUSTERS_ANNOTATION]: null } } }, 'application/merge-patch+json');
         if (res.status !== 200) throw new Error(`releasing ${ns}: HTTP ${res.status} ${res.body.slice(0, 200)}`);
         const last = await arrivals.all(items.map(([r, b]) => `${r}/${(b.metadata as { name: string }).name}`), 600_000, 'burst (ours)');
         arrivals.stop();
         replicated += size.burst;
+        // Until drained: the copies' own watch events are reconciled too (and write nothing).
+        await waitDrained(burstSyncer, 0, 300_000);
+        cpuPerCopyMs.push(((cpuSeconds(pid) - cpu0) / size.burst) * 1000);
         return (last - t0) / 1000;
       };
       // Info: the same burst streamed — written locally through the webhook while the syncer replicates.
@@ -613,6 +627,14 @@ async function run(ctx: BenchContext, rows: Row[]): Promise<void> {
           ours: median(lagS),
           note: 'Diagnostic for the burst row: from the moment the last local POST returned until the last copy was seen remotely (how far replication trails the writes)',
           runs: { ours: lagS, floor: [] },
+        }),
+        measuredRow({
+          section: 'syncer',
+          name: NAMES.burstCpu,
+          unit: 'ms',
+          ours: median(cpuPerCopyMs),
+          note: `Diagnostic for the burst row: user+system CPU of the syncer process from releasing the selector until it is drained (the copies' own watch events reconciled too), / ${size.burst}; it shares the 2 cores with the remote control plane the floor has to itself`,
+          runs: { ours: cpuPerCopyMs, floor: [] },
         }),
       );
     }
