@@ -27,7 +27,6 @@
 //            `--runs` rounds, alternating the order; medians.
 // The syncer is stopped at the end (later sections must not pay for it); the namespaces stay.
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import type { RunningComponent, Sandbox } from '../../src/sandbox/sandbox.ts';
 import { syncerComponent } from '../../src/syncer/sandbox.ts';
@@ -282,10 +281,6 @@ let generation = 0;
 /** The syncer as the image runs it: compiled dist/ (see buildDist), NODE_OPTIONS of the Deployment. */
 async function startSyncer(sandbox: Sandbox, args: string[] = []): Promise<Syncer> {
   const spec = await syncerComponent(sandbox.context, { name: `bench-syncer-${++generation}`, args, env: { KUBE_OFFLOAD_RUN: 'dist' } });
-  // SYNCER_CPU_PROFILE_DIR=D: every syncer writes a V8 CPU profile into D when it stops (for
-  // finding where a burst's CPU goes; open it in Chrome DevTools).
-  const profileDir = process.env.SYNCER_CPU_PROFILE_DIR;
-  if (profileDir) spec.env = { ...spec.env, NODE_OPTIONS: `${spec.env?.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${path.resolve(profileDir)}`.trim() };
   const before = spec.before;
   let spawnedAt = 0;
   let readyPoll: Promise<number> | undefined;

@@ -59,9 +59,16 @@ export interface ComponentSpec {
   after?: (ctx: SandboxContext) => Promise<void>;
 }
 
-/** argv for one of our own CLI commands: `node bin/kube-offload.js <command> ...args`. */
+/**
+ * argv for one of our own CLI commands: `node bin/kube-offload.js <command> ...args`. With
+ * KUBE_OFFLOAD_CPU_PROFILE_DIR=D in the environment, each such process writes a V8 CPU profile
+ * into D when it exits (open it in Chrome DevTools): how the benchmarks find where a
+ * component's CPU goes. A flag, not NODE_OPTIONS, which components may set for themselves.
+ */
 export function cliArgv(ctx: SandboxContext, command: string, ...args: string[]): string[] {
-  return [ctx.nodeBin, ctx.cli, command, ...args];
+  const profileDir = process.env.KUBE_OFFLOAD_CPU_PROFILE_DIR;
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [];
+  return [ctx.nodeBin, ...profile, ctx.cli, command, ...args];
 }
 
 export async function makeContext(dir: string, local: Cluster, remote: Cluster): Promise<SandboxContext> {
