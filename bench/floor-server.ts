@@ -1,5 +1,5 @@
 // The floors of the admission rows: bare node:https servers with the same certificate, TLS
-// minimum and keep-alive as the webhook (src/server/https.ts), started the same way (a child
+// minimum and keep-alive as the webhook (src/webhook/server/https.ts), started the same way (a child
 // process), so the difference is what kube-offload does per admission.
 //
 // - default: reads the request and answers a fixed "allowed" AdmissionReview (the floor the

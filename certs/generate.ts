@@ -8,10 +8,10 @@
 // certs/out/ is git-ignored: never commit keys.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDuration } from '../src/config.ts';
-import { CA_CERT, CA_KEY, TLS_CERT, TLS_KEY, readCertDir, writeCertFiles } from '../src/tls/files.ts';
-import { generateCa, issueServingCert, servingNames } from '../src/tls/generate.ts';
-import { parseCa } from '../src/tls/inspect.ts';
+import { parseDuration } from '../src/webhook/config.ts';
+import { CA_CERT, CA_KEY, TLS_CERT, TLS_KEY, readCertDir, writeCertFiles } from '../src/webhook/tls/files.ts';
+import { generateCa, issueServingCert, servingNames } from '../src/webhook/tls/generate.ts';
+import { parseCa } from '../src/webhook/tls/inspect.ts';
 
 async function main(argv: string[]): Promise<number> {
   let values;

@@ -12,7 +12,7 @@ import { ensureBinaries } from '../../src/sandbox/binaries.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { startSandbox } from '../../src/sandbox/sandbox.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
-import { webhookComponent } from '../../src/sandbox/webhook-component.ts';
+import { webhookComponent } from '../../src/dev/webhook.ts';
 
 export async function startBenchSandbox(dir: string, log: (line: string) => void): Promise<Sandbox> {
   const binDir = await ensureBinaries();

@@ -29,9 +29,9 @@
 import fs from 'node:fs';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import type { RunningComponent, Sandbox } from '../../src/sandbox/sandbox.ts';
-import { syncerComponent } from '../../src/syncer/sandbox.ts';
-import { twinNamespaceName } from '../../src/twin.ts';
-import { SANDBOX_CLUSTER_NAME } from '../../src/virtualnode/sandbox.ts';
+import { syncerComponent } from '../../src/dev/syncer.ts';
+import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { SANDBOX_CLUSTER_NAME } from '../../src/dev/virtual-node.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
 import { buildDist } from '../lib/build.ts';
 import { cpuSeconds } from '../lib/process.ts';

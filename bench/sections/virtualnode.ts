@@ -12,8 +12,8 @@
 //   burst:      N pods created at once (32 clients); time from the first create until all are
 //               Running locally. Floor: the same pods in a namespace that has not opted in, run
 //               by the local cluster's own (kwok) workers. Rounds alternate the two.
-import { virtualNodeComponent, SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../../src/virtualnode/sandbox.ts';
-import { twinNamespaceName } from '../../src/twin.ts';
+import { virtualNodeComponent, SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../../src/dev/virtual-node.ts';
+import { twinNamespaceName } from '../../src/shared/twin.ts';
 import { ENABLED_LABEL, PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
 import type { AdminClient } from '../lib/sandbox.ts';
 import { adminClient, deleteAllPods, ensureNamespace, watchPods } from '../lib/sandbox.ts';

@@ -19,9 +19,9 @@ import type { KubectlResult } from '../sandbox/cluster.ts';
 import { cliArgv, kubeOffloadComponents } from '../sandbox/components.ts';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { readState, sandboxStatus, startSandbox } from '../sandbox/sandbox.ts';
-import { twinNamespaceName } from '../twin.ts';
+import { twinNamespaceName } from '../shared/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
-import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../virtualnode/sandbox.ts';
+import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../dev/virtual-node.ts';
 
 const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR]
 

@@ -1,9 +1,9 @@
 // `kube-offload status`: replication status per opted-in namespace × remote, recomputed by
 // reading both clusters with the syncer's own comparison (src/syncer/status.ts). The last error
 // comes from the syncer's ReplicationFailed / ReplicationConflict Events in the local namespace.
-import { parseCommandFlags } from '../flags.ts';
+import { parseCommandFlags } from '../shared/flags.ts';
 import { KubeClient, loadKubeConfig, resourcePath } from '../kube/client.ts';
-import { twinNamespaceName } from '../twin.ts';
+import { twinNamespaceName } from '../shared/twin.ts';
 import { ENABLED_LABEL, REMOTE_CLUSTER_LABEL, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_LABEL_VALUE } from '../../webhooks/keys.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { KIND_INFO, KINDS } from '../syncer/copy.ts';

@@ -5,17 +5,17 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { parseCommandFlags } from '../flags.ts';
-import { createLogger, flushLogger } from '../log.ts';
+import { parseCommandFlags } from '../shared/flags.ts';
+import { createLogger, flushLogger } from '../shared/log.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
 import { Syncer } from '../syncer/controller.ts';
-import { loadLiteKubeConfig } from '../syncer/kubeconfig.ts';
+import { loadLiteKubeConfig } from '../kube/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
-import { listenForShutdown, logUnhandledRejections } from './process-events.ts';
+import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
 
 const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 

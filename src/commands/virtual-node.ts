@@ -4,15 +4,15 @@ import http from 'node:http';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { parseCommandFlags } from '../flags.ts';
+import { parseCommandFlags } from '../shared/flags.ts';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { TokenBucket } from '../kube/ratelimit.ts';
-import { createLogger, flushLogger } from '../log.ts';
+import { createLogger, flushLogger } from '../shared/log.ts';
 import { VIRTUAL_NODE_USAGE, parseVirtualNodeArgs } from '../virtualnode/config.ts';
 import { createProviderMetrics } from '../virtualnode/metrics.ts';
 import { VirtualNodeProvider } from '../virtualnode/provider.ts';
-import { listenForShutdown, logUnhandledRejections } from './process-events.ts';
+import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
 
 const VERSION = '0.1.0';
 

@@ -19,7 +19,7 @@ export type { KubernetesObject };
  */
 export function loadKubeConfig(file?: string): KubeConfig {
   // Loaded on first use: importing client-node costs ~80 MiB of RSS, which the syncer avoids
-  // with its own loader for plain kubeconfigs (src/syncer/kubeconfig.ts).
+  // with its own loader for plain kubeconfigs (src/kube/kubeconfig.ts).
   const clientNode = createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
   const kc = new clientNode.KubeConfig();
   if (file) kc.loadFromFile(file);

@@ -91,8 +91,8 @@ export async function makeContext(dir: string, local: Cluster, remote: Cluster):
  */
 export async function kubeOffloadComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
   // Imported lazily: the component modules import this one for cliArgv().
-  const { webhookComponent } = await import('./webhook-component.ts');
-  const { syncerComponent } = await import('../syncer/sandbox.ts');
-  const { virtualNodeComponent } = await import('../virtualnode/sandbox.ts');
+  const { webhookComponent } = await import('../dev/webhook.ts');
+  const { syncerComponent } = await import('../dev/syncer.ts');
+  const { virtualNodeComponent } = await import('../dev/virtual-node.ts');
   return [await webhookComponent(ctx), await syncerComponent(ctx), await virtualNodeComponent(ctx)];
 }

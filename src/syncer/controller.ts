@@ -15,7 +15,7 @@ import { createInformer } from '../kube/informer.ts';
 import type { Informer, Logger } from '../kube/informer.ts';
 import { TokenBucket } from '../kube/ratelimit.ts';
 import { WorkQueue } from '../kube/workqueue.ts';
-import { twinNamespaceName } from '../twin.ts';
+import { twinNamespaceName } from '../shared/twin.ts';
 import {
   ENABLED_LABEL,
   MANAGED_BY_LABEL,
@@ -37,17 +37,16 @@ import {
   STAMPED_KINDS,
   desiredCopy,
   desiredEndpointSlice,
-  desiredTwinNamespace,
   isOwnedByUs,
-  parseOrigin,
 } from './copy.ts';
+import { desiredTwinNamespace, parseOrigin } from '../shared/ownership.ts';
 import type { Kind, StampedKind } from './copy.ts';
 import { backfillKey, namespaceKey, objectKey, parseKey } from './keys.ts';
 import { slimLocal, slimRemote } from './slim.ts';
 import { isReplicable, namespaceOptedIn, planNamespace, planObject, remotesForNamespace, twinState } from './plan.ts';
 import type { RemoteInfo } from './plan.ts';
 import { backfillStamp, compileClusterSelector, excludedFromReplication } from './rules.ts';
-import { EventRecorder } from './events.ts';
+import { EventRecorder } from '../kube/events.ts';
 import type { SyncerMetrics } from './metrics.ts';
 
 export interface RemoteSpec {

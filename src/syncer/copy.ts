@@ -16,6 +16,8 @@
 //   the payload (data / spec / endpoints) exactly, except fields the remote apiserver assigns or
 //   defaults, so a resync of an in-sync state writes nothing.
 import type { KubeObject } from '../../webhooks/types.ts';
+import { originOf, ownershipMarks } from '../shared/ownership.ts';
+import type { CopyContext } from '../shared/ownership.ts';
 import { PAYLOAD_DIGEST, PAYLOAD_FIELDS, hasPayloadDigest, payloadDigest } from './digest.ts';
 import {
   MANAGED_BY_LABEL,
@@ -26,7 +28,7 @@ import {
   REPLICATE_KEY,
 } from '../../webhooks/keys.ts';
 
-export type { KubeObject };
+export type { KubeObject, CopyContext };
 
 /** Kubernetes' own keys (not ours; webhooks/keys.ts holds kube-offload's keys only). */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
@@ -71,12 +73,6 @@ export const DROPPED_ANNOTATION_PREFIXES: readonly string[] = [
   'helm.toolkit.fluxcd.io/',
 ];
 
-export interface CopyContext {
-  /** The local cluster's name (`--cluster-name`). */
-  localCluster: string;
-  /** The twin namespace in the remote cluster, from twinNamespaceName(). */
-  twinNamespace: string;
-}
 
 function keep(key: string, exact: readonly string[], prefixes: readonly string[]): boolean {
   return !exact.includes(key) && !prefixes.some((p) => key.startsWith(p));
@@ -88,30 +84,6 @@ function filtered(map: Record<string, string> | undefined, exact: readonly strin
   return out;
 }
 
-/** `cluster/namespace/name`, or `cluster/name` for a cluster-scoped object (a Namespace). */
-export function originOf(localCluster: string, namespace: string | undefined, name: string): string {
-  return namespace ? `${localCluster}/${namespace}/${name}` : `${localCluster}/${name}`;
-}
-
-/** Parses an origin annotation; undefined when malformed. */
-export function parseOrigin(value: string | undefined): { cluster: string; namespace?: string; name: string } | undefined {
-  if (!value) return undefined;
-  const parts = value.split('/');
-  if (parts.some((p) => p === '')) return undefined;
-  if (parts.length === 3) return { cluster: parts[0] as string, namespace: parts[1] as string, name: parts[2] as string };
-  if (parts.length === 2) return { cluster: parts[0] as string, name: parts[1] as string };
-  return undefined;
-}
-
-/** Our ownership marks, added to labels/annotations of every copy and twin namespace. */
-export function ownershipMarks(localCluster: string, origin: string, originUid: string | undefined): { labels: Record<string, string>; annotations: Record<string, string> } {
-  const annotations: Record<string, string> = { [ORIGIN_ANNOTATION]: origin };
-  if (originUid) annotations[ORIGIN_UID_ANNOTATION] = originUid;
-  return {
-    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ORIGIN_CLUSTER_LABEL]: localCluster },
-    annotations,
-  };
-}
 
 /**
  * Kubernetes' EndpointSlice controller copies a Service's labels onto the slices it manages, so the
@@ -240,16 +212,6 @@ export function desiredEndpointSlice(localSlice: KubeObject, service: KubeObject
   return slice;
 }
 
-/** The twin namespace of a local namespace, with our ownership marks. */
-export function desiredTwinNamespace(localNamespace: KubeObject, ctx: CopyContext): KubeObject {
-  const name = localNamespace.metadata?.name ?? '';
-  const marks = ownershipMarks(ctx.localCluster, originOf(ctx.localCluster, undefined, name), localNamespace.metadata?.uid);
-  return {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: ctx.twinNamespace, labels: marks.labels, annotations: marks.annotations },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Comparison

@@ -1,7 +1,7 @@
 // Flags of `kube-offload virtual-node`, parsed into a validated config before any I/O.
 import { isIP } from 'node:net';
-import { ConfigError, LOG_LEVELS, dnsLabel, keyValue, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from '../flags.ts';
-import type { LogLevel } from '../flags.ts';
+import { ConfigError, LOG_LEVELS, dnsLabel, keyValue, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from '../shared/flags.ts';
+import type { LogLevel } from '../shared/flags.ts';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
 

@@ -13,7 +13,7 @@
 import type { V1NodeSelector, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1PreferredSchedulingTerm, V1Volume } from '@kubernetes/client-node';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { ORIGIN_ANNOTATION, ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
-import { originOf, ownershipMarks, parseOrigin } from '../syncer/copy.ts';
+import { originOf, ownershipMarks, parseOrigin } from '../shared/ownership.ts';
 import { clone, jsonEqual } from './json.ts';
 import type { Condition, ContainerStatus, Pod, PodSpec, PodStatus } from './types.ts';
 

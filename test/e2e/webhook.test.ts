@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { repoRoot } from '../../src/sandbox/binaries.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import type { RunningComponent } from '../../src/sandbox/sandbox.ts';
-import { webhookComponent } from '../../src/sandbox/webhook-component.ts';
+import { webhookComponent } from '../../src/dev/webhook.ts';
 import {
   CLUSTERS_ANNOTATION,
   ENABLED_LABEL,

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { ensureBinaries } from '../../src/sandbox/binaries.ts';
 import { startCluster } from '../../src/sandbox/cluster.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
-import { parseWebhookArgs } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
-import { createWebhookMetrics } from '../../src/metrics/webhook.ts';
-import { startWebhook } from '../../src/server/webhook.ts';
-import type { RunningWebhook } from '../../src/server/webhook.ts';
-import { generateCa } from '../../src/tls/generate.ts';
+import { parseWebhookArgs } from '../../src/webhook/config.ts';
+import { createLogger } from '../../src/shared/log.ts';
+import { createWebhookMetrics } from '../../src/webhook/metrics.ts';
+import { startWebhook } from '../../src/webhook/server/webhook.ts';
+import type { RunningWebhook } from '../../src/webhook/server/webhook.ts';
+import { generateCa } from '../../src/webhook/tls/generate.ts';
 import { LogCapture, removeDir, send, tempDir, unhandledRejections, waitFor } from '../unit/server/helpers.ts';
 
 const NS = 'kube-offload-system';

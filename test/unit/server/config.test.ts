@@ -1,8 +1,8 @@
 // Flag parsing of `kube-offload webhook`: defaults, derived values and rejections.
 import { expect } from 'chai';
-import { parseWebhookArgs } from '../../../src/config.ts';
-import { ConfigError, parseDuration } from '../../../src/flags.ts';
-import type { WebhookConfig } from '../../../src/config.ts';
+import { parseWebhookArgs } from '../../../src/webhook/config.ts';
+import { ConfigError, parseDuration } from '../../../src/shared/flags.ts';
+import type { WebhookConfig } from '../../../src/webhook/config.ts';
 
 function parse(args: string[]): WebhookConfig {
   const config = parseWebhookArgs(args);

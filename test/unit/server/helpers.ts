@@ -9,12 +9,12 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { AdmissionHandler } from '../../../webhooks/types.ts';
-import { parseWebhookArgs } from '../../../src/config.ts';
-import type { WebhookConfig } from '../../../src/config.ts';
-import { createLogger } from '../../../src/log.ts';
-import { createWebhookMetrics } from '../../../src/metrics/webhook.ts';
-import type { RunningWebhook, StartOptions } from '../../../src/server/webhook.ts';
-import { startWebhook } from '../../../src/server/webhook.ts';
+import { parseWebhookArgs } from '../../../src/webhook/config.ts';
+import type { WebhookConfig } from '../../../src/webhook/config.ts';
+import { createLogger } from '../../../src/shared/log.ts';
+import { createWebhookMetrics } from '../../../src/webhook/metrics.ts';
+import type { RunningWebhook, StartOptions } from '../../../src/webhook/server/webhook.ts';
+import { startWebhook } from '../../../src/webhook/server/webhook.ts';
 
 // Any unhandled rejection during the tests is a bug in the code under test: fail loudly.
 const rejections: unknown[] = [];

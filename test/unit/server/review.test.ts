@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { encodeReview } from '../../../src/server/review.ts';
+import { encodeReview } from '../../../src/webhook/server/review.ts';
 import type { AdmissionResponse } from '../../../webhooks/types.ts';
 
 /** The reference: the review as an object, serialized by JSON.stringify. */

@@ -6,8 +6,8 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, readFile, readlink, rename, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
-import { generateCa, issueServingCert, servingNames } from '../../../src/tls/generate.ts';
-import type { CertAuthority, KeyPair } from '../../../src/tls/generate.ts';
+import { generateCa, issueServingCert, servingNames } from '../../../src/webhook/tls/generate.ts';
+import type { CertAuthority, KeyPair } from '../../../src/webhook/tls/generate.ts';
 import type { Reply, TestWebhook } from './helpers.ts';
 import { metricValue, postReview, removeDir, review, send, startTestWebhook, tempDir, unhandledRejections, waitFor } from './helpers.ts';
 

@@ -3,17 +3,16 @@ import fc from 'fast-check';
 import {
   desiredCopy,
   desiredEndpointSlice,
-  desiredTwinNamespace,
   isCopy,
   isOwnedByUs,
   needsRecreate,
   needsUpdate,
-  parseOrigin,
   twinNeedsUpdate,
   updateBody,
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   SERVICE_NAME_LABEL,
 } from '../../../src/syncer/copy.ts';
+import { desiredTwinNamespace, parseOrigin } from '../../../src/shared/ownership.ts';
 import type { KubeObject } from '../../../src/syncer/copy.ts';
 import {
   MANAGED_BY_LABEL,

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type https from 'node:https';
-import { loadLiteKubeConfig } from '../../../src/syncer/kubeconfig.ts';
+import { loadLiteKubeConfig } from '../../../src/kube/kubeconfig.ts';
 
 describe('syncer lite kubeconfig', () => {
   let dir: string;

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { desiredCopy, desiredTwinNamespace } from '../../../src/syncer/copy.ts';
+import { desiredCopy } from '../../../src/syncer/copy.ts';
+import { desiredTwinNamespace } from '../../../src/shared/ownership.ts';
 import type { KubeObject } from '../../../src/syncer/copy.ts';
 import { isReplicable, namespaceOptedIn, planNamespace, planObject, remotesForNamespace, twinState } from '../../../src/syncer/plan.ts';
 import { backfillKey, namespaceKey, objectKey, parseKey, validRemoteName } from '../../../src/syncer/keys.ts';

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
-import { desiredCopy, desiredTwinNamespace } from '../../../src/syncer/copy.ts';
+import { desiredCopy } from '../../../src/syncer/copy.ts';
+import { desiredTwinNamespace } from '../../../src/shared/ownership.ts';
 import type { KubeObject } from '../../../src/syncer/copy.ts';
 import { parseStatusArgs, parseSyncerArgs } from '../../../src/syncer/config.ts';
 import { compareNamespace, formatTable } from '../../../src/syncer/status.ts';
 import { backfillStamp, compileClusterSelector, excludedFromReplication } from '../../../src/syncer/rules.ts';
-import { EventRecorder } from '../../../src/syncer/events.ts';
+import { EventRecorder } from '../../../src/kube/events.ts';
 import type { KubeClient } from '../../../src/kube/client.ts';
 import { REPLICATE_KEY } from '../../../webhooks/keys.ts';
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError } from '../../../src/flags.ts';
+import { ConfigError } from '../../../src/shared/flags.ts';
 import { parseVirtualNodeArgs } from '../../../src/virtualnode/config.ts';
 import type { VirtualNodeCommandConfig } from '../../../src/virtualnode/config.ts';
 

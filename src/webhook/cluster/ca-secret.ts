@@ -3,7 +3,7 @@
 // the Secret; the others (and restarts) read it. Two replicas racing to create it: the loser
 // gets 409 Conflict and re-reads the winner's CA.
 import type { CoreV1Api } from '@kubernetes/client-node';
-import type { Logger } from '../log.ts';
+import type { Logger } from '../../shared/log.ts';
 import type { CertAuthority } from '../tls/generate.ts';
 import { CertError, parseCa } from '../tls/inspect.ts';
 

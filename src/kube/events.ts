@@ -6,9 +6,9 @@
 //   queue is full new Events are dropped (and counted), never blocking reconciles.
 // Messages never contain object data (Secret values): callers pass names and statuses only.
 import os from 'node:os';
-import type { KubeClient } from '../kube/client.ts';
-import { TokenBucket } from '../kube/ratelimit.ts';
-import type { KubeObject } from '../../webhooks/types.ts';
+import type { KubeClient } from './client.ts';
+import { TokenBucket } from './ratelimit.ts';
+import type { KubernetesObject } from './client.ts';
 
 export type EventReason = 'Replicated' | 'ReplicationConflict' | 'ReplicationFailed';
 
@@ -52,7 +52,7 @@ export class EventRecorder {
   }
 
   /** Records an Event about `object` (needs kind, name, uid; namespace unless cluster-scoped). */
-  record(object: KubeObject, type: 'Normal' | 'Warning', reason: EventReason, message: string): void {
+  record(object: KubernetesObject, type: 'Normal' | 'Warning', reason: EventReason, message: string): void {
     if (this.#stopped) return;
     const meta = object.metadata ?? {};
     const uid = meta.uid ?? '';

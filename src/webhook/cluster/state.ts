@@ -3,11 +3,11 @@
 import type { V1Namespace, V1Node } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import type { Logger } from '../log.ts';
-import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
-import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../webhooks/keys.ts';
-import type { NamespacePolicy, VirtualNodeInfo } from '../../webhooks/types.ts';
-import type { Informer, InformerOptions } from '../kube/informer.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { VirtualNodeConvention } from '../../../webhooks/keys.ts';
+import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../../webhooks/keys.ts';
+import type { NamespacePolicy, VirtualNodeInfo } from '../../../webhooks/types.ts';
+import type { Informer, InformerOptions } from '../../kube/informer.ts';
 
 /** The part of an Informer this module uses (so tests can supply a small fake). */
 export type WatchCache<T> = Pick<Informer<T>, 'start' | 'stop' | 'list' | 'hasSynced' | 'health' | 'on'>;

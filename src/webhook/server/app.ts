@@ -4,9 +4,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express from 'express';
 import type { NextFunction, Request, Response } from 'express';
-import type { AdmissionContext, AdmissionHandler } from '../../webhooks/types.ts';
-import type { Logger } from '../log.ts';
-import type { WebhookMetrics } from '../metrics/webhook.ts';
+import type { AdmissionContext, AdmissionHandler } from '../../../webhooks/types.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { WebhookMetrics } from '../metrics.ts';
 import type { AdmissionRoute } from './admission.ts';
 import { admissionRoute, sendStatus } from './admission.ts';
 import type { Checks } from './health.ts';

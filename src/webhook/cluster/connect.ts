@@ -1,8 +1,8 @@
 // Cluster wiring for the webhook (everything --standalone leaves out): API client config, the
 // shared CA Secret, caBundle upkeep and the informer-backed ClusterState.
 import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import type { Logger } from '../log.ts';
-import type { WebhookMetrics } from '../metrics/webhook.ts';
+import type { Logger } from '../../shared/log.ts';
+import type { WebhookMetrics } from '../metrics.ts';
 import type { CertAuthority } from '../tls/generate.ts';
 import { generateCa } from '../tls/generate.ts';
 import { kubeWebhookConfigStore, syncCaBundle } from './ca-bundle.ts';
@@ -111,7 +111,7 @@ export function keepCaBundle(options: {
  * standalone mode must work without it.
  */
 export async function loadInformerFactory(): Promise<InformerFactory> {
-  const module = (await import('../kube/informer.ts')) as { createInformer?: unknown };
+  const module = (await import('../../kube/informer.ts')) as { createInformer?: unknown };
   if (typeof module.createInformer !== 'function') {
     throw new Error('src/kube/informer.ts does not implement createInformer yet; run with --standalone');
   }

@@ -3,10 +3,10 @@
 // with clientConfig.url pointing at it on 127.0.0.1 (there is no Service routing in the sandbox).
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Cluster } from './cluster.ts';
-import { cliArgv, type ComponentSpec, type SandboxContext } from './components.ts';
-import { applyObjects, buildManifests, type Manifest } from './manifests.ts';
-import { serviceAccountKubeconfig } from './identity.ts';
+import type { Cluster } from '../sandbox/cluster.ts';
+import { cliArgv, type ComponentSpec, type SandboxContext } from '../sandbox/components.ts';
+import { applyObjects, buildManifests, type Manifest } from '../sandbox/manifests.ts';
+import { serviceAccountKubeconfig } from '../sandbox/identity.ts';
 
 export const WEBHOOK_NAMESPACE = 'kube-offload-system';
 export const WEBHOOK_SERVICE_ACCOUNT = 'kube-offload-webhook';

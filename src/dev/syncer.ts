@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
 import { twoClusterServiceAccounts } from '../sandbox/identity.ts';
-import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SYSTEM_NAMESPACE } from '../virtualnode/sandbox.ts';
+import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SYSTEM_NAMESPACE } from './virtual-node.ts';
 
 export const LOCAL_SERVICE_ACCOUNT = 'kube-offload-syncer';
 export const REMOTE_SERVICE_ACCOUNT = 'kube-offload-syncer-remote';

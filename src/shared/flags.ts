@@ -3,8 +3,8 @@
 // fast (exit 2) with a message that names the flag, the value and what is allowed.
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
-import type { VirtualNodeConvention } from '../webhooks/keys.ts';
-import { LIQO_CONVENTION } from '../webhooks/keys.ts';
+import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
+import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

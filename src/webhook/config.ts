@@ -2,10 +2,10 @@
 // Everything that can be wrong with the command line is reported here, before any I/O, so a
 // typo fails fast (exit 2) instead of half-starting a server.
 import { isIP } from 'node:net';
-import { ConfigError, dnsLabel, LOG_LEVELS, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from './flags.ts';
-import type { LogLevel } from './flags.ts';
-import type { Placement, Preference, VirtualNodeConvention } from '../webhooks/keys.ts';
-import { DEFAULT_PLACEMENT, LIQO_CONVENTION, PLACEMENTS, PREFERENCES } from '../webhooks/keys.ts';
+import { ConfigError, dnsLabel, LOG_LEVELS, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from '../shared/flags.ts';
+import type { LogLevel } from '../shared/flags.ts';
+import type { Placement, Preference, VirtualNodeConvention } from '../../webhooks/keys.ts';
+import { DEFAULT_PLACEMENT, LIQO_CONVENTION, PLACEMENTS, PREFERENCES } from '../../webhooks/keys.ts';
 
 export interface WebhookConfig {
   port: number;

@@ -4,7 +4,7 @@
 // next restart. Writes only what differs: with the bundle already in place it is read-only.
 import type { AdmissionregistrationV1Api } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { JsonPatchOperation } from '../../webhooks/types.ts';
+import type { JsonPatchOperation } from '../../../webhooks/types.ts';
 
 export type WebhookConfigKind = 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
 export const WEBHOOK_CONFIG_KINDS: WebhookConfigKind[] = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];

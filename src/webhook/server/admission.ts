@@ -4,11 +4,11 @@
 // HTTPS request listener (see app.ts), allocates no timer and no promise beyond the body read,
 // and makes no API calls (the context reads informer caches).
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AdmissionContext, AdmissionHandler, AdmissionRequest, AdmissionResponse } from '../../webhooks/types.ts';
-import type { Logger } from '../log.ts';
-import { createLineWriter } from '../log.ts';
-import type { AdmissionOutcome, WebhookMetrics } from '../metrics/webhook.ts';
-import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics/webhook.ts';
+import type { AdmissionContext, AdmissionHandler, AdmissionRequest, AdmissionResponse } from '../../../webhooks/types.ts';
+import type { Logger } from '../../shared/log.ts';
+import { createLineWriter } from '../../shared/log.ts';
+import type { AdmissionOutcome, WebhookMetrics } from '../metrics.ts';
+import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics.ts';
 import { HttpError, readJsonBody } from './body.ts';
 import { encodeReview, parseReview } from './review.ts';
 

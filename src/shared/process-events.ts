@@ -1,6 +1,6 @@
 // What the long-running commands (webhook, syncer, virtual-node) do about process-wide events
 // before they start anything. Not a command itself: cli.ts only runs the names it lists.
-import type { Logger } from '../log.ts';
+import type { Logger } from './log.ts';
 
 /** A stray rejected promise is logged as an error instead of killing a process that still serves. */
 export function logUnhandledRejections(logger: Logger): void {

@@ -1,0 +1,55 @@
+// Ownership marks: how a remote object (a copy, a twin namespace, an offloaded pod) says it was
+// written by kube-offload for one local cluster, and which local object it stands for. The syncer
+// and the virtual node provider both write and read these marks, so they live below both.
+import type { KubeObject } from '../../webhooks/types.ts';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  ORIGIN_ANNOTATION,
+  ORIGIN_CLUSTER_LABEL,
+  ORIGIN_UID_ANNOTATION,
+} from '../../webhooks/keys.ts';
+
+/** Where a copy goes: the local cluster it comes from and the twin namespace it lands in. */
+export interface CopyContext {
+  /** The local cluster's name (`--cluster-name`). */
+  localCluster: string;
+  /** The twin namespace in the remote cluster, from twinNamespaceName(). */
+  twinNamespace: string;
+}
+
+/** `cluster/namespace/name`, or `cluster/name` for a cluster-scoped object (a Namespace). */
+export function originOf(localCluster: string, namespace: string | undefined, name: string): string {
+  return namespace ? `${localCluster}/${namespace}/${name}` : `${localCluster}/${name}`;
+}
+
+/** Parses an origin annotation; undefined when malformed. */
+export function parseOrigin(value: string | undefined): { cluster: string; namespace?: string; name: string } | undefined {
+  if (!value) return undefined;
+  const parts = value.split('/');
+  if (parts.some((p) => p === '')) return undefined;
+  if (parts.length === 3) return { cluster: parts[0] as string, namespace: parts[1] as string, name: parts[2] as string };
+  if (parts.length === 2) return { cluster: parts[0] as string, name: parts[1] as string };
+  return undefined;
+}
+
+/** Our ownership marks, added to labels/annotations of every copy and twin namespace. */
+export function ownershipMarks(localCluster: string, origin: string, originUid: string | undefined): { labels: Record<string, string>; annotations: Record<string, string> } {
+  const annotations: Record<string, string> = { [ORIGIN_ANNOTATION]: origin };
+  if (originUid) annotations[ORIGIN_UID_ANNOTATION] = originUid;
+  return {
+    labels: { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ORIGIN_CLUSTER_LABEL]: localCluster },
+    annotations,
+  };
+}
+
+/** The twin namespace of a local namespace, with our ownership marks. */
+export function desiredTwinNamespace(localNamespace: KubeObject, ctx: CopyContext): KubeObject {
+  const name = localNamespace.metadata?.name ?? '';
+  const marks = ownershipMarks(ctx.localCluster, originOf(ctx.localCluster, undefined, name), localNamespace.metadata?.uid);
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: ctx.twinNamespace, labels: marks.labels, annotations: marks.annotations },
+  };
+}
