@@ -1,5 +1,7 @@
 // `kube-offload <command> [flags]`: each command lives in src/commands/<command>.ts and exports
 // `run(argv): Promise<number>` (the exit code), so commands load only what they need.
+// `sandbox` and `demo` are development commands: the product build (tsconfig.build.json, the
+// image) leaves them and the harness out, and says so when asked for them.
 
 const COMMANDS: Record<string, string> = {
   webhook: 'admission server (/mutate/pods, /mutate/workloads, /mutate/replicated, /validate)',
@@ -9,6 +11,8 @@ const COMMANDS: Record<string, string> = {
   sandbox: 'up|down|status: two local clusters plus kube-offload',
   demo: 'brings the sandbox up and deploys the micro-service demo',
 };
+
+const DEVELOPMENT_COMMANDS = new Set(['sandbox', 'demo']);
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, what]) => `  ${name.padEnd(13)} ${what}`);
@@ -27,8 +31,23 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Sources run as .ts (type stripping); the image runs the compiled .js.
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-  const module = (await import(`./commands/${command}.${extension}`)) as { run: (argv: string[]) => Promise<number> };
+  const module = await loadCommand(command, extension);
+  if (!module) {
+    process.stderr.write(`kube-offload: "${command}" is a development command, not part of this build; run it from a checkout (npx kube-offload ${command})\n`);
+    return 2;
+  }
   return module.run(rest);
+}
+
+type Command = { run: (argv: string[]) => Promise<number> };
+
+async function loadCommand(command: string, extension: string): Promise<Command | undefined> {
+  try {
+    return (await import(`./commands/${command}.${extension}`)) as Command;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && DEVELOPMENT_COMMANDS.has(command)) return undefined;
+    throw error;
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

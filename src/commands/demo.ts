@@ -12,16 +12,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseAllDocuments } from 'yaml';
 import { ensureBinaries, repoRoot } from '../sandbox/binaries.ts';
 import { runKubectl } from '../sandbox/cluster.ts';
 import type { KubectlResult } from '../sandbox/cluster.ts';
-import { cliArgv, kubeOffloadComponents } from '../sandbox/components.ts';
-import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
+import { kubeOffloadComponents } from '../dev/components.ts';
 import { readState, sandboxStatus, startSandbox } from '../sandbox/sandbox.ts';
 import { twinNamespaceName } from '../shared/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
-import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../dev/virtual-node.ts';
+import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../dev/virtual-node.ts';
 
 const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR]
 
@@ -87,66 +85,6 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * Components the sandbox does not (yet) start by itself. The sandbox's own list
- * (kubeOffloadComponents) wins; until it has the webhook, the syncer and the virtual node
- * provider, the demo brings the missing ones itself with the same flags a sandbox would use.
- */
-export async function demoComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
-  const provided = new Set((await kubeOffloadComponents(ctx)).map((c) => c.name));
-  const extra: ComponentSpec[] = [];
-  if (!provided.has('virtual-node')) extra.push(await virtualNodeComponent(ctx));
-  if (!provided.has('webhook')) extra.push(await webhookFallback(ctx));
-  if (!provided.has('syncer')) extra.push(await syncerFallback(ctx));
-  return extra;
-}
-
-async function kubectlOrThrow(cluster: SandboxContext['local'], args: string[], input?: string): Promise<string> {
-  const r = await cluster.kubectl(args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-/** The admission webhook on 127.0.0.1, registered with manifests/webhook/*.yaml (clientConfig.url). */
-async function webhookFallback(ctx: SandboxContext): Promise<ComponentSpec> {
-  const port = await ctx.freePort();
-  const certDir = path.join(ctx.componentsDir, 'webhook', 'certs');
-  return {
-    name: 'webhook',
-    argv: cliArgv(ctx, 'webhook', '--port', String(port), '--host', '127.0.0.1', '--cert-dir', certDir, '--kubeconfig', ctx.local.kubeconfigPath),
-    before: async (c) => {
-      await kubectlOrThrow(c.local, ['apply', '-f', path.join(c.repoRoot, 'manifests', 'namespace.yaml')]);
-    },
-    // The CA lives in the shared Secret, not in the cert dir; readiness only needs an answer.
-    ready: { url: `https://127.0.0.1:${port}/readyz`, insecure: true },
-    after: async (c) => {
-      const secret = JSON.parse(await kubectlOrThrow(c.local, ['-n', 'kube-offload-system', 'get', 'secret', 'kube-offload-webhook-ca', '-o', 'json'])) as { data?: Record<string, string> };
-      const caBundle = secret.data?.['ca.crt'];
-      if (!caBundle) throw new Error('the webhook CA Secret has no ca.crt');
-      for (const file of ['mutating.yaml', 'validating.yaml']) {
-        const docs = parseAllDocuments(fs.readFileSync(path.join(c.repoRoot, 'manifests', 'webhook', file), 'utf8')).map((d) => d.toJS() as { webhooks?: Array<{ clientConfig: Record<string, unknown> }> });
-        for (const doc of docs) {
-          for (const wh of doc.webhooks ?? []) {
-            const service = wh.clientConfig.service as { path?: string } | undefined;
-            wh.clientConfig = { url: `https://127.0.0.1:${port}${service?.path ?? '/'}`, caBundle };
-          }
-          await kubectlOrThrow(c.local, ['apply', '-f', '-'], JSON.stringify(doc));
-        }
-      }
-    },
-  };
-}
-
-/** The syncer with admin kubeconfigs of both clusters. */
-async function syncerFallback(ctx: SandboxContext): Promise<ComponentSpec> {
-  const port = await ctx.freePort();
-  return {
-    name: 'syncer',
-    argv: cliArgv(ctx, 'syncer', '--cluster-name', SANDBOX_CLUSTER_NAME, '--remote', `${SANDBOX_REMOTE_NAME}=${ctx.remote.kubeconfigPath}`, '--kubeconfig', ctx.local.kubeconfigPath, '--metrics-port', String(port), '--backfill-period', '5s'),
-    ready: { url: `http://127.0.0.1:${port}/readyz` },
-  };
-}
-
 async function demo(dir: string, namespace: string, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
   const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
@@ -158,7 +96,7 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
     note(`reusing the sandbox running in ${rel(dir)}`);
   } else {
     note(`starting the sandbox in ${rel(dir)} ...`);
-    await startSandbox({ dir, binDir, persistent: true, withKubeOffload: true, components: demoComponents, log: (line) => note(line) });
+    await startSandbox({ dir, binDir, persistent: true, components: kubeOffloadComponents, log: (line) => note(line) });
     note(`sandbox up after ${elapsed()}`);
   }
   const state = readState(dir);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../sandbox/binaries.ts';
 import { sandboxStatus, startSandbox, stopSandboxDir } from '../sandbox/sandbox.ts';
+import { kubeOffloadComponents } from '../dev/components.ts';
 
 const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--no-kube-offload] [--audit]
 
@@ -90,7 +91,7 @@ async function up(dir: string, opts: { withKubeOffload: boolean; audit: boolean 
       dir,
       binDir,
       persistent: true,
-      withKubeOffload: opts.withKubeOffload,
+      components: opts.withKubeOffload ? kubeOffloadComponents : [],
       audit: opts.audit,
       log: (line) => err(`sandbox: ${line}`),
     });

@@ -1,11 +1,10 @@
-// kube-offload's own processes in the sandbox (webhook, syncer, virtual node provider).
+// The processes a sandbox hosts besides its control planes, as the harness sees them.
 //
 // A component is a name + argv + env + a readiness check + a log file. startSandbox() starts
-// the list returned by kubeOffloadComponents() (when `withKubeOffload`) plus any the caller
-// passes, in order, each after the previous one is ready. To add one, append a ComponentSpec
-// below; `before`/`after` hooks run around the process start (e.g. register the webhook
-// configurations from manifests/ with clientConfig.url https://127.0.0.1:PORT once the
-// webhook answers).
+// the list its caller passes, in order, each after the previous one is ready; the harness knows
+// nothing of what they are (src/dev/components.ts assembles kube-offload's own). `before`/`after`
+// hooks run around the process start (e.g. register webhook configurations pointing at
+// https://127.0.0.1:PORT once the webhook answers).
 import path from 'node:path';
 import type { Cluster } from './cluster.ts';
 import { repoRoot } from './binaries.ts';
@@ -83,16 +82,4 @@ export async function makeContext(dir: string, local: Cluster, remote: Cluster):
     cli: path.join(root, 'bin', 'kube-offload.js'),
     freePort,
   };
-}
-
-/**
- * The kube-offload processes `sandbox up` starts after both clusters are ready, in order: the
- * webhook (and its configurations), then the syncer and the virtual node provider.
- */
-export async function kubeOffloadComponents(ctx: SandboxContext): Promise<ComponentSpec[]> {
-  // Imported lazily: the component modules import this one for cliArgv().
-  const { webhookComponent } = await import('../dev/webhook.ts');
-  const { syncerComponent } = await import('../dev/syncer.ts');
-  const { virtualNodeComponent } = await import('../dev/virtual-node.ts');
-  return [await webhookComponent(ctx), await syncerComponent(ctx), await virtualNodeComponent(ctx)];
 }

@@ -4,7 +4,7 @@ export { startCluster, runKubectl, clearStaleDir, reapOrphans, PRESETS, DEFAULT_
 export type { Cluster, ClusterOptions, ClusterPorts, AuditOptions, KubectlOptions, KubectlResult, ApiResult, NodeSpec } from './cluster.ts';
 export { startSandbox, stopSandboxDir, sandboxStatus, readState, recordedProcesses, STATE_FILE, SANDBOX_MARKER } from './sandbox.ts';
 export type { Sandbox, SandboxOptions, SandboxState, ClusterState, RunningComponent, ProcessStatus } from './sandbox.ts';
-export { kubeOffloadComponents, cliArgv } from './components.ts';
+export { cliArgv } from './components.ts';
 export type { ComponentSpec, ReadyCheck, UrlReadyCheck, FnReadyCheck, SandboxContext } from './components.ts';
 export { ensureBinaries, expectedBinDir, missingBinaries, repoRoot, REQUIRED_BINARIES } from './binaries.ts';
 export { isOurs, isAlive, terminateRecord } from './procs.ts';

@@ -9,7 +9,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { clearStaleDir, startCluster, type AuditOptions, type Cluster, type ClusterOptions, type ClusterPorts } from './cluster.ts';
 import {
-  kubeOffloadComponents,
   makeContext,
   type ComponentSpec,
   type SandboxContext,
@@ -21,9 +20,7 @@ import { isHealthy, poll } from './util.ts';
 
 export interface SandboxOptions {
   dir: string;
-  /** Start kubeOffloadComponents() after the clusters (webhook, syncer, virtual node provider). */
-  withKubeOffload?: boolean;
-  /** Extra components, started after kube-offload's. */
+  /** The processes to host once both clusters are ready, started in order. */
   components?: ComponentSpec[] | ((ctx: SandboxContext) => ComponentSpec[] | Promise<ComponentSpec[]>);
   binDir?: string;
   /** Processes outlive this Node process (`sandbox up`); stop them with stopSandboxDir(). */
@@ -350,7 +347,6 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
   try {
     const specs: ComponentSpec[] = [];
-    if (options.withKubeOffload) specs.push(...(await kubeOffloadComponents(context)));
     if (options.components) {
       specs.push(...(typeof options.components === 'function' ? await options.components(context) : options.components));
     }

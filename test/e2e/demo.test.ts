@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { demoComponents } from '../../src/commands/demo.ts';
+import { kubeOffloadComponents } from '../../src/dev/components.ts';
 import { twinNamespaceName } from '../../src/shared/twin.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../../src/dev/virtual-node.ts';
 import { ENABLED_LABEL, ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
@@ -43,7 +43,7 @@ function runDemo(dir: string): Promise<{ code: number | null; stdout: string; st
 
 describe('demo: the micro-service shop across two clusters (e2e)', function () {
   this.timeout(300_000);
-  const env = useSandbox({ withKubeOffload: true, components: demoComponents });
+  const env = useSandbox({ components: kubeOffloadComponents });
   let output = '';
 
   const localPods = async (): Promise<Obj[]> => (await getItems<Obj>(env.sandbox.local, 'pods', { namespace: NS })).filter((p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Failed');

@@ -14,7 +14,7 @@ export interface SandboxHandle {
  * Registers before/after hooks that start a sandbox in a fresh temporary directory and stop
  * it (verifying no process is left). Call at the top of a describe():
  *
- *   const env = useSandbox({ withKubeOffload: true });
+ *   const env = useSandbox({ components: kubeOffloadComponents });
  *   it('...', async () => { await env.sandbox.local.kubectl(['get', 'pods']); });
  */
 export function useSandbox(opts: Partial<SandboxOptions> = {}): SandboxHandle {
