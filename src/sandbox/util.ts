@@ -3,41 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-export interface PollOptions {
-  timeoutMs: number;
-  intervalMs?: number;
-  description: string;
-  /** Called on every round; throwing aborts the wait (e.g. "the process exited"). */
-  abortIf?: () => void;
-}
-
-/**
- * Polls `fn` until it returns a value other than undefined/false, or the deadline passes.
- * Errors thrown by `fn` count as "not yet" (the last one is reported on timeout).
- */
-export async function poll<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, opts: PollOptions): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
-  const interval = opts.intervalMs ?? 200;
-  let lastError: unknown;
-  for (;;) {
-    opts.abortIf?.();
-    try {
-      const value = await fn();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? `: ${lastError.message}` : '';
-      throw new Error(`timed out after ${opts.timeoutMs}ms waiting for ${opts.description}${why}`);
-    }
-    await sleep(Math.min(interval, Math.max(0, deadline - Date.now())));
-  }
-}
+export { poll, sleep } from '../shared/async.ts';
+export type { PollOptions } from '../shared/async.ts';
 
 // Ports handed out by this process, so two parallel clusters never get the same one.
 const handedOut = new Set<number>();
