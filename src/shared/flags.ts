@@ -45,6 +45,25 @@ export function parseFlags<const Options extends ParseArgsOptionsConfig>(argv: s
   }
 }
 
+/**
+ * Rewrites deprecated flag spellings to their current names before parsing, with one warning
+ * each on stderr, so old command lines and manifests keep working while they move over.
+ * `aliases` maps an old name to its new one, without dashes: { resync: 'resync-period' }.
+ */
+export function renameDeprecatedFlags(
+  argv: readonly string[],
+  aliases: Readonly<Record<string, string>>,
+  warn: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): string[] {
+  return argv.map((arg) => {
+    const match = /^--([^=]+)(=.*)?$/.exec(arg);
+    const current = match ? aliases[match[1] as string] : undefined;
+    if (!match || current === undefined) return arg;
+    warn(`warning: --${match[1]} is deprecated, use --${current}`);
+    return `--${current}${match[2] ?? ''}`;
+  });
+}
+
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** "1h30m", "90s", "250ms", "2.5d" -> milliseconds; throws ConfigError otherwise. */
