@@ -25,11 +25,36 @@ export const realClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/**
+ * What a reconcile asks of the queue when it succeeds, as controller-runtime's reconcile.Result:
+ * nothing (the key is done until something changes), or another look after `requeueAfter` ms
+ * (a condition that only time resolves: a cache that lags, a reference not there yet).
+ */
+export interface ReconcileResult {
+  requeueAfter?: number;
+}
+
+/**
+ * Thrown by a reconcile for a failure that retrying cannot fix (invalid input, a rejected
+ * object): the key is dropped with its history instead of retried with backoff. Any other throw
+ * retries with per-key exponential backoff. The queue runner is the only place that decides.
+ */
+export class TerminalError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TerminalError';
+  }
+}
+
 export interface WorkQueueOptions {
   /** Used in metrics labels. */
   name: string;
-  /** Handles one key. A rejection requeues the key with backoff (addRateLimited). */
-  process: (key: string) => Promise<void>;
+  /**
+   * Reconciles one key. Resolving forgets the key's failures and, with `requeueAfter`, looks at it
+   * again after that delay; a TerminalError drops it (onDrop); any other rejection requeues it with
+   * backoff (addRateLimited).
+   */
+  process: (key: string) => Promise<ReconcileResult | void>;
   /** Parallel workers; default 1. */
   concurrency?: number;
   /** Overall dispatch limit (token bucket); default unlimited. */
@@ -208,31 +233,41 @@ export class WorkQueue {
   }
 
   async #run(key: string): Promise<void> {
-    let failed = false;
-    let error: unknown;
     try {
-      await this.#o.process(key);
-    } catch (err) {
-      failed = true;
-      error = err;
+      const result = await this.#o.process(key);
+      this.#processing.delete(key);
+      this.#succeeded(key, result ?? {});
+    } catch (error) {
+      this.#processing.delete(key);
+      this.#failed(key, error);
     }
-    this.#processing.delete(key);
-    if (!failed) {
+    this.#requeueIfReAdded(key);
+    this.#pump();
+    this.#checkIdle();
+  }
+
+  #succeeded(key: string, result: ReconcileResult): void {
+    this.forget(key);
+    if (result.requeueAfter !== undefined) this.addAfter(key, result.requeueAfter);
+  }
+
+  #failed(key: string, error: unknown): void {
+    const failures = (this.#failures.get(key) ?? 0) + 1;
+    try {
+      this.#o.onError?.(key, error, failures);
+    } catch {
+      // hooks must not break the queue
+    }
+    const terminal = error instanceof TerminalError;
+    if (terminal || (this.#o.maxRetries !== undefined && failures > this.#o.maxRetries)) {
       this.forget(key);
+      this.#o.onDrop?.(key, error);
     } else {
-      const failures = (this.#failures.get(key) ?? 0) + 1;
-      try {
-        this.#o.onError?.(key, error, failures);
-      } catch {
-        // hooks must not break the queue
-      }
-      if (this.#o.maxRetries !== undefined && failures > this.#o.maxRetries) {
-        this.forget(key);
-        this.#o.onDrop?.(key, error);
-      } else {
-        this.addRateLimited(key);
-      }
+      this.addRateLimited(key);
     }
+  }
+
+  #requeueIfReAdded(key: string): void {
     // Re-added while we were processing: queue it again now (also while draining: the re-add
     // came before shutdown; a non-draining shutdown drops it).
     if (this.#dirty.has(key)) {
@@ -242,7 +277,5 @@ export class WorkQueue {
         this.#depthChanged();
       }
     }
-    this.#pump();
-    this.#checkIdle();
   }
 }
