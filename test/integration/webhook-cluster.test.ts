@@ -16,7 +16,7 @@ import { createWebhookMetrics } from '../../src/webhook/metrics.ts';
 import { startWebhook } from '../../src/webhook/server/webhook.ts';
 import type { RunningWebhook } from '../../src/webhook/server/webhook.ts';
 import { generateCa } from '../../src/webhook/tls/generate.ts';
-import { LogCapture, removeDir, send, tempDir, unhandledRejections, waitFor } from '../unit/server/helpers.ts';
+import { LogCapture, removeDir, send, tempDir, unhandledRejections, waitFor } from '../unit/webhook/helpers.ts';
 
 const NS = 'kube-offload-system';
 const SECRET = 'kube-offload-webhook-ca';
