@@ -1,5 +1,6 @@
-// KWOK configuration for the sandbox: the Stage objects that play kubelet for our fake
-// worker nodes and their pods, and the Node objects themselves.
+// KWOK in the sandbox: the Stage objects that play kubelet for our fake worker nodes and their
+// pods, the Node objects themselves, and the kwok process of each cluster (flags, start, health,
+// registering the nodes and waiting until they are usable).
 //
 // Since kwok v0.6 the standalone `kwok` binary has NO built-in stages: without Stage objects
 // (from --config or the Stage CRD) it exits with "no stages found" (kwokctl is what injects
@@ -7,7 +8,12 @@
 //
 // Status templates are rendered into a strategic-merge patch of .status, so anything a stage
 // does not mention (addresses, capacity, nodeInfo we set at creation) is kept.
+import fs from 'node:fs';
+import path from 'node:path';
 import { stringify } from 'yaml';
+import type { AdminApi } from './apiserver.ts';
+import type { ClusterProcesses } from './cluster-processes.ts';
+import { isHealthy } from './util.ts';
 
 /** Label every fake worker carries; kwok manages exactly the nodes matching MANAGED_NODE_SELECTOR. */
 export const KWOK_NODE_LABEL = { key: 'type', value: 'kwok' } as const;
@@ -278,4 +284,90 @@ function stageObject(s: Stage): Record<string, unknown> {
 export function kwokConfigYaml(): string {
   const docs: Record<string, unknown>[] = STAGES.map(stageObject);
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}
+
+export interface KwokSettings {
+  binDir: string;
+  /** The cluster directory: kwok.yaml and kwok's own HOME go there. */
+  dir: string;
+  kubeconfig: string;
+  /** kwok hands out pod IPs from it. */
+  podCIDR: string;
+  /** The node IP kwok reports where a node has none of its own. */
+  nodeIP: string;
+  /** Port of kwok's /healthz. */
+  port: number;
+}
+
+export function kwokArgv(settings: KwokSettings, configFile: string): string[] {
+  return [
+    path.join(settings.binDir, 'kwok'),
+    `--config=${configFile}`,
+    `--kubeconfig=${settings.kubeconfig}`,
+    '--manage-all-nodes=false',
+    `--manage-nodes-with-label-selector=${MANAGED_NODE_SELECTOR}`,
+    `--cidr=${settings.podCIDR}`,
+    `--node-ip=${settings.nodeIP}`,
+    `--node-lease-duration-seconds=${NODE_LEASE_SECONDS}`,
+    `--server-address=127.0.0.1:${settings.port}`,
+  ];
+}
+
+/** Writes kwok.yaml and spawns kwok without waiting for it (waitKwokHealthy does). */
+export async function launchKwok(processes: ClusterProcesses, settings: KwokSettings): Promise<void> {
+  const configFile = path.join(settings.dir, 'kwok.yaml');
+  fs.writeFileSync(configFile, kwokConfigYaml());
+  // kwok always reads ~/.kwok/kwok.yaml when it exists: give it an empty HOME of its own.
+  const kwokHome = path.join(settings.dir, 'kwok-home');
+  fs.mkdirSync(kwokHome, { recursive: true });
+  await processes.launch('kwok', kwokArgv(settings, configFile), { HOME: kwokHome });
+}
+
+export async function waitKwokHealthy(processes: ClusterProcesses, port: number): Promise<void> {
+  await processes.waitReady('kwok', () => isHealthy(`http://127.0.0.1:${port}/healthz`), '/healthz ok');
+}
+
+/**
+ * Creates the Node objects (an existing one is fine). Their status (addresses, capacity,
+ * nodeInfo) is kept on create; the kubelet version is the apiserver's, as on a real cluster.
+ */
+export async function registerNodes(api: AdminApi, nodes: NodeSpec[], clusterName: string): Promise<void> {
+  const version = await api('GET', '/version');
+  const kubeletVersion = String(version.body?.gitVersion ?? 'v0.0.0');
+  await Promise.all(
+    nodes.map(async (node) => {
+      const res = await api('POST', '/api/v1/nodes', nodeManifest(node, kubeletVersion));
+      if (res.status !== 201 && res.status !== 409) {
+        throw new Error(`${clusterName}: creating node ${node.name}: HTTP ${res.status}: ${JSON.stringify(res.body)}`);
+      }
+    }),
+  );
+}
+
+/** The fields of a Node that tell whether pods can go there. */
+interface NodeObject {
+  metadata?: { name?: string };
+  spec?: { taints?: { key?: string }[] };
+  status?: { conditions?: { type?: string; status?: string }[] };
+}
+
+/**
+ * Usable: Ready (kwok renews its lease and status) and schedulable, i.e. the node lifecycle
+ * controller has removed its node.kubernetes.io/ taints (not-ready, unreachable).
+ */
+function nodeIsUsable(node: NodeObject | undefined): boolean {
+  const ready = node?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+  const tainted = (node?.spec?.taints ?? []).some((taint) => String(taint.key).startsWith('node.kubernetes.io/'));
+  return !!ready && !tainted;
+}
+
+/** Waits until every named node is usable (failing fast if kwok, which makes them Ready, exits). */
+export async function waitNodesUsable(processes: ClusterProcesses, api: AdminApi, nodeNames: string[]): Promise<void> {
+  const allUsable = async () => {
+    const res = await api('GET', '/api/v1/nodes');
+    if (res.status !== 200) return false;
+    const items = (res.body.items ?? []) as NodeObject[];
+    return nodeNames.every((name) => nodeIsUsable(items.find((item) => item.metadata?.name === name)));
+  };
+  await processes.waitReady('kwok', allUsable, `nodes ${nodeNames.join(', ')} Ready and untainted`);
 }
