@@ -67,9 +67,14 @@ function boundWarnings(pod: KubeObject, policy: ResolvedPolicy, context: Admissi
 /** What placement writes in a pod. */
 const POD_WRITES = under(['spec'], PLAN_WRITES);
 
+/** Core-group Pod creation; a CRD may also name its kind "Pod", and is not ours to place. */
+function isPodCreation(request: AdmissionRequest): boolean {
+  return request.operation === 'CREATE' && request.kind?.group === '' && request.kind.kind === 'Pod' && !request.subResource;
+}
+
 export function mutatePod(request: AdmissionRequest, context: AdmissionContext): AdmissionResponse {
   const pod = request.object;
-  if (request.operation !== 'CREATE' || request.kind?.kind !== 'Pod' || request.subResource || !isRecord(pod)) return allow(request.uid);
+  if (!isPodCreation(request) || !isRecord(pod)) return allow(request.uid);
   const problem = podSpecProblem(pod.spec);
   if (problem) return allow(request.uid, [warning(`placement not applied: ${problem}`)]);
 

@@ -265,6 +265,14 @@ describe('pods: what is not for this handler', () => {
     expect(mutatePod(review('Pod', input, { subResource: 'ephemeralcontainers' }), context())).to.deep.equal({ uid: 'uid-1234', allowed: true });
   });
 
+  it('ignores a kind named Pod in a group other than the core one', () => {
+    const input = pod({ annotations: { [PLACEMENT]: 'Remote' } });
+    for (const group of ['apps', 'example.com']) {
+      const request = { ...review('Pod', input), kind: { group, version: 'v1', kind: 'Pod' } };
+      expect(mutatePod(request, context()), group).to.deep.equal({ uid: 'uid-1234', allowed: true });
+    }
+  });
+
   it('takes the namespace from metadata when the request has none', () => {
     const ctx = context({ namespaces: { shop: { placement: 'Local' } } });
     const request = review('Pod', pod());
