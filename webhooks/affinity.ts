@@ -14,7 +14,7 @@
 // match no node changes nothing.
 
 import type { NodeSelectorRequirement, NodeSelectorTerm } from './k8s.ts';
-import { jsonEqual } from './k8s.ts';
+import { jsonEqual } from './json.ts';
 
 export function sameRequirement(a: NodeSelectorRequirement, b: NodeSelectorRequirement): boolean {
   const av = a.values ?? [];

@@ -7,6 +7,7 @@
 // both sides are the same object.
 
 import { escapePathComponent } from 'fast-json-patch';
+import { deepClone } from './json.ts';
 import type { JsonPatchOperation } from './types.ts';
 
 /** A path of object keys (array indexes as strings) from the root, e.g. ['spec', 'affinity']. */
@@ -22,15 +23,6 @@ function shallowCopy(value: Container): Container {
   return Array.isArray(value) ? value.slice() : { ...value };
 }
 
-/** A deep copy of a JSON value (own enumerable keys, in order; undefined values kept). */
-export function deepCopy<T>(value: T): T {
-  if (!isContainer(value)) return value;
-  if (Array.isArray(value)) return value.map(deepCopy) as T;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) out[key] = deepCopy(value[key]);
-  return out as T;
-}
-
 /**
  * A copy of `object` for a handler that writes only at or below `writes`: the value at the end
  * of each path is deep-copied, the objects on the way to it are copied shallowly (so setting a
@@ -40,7 +32,7 @@ export function deepCopy<T>(value: T): T {
  * they write (see PLAN_WRITES in placement.ts), and the tests run every handler on frozen input.
  */
 export function cloneForWrites<T extends object>(object: T, writes: readonly FieldPath[]): T {
-  if (writes.some((path) => path.length === 0)) return deepCopy(object);
+  if (writes.some((path) => path.length === 0)) return deepClone(object);
   const root = shallowCopy(object as Container);
   // What this copy owns, so paths with a common prefix reuse it: shallow copies on the way, and
   // deep copies at the ends (nothing below those is shared).
@@ -53,7 +45,7 @@ export function cloneForWrites<T extends object>(object: T, writes: readonly Fie
       const value = node[key];
       if (!isContainer(value) || deep.has(value)) break;
       if (i === path.length - 1) {
-        const copy = deepCopy(value);
+        const copy = deepClone(value);
         node[key] = copy;
         deep.add(copy);
         break;
@@ -83,42 +75,71 @@ export function under(prefix: FieldPath, paths: readonly FieldPath[]): FieldPath
  */
 export function diff(original: object, mutated: object): JsonPatchOperation[] {
   const patch: JsonPatchOperation[] = [];
-  generate(original as Container, mutated as Container, '', patch);
+  // compare() recurses; this walk keeps its frames in an array, so that a deeply nested value
+  // (JSON.parse builds them at any depth) cannot overflow the call stack.
+  const frames: DiffFrame[] = [];
+  const enter = (mirror: Container, obj: Container, path: string): void => {
+    if (mirror === obj) return;
+    const oldKeys = keysOf(mirror);
+    frames.push({ mirror, obj, path, oldKeys, newKeys: keysOf(obj), next: oldKeys.length - 1, deleted: false });
+  };
+  enter(original as Container, mutated as Container, '');
+  while (frames.length > 0) {
+    const frame = frames[frames.length - 1] as DiffFrame;
+    if (frame.next < 0) {
+      frames.pop();
+      addNewKeys(frame, patch);
+      continue;
+    }
+    const key = frame.oldKeys[frame.next--] as string;
+    const child = compareKey(frame, key, patch);
+    if (child) enter(child.mirror, child.obj, child.path);
+  }
   return patch;
 }
 
 const keysOf = (value: Container): string[] => (Array.isArray(value) ? Array.from(value, (_, i) => String(i)) : Object.keys(value));
 
-/** fast-json-patch's _generate (duplex.ts), step for step. */
-function generate(mirror: Container, obj: Container, path: string, patch: JsonPatchOperation[]): void {
-  if (mirror === obj) return;
-  const oldRecord = mirror as Record<string, unknown>;
-  const newRecord = obj as Record<string, unknown>;
-  const newKeys = keysOf(obj);
-  const oldKeys = keysOf(mirror);
-  let deleted = false;
-  for (let t = oldKeys.length - 1; t >= 0; t--) {
-    const key = oldKeys[t] as string;
-    const oldVal = oldRecord[key];
-    if (Object.hasOwn(obj, key) && !(newRecord[key] === undefined && oldVal !== undefined && !Array.isArray(obj))) {
-      const newVal = newRecord[key];
-      if (isContainer(oldVal) && isContainer(newVal) && Array.isArray(oldVal) === Array.isArray(newVal)) {
-        generate(oldVal, newVal, `${path}/${escapePathComponent(key)}`, patch);
-      } else if (oldVal !== newVal) {
-        // compare() writes an undefined array item as null, as JSON does.
-        patch.push({ op: 'replace', path: `${path}/${escapePathComponent(key)}`, value: newVal === undefined ? null : newVal });
-      }
-    } else if (Array.isArray(mirror) === Array.isArray(obj)) {
-      patch.push({ op: 'remove', path: `${path}/${escapePathComponent(key)}` });
-      deleted = true;
-    } else {
-      patch.push({ op: 'replace', path, value: obj });
+/** One level of fast-json-patch's _generate (duplex.ts): old keys are visited last to first. */
+interface DiffFrame {
+  mirror: Container;
+  obj: Container;
+  path: string;
+  oldKeys: string[];
+  newKeys: string[];
+  /** Index into oldKeys of the next key to compare; -1 when only additions are left. */
+  next: number;
+  deleted: boolean;
+}
+
+/** _generate's loop body for one old key: pushes its operation, or returns the pair to descend into. */
+function compareKey(frame: DiffFrame, key: string, patch: JsonPatchOperation[]): { mirror: Container; obj: Container; path: string } | undefined {
+  const { mirror, obj, path } = frame;
+  const oldVal = (mirror as Record<string, unknown>)[key];
+  const newVal = (obj as Record<string, unknown>)[key];
+  // Built only when needed: most keys of a compared subtree hold equal scalars.
+  const childPath = (): string => `${path}/${escapePathComponent(key)}`;
+  if (Object.hasOwn(obj, key) && !(newVal === undefined && oldVal !== undefined && !Array.isArray(obj))) {
+    if (isContainer(oldVal) && isContainer(newVal) && Array.isArray(oldVal) === Array.isArray(newVal)) {
+      return { mirror: oldVal, obj: newVal, path: childPath() };
     }
+    // compare() writes an undefined array item as null, as JSON does.
+    if (oldVal !== newVal) patch.push({ op: 'replace', path: childPath(), value: newVal === undefined ? null : newVal });
+  } else if (Array.isArray(mirror) === Array.isArray(obj)) {
+    patch.push({ op: 'remove', path: childPath() });
+    frame.deleted = true;
+  } else {
+    patch.push({ op: 'replace', path, value: obj });
   }
-  if (!deleted && newKeys.length === oldKeys.length) return;
+  return undefined;
+}
+
+/** _generate's tail: keys only the new side has, once every old key was compared. */
+function addNewKeys(frame: DiffFrame, patch: JsonPatchOperation[]): void {
+  const { mirror, obj, path, oldKeys, newKeys } = frame;
+  if (!frame.deleted && newKeys.length === oldKeys.length) return;
   for (const key of newKeys) {
-    if (!Object.hasOwn(mirror, key) && newRecord[key] !== undefined) {
-      patch.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value: newRecord[key] });
-    }
+    const value = (obj as Record<string, unknown>)[key];
+    if (!Object.hasOwn(mirror, key) && value !== undefined) patch.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value });
   }
 }

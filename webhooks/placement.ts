@@ -3,7 +3,8 @@
 
 import type { Placement, Preference, VirtualNodeConvention } from './keys.ts';
 import type { JsonRecord, NodeSelectorRequirement, NodeSelectorTerm, PreferredSchedulingTerm, Toleration } from './k8s.ts';
-import { isRecord, jsonEqual } from './k8s.ts';
+import { isRecord } from './k8s.ts';
+import { jsonEqual } from './json.ts';
 import { mergeRequiredTerms } from './affinity.ts';
 import type { MergeConflict } from './affinity.ts';
 import type { FieldPath } from './patch.ts';

@@ -1,5 +1,7 @@
 // Formatting of user-visible text: admission warnings and quoted values in messages.
 
+import { toJson } from './json.ts';
+
 const WARNING_PREFIX = 'kube-offload: ';
 /** Kubernetes asks for warnings of at most 120 characters if possible; over 256 they are truncated. */
 export const WARNING_MAX = 120;
@@ -21,7 +23,7 @@ export function warning(text: string): string {
  */
 export function quote(value: unknown, max = 100): string {
   if (typeof value !== 'string') {
-    const json = JSON.stringify(value) ?? String(value);
+    const json = toJson(value, max) ?? String(value);
     return json.length <= max ? json : `${json.slice(0, max)}...`;
   }
   return value.length <= max ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, max))}...`;

@@ -16,7 +16,8 @@ import {
   PREFER_ANNOTATION,
   REPLICATE_KEY,
 } from './keys.ts';
-import { getPath, isRecord, jsonEqual, rawAt } from './k8s.ts';
+import { jsonEqual } from './json.ts';
+import { getPath, isRecord, rawAt } from './k8s.ts';
 import { REPLICATED_KINDS } from './replicated.ts';
 import { allow, deny } from './respond.ts';
 import { tryParseSelector } from './selector.ts';

@@ -62,9 +62,13 @@ export function pod(options: PodOptions = {}): KubeObject {
  * throws (ES modules are strict) instead of silently changing the request.
  */
 export function frozen<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    for (const child of Object.values(value)) frozen(child);
-    Object.freeze(value);
+  // Iterative, so that it copes with the deeply nested values of the nesting tests.
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null || Object.isFrozen(node)) continue;
+    Object.freeze(node);
+    for (const child of Object.values(node)) pending.push(child);
   }
   return value;
 }

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import jsonpatch from 'fast-json-patch';
-import { cloneForWrites, deepCopy, diff, under } from '../../../webhooks/patch.ts';
+import { deepClone } from '../../../webhooks/json.ts';
+import { cloneForWrites, diff, under } from '../../../webhooks/patch.ts';
 import type { FieldPath } from '../../../webhooks/patch.ts';
 import { frozen } from './helpers.ts';
 
@@ -75,9 +76,9 @@ describe('patch: cloneForWrites', () => {
     ]);
   });
 
-  it('deepCopy keeps keys in order, undefined values included', () => {
+  it('deepClone keeps keys in order, undefined values included', () => {
     const value = { b: [1, { c: undefined }], a: null, d: 'x' };
-    const copy = deepCopy(value);
+    const copy = deepClone(value);
     expect(copy).to.deep.equal(value);
     expect(Object.keys(copy)).to.deep.equal(['b', 'a', 'd']);
     expect(Object.hasOwn(copy.b[1] as object, 'c')).to.equal(true);
@@ -117,7 +118,7 @@ describe('patch: cloneForWrites', () => {
       fc.property(json, fc.array(path, { minLength: 1, maxLength: 3 }), fc.array(write, { maxLength: 4 }), (object, paths, writes) => {
         const original = frozen(object);
         const scoped = cloneForWrites(original, paths);
-        const full = deepCopy(original);
+        const full = deepClone(original);
         for (const w of writes) {
           const target = [...(paths[w.path % paths.length] as string[]), ...w.extra];
           apply(scoped, target, w.op, w.value);
@@ -158,7 +159,7 @@ describe('patch: diff', () => {
       fc.property(json.object, edit, (raw, edits) => {
         // A JSON document (no undefined anywhere), as the API server sends.
         const a = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
-        const b = deepCopy(a);
+        const b = deepClone(a);
         // Arrays stay dense: an index past the end appends.
         const slot = (node: Record<string, unknown>, key: string): string => (Array.isArray(node) ? String(Math.min(Number(key) || 0, node.length)) : key);
         for (const { path, value } of edits) {
@@ -176,7 +177,7 @@ describe('patch: diff', () => {
         }
         const patch = diff(a, b);
         expect(JSON.stringify(patch)).to.equal(JSON.stringify(jsonpatch.compare(a, b)));
-        expect(jsonpatch.applyPatch(deepCopy(a), jsonpatch.deepClone(patch), false, false).newDocument).to.deep.equal(b);
+        expect(jsonpatch.applyPatch(deepClone(a), jsonpatch.deepClone(patch), false, false).newDocument).to.deep.equal(b);
       }),
       { numRuns: 1000 },
     );
