@@ -1,14 +1,17 @@
 // The processes a sandbox hosts besides its control planes, as the harness sees them.
 //
 // A component is a name + argv + env + a readiness check + a log file. startSandbox() starts
-// the list its caller passes, in order, each after the previous one is ready; the harness knows
-// nothing of what they are (src/dev/components.ts assembles kube-offload's own). `before`/`after`
-// hooks run around the process start (e.g. register webhook configurations pointing at
-// https://127.0.0.1:PORT once the webhook answers).
+// the list its caller passes, in order, each (with startComponent below) after the previous one
+// is ready; the harness knows nothing of what they are (src/dev/components.ts assembles
+// kube-offload's own). `before`/`after` hooks run around the process start (e.g. register
+// webhook configurations pointing at https://127.0.0.1:PORT once the webhook answers).
+import fs from 'node:fs';
 import path from 'node:path';
+import { poll } from '../shared/async.ts';
 import type { Cluster } from './cluster.ts';
 import { repoRoot } from './binaries.ts';
-import { freePort } from './util.ts';
+import { spawnManaged, type ManagedProcess, type ProcessRecord } from './procs.ts';
+import { freePort, isHealthy } from './util.ts';
 
 /** Serializable readiness check (stored in .sandbox/state.json so `sandbox status` can probe it). */
 export interface UrlReadyCheck {
@@ -82,4 +85,89 @@ export async function makeContext(dir: string, local: Cluster, remote: Cluster):
     cli: path.join(root, 'bin', 'kube-offload.js'),
     freePort,
   };
+}
+
+export interface RunningComponent {
+  name: string;
+  record: ProcessRecord;
+  ready?: UrlReadyCheck;
+  logFile: string;
+  running(): boolean;
+  stop(): Promise<void>;
+}
+
+/** What starting a component needs from the sandbox hosting it. */
+export interface ComponentHost {
+  context: SandboxContext;
+  /** Let the process outlive this Node process (`sandbox up`). */
+  persistent: boolean;
+  log: (line: string) => void;
+  /** Called once the process is spawned (before it is ready), so the state file records it at once. */
+  onStarted: (component: RunningComponent) => void;
+  /** Called once it has stopped. */
+  onStopped: () => void;
+}
+
+/** True when the URL answers 200 (its serving certificate verified against caFile when given). */
+export async function probeUrl(ready: UrlReadyCheck): Promise<boolean> {
+  let ca: string | undefined;
+  if (ready.caFile) {
+    try {
+      ca = fs.readFileSync(ready.caFile, 'utf8');
+    } catch {
+      return false;
+    }
+  }
+  return isHealthy(ready.url, { ...(ca ? { ca } : {}), ...(ready.insecure ? { insecure: true } : {}) });
+}
+
+/** Waits for the readiness check, failing fast (with the log tail) if the process exits first. */
+async function waitComponentReady(spec: ComponentSpec, ready: ReadyCheck, managed: ManagedProcess): Promise<void> {
+  const check = 'check' in ready ? ready.check : () => probeUrl(ready);
+  await poll(async () => (await check()) || undefined, {
+    timeoutMs: spec.readyTimeoutMs ?? 60_000,
+    intervalMs: 200,
+    description: `component ${spec.name} to be ready`,
+    abortIf: () => {
+      const status = managed.exitStatus();
+      if (!status) return;
+      throw new Error(
+        `component ${spec.name} exited (code ${status.code}, signal ${status.signal}); ` +
+          `${managed.record.logFile}:\n${managed.logTail(25)}`,
+      );
+    },
+  });
+}
+
+/** Runs `before`, spawns the process, waits until it is ready, runs `after`. */
+export async function startComponent(spec: ComponentSpec, host: ComponentHost): Promise<RunningComponent> {
+  const { context } = host;
+  fs.mkdirSync(path.join(context.componentsDir, spec.name), { recursive: true });
+  await spec.before?.(context);
+  const logFile = spec.logFile ?? path.join(context.componentsDir, `${spec.name}.log`);
+  const managed = await spawnManaged({
+    name: spec.name,
+    argv: spec.argv,
+    logFile,
+    cwd: spec.cwd ?? context.repoRoot,
+    ...(spec.env ? { env: spec.env } : {}),
+  });
+  const component: RunningComponent = {
+    name: spec.name,
+    record: managed.record,
+    // Only a URL check can be written to the state file (for `sandbox status`); a function cannot.
+    ...(spec.ready && 'url' in spec.ready ? { ready: spec.ready } : {}),
+    logFile,
+    running: () => !managed.exitStatus(),
+    async stop() {
+      await managed.stop();
+      host.onStopped();
+    },
+  };
+  host.onStarted(component);
+  if (spec.ready) await waitComponentReady(spec, spec.ready, managed);
+  await spec.after?.(context);
+  if (host.persistent) managed.release();
+  host.log(`component ${spec.name} ready (pid ${managed.record.pid})`);
+  return component;
 }
