@@ -1,10 +1,7 @@
-// Small helpers shared by the sandbox modules: deadlines, free ports, HTTP(S) probes.
+// Small helpers shared by the sandbox modules: free ports, HTTP(S) probes.
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-
-export { poll, sleep } from '../shared/async.ts';
-export type { PollOptions } from '../shared/async.ts';
 
 // Ports handed out by this process, so two parallel clusters never get the same one.
 const handedOut = new Set<number>();
