@@ -17,7 +17,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { 'cert-dir': { type: 'string' }, parse: { type: 'boolean', default: false }, port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: {
+    'cert-dir': { type: 'string' },
+    parse: { type: 'boolean', default: false },
+    port: { type: 'string', default: '0' },
+    host: { type: 'string', default: '127.0.0.1' },
+  },
 });
 const certDir = values['cert-dir'];
 if (!certDir) {
@@ -26,7 +31,11 @@ if (!certDir) {
 }
 
 const answer = Buffer.from(
-  JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '0f5a1e3c-8d2b-4b7e-a6c9-3e1f2d4c5b6a', allowed: true } }),
+  JSON.stringify({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: '0f5a1e3c-8d2b-4b7e-a6c9-3e1f2d4c5b6a', allowed: true },
+  }),
 );
 const headers = { 'content-type': 'application/json', 'content-length': answer.length };
 
@@ -53,14 +62,19 @@ const parsing = (req: IncomingMessage, res: ServerResponse): void => {
       res.end('bad request\n');
       return;
     }
-    const body = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":${JSON.stringify(uid)},"allowed":true}}`;
+    const response = `{"uid":${JSON.stringify(uid)},"allowed":true}`;
+    const body = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":${response}}`;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);
   });
 };
 
 const server = createServer(
-  { key: fs.readFileSync(path.join(certDir, 'tls.key')), cert: fs.readFileSync(path.join(certDir, 'tls.crt')), minVersion: 'TLSv1.2' },
+  {
+    key: fs.readFileSync(path.join(certDir, 'tls.key')),
+    cert: fs.readFileSync(path.join(certDir, 'tls.crt')),
+    minVersion: 'TLSv1.2',
+  },
   values.parse ? parsing : fixed,
 );
 server.keepAliveTimeout = 65_000;

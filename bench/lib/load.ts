@@ -55,14 +55,20 @@ export async function runLoad(options: LoadOptions): Promise<LoadRun> {
   const result = await instance;
   const ended = performance.now();
   if (bad > 0 || result.errors > 0) {
-    throw new Error(`${options.url} at ${options.connections} connections: ${bad} non-2xx responses, ${result.errors} errors, ${result.timeouts} timeouts`);
+    throw new Error(
+      `${options.url} at ${options.connections} connections: ${bad} non-2xx responses, ` +
+        `${result.errors} errors, ${result.timeouts} timeouts`,
+    );
   }
   const from = started + options.settleSeconds * 1000;
   const kept: number[] = [];
   for (let i = 0; i < times.length; i++) if ((times[i] as number) >= from) kept.push(latencies[i] as number);
   const windowSeconds = (ended - from) / 1000;
   const sorted = sortedCopy(kept);
-  if (sorted.length === 0) throw new Error(`${options.url} at ${options.connections} connections: no successful response in the measured window`);
+  if (sorted.length === 0)
+    throw new Error(
+      `${options.url} at ${options.connections} connections: no successful response in the measured window`,
+    );
   return {
     rps: sorted.length / windowSeconds,
     latencies: sorted,

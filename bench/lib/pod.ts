@@ -17,8 +17,7 @@ export interface PodOptions {
 
 const env = (name: string, value: string) => ({ name, value });
 
-export function realisticPod(options: PodOptions = {}): Record<string, any> {
-  const defaults = options.defaults ?? false;
+function container(defaults: boolean): Record<string, any> {
   const probe = (path: string, extra: Record<string, number>) => ({
     httpGet: { path, port: 'http', scheme: 'HTTP' },
     ...extra,
@@ -53,13 +52,26 @@ export function realisticPod(options: PodOptions = {}): Record<string, any> {
       { name: 'config', mountPath: '/etc/checkout', readOnly: true },
       { name: 'tmp', mountPath: '/tmp' },
     ],
-    securityContext: { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
+    securityContext: {
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
   };
   if (defaults) {
-    Object.assign(container, { imagePullPolicy: 'IfNotPresent', terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' });
+    Object.assign(container, {
+      imagePullPolicy: 'IfNotPresent',
+      terminationMessagePath: '/dev/termination-log',
+      terminationMessagePolicy: 'File',
+    });
   }
+  return container;
+}
+
+function podSpec(options: PodOptions, defaults: boolean): Record<string, any> {
   const spec: Record<string, any> = {
-    containers: [container],
+    containers: [container(defaults)],
     volumes: [
       { name: 'config', configMap: { name: 'checkout-config', ...(defaults ? { defaultMode: 420 } : {}) } },
       { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
@@ -67,7 +79,12 @@ export function realisticPod(options: PodOptions = {}): Record<string, any> {
     serviceAccountName: 'default',
     securityContext: { runAsUser: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
     topologySpreadConstraints: [
-      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'ScheduleAnyway', labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'checkout' } } },
+      {
+        maxSkew: 1,
+        topologyKey: 'topology.kubernetes.io/zone',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: { matchLabels: { 'app.kubernetes.io/name': 'checkout' } },
+      },
     ],
     terminationGracePeriodSeconds: 30,
   };
@@ -82,6 +99,10 @@ export function realisticPod(options: PodOptions = {}): Record<string, any> {
       priority: 0,
     });
   }
+  return spec;
+}
+
+function podMetadata(options: PodOptions): Record<string, any> {
   const metadata: Record<string, any> = {
     ...(options.name ? { name: options.name } : { generateName: 'checkout-7d9f8b6c5-' }),
     namespace: options.namespace ?? 'shop',
@@ -103,10 +124,22 @@ export function realisticPod(options: PodOptions = {}): Record<string, any> {
   };
   if (options.owner ?? true) {
     metadata.ownerReferences = [
-      { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5', uid: '5b0c7a8e-3f1d-4c2a-9e6b-1d2f3a4b5c6d', controller: true, blockOwnerDeletion: true },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        name: 'checkout-7d9f8b6c5',
+        uid: '5b0c7a8e-3f1d-4c2a-9e6b-1d2f3a4b5c6d',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
     ];
   }
-  return { apiVersion: 'v1', kind: 'Pod', metadata, spec };
+  return metadata;
+}
+
+export function realisticPod(options: PodOptions = {}): Record<string, any> {
+  const defaults = options.defaults ?? false;
+  return { apiVersion: 'v1', kind: 'Pod', metadata: podMetadata(options), spec: podSpec(options, defaults) };
 }
 
 /** The AdmissionReview the apiserver sends to /mutate/pods when the ReplicaSet controller creates the pod. */

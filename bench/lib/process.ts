@@ -59,10 +59,19 @@ function tail(file: string, lines = 20): string {
  * Spawns argv, waits until its log holds a JSON line with event "listening" and a port.
  * Fails with the log tail if the process exits or the deadline passes.
  */
-export async function startServer(name: string, argv: string[], logFile: string, options: { cwd: string; timeoutMs?: number }): Promise<ServerProcess> {
+export async function startServer(
+  name: string,
+  argv: string[],
+  logFile: string,
+  options: { cwd: string; timeoutMs?: number; env?: Record<string, string> },
+): Promise<ServerProcess> {
   const out = fs.openSync(logFile, 'w');
   const [command, ...args] = argv as [string, ...string[]];
-  const child: ChildProcess = spawn(command, args, { cwd: options.cwd, stdio: ['ignore', out, out] });
+  const child: ChildProcess = spawn(command, args, {
+    cwd: options.cwd,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, ...options.env },
+  });
   fs.closeSync(out);
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<void>((resolve) =>
@@ -85,7 +94,10 @@ export async function startServer(name: string, argv: string[], logFile: string,
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
     if (exited || pid === undefined) {
-      throw new Error(`${name} exited before listening (code ${exited?.code}, signal ${exited?.signal}); ${logFile}:\n${tail(logFile)}`);
+      throw new Error(
+        `${name} exited before listening (code ${exited?.code}, signal ${exited?.signal}); ` +
+          `${logFile}:\n${tail(logFile)}`,
+      );
     }
     const port = findPort(logFile);
     if (port) {
@@ -102,7 +114,10 @@ export async function startServer(name: string, argv: string[], logFile: string,
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`${name} did not report a listening port within ${options.timeoutMs ?? 60_000} ms; ${logFile}:\n${tail(logFile)}`);
+      throw new Error(
+        `${name} did not report a listening port within ${options.timeoutMs ?? 60_000} ms; ` +
+          `${logFile}:\n${tail(logFile)}`,
+      );
     }
     await sleep(50);
   }
@@ -127,17 +142,34 @@ function findPort(logFile: string): number | undefined {
   return undefined;
 }
 
-/** Samples a process's RSS every intervalMs until stopped; returns the samples (MiB). */
-export function sampleRss(server: ServerProcess, intervalMs = 200): { stop(): number[] } {
-  const samples: number[] = [];
-  const timer = setInterval(() => {
-    const rss = server.rssMiB();
-    if (Number.isFinite(rss)) samples.push(rss);
-  }, intervalMs);
+/** VmHWM (the highest VmRSS since the process started) of any process in MiB, or NaN. */
+export function processPeakRssMiB(pid: number): number {
+  return statusField(pid, 'VmHWM');
+}
+
+export interface MemorySamples {
+  /** VmRSS samples (MiB). */
+  rss: number[];
+  /** VmHWM at the last sample (MiB): the peak since the process started, between samples too. */
+  hwm: number;
+}
+
+/** Samples a process's VmRSS and VmHWM every intervalMs until stopped (a last sample on stop). */
+export function sampleMemory(pid: number, intervalMs = 250): { stop(): MemorySamples } {
+  const result: MemorySamples = { rss: [], hwm: Number.NaN };
+  const sample = () => {
+    const rss = statusField(pid, 'VmRSS');
+    const hwm = statusField(pid, 'VmHWM');
+    if (Number.isFinite(rss)) result.rss.push(rss);
+    if (Number.isFinite(hwm)) result.hwm = hwm;
+  };
+  sample();
+  const timer = setInterval(sample, intervalMs);
   return {
     stop() {
       clearInterval(timer);
-      return samples;
+      sample();
+      return result;
     },
   };
 }

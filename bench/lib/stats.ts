@@ -5,7 +5,9 @@ export function median(values: readonly number[]): number {
   if (values.length === 0) return Number.NaN;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Nearest-rank percentile (p in 0..100) of an ascending-sorted array. */
@@ -27,7 +29,9 @@ export function meets(target: Target, ours: number, ratio: number | null): boole
 
 export function targetText(target: Target | null, unit = ''): string {
   if (!target) return '';
-  return target.on === 'ratio' ? `${target.op} ${target.value}x` : `${target.op} ${target.value}${unit ? ` ${unit}` : ''}`;
+  return target.on === 'ratio'
+    ? `${target.op} ${target.value}x`
+    : `${target.op} ${target.value}${unit ? ` ${unit}` : ''}`;
 }
 
 /** A measured row: ratio = ours / floor, status from the target (info when there is none). */
@@ -47,7 +51,16 @@ export function measuredRow(fields: {
   const ratio = !fields.noRatio && floor !== null && floor !== 0 && Number.isFinite(floor) ? fields.ours / floor : null;
   const target = fields.target ?? null;
   const status: Status = target ? (meets(target, fields.ours, ratio) ? 'pass' : 'miss') : 'info';
-  const row: Row = { section: fields.section, name: fields.name, unit: fields.unit, ours: fields.ours, floor, ratio, target, status };
+  const row: Row = {
+    section: fields.section,
+    name: fields.name,
+    unit: fields.unit,
+    ours: fields.ours,
+    floor,
+    ratio,
+    target,
+    status,
+  };
   if (fields.note) row.note = fields.note;
   if (fields.runs) row.runs = fields.runs;
   return row;
@@ -60,7 +73,17 @@ export function unmeasuredRow(
   reason: string,
   status: 'not measured' | 'error' = 'not measured',
 ): Row {
-  return { section, name: planned.name, unit: planned.unit, ours: null, floor: null, ratio: null, target: planned.target, status, note: reason };
+  return {
+    section,
+    name: planned.name,
+    unit: planned.unit,
+    ours: null,
+    floor: null,
+    ratio: null,
+    target: planned.target,
+    status,
+    note: reason,
+  };
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -5,12 +5,17 @@ import type { Row } from './types.ts';
 function number(value: number | null, unit: string): string {
   if (value === null || !Number.isFinite(value)) return '-';
   const abs = Math.abs(value);
-  const digits = unit === 'req/s' || unit === 'us' || unit === 'writes' ? 0 : abs >= 100 ? 0 : abs >= 10 ? 1 : 2;
+  // Latencies keep sub-millisecond digits at any size.
+  const whole = unit === 'req/s' || unit === 'us' || unit === 'writes';
+  const digits = whole ? 0 : abs >= 100 ? (unit === 'ms' ? 1 : 0) : abs >= 10 ? 1 : 2;
   return `${value.toFixed(digits)} ${unit}`;
 }
 
 function cells(row: Row): string[] {
-  const status = row.status === 'not measured' || row.status === 'error' ? `${row.status}${row.note ? ` (${row.note})` : ''}` : row.status;
+  const status =
+    row.status === 'not measured' || row.status === 'error'
+      ? `${row.status}${row.note ? ` (${row.note})` : ''}`
+      : row.status;
   return [
     row.section,
     row.name,
@@ -30,7 +35,13 @@ export function textTable(rows: Row[]): string {
   const right = new Set([2, 3, 4]);
   const line = (r: string[]) =>
     r
-      .map((cell, i) => (i === r.length - 1 ? cell : right.has(i) ? cell.padStart(widths[i] as number) : cell.padEnd(widths[i] as number)))
+      .map((cell, i) =>
+        i === r.length - 1
+          ? cell
+          : right.has(i)
+            ? cell.padStart(widths[i] as number)
+            : cell.padEnd(widths[i] as number),
+      )
       .join('  ');
   return [line(HEADER), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map((r) => line(cells(r)))].join('\n');
 }

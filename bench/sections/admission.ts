@@ -1,218 +1,447 @@
-// Section "admission": the placement review (/mutate/pods) of the realistic pod, over HTTPS with
-// autocannon at concurrency 1, 16 and 64, against the floor (bench/floor-server.ts), and, in info
-// rows, against a second floor that parses the body and echoes its uid (the least any real
-// admission webhook must do).
+// Section "admission": the placement review (/mutate/pods) of the realistic pod over HTTPS, with
+// autocannon at concurrency 1, 16 and 64, against floors and a peer, all serving one certificate:
 //
-// All servers are child processes started the way users start them:
-//   ours:          node bin/kube-offload.js webhook --standalone --port 0 --host 127.0.0.1 --cert-dir D
-//   floor:         node bench/floor-server.ts --cert-dir D   (the certificate ours generated in D)
-//   parsing floor: node bench/floor-server.ts --parse --cert-dir D
-// They stay up for the whole section. After a warm-up, every concurrency gets a short warm-up of
-// its own and then `runs` measured runs of each server, in an order that changes every run, so
-// drift (other work on the machine) hits all of them. Rows report the median of the runs.
+//   ours:          the webhook as the Deployment runs it (bench/lib/webhook.ts): compiled, the
+//                  Deployment's NODE_OPTIONS, cluster mode in the bench sandbox (informers synced,
+//                  CA Secret, caBundle upkeep)
+//   bare floor:    node bench/floor-server.ts (reads the body, fixed "allowed" answer)    info rows
+//   parsing floor: node bench/floor-server.ts --parse (JSON.parse, echoes the uid)       CPU target
+//   agnhost (Go):  Kubernetes' agnhost webhook, /mutating-pods-sidecar (bench/lib/peer.ts)
+//
+// Every server runs pinned to one core and autocannon (this process) to another
+// (bench/lib/cpu.ts). First the idle memory of ours (and of a standalone webhook, for scale), then
+// a sustained run at c=64 for the peak memory, then, per concurrency, `runs` rotated runs of every
+// server (bench/lib/rotation.ts), then the worst admissible pod (bench/lib/worst.ts).
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
+import type { Sandbox } from '../../src/sandbox/sandbox.ts';
+import { ENABLED_LABEL } from '../../webhooks/keys.ts';
+import type { AdmissionCurve } from '../lib/chart.ts';
+import type { Pinning } from '../lib/cpu.ts';
+import { pinCores } from '../lib/cpu.ts';
 import type { LoadRun } from '../lib/load.ts';
-import { runLoad } from '../lib/load.ts';
+import { startAgnhostPeer } from '../lib/peer.ts';
 import { placementReview } from '../lib/pod.ts';
 import type { ServerProcess } from '../lib/process.ts';
-import { sampleRss, startServer } from '../lib/process.ts';
-import { measuredRow, median, percentileSorted } from '../lib/stats.ts';
+import { sampleMemory, startServer } from '../lib/process.ts';
+import { reviewOnce, timeReviews } from '../lib/review-client.ts';
+import type { Contender, OneRun, RunSettings, Series } from '../lib/rotation.ts';
+import { loadServer, rotate, warmUp } from '../lib/rotation.ts';
+import { adminClient, ensureNamespace } from '../lib/sandbox.ts';
+import { measuredRow, median, percentileSorted, sleep, unmeasuredRow } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section, Target } from '../lib/types.ts';
+import { startClusterWebhook, startStandaloneWebhook } from '../lib/webhook.ts';
+import { worstAdmissibleReview } from '../lib/worst.ts';
 
 export const CONCURRENCIES = [1, 16, 64] as const;
 /** Percentiles drawn in bench/admission-latency.svg. */
 export const CURVE_PERCENTILES = [50, 75, 90, 95, 99, 99.9] as const;
 
-const RPS_TARGET: Target = { on: 'ratio', op: '>=', value: 0.85 };
-const P99_TARGET: Target = { on: 'ratio', op: '<=', value: 1.5 };
-
-export interface AdmissionCurve {
-  connections: number;
-  /** percentile -> latency ms (median over the runs) */
-  ours: Record<string, number>;
-  floor: Record<string, number>;
-}
-
-interface Measured {
-  runs: LoadRun[];
-  cpuPerRequestUs: number[];
-}
-
-/** Rows against the parsing floor: info only, the targets are set against the bare floor. */
+const SECTION = 'admission';
 const PARSING = 'vs parsing floor';
+const PEER = 'ours vs agnhost (Go)';
+const CPU_TARGET: Target = { on: 'ratio', op: '<=', value: 1.5 };
+const PEER_RPS_TARGET: Target = { on: 'ratio', op: '>=', value: 2 };
+const PEER_P99_TARGET: Target = { on: 'ratio', op: '<=', value: 1 };
+const PEER_RSS_TARGET: Target = { on: 'ratio', op: '<=', value: 4 };
+const IDLE_RSS_TARGET: Target = { on: 'ours', op: '<=', value: 80 };
+const PEAK_RSS_TARGET: Target = { on: 'ours', op: '<=', value: 128 };
+const WORST_TARGET: Target = { on: 'ours', op: '<=', value: 50 };
+const CPU_NOTE = 'user+system CPU of the server process / requests it served';
 
-function plannedRows(): Array<Pick<Row, 'name' | 'unit' | 'target'>> {
-  const rows: Array<Pick<Row, 'name' | 'unit' | 'target'>> = [];
-  for (const c of CONCURRENCIES) {
-    rows.push({ name: `/mutate/pods c=${c}: throughput`, unit: 'req/s', target: RPS_TARGET });
-    rows.push({ name: `/mutate/pods c=${c}: p50`, unit: 'ms', target: null });
-    rows.push({ name: `/mutate/pods c=${c}: p99`, unit: 'ms', target: P99_TARGET });
-    rows.push({ name: `/mutate/pods c=${c}: server CPU per request`, unit: 'us', target: null });
-    rows.push({ name: `/mutate/pods c=${c}: throughput ${PARSING}`, unit: 'req/s', target: null });
-    rows.push({ name: `/mutate/pods c=${c}: p99 ${PARSING}`, unit: 'ms', target: null });
-    rows.push({ name: `/mutate/pods c=${c}: server CPU per request ${PARSING}`, unit: 'us', target: null });
+interface Sizes {
+  settle: number;
+  warm: number;
+  sustainedSeconds: number;
+  idleSettleMs: number;
+  worstSamples: number;
+}
+
+function sizes(options: BenchOptions): Sizes {
+  const quick = options.quick;
+  return {
+    settle: quick ? 0.5 : 1,
+    warm: quick ? 2 : 5,
+    sustainedSeconds: quick ? 15 : 60,
+    idleSettleMs: quick ? 2000 : 5000,
+    worstSamples: quick ? 30 : 100,
+  };
+}
+
+type Planned = Pick<Row, 'name' | 'unit' | 'target'>;
+
+function concurrencyPlan(c: number): Planned[] {
+  const name = (what: string) => `/mutate/pods c=${c}: ${what}`;
+  return [
+    { name: name('throughput'), unit: 'req/s', target: null },
+    { name: name('p50'), unit: 'ms', target: null },
+    { name: name('p99'), unit: 'ms', target: null },
+    { name: name('server CPU per request'), unit: 'us', target: null },
+    { name: name(`throughput ${PARSING}`), unit: 'req/s', target: null },
+    { name: name(`p99 ${PARSING}`), unit: 'ms', target: null },
+    { name: name(`server CPU per request ${PARSING}`), unit: 'us', target: CPU_TARGET },
+  ];
+}
+
+function peerPlan(c: number): Planned[] {
+  const name = (what: string) => `${PEER} c=${c}: ${what}`;
+  return [
+    { name: name('throughput'), unit: 'req/s', target: PEER_RPS_TARGET },
+    { name: name('p99'), unit: 'ms', target: PEER_P99_TARGET },
+    { name: name('server CPU per request'), unit: 'us', target: null },
+    { name: name('RSS (peak during the runs)'), unit: 'MiB', target: c === 64 ? PEER_RSS_TARGET : null },
+  ];
+}
+
+function memoryPlan(options: BenchOptions): Planned[] {
+  return [
+    { name: 'webhook RSS at idle', unit: 'MiB', target: IDLE_RSS_TARGET },
+    { name: 'webhook RSS at idle, standalone (no cluster)', unit: 'MiB', target: null },
+    {
+      name: `webhook peak RSS, c=64 sustained ${sizes(options).sustainedSeconds} s`,
+      unit: 'MiB',
+      target: PEAK_RSS_TARGET,
+    },
+    { name: 'worst admissible pod: admission time', unit: 'ms', target: WORST_TARGET },
+  ];
+}
+
+function plannedRows(options: BenchOptions): Planned[] {
+  return [...CONCURRENCIES.flatMap((c) => [...concurrencyPlan(c), ...peerPlan(c)]), ...memoryPlan(options)];
+}
+
+interface Setup {
+  ours: Contender;
+  floor: Contender;
+  parsing: Contender;
+  peer?: Contender;
+  /** Why there is no peer. */
+  peerReason?: string;
+  oursDescribe: string;
+  certDir: string;
+  idle: { ours: number; standalone: number; note: string };
+}
+
+/** Highest VmRSS over `ms` of sampling every 250 ms. */
+async function idleRss(pid: number, ms = 2000): Promise<number> {
+  const sampler = sampleMemory(pid, 250);
+  await sleep(ms);
+  return Math.max(...sampler.stop().rss);
+}
+
+async function startFloor(ctx: BenchContext, certDir: string, parse: boolean): Promise<ServerProcess> {
+  const argv = [process.execPath, path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), '--cert-dir', certDir];
+  argv.push(...(parse ? ['--parse'] : []), '--port', '0', '--host', '127.0.0.1');
+  const log = path.join(ctx.workDir, 'logs', parse ? 'floor-parse.log' : 'floor.log');
+  return startServer(parse ? 'parsing floor' : 'floor', argv, log, { cwd: ctx.repoRoot });
+}
+
+/** Idle RSS of a standalone webhook (no informers, no API client), started and stopped here. */
+async function standaloneIdle(ctx: BenchContext, pin: Pinning, settleMs: number): Promise<number> {
+  const certDir = path.join(ctx.workDir, 'standalone-certs');
+  fs.mkdirSync(certDir, { recursive: true });
+  const standalone = await startStandaloneWebhook(ctx.repoRoot, certDir, path.join(ctx.workDir, 'logs'));
+  try {
+    pin.pinServer(standalone.server.pid);
+    await sleep(settleMs);
+    return await idleRss(standalone.server.pid);
+  } finally {
+    await standalone.server.stop();
   }
-  rows.push({ name: 'webhook RSS at idle', unit: 'MiB', target: null });
-  rows.push({ name: 'webhook RSS under load (peak)', unit: 'MiB', target: null });
+}
+
+async function startContenders(
+  ctx: BenchContext,
+  sandbox: Sandbox,
+  pin: Pinning,
+  started: ServerProcess[],
+): Promise<Setup> {
+  const { idleSettleMs } = sizes(ctx.options);
+  const production = await startClusterWebhook(sandbox, ctx.repoRoot);
+  started.push(production.server);
+  pin.pinServer(production.server.pid);
+  // Idle: ready (informers synced), settled, no review served yet.
+  await sleep(idleSettleMs);
+  const oursIdle = await idleRss(production.server.pid);
+  const standalone = await standaloneIdle(ctx, pin, idleSettleMs);
+  const { certDir } = production;
+  const floor = await startFloor(ctx, certDir, false);
+  started.push(floor);
+  const parsing = await startFloor(ctx, certDir, true);
+  started.push(parsing);
+  for (const server of [floor, parsing]) pin.pinServer(server.pid);
+  const setup: Setup = {
+    ours: { id: 'ours', server: production.server, path: '/mutate/pods' },
+    floor: { id: 'floor', server: floor, path: '/mutate/pods' },
+    parsing: { id: 'parsing', server: parsing, path: '/mutate/pods' },
+    oursDescribe: production.describe,
+    certDir,
+    idle: {
+      ours: oursIdle,
+      standalone,
+      note: `${(idleSettleMs / 1000).toFixed(0)} s after ready, highest of 2 s of samples`,
+    },
+  };
+  const peer = await startAgnhostPeer({ certDir, logDir: path.join(ctx.workDir, 'logs') });
+  if ('peer' in peer) {
+    started.push(peer.peer.server);
+    pin.pinServer(peer.peer.server.pid);
+    setup.peer = { id: 'agnhost', server: peer.peer.server, path: peer.peer.path };
+  } else setup.peerReason = peer.reason;
+  return setup;
+}
+
+/** Every server answers the review as it should (over TLS verified with ca.crt); drops a peer that does not. */
+async function checkAnswers(setup: Setup, body: string): Promise<number> {
+  const ca = fs.readFileSync(path.join(setup.certDir, 'ca.crt'));
+  const uid = placementReview().request.uid as string;
+  const ours = await reviewOnce(setup.ours.server.port, ca, '/mutate/pods', body);
+  const response = ours.json?.response;
+  if (
+    ours.status !== 200 ||
+    response?.allowed !== true ||
+    response?.patchType !== 'JSONPatch' ||
+    response?.uid !== uid
+  ) {
+    const text = JSON.stringify(ours.json).slice(0, 400);
+    throw new Error(
+      `the webhook's answer to the placement review is not an allowed, patched review: HTTP ${ours.status} ${text}`,
+    );
+  }
+  const floor = await reviewOnce(setup.floor.server.port, ca, '/mutate/pods', body);
+  if (floor.status !== 200 || floor.json?.response?.allowed !== true)
+    throw new Error('the floor does not answer an allowed review');
+  const parsing = await reviewOnce(setup.parsing.server.port, ca, '/mutate/pods', body);
+  if (parsing.status !== 200 || parsing.json?.response?.allowed !== true || parsing.json?.response?.uid !== uid) {
+    throw new Error("the parsing floor does not answer an allowed review with the request's uid");
+  }
+  if (setup.peer) {
+    const peer = await reviewOnce(setup.peer.server.port, ca, setup.peer.path, body);
+    const answer = peer.json?.response;
+    if (peer.status !== 200 || answer?.allowed !== true || answer?.uid !== uid || !answer?.patch) {
+      const text = JSON.stringify(peer.json).slice(0, 200);
+      setup.peerReason = `agnhost's answer is not an allowed, patched review: HTTP ${peer.status} ${text}`;
+      delete setup.peer;
+    }
+  }
+  return (JSON.parse(Buffer.from(String(response.patch), 'base64').toString('utf8')) as unknown[]).length;
+}
+
+function mib(value: number): string {
+  return `${value.toFixed(1)} MiB`;
+}
+
+function memoryRows(options: BenchOptions, setup: Setup, sustained: OneRun): Row[] {
+  const { sustainedSeconds } = sizes(options);
+  const shortened = options.quick ? ` (quick run: ${sustainedSeconds} s instead of 60 s)` : '';
+  const run = sustained.run;
+  return [
+    measuredRow({
+      section: SECTION,
+      name: 'webhook RSS at idle',
+      unit: 'MiB',
+      ours: setup.idle.ours,
+      target: IDLE_RSS_TARGET,
+      note: `VmRSS, ${setup.oursDescribe}; ${setup.idle.note}`,
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'webhook RSS at idle, standalone (no cluster)',
+      unit: 'MiB',
+      ours: setup.idle.standalone,
+      note: `info: the same build with --standalone (no API client, no informers); ${setup.idle.note}`,
+    }),
+    measuredRow({
+      section: SECTION,
+      name: `webhook peak RSS, c=64 sustained ${sustainedSeconds} s`,
+      unit: 'MiB',
+      ours: sustained.hwmMiB,
+      target: PEAK_RSS_TARGET,
+      note:
+        `VmHWM at the end of ${sustainedSeconds} s at c=64${shortened}, sampled with VmRSS every 250 ms ` +
+        `(highest VmRSS sample ${mib(sustained.rssPeakMiB)}); ${run.rps.toFixed(0)} req/s, ` +
+        `p99 ${run.p99.toFixed(2)} ms, ` +
+        `${sustained.cpuPerRequestUs.toFixed(0)} us CPU per request; ${setup.oursDescribe}`,
+    }),
+  ];
+}
+
+function concurrencyRows(c: number, results: Map<string, Series>, settings: RunSettings): Row[] {
+  const ours = results.get('ours') as Series;
+  const pick = (series: Series, f: (r: LoadRun) => number) => series.runs.map(f);
+  const row = (
+    what: string,
+    unit: string,
+    floorId: string,
+    f: ((r: LoadRun) => number) | 'cpu',
+    target: Target | null,
+    note: string,
+  ): Row => {
+    const floor = results.get(floorId) as Series;
+    const values =
+      f === 'cpu'
+        ? { ours: ours.cpuPerRequestUs, floor: floor.cpuPerRequestUs }
+        : { ours: pick(ours, f), floor: pick(floor, f) };
+    const name = `/mutate/pods c=${c}: ${what}`;
+    return measuredRow({
+      section: SECTION,
+      name,
+      unit,
+      ours: median(values.ours),
+      floor: median(values.floor),
+      target,
+      runs: values,
+      note,
+    });
+  };
+  const runs = `median of ${settings.runs} runs of ${settings.seconds} s`;
+  const bare = `info: bare floor, fixed answer; ${runs}`;
+  const parsing = `the parsing floor reads the body, JSON.parse()s it and echoes request.uid; ${runs}`;
+  return [
+    row('throughput', 'req/s', 'floor', (r) => r.rps, null, bare),
+    row('p50', 'ms', 'floor', (r) => r.p50, null, bare),
+    row('p99', 'ms', 'floor', (r) => r.p99, null, bare),
+    row('server CPU per request', 'us', 'floor', 'cpu', null, `${bare}; ${CPU_NOTE}`),
+    row(`throughput ${PARSING}`, 'req/s', 'parsing', (r) => r.rps, null, `info: ${parsing}`),
+    row(`p99 ${PARSING}`, 'ms', 'parsing', (r) => r.p99, null, `info: ${parsing}`),
+    row(`server CPU per request ${PARSING}`, 'us', 'parsing', 'cpu', CPU_TARGET, `${parsing}; ${CPU_NOTE}`),
+  ];
+}
+
+function peerRows(c: number, results: Map<string, Series>, setup: Setup, settings: RunSettings): Row[] {
+  const planned = peerPlan(c);
+  const peer = results.get('agnhost');
+  if (!peer) return planned.map((p) => unmeasuredRow(SECTION, p, `agnhost: ${setup.peerReason ?? 'not started'}`));
+  const ours = results.get('ours') as Series;
+  const runs = `median of ${settings.runs} runs`;
+  const note = `same review body, certificate and pinning; agnhost ${setup.peer?.path}; ${runs}`;
+  const pair = (f: (s: Series) => number[]) => ({ ours: f(ours), floor: f(peer) });
+  const values = [
+    pair((s) => s.runs.map((r) => r.rps)),
+    pair((s) => s.runs.map((r) => r.p99)),
+    pair((s) => s.cpuPerRequestUs),
+  ];
+  const rows = values.map((v, i) => {
+    const p = planned[i] as Planned;
+    return measuredRow({ section: SECTION, ...p, ours: median(v.ours), floor: median(v.floor), runs: v, note });
+  });
+  const rss = planned[3] as Planned;
+  const rssNote = `highest VmRSS sampled every 250 ms during the runs at c=${c}; ${note}`;
+  rows.push(measuredRow({ section: SECTION, ...rss, ours: ours.rssPeakMiB, floor: peer.rssPeakMiB, note: rssNote }));
   return rows;
 }
 
-/** POSTs the review once, verifying the server's certificate against ca.crt; returns the parsed answer. */
-function reviewOnce(port: number, ca: Buffer, body: string): Promise<{ status: number; json: any }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      { host: '127.0.0.1', port, servername: 'localhost', path: '/mutate/pods', method: 'POST', ca, headers: { 'content-type': 'application/json' }, agent: false },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => {
-          try {
-            resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString('utf8')) });
-          } catch (error) {
-            reject(error);
-          }
-        });
-      },
+function curveOf(results: Map<string, Series>, c: number): AdmissionCurve {
+  const series: AdmissionCurve['series'] = {};
+  for (const [id, s] of results) {
+    series[id] = Object.fromEntries(
+      CURVE_PERCENTILES.map((p) => [String(p), median(s.runs.map((r) => percentileSorted(r.latencies, p)))]),
     );
-    req.on('error', reject);
-    req.end(body);
-  });
+  }
+  return { connections: c, series };
 }
 
-async function measure(server: ServerProcess, body: string, connections: number, seconds: number, settle: number, into: Measured | undefined, rss?: number[]): Promise<void> {
-  const cpuBefore = server.cpuSeconds();
-  const sampler = rss ? sampleRss(server) : undefined;
-  const run = await runLoad({ url: `https://127.0.0.1:${server.port}/mutate/pods`, body, connections, durationSeconds: seconds, settleSeconds: settle });
-  const samples = sampler?.stop() ?? [];
-  if (rss) rss.push(...samples, server.rssMiB());
-  if (!into) return;
-  into.runs.push(run);
-  into.cpuPerRequestUs.push(((server.cpuSeconds() - cpuBefore) / run.total) * 1e6);
+/** The worst admissible pod, timed one review at a time over one kept-alive connection. */
+async function worstRow(ctx: BenchContext, setup: Setup): Promise<Row> {
+  const planned = memoryPlan(ctx.options)[3] as Planned;
+  const worst = await worstAdmissibleReview();
+  const ca = fs.readFileSync(path.join(setup.certDir, 'ca.crt'));
+  const body = JSON.stringify(worst.review);
+  const timed = await timeReviews(setup.ours.server.port, ca, '/mutate/pods', body, sizes(ctx.options).worstSamples);
+  if (!timed.allowed)
+    return unmeasuredRow(SECTION, planned, `the worst input was not admitted: ${timed.detail}`, 'error');
+  const sorted = Float64Array.from(timed.ms).sort();
+  const note =
+    `p99 of ${sorted.length} reviews sent one at a time (first, cold: ${timed.firstMs.toFixed(2)} ms; median ` +
+    `${percentileSorted(sorted, 50).toFixed(2)} ms); ${(body.length / 1024).toFixed(0)} KiB review, ` +
+    `${(timed.responseBytes / 1024).toFixed(0)} KiB answer; ${worst.describe}`;
+  return measuredRow({ section: SECTION, ...planned, ours: percentileSorted(sorted, 99), note });
+}
+
+function settingsOf(options: BenchOptions): RunSettings {
+  return { runs: options.runs, seconds: options.durationSeconds, settle: sizes(options).settle };
+}
+
+async function measureConcurrencies(
+  ctx: BenchContext,
+  setup: Setup,
+  contenders: Contender[],
+  body: string,
+): Promise<{ rows: Row[]; curves: AdmissionCurve[] }> {
+  const settings = settingsOf(ctx.options);
+  const rows: Row[] = [];
+  const curves: AdmissionCurve[] = [];
+  for (const c of CONCURRENCIES) {
+    await warmUp(contenders, body, c, 1);
+    const results = await rotate(contenders, body, c, settings, (i, partial) => {
+      const say = (id: string) => {
+        const last = partial.get(id)?.runs.at(-1);
+        return last ? `${id} ${last.rps.toFixed(0)} req/s p99 ${last.p99.toFixed(2)} ms` : '';
+      };
+      ctx.log(`admission: c=${c} run ${i + 1}/${settings.runs}: ${contenders.map((x) => say(x.id)).join('; ')}`);
+    });
+    rows.push(...concurrencyRows(c, results, settings), ...peerRows(c, results, setup, settings));
+    curves.push(curveOf(results, c));
+  }
+  return { rows, curves };
+}
+
+async function measure(ctx: BenchContext, setup: Setup, pin: Pinning): Promise<Row[]> {
+  const { options } = ctx;
+  const body = JSON.stringify(placementReview());
+  const patchOperations = await checkAnswers(setup, body);
+  const contenders = [setup.ours, setup.floor, setup.parsing, ...(setup.peer ? [setup.peer] : [])];
+  const s = sizes(options);
+  ctx.log(`admission: ${setup.oursDescribe}; ${pin.describe}; peer: ${setup.peer ? 'agnhost' : setup.peerReason}`);
+  ctx.log(`admission: c=64 for ${s.sustainedSeconds} s (peak memory)`);
+  const sustained = await loadServer(setup.ours, body, 64, s.sustainedSeconds, s.settle);
+  ctx.log(`admission: warm-up ${s.warm} s each at c=16`);
+  await warmUp(contenders, body, 16, s.warm);
+  const { rows, curves } = await measureConcurrencies(ctx, setup, contenders, body);
+  ctx.log('admission: worst admissible pod');
+  rows.push(...memoryRows(options, setup, sustained), await worstRow(ctx, setup));
+  ctx.artifacts.admissionCurves = curves;
+  ctx.artifacts.admissionInfo = {
+    bodyBytes: body.length,
+    patchOperations,
+    runs: options.runs,
+    durationSeconds: options.durationSeconds,
+    settleSeconds: s.settle,
+    pinning: pin.describe,
+    ours: setup.oursDescribe,
+  };
+  return rows;
+}
+
+/** The review's namespace, opted in, so ours finds it in its namespace informer as in a cluster. */
+async function optInReviewNamespace(sandbox: Sandbox): Promise<void> {
+  const client = adminClient(sandbox.local, 2);
+  try {
+    await ensureNamespace(client, placementReview().request.namespace as string, { [ENABLED_LABEL]: 'true' });
+  } finally {
+    client.close();
+  }
 }
 
 async function run(ctx: BenchContext): Promise<Row[]> {
-  const { options } = ctx;
-  const body = JSON.stringify(placementReview());
-  const certDir = path.join(ctx.workDir, 'admission-certs');
-  fs.mkdirSync(certDir, { recursive: true });
-  const logs = path.join(ctx.workDir, 'logs');
-  fs.mkdirSync(logs, { recursive: true });
-
-  const servers: ServerProcess[] = [];
+  fs.mkdirSync(path.join(ctx.workDir, 'logs'), { recursive: true });
+  const sandbox = await ctx.sandbox();
+  await optInReviewNamespace(sandbox);
+  const pin = pinCores();
+  const started: ServerProcess[] = [];
   try {
-    // Ours first: with an empty --cert-dir it generates the CA and serving cert the floor reuses.
-    const ours = await startServer(
-      'kube-offload webhook',
-      [process.execPath, path.join(ctx.repoRoot, 'bin', 'kube-offload.js'), 'webhook', '--standalone', '--port', '0', '--host', '127.0.0.1', '--cert-dir', certDir],
-      path.join(logs, 'webhook.log'),
-      { cwd: ctx.repoRoot },
-    );
-    servers.push(ours);
-    const floor = await startServer(
-      'floor',
-      [process.execPath, path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), '--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1'],
-      path.join(logs, 'floor.log'),
-      { cwd: ctx.repoRoot },
-    );
-    servers.push(floor);
-    const parsing = await startServer(
-      'parsing floor',
-      [process.execPath, path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), '--parse', '--cert-dir', certDir, '--port', '0', '--host', '127.0.0.1'],
-      path.join(logs, 'floor-parse.log'),
-      { cwd: ctx.repoRoot },
-    );
-    servers.push(parsing);
-    ctx.log(
-      `admission: webhook pid ${ours.pid} on :${ours.port}, floor pid ${floor.pid} on :${floor.port}, parsing floor pid ${parsing.pid} on :${parsing.port}; review body ${body.length} bytes`,
-    );
-
-    // Idle RSS: started, certificate loaded, no request served yet.
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const idle = { ours: ours.rssMiB(), floor: floor.rssMiB() };
-
-    // The answers are what they should be (and the TLS chain verifies with ca.crt).
-    const ca = fs.readFileSync(path.join(certDir, 'ca.crt'));
-    const answer = await reviewOnce(ours.port, ca, body);
-    const response = answer.json?.response;
-    if (answer.status !== 200 || response?.allowed !== true || response?.patchType !== 'JSONPatch' || response?.uid !== placementReview().request.uid) {
-      throw new Error(`the webhook's answer to the placement review is not an allowed, patched review: HTTP ${answer.status} ${JSON.stringify(answer.json).slice(0, 400)}`);
-    }
-    const patchOps = (JSON.parse(Buffer.from(String(response.patch), 'base64').toString('utf8')) as unknown[]).length;
-    const floorAnswer = await reviewOnce(floor.port, ca, body);
-    if (floorAnswer.status !== 200 || floorAnswer.json?.response?.allowed !== true) throw new Error('the floor does not answer an allowed review');
-    const parsingAnswer = await reviewOnce(parsing.port, ca, body);
-    if (parsingAnswer.status !== 200 || parsingAnswer.json?.response?.allowed !== true || parsingAnswer.json?.response?.uid !== placementReview().request.uid) {
-      throw new Error("the parsing floor does not answer an allowed review with the request's uid");
-    }
-
-    const settle = options.quick ? 0.5 : 1;
-    const warm = options.quick ? 2 : 5;
-    ctx.log(`admission: warm-up ${warm} s each at c=16`);
-    await measure(ours, body, 16, warm, 0, undefined);
-    await measure(floor, body, 16, warm, 0, undefined);
-    await measure(parsing, body, 16, warm, 0, undefined);
-
-    const rows: Row[] = [];
-    const curves: AdmissionCurve[] = [];
-    const loadRss = { ours: [] as number[], floor: [] as number[] };
-    for (const connections of CONCURRENCIES) {
-      const empty = (): Measured => ({ runs: [], cpuPerRequestUs: [] });
-      const result = { ours: empty(), floor: empty(), parsing: empty() };
-      await measure(floor, body, connections, 1, 0, undefined);
-      await measure(parsing, body, connections, 1, 0, undefined);
-      await measure(ours, body, connections, 1, 0, undefined);
-      const names = ['ours', 'floor', 'parsing'] as const;
-      for (let i = 0; i < options.runs; i++) {
-        // Rotated every run: each server goes first, second and last in turn.
-        for (const which of names.map((_, j) => names[(i + j) % names.length] as (typeof names)[number])) {
-          const server = which === 'ours' ? ours : which === 'floor' ? floor : parsing;
-          await measure(server, body, connections, options.durationSeconds, settle, result[which], which === 'parsing' ? undefined : loadRss[which]);
-        }
-        const last = (m: Measured) => m.runs[m.runs.length - 1] as LoadRun;
-        const say = (m: Measured) => `${last(m).rps.toFixed(0)} req/s p99 ${last(m).p99.toFixed(2)} ms`;
-        ctx.log(`admission: c=${connections} run ${i + 1}/${options.runs}: ours ${say(result.ours)}; floor ${say(result.floor)}; parsing floor ${say(result.parsing)}`);
-      }
-      const runs = (pick: (r: LoadRun) => number) => ({ ours: result.ours.runs.map(pick), floor: result.floor.runs.map(pick) });
-      const row = (name: string, unit: string, values: { ours: number[]; floor: number[] }, target: Target | null, note?: string): Row =>
-        measuredRow({ section: 'admission', name: `/mutate/pods c=${connections}: ${name}`, unit, ours: median(values.ours), floor: median(values.floor), target, runs: values, ...(note ? { note } : {}) });
-      rows.push(row('throughput', 'req/s', runs((r) => r.rps), RPS_TARGET, `median of ${options.runs} runs of ${options.durationSeconds} s`));
-      rows.push(row('p50', 'ms', runs((r) => r.p50), null));
-      rows.push(row('p99', 'ms', runs((r) => r.p99), P99_TARGET));
-      rows.push(row('server CPU per request', 'us', { ours: result.ours.cpuPerRequestUs, floor: result.floor.cpuPerRequestUs }, null, 'user+system CPU of the server process / requests served'));
-      // The same runs of ours, against the parsing floor.
-      const vsParsing = (pick: (r: LoadRun) => number) => ({ ours: result.ours.runs.map(pick), floor: result.parsing.runs.map(pick) });
-      const note = 'info: the parsing floor reads the body, JSON.parse()s it and echoes request.uid';
-      rows.push(row(`throughput ${PARSING}`, 'req/s', vsParsing((r) => r.rps), null, note));
-      rows.push(row(`p99 ${PARSING}`, 'ms', vsParsing((r) => r.p99), null, note));
-      rows.push(row(`server CPU per request ${PARSING}`, 'us', { ours: result.ours.cpuPerRequestUs, floor: result.parsing.cpuPerRequestUs }, null, note));
-      const curve = (m: Measured) => Object.fromEntries(CURVE_PERCENTILES.map((p) => [String(p), median(m.runs.map((r) => percentileSorted(r.latencies, p)))]));
-      curves.push({ connections, ours: curve(result.ours), floor: curve(result.floor) });
-    }
-
-    rows.push(measuredRow({ section: 'admission', name: 'webhook RSS at idle', unit: 'MiB', ours: idle.ours, floor: idle.floor, note: 'after start, before the first request' }));
-    rows.push(
-      measuredRow({
-        section: 'admission',
-        name: 'webhook RSS under load (peak)',
-        unit: 'MiB',
-        ours: Math.max(...loadRss.ours),
-        floor: Math.max(...loadRss.floor),
-        note: 'highest VmRSS sample (every 200 ms) during the measured runs',
-      }),
-    );
-    ctx.artifacts.admissionCurves = curves;
-    ctx.artifacts.admissionInfo = { bodyBytes: body.length, patchOperations: patchOps, runs: options.runs, durationSeconds: options.durationSeconds, settleSeconds: settle };
-    return rows;
+    const setup = await startContenders(ctx, sandbox, pin, started);
+    return await measure(ctx, setup, pin);
   } finally {
-    for (const server of servers) await server.stop();
+    for (const server of started.reverse())
+      await server.stop().catch((error: Error) => ctx.log(`admission: stopping ${server.name}: ${error.message}`));
+    pin.release();
   }
 }
 
 export const admissionSection: Section = {
-  id: 'admission',
-  title: 'Admission server over HTTPS (autocannon)',
-  plannedRows: (_options: BenchOptions) => plannedRows(),
+  id: SECTION,
+  title: 'Admission server over HTTPS (autocannon): production webhook vs floors and agnhost',
+  plannedRows,
   run,
 };

@@ -1,32 +1,52 @@
-// Section "apiserver": what the webhooks add to `kubectl apply` as users feel it, through the
-// real kube-apiserver of the sandbox. Pods are created with direct HTTPS POSTs (admin client
-// certificate, keep-alive pool, 32 concurrent clients) in a namespace that has opted in (the
-// placement webhook is called; the validating webhook's matchConditions vouch for the pod's
-// kube-offload.io annotations, so it is not) and in one that has not (no webhook is called):
-// the floor. The "webhook calls per pod" row shows how many calls a pod actually cost.
+// Section "apiserver": what the placement webhook adds to `kubectl apply` as users feel it, through
+// the real kube-apiserver of the sandbox. Pods are created with direct HTTPS POSTs (admin client
+// certificate, keep-alive pool, 32 concurrent clients) in three namespaces:
+//
+//   ours:        opted in: the placement webhook (compiled, the Deployment's NODE_OPTIONS, see
+//                bench/lib/sandbox.ts) is called; the validating webhook's matchConditions vouch
+//                for the pod's kube-offload.io annotations, so it is not
+//   trivial:     the floor the targets are set against: the same pods through a trivial webhook,
+//                bench/floor-server.ts --parse (reads the review, echoes its uid, allows it),
+//                registered with our pods webhook's settings (failure policy, timeout, rules,
+//                reinvocation, the same CA and certificate), selected by a label of its own
+//   no webhook:  a namespace that has not opted in (info rows)
 //
 // The pods are the realistic pod of bench/lib/pod.ts (without the ownerReference, which would
 // have the garbage collector delete them) and name a scheduler that does not exist, so no
 // scheduling, kwok status updates or garbage collection run behind the measurement: the rows
-// measure admission and storage only. Each round creates the round's pods in both namespaces,
-// alternating which goes first, then deletes them (and waits until they are gone).
+// measure admission and storage only. Each round creates the round's pods in the three
+// namespaces, rotating which goes first, then deletes them (and waits until they are gone).
 import fs from 'node:fs';
 import https from 'node:https';
+import path from 'node:path';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
+import { applyObjects, buildManifests } from '../../src/sandbox/manifests.ts';
+import type { Manifest } from '../../src/sandbox/manifests.ts';
+import type { Sandbox } from '../../src/sandbox/sandbox.ts';
+import { localWebhookConfigurations } from '../../src/dev/webhook.ts';
 import { ENABLED_LABEL, VIRTUAL_NODE_TAINT_KEY } from '../../webhooks/keys.ts';
 import { realisticPod } from '../lib/pod.ts';
-import { cpuSeconds } from '../lib/process.ts';
+import type { ServerProcess } from '../lib/process.ts';
+import { cpuSeconds, startServer } from '../lib/process.ts';
 import type { AdminClient } from '../lib/sandbox.ts';
 import { adminClient, deleteAllPods, ensureNamespace } from '../lib/sandbox.ts';
 import { measuredRow, median, percentileSorted, sortedCopy } from '../lib/stats.ts';
-import type { BenchContext, BenchOptions, Row, Target } from '../lib/types.ts';
-import type { Section } from '../lib/types.ts';
+import type { BenchContext, BenchOptions, Row, Section, Target } from '../lib/types.ts';
 
+const SECTION = 'apiserver';
 const CLIENTS = 32;
 const OPTED_IN = 'bench-opted-in';
+const TRIVIAL = 'bench-trivial-webhook';
 const PLAIN = 'bench-not-opted-in';
+const TRIVIAL_LABEL = 'bench.kube-offload.io/trivial-webhook';
+const TRIVIAL_CONFIG = 'bench-trivial-webhook';
 const SCHEDULER = 'bench-no-such-scheduler';
-const P99_TARGET: Target = { on: 'ratio', op: '<=', value: 1.15 };
+const VS_TRIVIAL: Target = { on: 'ratio', op: '<=', value: 1.1 };
+const CALLS = 'kube_offload_admission_requests_total';
+const HANDSHAKES = 'kube_offload_tls_handshakes_total';
+
+type Which = 'ours' | 'trivial' | 'plain';
+const NAMESPACE: Record<Which, string> = { ours: OPTED_IN, trivial: TRIVIAL, plain: PLAIN };
 
 function sizes(options: BenchOptions): { total: number; rounds: number; perRound: number; warmup: number } {
   const total = options.quick ? 100 : 500;
@@ -35,21 +55,31 @@ function sizes(options: BenchOptions): { total: number; rounds: number; perRound
 }
 
 function plannedRows(options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target'>> {
-  const { total } = sizes(options);
+  const create = (what: string) => `create ${sizes(options).total} pods, ${CLIENTS} clients: ${what}`;
   return [
-    { name: `create ${total} pods, ${CLIENTS} clients: p50`, unit: 'ms', target: null },
-    { name: `create ${total} pods, ${CLIENTS} clients: p99`, unit: 'ms', target: P99_TARGET },
-    { name: `create ${total} pods, ${CLIENTS} clients: total time`, unit: 's', target: null },
-    { name: 'CPU per pod: kube-apiserver + etcd + webhook', unit: 'ms', target: null },
-    { name: 'CPU per pod: of which the webhook', unit: 'ms', target: null },
+    { name: create('p50'), unit: 'ms', target: null },
+    { name: create('p99'), unit: 'ms', target: VS_TRIVIAL },
+    { name: create('total time'), unit: 's', target: null },
+    { name: create('p99 vs no webhook'), unit: 'ms', target: null },
+    { name: create('total time vs no webhook'), unit: 's', target: null },
+    { name: 'CPU per pod: kube-apiserver + etcd + webhooks', unit: 'ms', target: VS_TRIVIAL },
+    { name: 'CPU per pod vs no webhook', unit: 'ms', target: null },
+    { name: 'CPU per pod: the webhook process alone', unit: 'ms', target: null },
     { name: 'webhook calls per pod', unit: 'calls', target: null },
     { name: 'new TLS connections to the webhook per pod', unit: 'conns', target: null },
   ];
 }
 
-/** Creates `count` pods named <prefix>-<i> with CLIENTS concurrent clients; returns latencies (ms) and wall time (s). */
-async function createPods(client: AdminClient, namespace: string, prefix: string, count: number): Promise<{ latencies: number[]; seconds: number }> {
-  const bodies = Array.from({ length: count }, (_, i) => JSON.stringify(realisticPod({ name: `${prefix}-${i}`, namespace, owner: false, schedulerName: SCHEDULER })));
+/** Creates `count` pods <prefix>-<i> with CLIENTS concurrent clients; returns latencies (ms) and wall time (s). */
+async function createPods(
+  client: AdminClient,
+  namespace: string,
+  prefix: string,
+  count: number,
+): Promise<{ latencies: number[]; seconds: number }> {
+  const bodies = Array.from({ length: count }, (_, i) =>
+    JSON.stringify(realisticPod({ name: `${prefix}-${i}`, namespace, owner: false, schedulerName: SCHEDULER })),
+  );
   const latencies: number[] = [];
   let next = 0;
   const start = performance.now();
@@ -57,7 +87,8 @@ async function createPods(client: AdminClient, namespace: string, prefix: string
     while (next < count) {
       const i = next++;
       const res = await client.request('POST', `/api/v1/namespaces/${namespace}/pods`, bodies[i]);
-      if (res.status !== 201) throw new Error(`creating pod ${namespace}/${prefix}-${i}: HTTP ${res.status} ${res.body.slice(0, 400)}`);
+      if (res.status !== 201)
+        throw new Error(`creating pod ${namespace}/${prefix}-${i}: HTTP ${res.status} ${res.body.slice(0, 400)}`);
       latencies.push(res.ms);
     }
   };
@@ -76,7 +107,8 @@ function scrapeCounters(url: string, ca: Buffer, names: string[]): Promise<Recor
         const sums: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
         for (const line of text.split('\n')) {
           const name = line.match(/^([a-z_]+)[{ ]/)?.[1];
-          if (name !== undefined && name in sums) sums[name] = (sums[name] as number) + Number(line.slice(line.lastIndexOf(' ') + 1));
+          if (name !== undefined && name in sums)
+            sums[name] = (sums[name] as number) + Number(line.slice(line.lastIndexOf(' ') + 1));
         }
         resolve(sums);
       });
@@ -86,126 +118,339 @@ function scrapeCounters(url: string, ca: Buffer, names: string[]): Promise<Recor
   });
 }
 
-/** One pod in each namespace: the webhook must have placed the opted-in one and left the other alone. */
-async function checkWebhookActs(client: AdminClient): Promise<void> {
-  await createPods(client, OPTED_IN, 'check', 1);
-  await createPods(client, PLAIN, 'check', 1);
-  const tolerates = (pod: any) => ((pod.spec?.tolerations ?? []) as Array<{ key?: string }>).some((t) => t.key === VIRTUAL_NODE_TAINT_KEY);
-  const optedIn = await client.json('GET', `/api/v1/namespaces/${OPTED_IN}/pods/check-0`);
-  const plain = await client.json('GET', `/api/v1/namespaces/${PLAIN}/pods/check-0`);
-  if (!tolerates(optedIn)) throw new Error(`the webhook did not place the pod in ${OPTED_IN} (no virtual-node toleration): is it registered?`);
-  if (tolerates(plain)) throw new Error(`the pod in ${PLAIN} was mutated although the namespace has not opted in`);
+/** The apiserver's count of calls to one admission webhook (apiserver_admission_webhook_admission_duration_seconds). */
+async function apiserverWebhookCalls(client: AdminClient, webhook: string): Promise<number> {
+  const res = await client.request('GET', '/metrics');
+  let sum = 0;
+  for (const line of res.body.split('\n')) {
+    if (
+      line.startsWith('apiserver_admission_webhook_admission_duration_seconds_count{') &&
+      line.includes(`name="${webhook}"`)
+    ) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
+
+const tolerates = (pod: any) =>
+  ((pod.spec?.tolerations ?? []) as Array<{ key?: string }>).some((t) => t.key === VIRTUAL_NODE_TAINT_KEY);
+
+/** One pod per namespace: ours placed, the trivial webhook called and the pod untouched, the plain pod untouched. */
+async function checkWebhooksAct(client: AdminClient, trivialWebhook: string): Promise<void> {
+  const callsBefore = await apiserverWebhookCalls(client, trivialWebhook);
+  for (const which of ['ours', 'trivial', 'plain'] as const) await createPods(client, NAMESPACE[which], 'check', 1);
+  const pod = (which: Which) => client.json('GET', `/api/v1/namespaces/${NAMESPACE[which]}/pods/check-0`);
+  if (!tolerates(await pod('ours')))
+    throw new Error(`the webhook did not place the pod in ${OPTED_IN} (no virtual-node toleration): is it registered?`);
+  if (tolerates(await pod('plain')))
+    throw new Error(`the pod in ${PLAIN} was mutated although the namespace has not opted in`);
+  if (tolerates(await pod('trivial')))
+    throw new Error(`the pod in ${TRIVIAL} was placed: our webhook was called there`);
+  const calls = (await apiserverWebhookCalls(client, trivialWebhook)) - callsBefore;
+  if (calls < 1)
+    throw new Error(`the apiserver did not call the trivial webhook ${trivialWebhook} for the pod in ${TRIVIAL}`);
+}
+
+/** Our pods webhook from the manifests, renamed, pointed at the trivial server, selecting TRIVIAL_LABEL instead. */
+export function trivialWebhookConfiguration(
+  manifests: Manifest[],
+  port: number,
+  caPem: string,
+): { config: Manifest; webhook: string } {
+  const configs = localWebhookConfigurations(manifests, port, caPem);
+  const mutating = configs.find((c) => c.kind === 'MutatingWebhookConfiguration');
+  const pods = ((mutating?.webhooks ?? []) as Array<Record<string, any>>).find((w) =>
+    String(w.clientConfig?.url).endsWith('/mutate/pods'),
+  );
+  if (!mutating || !pods) throw new Error('the manifests have no mutating webhook for /mutate/pods');
+  const webhook = `pods.${TRIVIAL_CONFIG}.bench.kube-offload.io`;
+  const expressions = (pods.namespaceSelector?.matchExpressions ?? []) as Array<{ key: string }>;
+  const namespaceSelector = {
+    ...pods.namespaceSelector,
+    matchExpressions: expressions.map((e) => (e.key === ENABLED_LABEL ? { ...e, key: TRIVIAL_LABEL } : e)),
+  };
+  const { labels: _ours, ...metadata } = mutating.metadata;
+  const config = {
+    ...mutating,
+    metadata: { ...metadata, name: TRIVIAL_CONFIG },
+    webhooks: [{ ...pods, name: webhook, namespaceSelector }],
+  };
+  return { config, webhook };
+}
+
+interface Trivial {
+  server: ServerProcess;
+  webhook: string;
+}
+
+/** Starts the trivial webhook with the sandbox webhook's certificate and registers it. */
+async function startTrivial(ctx: BenchContext, sandbox: Sandbox, caFile: string): Promise<Trivial> {
+  const certDir = path.dirname(caFile);
+  const argv = [
+    process.execPath,
+    path.join(ctx.repoRoot, 'bench', 'floor-server.ts'),
+    '--parse',
+    '--cert-dir',
+    certDir,
+    '--port',
+    '0',
+  ];
+  const logs = path.join(ctx.workDir, 'logs');
+  fs.mkdirSync(logs, { recursive: true });
+  const server = await startServer('trivial webhook', argv, path.join(logs, 'trivial-webhook.log'), {
+    cwd: ctx.repoRoot,
+  });
+  try {
+    const { config, webhook } = trivialWebhookConfiguration(
+      await buildManifests(sandbox.local),
+      server.port,
+      fs.readFileSync(caFile, 'utf8'),
+    );
+    await applyObjects(sandbox.local, [config]);
+    return { server, webhook };
+  } catch (error) {
+    await server.stop();
+    throw error;
+  }
+}
+
+interface Tally {
+  latencies: number[];
+  seconds: number[];
+  p50: number[];
+  p99: number[];
+  cpuAll: number;
+  cpuWebhook: number;
+  calls: number;
+  handshakes: number;
+}
+
+interface Probes {
+  counters: () => Promise<Record<string, number>>;
+  /** CPU seconds of kube-apiserver, etcd, our webhook and the trivial webhook. */
+  cpu: () => { all: number; ours: number; trivial: number };
+}
+
+function probesFor(sandbox: Sandbox, trivial: Trivial): Probes {
+  const cluster: Cluster = sandbox.local;
+  const pidOf = (name: string): number => {
+    const record = cluster.processes().find((p) => p.name === `${cluster.name}/${name}`);
+    if (!record) throw new Error(`no ${name} process recorded for the ${cluster.name} cluster`);
+    return record.pid;
+  };
+  const webhook = sandbox.components.find((c) => c.name === 'webhook');
+  if (webhook === undefined || webhook.ready === undefined) throw new Error('the sandbox runs no webhook component');
+  const metricsUrl = new URL('/metrics', webhook.ready.url).toString();
+  const ca = fs.readFileSync(webhook.ready.caFile as string);
+  const pids = {
+    apiserver: pidOf('kube-apiserver'),
+    etcd: pidOf('etcd'),
+    ours: webhook.record.pid,
+    trivial: trivial.server.pid,
+  };
+  return {
+    counters: () => scrapeCounters(metricsUrl, ca, [CALLS, HANDSHAKES]),
+    cpu: () => {
+      const ours = cpuSeconds(pids.ours);
+      const trivialCpu = cpuSeconds(pids.trivial);
+      return { all: cpuSeconds(pids.apiserver) + cpuSeconds(pids.etcd) + ours + trivialCpu, ours, trivial: trivialCpu };
+    },
+  };
+}
+
+/** One namespace's pods of one round, with the CPU and our webhook's counters around them. */
+async function measureRound(
+  client: AdminClient,
+  probes: Probes,
+  which: Which,
+  prefix: string,
+  count: number,
+  into: Tally,
+): Promise<void> {
+  const countedBefore = await probes.counters();
+  const before = probes.cpu();
+  const r = await createPods(client, NAMESPACE[which], prefix, count);
+  const after = probes.cpu();
+  const countedAfter = await probes.counters();
+  const delta = (name: string) => (countedAfter[name] as number) - (countedBefore[name] as number);
+  into.calls += delta(CALLS);
+  // Less the second scrape's own connection (each scrape opens one, counted before it is answered).
+  into.handshakes += delta(HANDSHAKES) - 1;
+  into.cpuAll += after.all - before.all;
+  into.cpuWebhook += which === 'trivial' ? after.trivial - before.trivial : after.ours - before.ours;
+  into.latencies.push(...r.latencies);
+  into.seconds.push(r.seconds);
+  const sorted = sortedCopy(r.latencies);
+  into.p50.push(percentileSorted(sorted, 50));
+  into.p99.push(percentileSorted(sorted, 99));
+}
+
+async function measureRounds(ctx: BenchContext, client: AdminClient, probes: Probes): Promise<Record<Which, Tally>> {
+  const { rounds, perRound } = sizes(ctx.options);
+  const empty = (): Tally => ({
+    latencies: [],
+    seconds: [],
+    p50: [],
+    p99: [],
+    cpuAll: 0,
+    cpuWebhook: 0,
+    calls: 0,
+    handshakes: 0,
+  });
+  const result: Record<Which, Tally> = { ours: empty(), trivial: empty(), plain: empty() };
+  const all: Which[] = ['ours', 'trivial', 'plain'];
+  for (let round = 0; round < rounds; round++) {
+    // Rotated: each namespace goes first, second and last in turn.
+    for (const which of all.map((_, j) => all[(round + j) % all.length] as Which)) {
+      await measureRound(client, probes, which, `r${round}`, perRound, result[which]);
+    }
+    const say = (which: Which) =>
+      `${which} ${result[which].seconds.at(-1)?.toFixed(2)} s, p99 ${result[which].p99.at(-1)?.toFixed(1)} ms`;
+    ctx.log(`apiserver: round ${round + 1}/${rounds} (${perRound} pods each): ${all.map(say).join('; ')}`);
+    await Promise.all(all.map((which) => deleteAllPods(client, NAMESPACE[which])));
+  }
+  return result;
+}
+
+function latencyRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
+  const { total, rounds, perRound } = sizes(options);
+  const name = (what: string) => `create ${total} pods, ${CLIENTS} clients: ${what}`;
+  const pooled = Object.fromEntries(Object.entries(result).map(([k, t]) => [k, sortedCopy(t.latencies)])) as Record<
+    Which,
+    Float64Array
+  >;
+  const note = (p: number, floor: Which) =>
+    `median of ${rounds} rotated rounds of ${perRound} pods; over all ${total} pods: ` +
+    `${percentileSorted(pooled.ours, p).toFixed(1)} / ${percentileSorted(pooled[floor], p).toFixed(1)} ms`;
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  const trivialNote = 'floor: the trivial webhook (floor-server.ts --parse) registered with our settings';
+  const percentileRow = (p: 50 | 99, floor: Which, what: string, target: Target | null, extra: string): Row => {
+    const pick = (t: Tally) => (p === 50 ? t.p50 : t.p99);
+    const runs = { ours: pick(result.ours), floor: pick(result[floor]) };
+    return measuredRow({
+      section: SECTION,
+      name: name(what),
+      unit: 'ms',
+      ours: median(runs.ours),
+      floor: median(runs.floor),
+      target,
+      runs,
+      note: `${extra}; ${note(p, floor)}`,
+    });
+  };
+  const timeRow = (floor: Which, what: string, extra: string): Row => {
+    const runs = { ours: result.ours.seconds, floor: result[floor].seconds };
+    return measuredRow({
+      section: SECTION,
+      name: name(what),
+      unit: 's',
+      ours: sum(runs.ours),
+      floor: sum(runs.floor),
+      runs,
+      note: `${extra}; sum of the rounds`,
+    });
+  };
+  return [
+    percentileRow(50, 'trivial', 'p50', null, `info; ${trivialNote}`),
+    percentileRow(99, 'trivial', 'p99', VS_TRIVIAL, trivialNote),
+    timeRow('trivial', 'total time', `info; ${trivialNote}`),
+    percentileRow(
+      99,
+      'plain',
+      'p99 vs no webhook',
+      null,
+      'info; floor: a namespace that has not opted in (no webhook called)',
+    ),
+    timeRow('plain', 'total time vs no webhook', 'info; floor: a namespace that has not opted in'),
+  ];
+}
+
+function cpuRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
+  const { total } = sizes(options);
+  const perPod = (seconds: number) => (seconds / total) * 1000;
+  const all =
+    'user+system CPU of kube-apiserver, etcd, our webhook and the trivial webhook during the rounds / pods created ' +
+    '(10 ms clock)';
+  const counterRow = (name: string, unit: string, value: number, note: string): Row =>
+    measuredRow({ section: SECTION, name, unit, ours: value / total, floor: null, note });
+  return [
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod: kube-apiserver + etcd + webhooks',
+      unit: 'ms',
+      ours: perPod(result.ours.cpuAll),
+      floor: perPod(result.trivial.cpuAll),
+      target: VS_TRIVIAL,
+      note: `${all}; floor: the same pods through the trivial webhook`,
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod vs no webhook',
+      unit: 'ms',
+      ours: perPod(result.ours.cpuAll),
+      floor: perPod(result.plain.cpuAll),
+      note: `info; ${all}; floor: a namespace that has not opted in`,
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod: the webhook process alone',
+      unit: 'ms',
+      ours: perPod(result.ours.cpuWebhook),
+      floor: perPod(result.trivial.cpuWebhook),
+      note: 'info: our webhook during its rounds vs the trivial webhook during its rounds',
+    }),
+    counterRow(
+      'webhook calls per pod',
+      'calls',
+      result.ours.calls,
+      `${CALLS} of our webhook during the opted-in rounds / pods created`,
+    ),
+    counterRow(
+      'new TLS connections to the webhook per pod',
+      'conns',
+      result.ours.handshakes,
+      `${HANDSHAKES} during the opted-in rounds (the bench's own /metrics scrapes excluded) / pods created`,
+    ),
+  ];
 }
 
 async function run(ctx: BenchContext): Promise<Row[]> {
-  const { total, rounds, perRound, warmup } = sizes(ctx.options);
+  const { warmup, total, rounds, perRound } = sizes(ctx.options);
   const sandbox = await ctx.sandbox();
-  const cluster: Cluster = sandbox.local;
-  const client = adminClient(cluster, CLIENTS);
+  const webhook = sandbox.components.find((c) => c.name === 'webhook');
+  if (!webhook?.ready?.caFile) throw new Error('the sandbox runs no webhook component');
+  const trivial = await startTrivial(ctx, sandbox, webhook.ready.caFile);
+  const client = adminClient(sandbox.local, CLIENTS);
   try {
     await ensureNamespace(client, OPTED_IN, { [ENABLED_LABEL]: 'true' });
+    await ensureNamespace(client, TRIVIAL, { [TRIVIAL_LABEL]: 'true' });
     await ensureNamespace(client, PLAIN, {});
-    await checkWebhookActs(client);
-
+    await checkWebhooksAct(client, trivial.webhook);
     ctx.log(`apiserver: warm-up, ${warmup} pods in each namespace`);
-    await createPods(client, PLAIN, 'warm', warmup);
-    await createPods(client, OPTED_IN, 'warm', warmup);
-    await Promise.all([deleteAllPods(client, OPTED_IN), deleteAllPods(client, PLAIN)]);
-
-    // CPU accounting of the processes on the admission path (noise-resistant where wall time is not).
-    const pidOf = (name: string): number => {
-      const record = cluster.processes().find((p) => p.name === `${cluster.name}/${name}`);
-      if (!record) throw new Error(`no ${name} process recorded for the ${cluster.name} cluster`);
-      return record.pid;
-    };
-    const webhook = sandbox.components.find((c) => c.name === 'webhook');
-    if (webhook === undefined || webhook.ready === undefined) throw new Error('the sandbox runs no webhook component');
-    const webhookPid = webhook.record.pid;
-    // Admission calls and new TLS connections, from the webhook's own counters.
-    const metricsUrl = new URL('/metrics', webhook.ready.url).toString();
-    const webhookCa = fs.readFileSync(webhook.ready.caFile as string);
-    const CALLS = 'kube_offload_admission_requests_total';
-    const HANDSHAKES = 'kube_offload_tls_handshakes_total';
-    const counters = () => scrapeCounters(metricsUrl, webhookCa, [CALLS, HANDSHAKES]);
-    const pids = { apiserver: pidOf('kube-apiserver'), etcd: pidOf('etcd'), webhook: webhookPid };
-    const cpu = () => ({ apiserver: cpuSeconds(pids.apiserver), etcd: cpuSeconds(pids.etcd), webhook: cpuSeconds(pids.webhook) });
-
-    const empty = () => ({ latencies: [] as number[], seconds: [] as number[], p50: [] as number[], p99: [] as number[], cpuAll: 0, cpuWebhook: 0, calls: 0, handshakes: 0 });
-    const result = { ours: empty(), floor: empty() };
-    for (let round = 0; round < rounds; round++) {
-      const order = round % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const);
-      for (const which of order) {
-        const namespace = which === 'ours' ? OPTED_IN : PLAIN;
-        const countedBefore = await counters();
-        const before = cpu();
-        const r = await createPods(client, namespace, `r${round}`, perRound);
-        const after = cpu();
-        const countedAfter = await counters();
-        result[which].calls += (countedAfter[CALLS] as number) - (countedBefore[CALLS] as number);
-        // Less the second scrape's own connection (each scrape opens one, counted before it is answered).
-        result[which].handshakes += (countedAfter[HANDSHAKES] as number) - (countedBefore[HANDSHAKES] as number) - 1;
-        result[which].cpuAll += after.apiserver - before.apiserver + after.etcd - before.etcd + after.webhook - before.webhook;
-        result[which].cpuWebhook += after.webhook - before.webhook;
-        result[which].latencies.push(...r.latencies);
-        result[which].seconds.push(r.seconds);
-        const sorted = sortedCopy(r.latencies);
-        result[which].p50.push(percentileSorted(sorted, 50));
-        result[which].p99.push(percentileSorted(sorted, 99));
-      }
-      ctx.log(
-        `apiserver: round ${round + 1}/${rounds} (${perRound} pods each): opted in ${result.ours.seconds.at(-1)?.toFixed(2)} s, p99 ${result.ours.p99.at(-1)?.toFixed(1)} ms; ` +
-          `not opted in ${result.floor.seconds.at(-1)?.toFixed(2)} s, p99 ${result.floor.p99.at(-1)?.toFixed(1)} ms`,
-      );
-      await Promise.all([deleteAllPods(client, OPTED_IN), deleteAllPods(client, PLAIN)]);
-    }
-
-    const counterRow = (name: string, unit: string, ours: number, floor: number, note: string): Row =>
-      measuredRow({ section: 'apiserver', name, unit, ours: ours / total, floor: floor / total, noRatio: true, note });
-    const ours = sortedCopy(result.ours.latencies);
-    const floor = sortedCopy(result.floor.latencies);
-    const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-    const name = (what: string) => `create ${total} pods, ${CLIENTS} clients: ${what}`;
-    const pooled = (p: number) => `median of ${rounds} alternated rounds of ${perRound} pods; over all ${total} pods: ${percentileSorted(ours, p).toFixed(0)} / ${percentileSorted(floor, p).toFixed(0)} ms`;
+    for (const namespace of Object.values(NAMESPACE)) await createPods(client, namespace, 'warm', warmup);
+    await Promise.all(Object.values(NAMESPACE).map((namespace) => deleteAllPods(client, namespace)));
+    const result = await measureRounds(ctx, client, probesFor(sandbox, trivial));
     ctx.artifacts.apiserver = {
       total,
       rounds,
       perRound,
       clients: CLIENTS,
-      roundSeconds: { ours: result.ours.seconds, floor: result.floor.seconds },
-      pooledMs: { ours: { p50: percentileSorted(ours, 50), p99: percentileSorted(ours, 99) }, floor: { p50: percentileSorted(floor, 50), p99: percentileSorted(floor, 99) } },
+      roundSeconds: Object.fromEntries(Object.entries(result).map(([k, t]) => [k, t.seconds])),
     };
-    return [
-      measuredRow({ section: 'apiserver', name: name('p50'), unit: 'ms', ours: median(result.ours.p50), floor: median(result.floor.p50), note: pooled(50), runs: { ours: result.ours.p50, floor: result.floor.p50 } }),
-      measuredRow({ section: 'apiserver', name: name('p99'), unit: 'ms', ours: median(result.ours.p99), floor: median(result.floor.p99), target: P99_TARGET, note: pooled(99), runs: { ours: result.ours.p99, floor: result.floor.p99 } }),
-      measuredRow({ section: 'apiserver', name: name('total time'), unit: 's', ours: sum(result.ours.seconds), floor: sum(result.floor.seconds), note: 'sum of the rounds', runs: { ours: result.ours.seconds, floor: result.floor.seconds } }),
-      measuredRow({
-        section: 'apiserver',
-        name: 'CPU per pod: kube-apiserver + etcd + webhook',
-        unit: 'ms',
-        ours: (result.ours.cpuAll / total) * 1000,
-        floor: (result.floor.cpuAll / total) * 1000,
-        note: 'user+system CPU of the three processes during the rounds / pods created (10 ms clock)',
-      }),
-      measuredRow({
-        section: 'apiserver',
-        name: 'CPU per pod: of which the webhook',
-        unit: 'ms',
-        ours: (result.ours.cpuWebhook / total) * 1000,
-        floor: (result.floor.cpuWebhook / total) * 1000,
-        noRatio: true,
-        note: 'floor: the idle webhook (informers, timers) during the other rounds',
-      }),
-      counterRow('webhook calls per pod', 'calls', result.ours.calls, result.floor.calls, `${CALLS} of the webhook during the rounds / pods created`),
-      counterRow('new TLS connections to the webhook per pod', 'conns', result.ours.handshakes, result.floor.handshakes, `${HANDSHAKES} during the rounds (the bench's own /metrics scrapes excluded) / pods created`),
-    ];
+    return [...latencyRows(ctx.options, result), ...cpuRows(ctx.options, result)];
   } finally {
     client.close();
+    await sandbox.local
+      .kubectl(['delete', 'mutatingwebhookconfiguration', TRIVIAL_CONFIG, '--ignore-not-found'])
+      .catch(() => undefined);
+    await trivial.server.stop();
   }
 }
 
 export const apiserverSection: Section = {
-  id: 'apiserver',
-  title: 'Pod creation through the real apiserver, with and without the webhooks (sandbox)',
+  id: SECTION,
+  title: 'Pod creation through the real apiserver: our webhook vs a trivial webhook and no webhook (sandbox)',
   plannedRows,
   run,
 };
