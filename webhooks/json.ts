@@ -56,8 +56,20 @@ function emptyLike(value: Container): Container {
 }
 
 /**
- * A deep copy of a JSON value: own enumerable keys in their order, undefined values kept, nothing
- * shared with the original.
+ * Sets `record[key]` as an own data property. JSON.parse makes "__proto__" an ordinary own key,
+ * but assigning to it calls Object.prototype's setter: the key would be lost, and an object
+ * value would become the record's prototype. Other keys ("constructor", "prototype") assign
+ * normally on a plain object.
+ */
+export function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__')
+    Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
+  else record[key] = value;
+}
+
+/**
+ * A deep copy of a JSON value: own enumerable keys in their order (a "__proto__" key too, as an
+ * own key), undefined values kept, nothing shared with the original.
  */
 export function deepClone<T>(value: T): T {
   if (!isContainer(value)) return value;
@@ -76,7 +88,7 @@ export function deepClone<T>(value: T): T {
       for (const item of source) (target as unknown[]).push(copyOf(item));
     } else {
       const record = target as Record<string, unknown>;
-      for (const key of Object.keys(source)) record[key] = copyOf(source[key]);
+      for (const key of Object.keys(source)) setOwn(record, key, copyOf(source[key]));
     }
   }
   return root as T;

@@ -7,7 +7,7 @@
 // both sides are the same object.
 
 import { escapePathComponent } from 'fast-json-patch';
-import { deepClone } from './json.ts';
+import { deepClone, jsonEqual } from './json.ts';
 import type { JsonPatchOperation } from './types.ts';
 
 /** A path of object keys (array indexes as strings) from the root, e.g. ['spec', 'affinity']. */
@@ -72,28 +72,38 @@ export function under(prefix: FieldPath, paths: readonly FieldPath[]): FieldPath
  * compare() (the same operations in the same order, which the tests check), except that
  * values are not deep-copied into the operations. They come from the handler's copy and are
  * serialized right away; copying them measured as a third of a pod's admission.
+ *
+ * One more difference: no path goes through a key that JavaScript JSON-patch libraries refuse
+ * or mis-apply ("__proto__", and "prototype" under "constructor"; JSON.parse makes them
+ * ordinary own keys). A change at such a key is written as a replace of the object holding it.
  */
 export function diff(original: object, mutated: object): JsonPatchOperation[] {
   const patch: JsonPatchOperation[] = [];
   // compare() recurses; this walk keeps its frames in an array, so that a deeply nested value
   // (JSON.parse builds them at any depth) cannot overflow the call stack.
   const frames: DiffFrame[] = [];
-  const enter = (mirror: Container, obj: Container, path: string): void => {
+  const enter = (mirror: Container, obj: Container, path: string, key: string): void => {
     if (mirror === obj) return;
     const oldKeys = keysOf(mirror);
-    frames.push({ mirror, obj, path, oldKeys, newKeys: keysOf(obj), next: oldKeys.length - 1, deleted: false });
+    frames.push({ mirror, obj, path, key, oldKeys, newKeys: keysOf(obj), next: oldKeys.length - 1, deleted: false, start: patch.length });
   };
-  enter(original as Container, mutated as Container, '');
+  enter(original as Container, mutated as Container, '', '');
   while (frames.length > 0) {
     const frame = frames[frames.length - 1] as DiffFrame;
     if (frame.next < 0) {
       frames.pop();
-      addNewKeys(frame, patch);
+      if (addsRefusedKey(frame)) replaceWhole(frame, patch);
+      else addNewKeys(frame, patch);
       continue;
     }
     const key = frame.oldKeys[frame.next--] as string;
+    if (isRefusedKey(frame.key, key) && !sameAt(frame, key)) {
+      frames.pop();
+      replaceWhole(frame, patch);
+      continue;
+    }
     const child = compareKey(frame, key, patch);
-    if (child) enter(child.mirror, child.obj, child.path);
+    if (child) enter(child.mirror, child.obj, child.path, key);
   }
   return patch;
 }
@@ -105,11 +115,35 @@ interface DiffFrame {
   mirror: Container;
   obj: Container;
   path: string;
+  /** The last key of `path` ('' at the root). */
+  key: string;
   oldKeys: string[];
   newKeys: string[];
   /** Index into oldKeys of the next key to compare; -1 when only additions are left. */
   next: number;
   deleted: boolean;
+  /** patch.length when the frame began: its operations (and its children's) follow. */
+  start: number;
+}
+
+/** fast-json-patch refuses these path steps (prototype pollution); others mis-apply them. */
+function isRefusedKey(parentKey: string, key: string): boolean {
+  return key === '__proto__' || (key === 'prototype' && parentKey === 'constructor');
+}
+
+function sameAt(frame: DiffFrame, key: string): boolean {
+  return Object.hasOwn(frame.obj, key) && jsonEqual((frame.mirror as Record<string, unknown>)[key], (frame.obj as Record<string, unknown>)[key]);
+}
+
+/** True when the frame's additions would include a refused key. */
+function addsRefusedKey(frame: DiffFrame): boolean {
+  return frame.newKeys.some((key) => isRefusedKey(frame.key, key) && !Object.hasOwn(frame.mirror, key) && (frame.obj as Record<string, unknown>)[key] !== undefined);
+}
+
+/** Drops the operations written inside the frame, and replaces its whole object instead. */
+function replaceWhole(frame: DiffFrame, patch: JsonPatchOperation[]): void {
+  patch.length = frame.start;
+  patch.push({ op: 'replace', path: frame.path, value: frame.obj });
 }
 
 /** _generate's loop body for one old key: pushes its operation, or returns the pair to descend into. */

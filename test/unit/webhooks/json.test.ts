@@ -81,6 +81,16 @@ describe('json: deepClone', () => {
     );
   });
 
+  it('keeps keys named __proto__, constructor and prototype as own keys, prototypes untouched', () => {
+    const original = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":2}},"a":[{"__proto__":"s"}]}') as Record<string, unknown>;
+    const copy = deepClone(original);
+    expect(Object.keys(copy)).to.deep.equal(['__proto__', 'constructor', 'a']);
+    expect(Object.getPrototypeOf(copy)).to.equal(Object.prototype);
+    expect(Object.hasOwn(copy, '__proto__')).to.equal(true);
+    expect(JSON.stringify(copy)).to.equal(JSON.stringify(original));
+    expect((copy as { polluted?: unknown }).polluted).to.equal(undefined);
+  });
+
   it('copies a value nested 100000 deep', () => {
     const original = deep(100_000);
     const copy = deepClone(original);

@@ -183,6 +183,40 @@ describe('patch: diff', () => {
     );
   });
 
+  // JSON.parse makes "__proto__" an own key; JavaScript JSON-patch libraries refuse paths through
+  // it (and through "constructor/prototype"), or mis-apply them. diff() never writes such a path.
+  it('turns a document with "__proto__", "constructor" and "prototype" keys into the other, by paths fast-json-patch accepts', () => {
+    const hostile = ['__proto__', 'constructor', 'prototype', 'a', '0'];
+    const doc = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(null, 1, 'x'), tie('object'), tie('array')),
+      object: fc.dictionary(fc.constantFrom(...hostile), tie('value'), { maxKeys: 4 }),
+      array: fc.array(tie('value'), { maxLength: 3 }),
+    })).object.map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>);
+    const sortedJson = (value: unknown): string => {
+      if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+      if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+      const record = value as Record<string, unknown>;
+      return `{${Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`).join(',')}}`;
+    };
+    fc.assert(
+      fc.property(doc, doc, (a, b) => {
+        const patch = diff(a, b) as jsonpatch.Operation[];
+        // fast-json-patch's default refuses __proto__ and constructor/prototype paths.
+        const result = jsonpatch.applyPatch(JSON.parse(JSON.stringify(a)), jsonpatch.deepClone(patch), true, false).newDocument;
+        expect(sortedJson(result)).to.equal(sortedJson(b));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('writes a change at a "__proto__" key as a replace of the object holding it', () => {
+    const a = JSON.parse('{"spec":{"keep":1,"m":{"__proto__":"old","n":1}}}') as object;
+    const b = JSON.parse('{"spec":{"keep":1,"m":{"__proto__":"new","n":2}}}') as object;
+    expect(diff(a, b)).to.deep.equal([{ op: 'replace', path: '/spec/m', value: (b as { spec: { m: unknown } }).spec.m }]);
+    const c = JSON.parse('{"spec":{"keep":1,"m":{"__proto__":"old","n":2}}}') as object;
+    expect(diff(a, c)).to.deep.equal([{ op: 'replace', path: '/spec/m/n', value: 2 }]);
+  });
+
   it('skips subtrees shared by both sides', () => {
     const shared = { big: [1, 2, 3] };
     const a = { spec: { containers: shared, n: 1 } };

@@ -257,6 +257,21 @@ describe('pods: warnings', () => {
   });
 });
 
+describe('pods: keys named like Object.prototype members', () => {
+  it('keeps "__proto__" keys in the fields placement copies (affinity, tolerations, terms)', () => {
+    const input = JSON.parse(`{"metadata":{"annotations":{"${PLACEMENT}":"Remote"}},"spec":{
+      "tolerations":[{"__proto__":{"operator":"Exists"},"key":"dedicated","operator":"Equal","value":"gpu"}],
+      "affinity":{"__proto__":"a","nodeAffinity":{"__proto__":"b","requiredDuringSchedulingIgnoredDuringExecution":{"__proto__":"c",
+        "nodeSelectorTerms":[{"__proto__":"d","matchExpressions":[{"__proto__":"e","key":"disk","operator":"Exists"}]}]}}}}}`) as KubeObject;
+    const response = mutatePod(review('Pod', frozen(input)), context());
+    const terms = '/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms';
+    expect(response.patch).to.deep.equal([
+      { op: 'add', path: `${terms}/0/matchExpressions/1`, value: VIRTUAL },
+      { op: 'add', path: '/spec/tolerations/1', value: VN_TOLERATION },
+    ]);
+  });
+});
+
 describe('pods: what is not for this handler', () => {
   it('echoes the uid and does nothing on UPDATE, other kinds, subresources', () => {
     const input = pod({ annotations: { [PLACEMENT]: 'Remote' } });

@@ -109,6 +109,23 @@ describe('replicated: stamping', () => {
   });
 });
 
+describe('replicated: keys named like Object.prototype members', () => {
+  it('keeps a "__proto__" annotation and label (JSON.parse makes them own keys)', () => {
+    const input = JSON.parse('{"kind":"ConfigMap","metadata":{"name":"c","annotations":{"__proto__":"a","constructor":"b"},"labels":{"__proto__":"c"}}}') as KubeObject;
+    const response = mutateReplicated(review('ConfigMap', frozen(input)), context());
+    expect(response.patch).to.deep.equal([
+      { op: 'add', path: '/metadata/labels/kube-offload.io~1replicate', value: 'true' },
+      { op: 'add', path: '/metadata/annotations/kube-offload.io~1replicate', value: 'true' },
+    ]);
+  });
+
+  it('an object under "__proto__" is copied as a value, never becomes a prototype', () => {
+    const input = JSON.parse('{"kind":"ConfigMap","metadata":{"name":"c","annotations":{"__proto__":{"kube-offload.io/replicate":"false"}}}}') as KubeObject;
+    const response = mutateReplicated(review('ConfigMap', frozen(input)), context());
+    expect(response.patch?.map((op) => `${op.op} ${op.path}`)).to.deep.equal(['add /metadata/annotations/kube-offload.io~1replicate', 'add /metadata/labels']);
+  });
+});
+
 describe('replicated: properties', () => {
   const mark = fc.option(fc.constantFrom('true', 'false'), { nil: undefined });
   const arb = fc.record({

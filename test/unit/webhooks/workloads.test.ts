@@ -152,6 +152,19 @@ describe('workloads: what is not for this handler', () => {
   });
 });
 
+describe('workloads: keys named like Object.prototype members', () => {
+  it('keeps "__proto__" keys in the template annotations and in the DaemonSet template affinity', () => {
+    const input = JSON.parse(`{"kind":"DaemonSet","metadata":{"name":"d","annotations":{"${PLACEMENT}":"Local"}},
+      "spec":{"template":{"metadata":{"annotations":{"__proto__":"a","constructor":"b"}},
+      "spec":{"affinity":{"__proto__":{"x":1},"nodeAffinity":{"__proto__":"y"}},"tolerations":[{"__proto__":"z","operator":"Exists"}]}}}}`) as KubeObject;
+    const response = mutateWorkload(review('DaemonSet', frozen(input)), context());
+    expect(response.patch).to.deep.equal([
+      { op: 'add', path: '/spec/template/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution', value: { nodeSelectorTerms: [{ matchExpressions: [NOT_VIRTUAL] }] } },
+      { op: 'add', path: '/spec/template/metadata/annotations/kube-offload.io~1placement', value: 'Local' },
+    ]);
+  });
+});
+
 describe('workloads: properties', () => {
   const value = fc.option(fc.constantFrom('Local', 'Remote', 'LocalAndRemote', 'bogus'), { nil: undefined });
   const annotations = fc.record({ [PLACEMENT]: value, [PREFER]: fc.option(fc.constantFrom('Local', 'Remote'), { nil: undefined }), [CLUSTERS]: fc.option(fc.constantFrom('', 'region=eu'), { nil: undefined }) })
