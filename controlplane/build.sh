@@ -4,6 +4,9 @@
 #
 #   ${KUBE_OFFLOAD_CACHE:-$HOME/.cache/kube-offload}/<version-key>/bin
 #
+# The same bin dir also gets agnhost-webhook, Kubernetes' e2e admission webhook (a benchmark
+# peer). It has a hash of its own: when only it is missing or stale, only it is built.
+#
 # Progress goes to stderr; stdout gets exactly one line, the bin directory, so callers can do
 #   BIN=$(bash controlplane/build.sh | tail -1)
 #
@@ -17,6 +20,9 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE_ROOT=${KUBE_OFFLOAD_CACHE:-${HOME}/.cache/kube-offload}
 # Bump when the build recipe below (flags, tags, stamps) changes, so caches are rebuilt.
 RECIPE=1
+# Bump when only the recipe of agnhost-webhook changes (its module, flags): rebuilds just it.
+# A RECIPE bump already rebuilds it, with everything else, in the new cache dir.
+AGNHOST_RECIPE=1
 # Oldest Go that builds every module here (the highest `go` line among their dependencies).
 MIN_GO=1.26.0
 
@@ -29,7 +35,7 @@ case "${1:-}" in
   --print-bin-dir) MODE=print-bin-dir ;;
   --print-key) MODE=print-key ;;
   --force) MODE=force ;;
-  -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument: $1 (try --help)" ;;
 esac
 
@@ -57,10 +63,29 @@ KEY="k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}-kwok-${KWOK_VERSION}-${SRC_HASH}"
 DEST="$CACHE_ROOT/$KEY"
 BIN="$DEST/bin"
 
+# agnhost-webhook is not part of KEY, so adding or changing it does not rebuild the control
+# plane: its own hash (module files, main.go, AGNHOST_RECIPE) is written next to the bin dir,
+# and a binary whose recorded hash differs is rebuilt alone.
+AGNHOST=agnhost-webhook
+AGNHOST_STAMP="$DEST/$AGNHOST.src-hash"
+AGNHOST_HASH=$(
+  cd "$HERE"
+  {
+    echo "agnhost-recipe=$AGNHOST_RECIPE"
+    find agnhost -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print \
+      | LC_ALL=C sort | xargs sha256sum
+  } | sha256sum | cut -c1-12
+)
+
 case "$MODE" in
   print-bin-dir) printf '%s\n' "$BIN"; exit 0 ;;
   print-key) printf '%s\n' "$KEY"; exit 0 ;;
 esac
+
+# The agnhost module must use the control plane's k8s.io/kubernetes.
+AGNHOST_K8S_VERSION=$(modver "$HERE/agnhost/go.mod" k8s.io/kubernetes)
+[[ "$AGNHOST_K8S_VERSION" == "$K8S_VERSION" ]] ||
+  die "controlplane/agnhost/go.mod requires k8s.io/kubernetes ${AGNHOST_K8S_VERSION}, controlplane/kube/go.mod ${K8S_VERSION}; they must match"
 
 # name|module dir|package|kind
 TARGETS=(
@@ -71,13 +96,19 @@ TARGETS=(
   "etcd|etcd|./cmd/etcd|etcd"
   "kwok|kwok|sigs.k8s.io/kwok/cmd/kwok|kwok"
 )
+# Built with the kube recipe (tags, version stamps); not in TARGETS, see AGNHOST_HASH.
+AGNHOST_TARGET="$AGNHOST|agnhost|.|kube"
 
-complete() { # complete <bin dir>: every binary present and executable
+complete() { # complete <bin dir>: every control-plane binary present and executable
   local t
   for t in "${TARGETS[@]}"; do [[ -x "$1/${t%%|*}" ]] || return 1; done
 }
 
-if [[ "$MODE" != force ]] && complete "$BIN"; then
+agnhost_current() { # agnhost_current <dest dir>: agnhost-webhook present, built from these sources
+  [[ -x "$1/bin/$AGNHOST" && "$(cat "$1/$AGNHOST.src-hash" 2>/dev/null)" == "$AGNHOST_HASH" ]]
+}
+
+if [[ "$MODE" != force ]] && complete "$BIN" && agnhost_current "$DEST"; then
   log "control plane cached at $BIN"
   printf '%s\n' "$BIN"
   exit 0
@@ -107,21 +138,16 @@ if command -v flock >/dev/null 2>&1; then
     log "another build of $KEY is running; waiting for it..."
     flock 9
   fi
-  if [[ "$MODE" != force ]] && complete "$BIN"; then
+  if [[ "$MODE" != force ]] && complete "$BIN" && agnhost_current "$DEST"; then
     log "control plane cached at $BIN"
     printf '%s\n' "$BIN"
     exit 0
   fi
   # We hold the lock: leftovers of interrupted builds of this key are safe to remove.
-  rm -rf "$CACHE_ROOT/.tmp-$KEY".*
+  rm -rf "$CACHE_ROOT/.tmp-$KEY".* "$BIN/.tmp-$AGNHOST".*
 fi
-
-TMP=$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-chmod 755 "$TMP"
-mkdir -p "$TMP/bin"
 
 # --- version stamps -----------------------------------------------------------------------
 BUILD_DATE=$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)
@@ -144,28 +170,57 @@ kwok_ldflags=" -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
 kwok_ldflags+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${K8S_VERSION#v}"
 
 # --- build ----------------------------------------------------------------------------------
-log "building control plane $KEY"
-log "  go ${GOVER}, GOCACHE=$(go env GOCACHE), GOMODCACHE=$(go env GOMODCACHE)"
 START=$SECONDS
-n=${#TARGETS[@]}
-i=0
-for t in "${TARGETS[@]}"; do
-  IFS='|' read -r name dir pkg kind <<<"$t"
-  i=$((i + 1))
-  tags=""
+build_one() { # build_one <target spec> <output file> <progress label>
+  local name dir pkg kind tags="" ldx t0
+  IFS='|' read -r name dir pkg kind <<<"$1"
   case "$kind" in
     kube) ldx=$kube_ldflags; tags="selinux,notest,grpcnotrace" ;; # upstream's release tags
     etcd) ldx=$etcd_ldflags ;;
     kwok) ldx=$kwok_ldflags ;;
   esac
-  log "building $name ($i/$n)... [$((SECONDS - START))s elapsed]"
+  log "building $name ($3)... [$((SECONDS - START))s elapsed]"
   t0=$SECONDS
   if ! (cd "$HERE/$dir" && go build -p 2 -mod=readonly -trimpath -buildvcs=false ${tags:+-tags="$tags"} \
-    -ldflags="-s -w${ldx}" -o "$TMP/bin/$name" "$pkg"); then
+    -ldflags="-s -w${ldx}" -o "$2" "$pkg"); then
     die "building $name ($pkg in controlplane/$dir) failed"
   fi
   log "built $name in $((SECONDS - t0))s [$((SECONDS - START))s elapsed]"
+}
+
+# The control plane is there and current: build only agnhost-webhook (missing, or its sources
+# changed) into the bin dir, through a temp file renamed over the old one, then record its hash.
+if [[ "$MODE" != force ]] && complete "$BIN"; then
+  log "control plane cached at $BIN; $AGNHOST is missing or out of date (sources $AGNHOST_HASH)"
+  log "  go ${GOVER}, GOCACHE=$(go env GOCACHE), GOMODCACHE=$(go env GOMODCACHE)"
+  ATMP=$(mktemp -d "$BIN/.tmp-$AGNHOST.XXXXXX")
+  trap 'rm -rf "$ATMP"' EXIT
+  build_one "$AGNHOST_TARGET" "$ATMP/$AGNHOST" "1/1"
+  mv -f "$ATMP/$AGNHOST" "$BIN/$AGNHOST"
+  printf '%s\n' "$AGNHOST_HASH" >"$ATMP/hash"
+  mv -f "$ATMP/hash" "$AGNHOST_STAMP"
+  rm -rf "$ATMP"
+  trap - EXIT
+  log "$AGNHOST built in $((SECONDS - START))s at $BIN"
+  printf '%s\n' "$BIN"
+  exit 0
+fi
+
+TMP=$(mktemp -d "$CACHE_ROOT/.tmp-$KEY.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+chmod 755 "$TMP"
+mkdir -p "$TMP/bin"
+
+log "building control plane $KEY"
+log "  go ${GOVER}, GOCACHE=$(go env GOCACHE), GOMODCACHE=$(go env GOMODCACHE)"
+ALL=("${TARGETS[@]}" "$AGNHOST_TARGET")
+n=${#ALL[@]}
+i=0
+for t in "${ALL[@]}"; do
+  i=$((i + 1))
+  build_one "$t" "$TMP/bin/${t%%|*}" "$i/$n"
 done
+printf '%s\n' "$AGNHOST_HASH" >"$TMP/$AGNHOST.src-hash"
 
 # --- publish atomically ---------------------------------------------------------------------
 # DEST only ever appears by rename, complete. A stale DEST (binary deleted by hand, or --force)
