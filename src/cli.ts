@@ -10,6 +10,7 @@ const COMMANDS: Record<string, string> = {
   status: 'replication status per opted-in namespace and remote',
   sandbox: 'up|down|status: two local clusters plus kube-offload',
   demo: 'brings the sandbox up and deploys the micro-service demo',
+  version: 'prints the version (also: kube-offload --version)',
 };
 
 const DEVELOPMENT_COMMANDS = new Set(['sandbox', 'demo']);
@@ -20,7 +21,8 @@ function usage(): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
+  const [first, ...rest] = argv;
+  const command = first === '--version' ? 'version' : first;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(usage());
     return command ? 0 : 2;
