@@ -16,9 +16,11 @@ const layers = [
   // The pure admission core imports nothing of ours.
   { target: './webhooks', from: ['./src', './bench', './test'], message: 'webhooks/ is the pure core: no imports from src/' },
   // The shared layer sits below the API client layer and every component.
-  { target: './src/shared', from: ['./src/kube', ...components, ...harness, './src/commands'] },
+  { target: './src/shared', from: ['./src/kube', './src/kubelet', ...components, ...harness, './src/commands'] },
   // The API client layer knows no component and no admission logic.
-  { target: './src/kube', from: ['./webhooks', ...components, ...harness, './src/commands'] },
+  { target: './src/kube', from: ['./webhooks', './src/kubelet', ...components, ...harness, './src/commands'] },
+  // The kubelet API library sits beside src/kube: it serves any backend and knows no component.
+  { target: './src/kubelet', from: ['./webhooks', ...components, ...harness, './src/commands'] },
   // Components never import each other, the commands or the harness.
   ...components.map((self) => ({ target: self, from: [...others(self), ...harness, './src/commands'] })),
   // The harness hosts components it does not know (src/dev assembles them).
