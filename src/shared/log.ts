@@ -1,9 +1,24 @@
 // JSON logs via pino to stdout. Callers log identifiers and decisions only, never objects: an
-// AdmissionReview can carry a Secret's data.
+// AdmissionReview can carry a Secret's data. Strings a client controls (a review's uid, name,
+// namespace; values quoted in error messages) go through clipText first: one review may carry
+// megabytes in any of them, and a log line must stay a line.
 import pino from 'pino';
 import type { DestinationStream, Logger } from 'pino';
 
 export type { Logger };
+
+/** How much of a client-supplied string a log line keeps. */
+export const CLIENT_TEXT_MAX = 256;
+
+/** `text` itself when short enough, else its first `max` characters and "…(N more)". */
+export function clipText(text: string, max = CLIENT_TEXT_MAX): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…(${text.length - max} more)`;
+}
+
+/** A client-supplied field for a log line: strings clipped, anything else left out. */
+export function clientText(value: unknown, max = CLIENT_TEXT_MAX): string | undefined {
+  return typeof value === 'string' ? clipText(value, max) : undefined;
+}
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {

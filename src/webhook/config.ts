@@ -6,6 +6,7 @@ import { ConfigError, dnsLabel, LOG_LEVELS, oneOf, parseConvention, parseDuratio
 import type { LogLevel } from '../shared/flags.ts';
 import type { Placement, Preference, VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { DEFAULT_PLACEMENT, LIQO_CONVENTION, PLACEMENTS, PREFERENCES } from '../../webhooks/keys.ts';
+import { MAX_BODY_BYTES } from './server/body.ts';
 
 export interface WebhookConfig {
   port: number;
@@ -36,6 +37,10 @@ export interface WebhookConfig {
   handlerTimeoutMs: number;
   /** On SIGTERM, how long in-flight requests may take before connections are cut. */
   drainTimeoutMs: number;
+  /** Request bytes the admissions may hold at once; more wait (see server/gate.ts). */
+  maxBufferedBytes: number;
+  /** Admissions that may wait for those bytes; beyond, the answer is 429. */
+  maxWaitingReviews: number;
   logLevel: LogLevel;
 }
 
@@ -64,6 +69,9 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --headers-timeout DUR     headers timeout (default 10s)
   --handler-timeout DUR     deadline for an admission verdict (default 9s)
   --drain-timeout DUR       max time to drain in-flight requests on SIGTERM (default 20s)
+  --max-buffered-bytes SIZE request bytes admissions may hold at once, e.g. 16Mi; reviews
+                            beyond it wait (default 16Mi, at least 3Mi: one largest review)
+  --max-waiting-reviews N   reviews that may wait for that room; beyond, 429 (default 1000)
   --log-level LEVEL         ${LOG_LEVELS.join(' | ')} (default info)
   -h, --help                this text
 `;
@@ -91,6 +99,8 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     'headers-timeout': { type: 'string' },
     'handler-timeout': { type: 'string' },
     'drain-timeout': { type: 'string' },
+    'max-buffered-bytes': { type: 'string' },
+    'max-waiting-reviews': { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -126,6 +136,8 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     headersTimeoutMs: parseDuration(values['headers-timeout'] ?? '10s', 'headers-timeout'),
     handlerTimeoutMs: parseDuration(values['handler-timeout'] ?? '9s', 'handler-timeout'),
     drainTimeoutMs: parseDuration(values['drain-timeout'] ?? '20s', 'drain-timeout'),
+    maxBufferedBytes: parseByteSize(values['max-buffered-bytes'] ?? '16Mi', 'max-buffered-bytes'),
+    maxWaitingReviews: count(values['max-waiting-reviews'] ?? '1000', 'max-waiting-reviews'),
     logLevel: oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level'),
   };
   if (values.kubeconfig !== undefined) config.kubeconfig = values.kubeconfig;
@@ -138,5 +150,21 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('--headers-timeout must not exceed --request-timeout');
   }
+  if (config.maxBufferedBytes < MAX_BODY_BYTES) throw new ConfigError('--max-buffered-bytes must be at least 3Mi, the largest review');
   return config;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1000, M: 1000 ** 2, G: 1000 ** 3 };
+
+/** "16Mi", "512Ki", "20M", "1048576" (Kubernetes quantity suffixes) -> bytes; throws ConfigError. */
+export function parseByteSize(text: string, flag: string): number {
+  const match = /^(\d+)(Ki|Mi|Gi|k|M|G)?$/.exec(text);
+  const bytes = match ? Number(match[1]) * (BYTE_UNITS[match[2] ?? ''] as number) : Number.NaN;
+  if (!Number.isSafeInteger(bytes)) throw new ConfigError(`--${flag}: "${text}" is not a size in bytes (examples: 16Mi, 512Ki, 20000000)`);
+  return bytes;
+}
+
+function count(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new ConfigError(`--${flag}: "${text}" is not a whole number`);
+  return Number(text);
 }

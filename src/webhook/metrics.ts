@@ -13,18 +13,39 @@ export interface WebhookMetrics {
   certReloads: Counter<'trigger' | 'result'>;
   caBundleSyncErrors: Counter;
   tlsHandshakes: Counter<'protocol'>;
+  /** Where the admission gate gauges read from, set once the gate exists (see server/app.ts). */
+  gateSource: { stats?: () => { admittedBytes: number; waiting: number } };
 }
 
 export function createWebhookMetrics(options: { processMetrics?: boolean } = {}): WebhookMetrics {
   const registry = new Registry();
+  // Read at scrape time, never on the admission path.
+  const gateSource: WebhookMetrics['gateSource'] = {};
+  new Gauge({
+    name: 'kube_offload_admission_buffered_bytes',
+    help: 'Request bytes reserved by admissions being received or decided (bounded by --max-buffered-bytes).',
+    registers: [registry],
+    collect() {
+      this.set(gateSource.stats?.().admittedBytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'kube_offload_admission_waiting',
+    help: 'Admissions waiting for room under --max-buffered-bytes (more than --max-waiting-reviews are refused with 429).',
+    registers: [registry],
+    collect() {
+      this.set(gateSource.stats?.().waiting ?? 0);
+    },
+  });
   // Default process metrics (CPU, memory, event loop lag, GC); tests may skip them because
   // they start event-loop monitors per registry.
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   return {
     registry,
+    gateSource,
     admissionRequests: new Counter({
       name: 'kube_offload_admission_requests_total',
-      help: 'Admission requests by webhook and outcome (allowed, denied, patched, error, bad_request).',
+      help: 'Admission requests by webhook and outcome (allowed, denied, patched, error, bad_request); error includes 429s.',
       labelNames: ['webhook', 'outcome'],
       registers: [registry],
     }),

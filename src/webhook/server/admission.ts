@@ -3,13 +3,18 @@
 // for denials, warn/error for failures). This is the hot path: it is called straight from the
 // HTTPS request listener (see app.ts), allocates no timer and no promise beyond the body read,
 // and makes no API calls (the context reads informer caches).
+//
+// Client input never reaches an answer or a log line unbounded: identifiers are clipped, a
+// handler's error is answered with its class only (its message may quote the object), and only
+// a genuine fault logs code locations, never a review that is merely too deeply nested.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdmissionContext, AdmissionHandler, AdmissionRequest, AdmissionResponse } from '../../../webhooks/types.ts';
 import type { Logger } from '../../shared/log.ts';
-import { createLineWriter } from '../../shared/log.ts';
+import { clientText, clipText, createLineWriter } from '../../shared/log.ts';
 import type { AdmissionOutcome, WebhookMetrics } from '../metrics.ts';
 import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics.ts';
-import { HttpError, readJsonBody } from './body.ts';
+import { contentTypeProblem, declaredLength, HttpError, MAX_BODY_BYTES, readJsonBody } from './body.ts';
+import type { AdmissionGate } from './gate.ts';
 import { encodeReview, parseReview } from './review.ts';
 
 export interface AdmissionDeps {
@@ -18,6 +23,8 @@ export interface AdmissionDeps {
   logger: Logger;
   /** Deadline from request arrival to response; past it we answer 500 ourselves. */
   handlerTimeoutMs: number;
+  /** Shared by all admission routes: bounds the request bytes held at once. */
+  gate: AdmissionGate;
 }
 
 /** A metav1.Status body: the API server shows its message when a webhook call fails. */
@@ -60,9 +67,47 @@ function createDeadlines(timeoutMs: number): { add(expire: () => void): () => vo
   };
 }
 
+/**
+ * Nesting past which a handler that ran out of stack is answered "too deeply nested" (400)
+ * rather than "internal error" (500). Kubernetes objects nest a few dozen levels; a handler
+ * recursing over a review overflows the stack somewhere between 5,000 and 10,000.
+ */
+export const MAX_SANE_NESTING = 1000;
+
+/** Whether `value` nests objects or arrays more than `limit` levels deep; iterative. */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (pending.length > 0) {
+    const { value: current, depth } = pending.pop() as { value: unknown; depth: number };
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Array.isArray(current) ? current : Object.values(current)) {
+      if (typeof child === 'object' && child !== null) pending.push({ value: child, depth: depth + 1 });
+    }
+  }
+  return false;
+}
+
+/** Up to five "function (file:line:column)" entries of a stack: code locations, no message. */
+function codeFrames(error: unknown): string[] {
+  const stack = error instanceof Error && typeof error.stack === 'string' ? error.stack : '';
+  const frames: string[] = [];
+  for (const line of stack.split('\n')) {
+    const trimmed = line.trim();
+    if (!trimmed.startsWith('at ')) continue;
+    frames.push(clipText(trimmed.slice(3), 200));
+    if (frames.length === 5) break;
+  }
+  return frames;
+}
+
+function errorClass(error: unknown): string {
+  return clipText(error instanceof Error ? error.name : typeof error, 64);
+}
+
 export function admissionRoute(path: string, handler: AdmissionHandler, deps: AdmissionDeps): AdmissionRoute {
   const webhook = webhookLabel(path);
-  const { context, handlerTimeoutMs } = deps;
+  const { context, handlerTimeoutMs, gate } = deps;
   // Bound once: the webhook name is serialized into the child logger a single time.
   const logger = deps.logger.child({ webhook });
   // Admissions that pass are the bulk: a line each only at debug level (the metrics count
@@ -74,15 +119,23 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
   const duration = deps.metrics.admissionDuration.labels(webhook);
   const deadlines = createDeadlines(handlerTimeoutMs);
   const deadlineMessage = `admission did not complete within ${handlerTimeoutMs} ms`;
+  const tooDeep = new HttpError(400, 'BadRequest', `the review is nested too deeply to process (more than ${MAX_SANE_NESTING} levels)`);
 
   return (req, res) => {
     const start = performance.now();
     let done = false;
+    let body: unknown;
     let request: AdmissionRequest | undefined;
+    /** Bytes reserved in the gate once admitted; 0 before (and for bodies refused unread). */
+    let reserved = 0;
+    let cancelWait: (() => void) | undefined;
 
     const finish = (outcome: AdmissionOutcome): number => {
       done = true;
       untrack();
+      cancelWait?.();
+      if (reserved > 0) gate.leave(reserved);
+      reserved = 0;
       const seconds = (performance.now() - start) / 1000;
       counters.get(outcome)?.inc();
       duration.observe(seconds);
@@ -90,20 +143,35 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
     };
     const fail = (error: unknown): void => {
       if (done) return;
-      if (error instanceof HttpError) {
-        // An oversized body was not fully read: do not reuse this connection.
-        if (error.status === 413) res.setHeader('connection', 'close');
-        sendStatus(res, error.status, error.reason, error.message);
-        const seconds = finish(error.status >= 500 ? 'error' : 'bad_request');
-        logger.warn({ status: error.status, err: error.message, durationSeconds: seconds }, 'bad admission request');
+      // Answering before the body is in: do not read the rest, and do not reuse the connection.
+      if (!req.complete) res.setHeader('connection', 'close');
+      // Out of stack on a review nested thousands of levels deep: the input's fault, not ours.
+      const refusal = error instanceof RangeError && body !== undefined && nestsDeeperThan(body, MAX_SANE_NESTING) ? tooDeep : error;
+      if (refusal instanceof HttpError) {
+        sendStatus(res, refusal.status, refusal.reason, refusal.message);
+        // A 429 is our overload, not the client's fault.
+        const seconds = finish(refusal.status >= 500 || refusal.status === 429 ? 'error' : 'bad_request');
+        logger.warn({ status: refusal.status, err: clipText(refusal.message, 512), durationSeconds: seconds }, 'bad admission request');
         return;
       }
-      const message = (error as Error)?.message ?? String(error);
-      sendStatus(res, 500, 'InternalError', `kube-offload ${webhook}: ${message}`);
+      const errorName = errorClass(error);
+      if (error instanceof Error && error.message === deadlineMessage) {
+        sendStatus(res, 500, 'InternalError', `kube-offload ${webhook}: ${deadlineMessage}`);
+      } else {
+        // The message may quote the object (a Secret's data, megabytes of it): the log has it.
+        sendStatus(res, 500, 'InternalError', `kube-offload ${webhook}: internal error (${errorName}); the webhook's log has the details`);
+      }
       const seconds = finish('error');
-      // The error's message and stack only: never the request, which may hold a Secret.
       logger.error(
-        { uid: request?.uid, kind: request?.kind.kind, namespace: request?.namespace, err: message, stack: (error as Error)?.stack, durationSeconds: seconds },
+        {
+          uid: clientText(request?.uid),
+          kind: clientText(request?.kind?.kind),
+          namespace: clientText(request?.namespace),
+          errorClass: errorName,
+          err: clipText(error instanceof Error ? error.message : String(error)),
+          frames: codeFrames(error),
+          durationSeconds: seconds,
+        },
         'admission failed',
       );
     };
@@ -114,31 +182,62 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
       res.end(json);
       const seconds = finish(decision);
       (decision === 'denied' ? logDenied : logPassed)({
-        uid: request.uid,
-        kind: request.kind.kind,
-        namespace: request.namespace,
-        name: request.name || request.object?.metadata?.generateName,
-        operation: request.operation,
+        uid: clientText(request.uid),
+        kind: clientText(request.kind.kind),
+        namespace: clientText(request.namespace),
+        name: clientText(request.name || request.object?.metadata?.generateName),
+        operation: clientText(request.operation),
         decision,
         durationSeconds: seconds,
       });
     };
-
-    // The API server gives up after the webhook's timeoutSeconds; answering first lets it show
-    // our reason. Handlers are pure and synchronous, so this catches slow uploads and a
-    // handler that would return a promise that never settles.
-    const untrack = deadlines.add(() => fail(new Error(deadlineMessage)));
-
-    readJsonBody(req).then((body) => {
+    const decide = (parsed: unknown): void => {
       if (done) return;
+      body = parsed;
       try {
-        request = parseReview(body);
+        request = parseReview(parsed);
         const verdict = handler(request, context) as AdmissionResponse | PromiseLike<AdmissionResponse>;
         if (isThenable(verdict)) verdict.then(respond, fail).then(undefined, fail);
         else respond(verdict);
       } catch (error) {
         fail(error);
       }
-    }, fail);
+    };
+    const read = (): void => {
+      cancelWait = undefined;
+      if (done) return;
+      if (req.destroyed) {
+        // The client gave up while waiting for room; nobody reads an answer.
+        finish('bad_request');
+        return;
+      }
+      readJsonBody(req).then(decide, fail);
+    };
+
+    // The API server gives up after the webhook's timeoutSeconds; answering first lets it show
+    // our reason. Handlers are pure and synchronous, so this catches slow uploads, a long wait
+    // for the gate, and a handler that would return a promise that never settles.
+    const untrack = deadlines.add(() => fail(new Error(deadlineMessage)));
+
+    const problem = contentTypeProblem(req);
+    if (problem) {
+      fail(problem);
+      return;
+    }
+    const declared = declaredLength(req);
+    // Larger than allowed: read and dropped (then 413) without holding anything.
+    if (declared !== undefined && declared > MAX_BODY_BYTES) {
+      read();
+      return;
+    }
+    const bytes = declared ?? MAX_BODY_BYTES;
+    const cancel = gate.enter(bytes, () => {
+      reserved = bytes;
+      read();
+    });
+    if (cancel === undefined) {
+      res.setHeader('retry-after', '1');
+      fail(new HttpError(429, 'TooManyRequests', `kube-offload ${webhook}: too many admissions waiting; try again`));
+    } else if (reserved === 0) cancelWait = cancel;
   };
 }

@@ -1,5 +1,5 @@
-// node:https around the express app: TLS >= 1.2, certificate swaps without a restart, timeouts,
-// and a graceful drain for SIGTERM.
+// node:https around the request listener: TLS >= 1.2, certificate swaps without a restart,
+// timeouts that hold, and a graceful drain for SIGTERM.
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -17,14 +17,31 @@ export interface HttpsOptions {
 
 const MIN_TLS = 'TLSv1.2' as const;
 
+/**
+ * How often Node checks connections against headersTimeout and requestTimeout. Node's default,
+ * 30 s, let a 10 s headers timeout take effect only after 26-29 s: a quarter of the shorter
+ * timeout, at most a second, holds each within about a second.
+ */
+export function connectionsCheckingInterval(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  const timeouts = [headersTimeoutMs, requestTimeoutMs].filter((ms) => ms > 0);
+  if (timeouts.length === 0) return 1000;
+  return Math.max(25, Math.min(1000, Math.floor(Math.min(...timeouts) / 4)));
+}
+
 export function createHttpsServer(options: HttpsOptions): Server {
   const { handle, isDraining } = options;
-  const server = createServer({ key: options.pair.key, cert: options.pair.cert, minVersion: MIN_TLS }, (req, res) => {
+  const serverOptions = {
+    key: options.pair.key,
+    cert: options.pair.cert,
+    minVersion: MIN_TLS,
+    requestTimeout: options.requestTimeoutMs,
+    headersTimeout: options.headersTimeoutMs,
+    connectionsCheckingInterval: connectionsCheckingInterval(options.headersTimeoutMs, options.requestTimeoutMs),
+  };
+  const server = createServer(serverOptions, (req, res) => {
     if (isDraining()) res.setHeader('connection', 'close');
     handle(req, res);
   });
-  server.requestTimeout = options.requestTimeoutMs;
-  server.headersTimeout = options.headersTimeoutMs;
   // The API server (Go) keeps idle connections for 90 s and does not retry a POST that hits a
   // connection we just closed: keep them longer than Node's 5 s default.
   server.keepAliveTimeout = 65_000;

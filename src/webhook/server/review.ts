@@ -1,6 +1,7 @@
 // AdmissionReview (admission.k8s.io/v1) in and out: checks that a body is a review we can
 // answer, and turns a handler's verdict into the response the API server expects.
 import type { AdmissionRequest, AdmissionResponse } from '../../../webhooks/types.ts';
+import { clipText } from '../../shared/log.ts';
 import { HttpError } from './body.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -13,15 +14,26 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A client's value quoted in a 400 message: short strings and scalars as JSON, anything else by
+ * its type only (stringifying a deeply nested value would overflow the stack).
+ */
+function quoteClientValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(clipText(value, 64));
+  if (value === undefined || value === null) return 'null';
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
 /** The request of a valid v1 AdmissionReview; throws HttpError(400) naming what is wrong. */
 export function parseReview(body: unknown): AdmissionRequest {
   if (!isObject(body)) throw bad('not an AdmissionReview: the body is not a JSON object');
   if (body.kind !== 'AdmissionReview') {
-    throw bad(`not an AdmissionReview: kind is ${JSON.stringify(body.kind ?? null)}, expected "AdmissionReview"`);
+    throw bad(`not an AdmissionReview: kind is ${quoteClientValue(body.kind)}, expected "AdmissionReview"`);
   }
   if (body.apiVersion !== ADMISSION_API_VERSION) {
     throw bad(
-      `unsupported AdmissionReview version ${JSON.stringify(body.apiVersion ?? null)}: only ${ADMISSION_API_VERSION} is served ` +
+      `unsupported AdmissionReview version ${quoteClientValue(body.apiVersion)}: only ${ADMISSION_API_VERSION} is served ` +
         '(set admissionReviewVersions: ["v1"] in the webhook configuration)',
     );
   }

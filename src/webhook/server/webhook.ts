@@ -1,5 +1,6 @@
 // Assembles the admission webhook from config: certificates, optional cluster awareness, the
-// express app on node:https, health checks and shutdown. The CLI command and tests both use it.
+// request listener on node:https, health checks and shutdown. The CLI command and tests both
+// use it.
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
@@ -111,6 +112,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     metrics,
     logger,
     handlerTimeoutMs: config.handlerTimeoutMs,
+    limits: { maxBytes: config.maxBufferedBytes, maxWaiting: config.maxWaitingReviews },
     liveness: {
       certificate: () => certs.health(),
       ...(cluster ? { watches: () => (cluster as ClusterState).health() } : {}),

@@ -76,11 +76,11 @@ describe('webhook server: admission requests', function () {
     expect(line).to.include({ level: 'info', decision: 'denied' });
   });
 
-  it('rejects malformed JSON with 400 naming the problem', async function () {
+  it('rejects malformed JSON with 400 saying where it goes wrong', async function () {
     const reply = await post('/validate', '{"apiVersion": "admission.k8s.io/v1", "kind": ');
     expect(reply.status).to.equal(400);
     expect(reply.json).to.include({ kind: 'Status', code: 400 });
-    expect(reply.json.message).to.match(/^malformed JSON/);
+    expect(reply.json.message).to.equal('request body is not valid JSON (it ends after 46 bytes, inside a value)');
   });
 
   it('rejects a wrong or missing content type with 400', async function () {
@@ -154,7 +154,8 @@ describe('webhook server: admission requests', function () {
     const reply = await post('/mutate/workloads', review({ uid: 'uid-throws' }));
     expect(reply.status).to.equal(500);
     expect(reply.json).to.include({ kind: 'Status', code: 500, reason: 'InternalError' });
-    expect(reply.json.message).to.include('boom: handler bug');
+    // The class only: a handler's message may quote the object under review.
+    expect(reply.json.message).to.equal("kube-offload mutate-workloads: internal error (Error); the webhook's log has the details");
     const lines = server.logs.find('admission failed');
     expect(lines.length).to.equal(before + 1);
     expect(lines.at(-1)).to.include({ level: 'error', webhook: 'mutate-workloads', uid: 'uid-throws', err: 'boom: handler bug' });
