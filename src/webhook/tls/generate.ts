@@ -1,7 +1,11 @@
-// Issues the webhook's certificates with `selfsigned`: a CA (kept, so the caBundle registered in
-// the webhook configurations stays valid across renewals and restarts) and serving certs
-// signed by it. ECDSA P-256 keys: generated in milliseconds and cheap in TLS handshakes.
-import { generate } from 'selfsigned';
+// Issues the webhook's certificates: a CA (kept, so the caBundle registered in the webhook
+// configurations stays valid across renewals and restarts) and serving certs signed by it.
+// ECDSA P-256 keys: generated in milliseconds and cheap in TLS handshakes. Written by x509.ts
+// with node:crypto alone.
+import { X509Certificate, createPrivateKey, generateKeyPair } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import { createCertificate } from './x509.ts';
 
 export interface CertAuthority {
   cert: string;
@@ -36,18 +40,25 @@ function validity(now: number, lifetimeMs: number): { notBeforeDate: Date; notAf
   return { notBeforeDate: new Date(now - backdate), notAfterDate: new Date(now + lifetimeMs) };
 }
 
+const newKeyPair = promisify(generateKeyPair);
+
+async function ecdsaKey(): Promise<{ publicKey: KeyObject; privateKey: KeyObject; pem: string }> {
+  const { publicKey, privateKey } = await newKeyPair('ec', { namedCurve: 'prime256v1' });
+  return { publicKey, privateKey, pem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+}
+
 export async function generateCa(commonName = 'kube-offload-webhook-ca', now = Date.now()): Promise<CertAuthority> {
-  const result = await generate([{ name: 'commonName', value: commonName }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    ...validity(now, CA_VALIDITY_MS),
-    extensions: [
-      { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
-      { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    ],
+  const key = await ecdsaKey();
+  const { notBeforeDate, notAfterDate } = validity(now, CA_VALIDITY_MS);
+  const cert = createCertificate({
+    commonName,
+    publicKey: key.publicKey,
+    notBefore: notBeforeDate,
+    notAfter: notAfterDate,
+    ca: true,
+    signingKey: key.privateKey,
   });
-  return { cert: result.cert, key: result.private };
+  return { cert, key: key.pem };
 }
 
 export async function issueServingCert(
@@ -58,20 +69,18 @@ export async function issueServingCert(
 ): Promise<KeyPair> {
   const [first] = names;
   if (!first) throw new Error('a serving certificate needs at least one name');
-  // Go's TLS (the API server) only looks at SANs, never at the common name.
-  const altNames = names.map((name) => (/^[\d.]+$|:/.test(name) ? { type: 7 as const, ip: name } : { type: 2 as const, value: name }));
-  const result = await generate([{ name: 'commonName', value: names[2] ?? first }], {
-    keyType: 'ec',
-    curve: 'P-256',
-    algorithm: 'sha256',
-    ...validity(now, lifetimeMs),
-    ca,
-    extensions: [
-      { name: 'basicConstraints', cA: false, critical: true },
-      { name: 'keyUsage', digitalSignature: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      { name: 'subjectAltName', altNames },
-    ],
+  const key = await ecdsaKey();
+  const { notBeforeDate, notAfterDate } = validity(now, lifetimeMs);
+  const cert = createCertificate({
+    // Go's TLS (the API server) only looks at SANs, never at the common name.
+    commonName: names[2] ?? first,
+    publicKey: key.publicKey,
+    notBefore: notBeforeDate,
+    notAfter: notAfterDate,
+    ca: false,
+    altNames: names,
+    issuer: new X509Certificate(ca.cert),
+    signingKey: createPrivateKey(ca.key),
   });
-  return { cert: result.cert, key: result.private };
+  return { cert, key: key.pem };
 }
