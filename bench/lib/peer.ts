@@ -12,24 +12,42 @@ export interface Peer {
 
 export type PeerResult = { peer: Peer } | { reason: string };
 
-/** Starts agnhost with the pair in certDir, or says why it cannot. */
-export async function startAgnhostPeer(options: { certDir: string; logDir: string }): Promise<PeerResult> {
+interface AgnhostModule {
+  AGNHOST_REVIEW_PATH?: string;
+  startAgnhost?: (options: {
+    certDir: string;
+    logDir: string;
+    cpu?: number;
+  }) => Promise<ServerProcess & { describe?: string }>;
+}
+
+async function loadAgnhost(): Promise<AgnhostModule | string> {
   // A computed specifier: the module is written separately and may not be there yet.
   const specifier = './agnhost.ts';
-  let module: Record<string, unknown>;
   try {
-    module = (await import(specifier)) as Record<string, unknown>;
+    return (await import(specifier)) as AgnhostModule;
   } catch (error) {
     const missing =
       (error as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && /agnhost\.ts' imported from/.test(String(error));
-    if (missing) return { reason: 'bench/lib/agnhost.ts is not written yet' };
-    return { reason: `bench/lib/agnhost.ts cannot be loaded (${(error as Error).message.split('\n')[0]})` };
+    if (missing) return 'bench/lib/agnhost.ts is not written yet';
+    return `bench/lib/agnhost.ts cannot be loaded (${(error as Error).message.split('\n')[0]})`;
   }
-  const start = module.startAgnhost;
-  if (typeof start !== 'function') return { reason: 'bench/lib/agnhost.ts exports no startAgnhost()' };
+}
+
+/** Starts agnhost with the pair in certDir (on `cpu` when given), or says why it cannot. */
+export async function startAgnhostPeer(options: {
+  certDir: string;
+  logDir: string;
+  cpu?: number;
+}): Promise<PeerResult> {
+  const module = await loadAgnhost();
+  if (typeof module === 'string') return { reason: module };
+  if (typeof module.startAgnhost !== 'function') return { reason: 'bench/lib/agnhost.ts exports no startAgnhost()' };
   try {
-    const server = (await start(options)) as ServerProcess;
-    return { peer: { server, path: '/mutating-pods-sidecar', describe: 'agnhost webhook' } };
+    // Builds the binary first if the control-plane cache lacks it (progress on stderr).
+    const server = await module.startAgnhost(options);
+    const path = module.AGNHOST_REVIEW_PATH ?? '/mutating-pods-sidecar';
+    return { peer: { server, path, describe: server.describe ?? 'agnhost webhook' } };
   } catch (error) {
     return { reason: (error as Error).message.split('\n')[0] as string };
   }

@@ -147,6 +147,19 @@ export function processPeakRssMiB(pid: number): number {
   return statusField(pid, 'VmHWM');
 }
 
+/**
+ * Resets a process's VmHWM to its current VmRSS (Linux >= 4.0: "5" to /proc/PID/clear_refs), so
+ * that VmHWM is the peak of what follows. False when the kernel or permissions refuse.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface MemorySamples {
   /** VmRSS samples (MiB). */
   rss: number[];
@@ -165,10 +178,15 @@ export function sampleMemory(pid: number, intervalMs = 250): { stop(): MemorySam
   };
   sample();
   const timer = setInterval(sample, intervalMs);
+  let stopped = false;
   return {
+    /** Stops sampling (once: later calls return the same samples). */
     stop() {
-      clearInterval(timer);
-      sample();
+      if (!stopped) {
+        stopped = true;
+        clearInterval(timer);
+        sample();
+      }
       return result;
     },
   };

@@ -47,13 +47,10 @@ export async function loadServer(
   const { server } = contender;
   const cpuBefore = server.cpuSeconds();
   const memory = sampleMemory(server.pid, 250);
-  let run: LoadRun;
-  try {
-    const url = `https://127.0.0.1:${server.port}${contender.path}`;
-    run = await runLoad({ url, body, connections, durationSeconds: seconds, settleSeconds: settle });
-  } finally {
-    memory.stop();
-  }
+  const url = `https://127.0.0.1:${server.port}${contender.path}`;
+  const load = runLoad({ url, body, connections, durationSeconds: seconds, settleSeconds: settle });
+  // Stopped on failure too: the sampler's timer would keep the process alive.
+  const run = await load.finally(() => memory.stop());
   const samples = memory.stop();
   const cpuPerRequestUs = ((server.cpuSeconds() - cpuBefore) / run.total) * 1e6;
   return { run, cpuPerRequestUs, rssPeakMiB: Math.max(...samples.rss), hwmMiB: samples.hwm };

@@ -23,7 +23,7 @@ import type { LoadRun } from '../lib/load.ts';
 import { startAgnhostPeer } from '../lib/peer.ts';
 import { placementReview } from '../lib/pod.ts';
 import type { ServerProcess } from '../lib/process.ts';
-import { sampleMemory, startServer } from '../lib/process.ts';
+import { resetPeakRss, sampleMemory, startServer } from '../lib/process.ts';
 import { reviewOnce, timeReviews } from '../lib/review-client.ts';
 import type { Contender, OneRun, RunSettings, Series } from '../lib/rotation.ts';
 import { loadServer, rotate, warmUp } from '../lib/rotation.ts';
@@ -117,6 +117,7 @@ interface Setup {
   peer?: Contender;
   /** Why there is no peer. */
   peerReason?: string;
+  peerDescribe?: string;
   oursDescribe: string;
   certDir: string;
   idle: { ours: number; standalone: number; note: string };
@@ -182,11 +183,13 @@ async function startContenders(
       note: `${(idleSettleMs / 1000).toFixed(0)} s after ready, highest of 2 s of samples`,
     },
   };
-  const peer = await startAgnhostPeer({ certDir, logDir: path.join(ctx.workDir, 'logs') });
+  const logDir = path.join(ctx.workDir, 'logs');
+  const peer = await startAgnhostPeer({ certDir, logDir, ...(pin.server === undefined ? {} : { cpu: pin.server }) });
   if ('peer' in peer) {
     started.push(peer.peer.server);
     pin.pinServer(peer.peer.server.pid);
     setup.peer = { id: 'agnhost', server: peer.peer.server, path: peer.peer.path };
+    setup.peerDescribe = peer.peer.describe;
   } else setup.peerReason = peer.reason;
   return setup;
 }
@@ -231,7 +234,7 @@ function mib(value: number): string {
   return `${value.toFixed(1)} MiB`;
 }
 
-function memoryRows(options: BenchOptions, setup: Setup, sustained: OneRun): Row[] {
+function memoryRows(options: BenchOptions, setup: Setup, sustained: OneRun, hwmReset: boolean): Row[] {
   const { sustainedSeconds } = sizes(options);
   const shortened = options.quick ? ` (quick run: ${sustainedSeconds} s instead of 60 s)` : '';
   const run = sustained.run;
@@ -258,7 +261,9 @@ function memoryRows(options: BenchOptions, setup: Setup, sustained: OneRun): Row
       ours: sustained.hwmMiB,
       target: PEAK_RSS_TARGET,
       note:
-        `VmHWM at the end of ${sustainedSeconds} s at c=64${shortened}, sampled with VmRSS every 250 ms ` +
+        `VmHWM at the end of ${sustainedSeconds} s at c=64${shortened}, ` +
+        `${hwmReset ? 'reset just before (clear_refs)' : 'since start (could not reset it)'}, after the other runs; ` +
+        `VmRSS sampled every 250 ms beside it ` +
         `(highest VmRSS sample ${mib(sustained.rssPeakMiB)}); ${run.rps.toFixed(0)} req/s, ` +
         `p99 ${run.p99.toFixed(2)} ms, ` +
         `${sustained.cpuPerRequestUs.toFixed(0)} us CPU per request; ${setup.oursDescribe}`,
@@ -314,7 +319,7 @@ function peerRows(c: number, results: Map<string, Series>, setup: Setup, setting
   if (!peer) return planned.map((p) => unmeasuredRow(SECTION, p, `agnhost: ${setup.peerReason ?? 'not started'}`));
   const ours = results.get('ours') as Series;
   const runs = `median of ${settings.runs} runs`;
-  const note = `same review body, certificate and pinning; agnhost ${setup.peer?.path}; ${runs}`;
+  const note = `same review body, certificate and pinning; ${setup.peerDescribe} at ${setup.peer?.path}; ${runs}`;
   const pair = (f: (s: Series) => number[]) => ({ ours: f(ours), floor: f(peer) });
   const values = [
     pair((s) => s.runs.map((r) => r.rps)),
@@ -326,7 +331,7 @@ function peerRows(c: number, results: Map<string, Series>, setup: Setup, setting
     return measuredRow({ section: SECTION, ...p, ours: median(v.ours), floor: median(v.floor), runs: v, note });
   });
   const rss = planned[3] as Planned;
-  const rssNote = `highest VmRSS sampled every 250 ms during the runs at c=${c}; ${note}`;
+  const rssNote = `highest VmRSS sampled every 250 ms during the runs at c=${c} (after those at lower c); ${note}`;
   rows.push(measuredRow({ section: SECTION, ...rss, ours: ours.rssPeakMiB, floor: peer.rssPeakMiB, note: rssNote }));
   return rows;
 }
@@ -392,14 +397,17 @@ async function measure(ctx: BenchContext, setup: Setup, pin: Pinning): Promise<R
   const patchOperations = await checkAnswers(setup, body);
   const contenders = [setup.ours, setup.floor, setup.parsing, ...(setup.peer ? [setup.peer] : [])];
   const s = sizes(options);
-  ctx.log(`admission: ${setup.oursDescribe}; ${pin.describe}; peer: ${setup.peer ? 'agnhost' : setup.peerReason}`);
-  ctx.log(`admission: c=64 for ${s.sustainedSeconds} s (peak memory)`);
-  const sustained = await loadServer(setup.ours, body, 64, s.sustainedSeconds, s.settle);
+  ctx.log(
+    `admission: ${setup.oursDescribe}; ${pin.describe}; peer: ${setup.peer ? setup.peerDescribe : setup.peerReason}`,
+  );
   ctx.log(`admission: warm-up ${s.warm} s each at c=16`);
   await warmUp(contenders, body, 16, s.warm);
   const { rows, curves } = await measureConcurrencies(ctx, setup, contenders, body);
+  ctx.log(`admission: c=64 for ${s.sustainedSeconds} s (peak memory)`);
+  const hwmReset = resetPeakRss(setup.ours.server.pid);
+  const sustained = await loadServer(setup.ours, body, 64, s.sustainedSeconds, s.settle);
   ctx.log('admission: worst admissible pod');
-  rows.push(...memoryRows(options, setup, sustained), await worstRow(ctx, setup));
+  rows.push(...memoryRows(options, setup, sustained, hwmReset), await worstRow(ctx, setup));
   ctx.artifacts.admissionCurves = curves;
   ctx.artifacts.admissionInfo = {
     bodyBytes: body.length,
