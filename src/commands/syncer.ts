@@ -11,7 +11,8 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
-import { Syncer } from '../syncer/controller.ts';
+import type { Syncer } from '../syncer/controller.ts';
+import { connectSyncer } from '../syncer/connect.ts';
 import { loadLiteKubeConfig } from '../kube/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
@@ -37,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const localKubeConfig = kubeConfigFor(config.kubeconfig);
     const remotes = config.remotes.map((r) => ({ name: r.name, kubeConfig: kubeConfigFor(r.kubeconfig), labels: r.labels }));
-    syncer = new Syncer({
+    syncer = connectSyncer({
       clusterName: config.clusterName,
       localKubeConfig,
       remotes,
