@@ -3,7 +3,6 @@
 // lost the Lease exits so that it can never write concurrently with the new leader; the kubelet
 // restarts it as a standby).
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseCommandFlags } from '../shared/flags.ts';
 import { createLogger, flushLogger } from '../shared/log.ts';
@@ -17,8 +16,6 @@ import { loadLiteKubeConfig } from '../kube/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
 import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
-
-const SA_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
 /** The small loader when it can (memory), client-node's KubeConfig otherwise (exec plugins...). */
 function kubeConfigFor(file?: string): KubeConfig {
@@ -75,7 +72,7 @@ export async function run(argv: string[]): Promise<number> {
     const work = new AbortController();
     let running: Promise<void> | undefined;
     if (config.leaderElect) {
-      const namespace = config.leaseNamespace ?? (existsSync(SA_NAMESPACE_FILE) ? readFileSync(SA_NAMESPACE_FILE, 'utf8').trim() : 'kube-offload');
+      const namespace = config.leaseNamespace;
       const identity = `${os.hostname()}_${randomUUID()}`;
       elector = new LeaderElector({
         client: new KubeClient(localKubeConfig, { userAgent: 'kube-offload-syncer/leader-election' }),

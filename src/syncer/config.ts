@@ -18,7 +18,7 @@ of opted-in namespaces into each remote's twin namespace.
   --kubeconfig FILE           the local cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
   --metrics-port PORT         /metrics, /healthz, /readyz on this port (default 8080; 0 picks a free one)
   --leader-elect              run as one of several replicas; only the Lease holder writes
-  --lease-namespace NS        namespace of the Lease (default: the pod's namespace, else kube-offload)
+  --lease-namespace NS        namespace of the Lease (default: $POD_NAMESPACE, else kube-offload-system)
   --lease-name NAME           default kube-offload-syncer
   --lease-duration D          default 15s (renew deadline 2/3 of it, retry period 2/15 of it)
   --qps N --burst N           client-side write rate limit per cluster (default 200 / 400)
@@ -55,7 +55,7 @@ export interface SyncerConfig {
   kubeconfig?: string;
   metricsPort: number;
   leaderElect: boolean;
-  leaseNamespace?: string;
+  leaseNamespace: string;
   leaseName: string;
   leaseDurationMs: number;
   qps: number;
@@ -124,7 +124,10 @@ const CLUSTER_FLAGS = {
   kubeconfig: { type: 'string' },
 } as const satisfies ParseArgsOptionsConfig;
 
-export function parseSyncerArgs(argv: string[]): SyncerConfig | 'help' {
+/** The Lease's namespace when neither --lease-namespace nor $POD_NAMESPACE names one (as for the virtual node). */
+const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
+
+export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): SyncerConfig | 'help' {
   const v = parseFlags(argv, {
     ...CLUSTER_FLAGS,
     'metrics-port': { type: 'string' },
@@ -155,6 +158,7 @@ export function parseSyncerArgs(argv: string[]): SyncerConfig | 'help' {
     remotes: parseRemotes(v.remote ?? [], v['remote-labels'] ?? []),
     metricsPort,
     leaderElect: v['leader-elect'] === true,
+    leaseNamespace: v['lease-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE,
     leaseName: v['lease-name'] ?? 'kube-offload-syncer',
     leaseDurationMs,
     qps,
@@ -165,7 +169,6 @@ export function parseSyncerArgs(argv: string[]): SyncerConfig | 'help' {
     logLevel,
   };
   if (v.kubeconfig) config.kubeconfig = v.kubeconfig;
-  if (v['lease-namespace']) config.leaseNamespace = v['lease-namespace'];
   if (config.resyncPeriodMs < 1000) throw new ConfigError('--resync-period: must be at least 1s');
   if (config.backfillPeriodMs < 1000) throw new ConfigError('--backfill-period: must be at least 1s');
   return config;

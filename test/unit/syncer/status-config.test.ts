@@ -25,6 +25,19 @@ describe('syncer flags', () => {
     expect(c.metricsPort).to.equal(8080);
   });
 
+  it('puts the Lease in --lease-namespace, else $POD_NAMESPACE, else kube-offload-system', () => {
+    const base = ['--cluster-name', 'local', '--remote', 'eu=/tmp/eu.kc'];
+    const leaseNamespace = (argv: string[], env: NodeJS.ProcessEnv): string => {
+      const c = parseSyncerArgs(argv, env);
+      if (c === 'help') throw new Error('help');
+      return c.leaseNamespace;
+    };
+    expect(leaseNamespace([...base, '--lease-namespace', 'ops'], { POD_NAMESPACE: 'pods' })).to.equal('ops');
+    expect(leaseNamespace(base, { POD_NAMESPACE: 'pods' })).to.equal('pods');
+    expect(leaseNamespace(base, {})).to.equal('kube-offload-system');
+    expect(leaseNamespace(base, { POD_NAMESPACE: '' })).to.equal('kube-offload-system');
+  });
+
   it('rejects bad input with a message naming the flag', () => {
     expect(() => parseSyncerArgs(['--remote', 'eu=/x'])).to.throw(/--cluster-name/);
     expect(() => parseSyncerArgs(['--cluster-name', 'l'])).to.throw(/--remote/);
