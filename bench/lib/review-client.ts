@@ -62,6 +62,10 @@ export interface TimedReviews {
   /** Why not allowed (status and the answer's message). */
   detail: string;
   responseBytes: number;
+  /** The last answer carried a patch. */
+  patched: boolean;
+  /** The last answer's warnings. */
+  warnings: string[];
 }
 
 /**
@@ -85,7 +89,15 @@ export async function timeReviews(
         )
         .on('error', reject);
     });
-    const result: TimedReviews = { ms: [], firstMs: Number.NaN, allowed: true, detail: '', responseBytes: 0 };
+    const result: TimedReviews = {
+      ms: [],
+      firstMs: Number.NaN,
+      allowed: true,
+      detail: '',
+      responseBytes: 0,
+      patched: false,
+      warnings: [],
+    };
     for (let i = 0; i <= count; i++) {
       const answer = await post(port, ca, urlPath, body, agent);
       if (answer.status !== 200 || answer.json?.response?.allowed !== true) {
@@ -93,6 +105,8 @@ export async function timeReviews(
         return { ...result, allowed: false, detail: `HTTP ${answer.status}: ${message}` };
       }
       result.responseBytes = answer.bytes;
+      result.patched = typeof answer.json.response.patch === 'string' && answer.json.response.patch.length > 0;
+      result.warnings = (answer.json.response.warnings as string[] | undefined) ?? [];
       if (i === 0) result.firstMs = answer.ms;
       else result.ms.push(answer.ms);
     }

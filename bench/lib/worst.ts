@@ -37,20 +37,27 @@ const LIMIT_NAMES: Record<keyof WorstSizes, RegExp> = {
   preferred: /^MAX_PREFERRED(_TERMS)?$/,
 };
 
-/** The sizes to use and, per size, where it came from. */
-export function worstSizes(exports: Record<string, unknown> = core): { sizes: WorstSizes; sources: string[] } {
+/** The sizes to use and where they came from. */
+export function worstSizes(exports: Record<string, unknown> = core): { sizes: WorstSizes; describe: string } {
   const sizes = { ...FALLBACK };
-  const sources: string[] = [];
+  const found: string[] = [];
   for (const key of Object.keys(LIMIT_NAMES) as Array<keyof WorstSizes>) {
-    const found = Object.entries(exports).find(
+    const hit = Object.entries(exports).find(
       ([name, value]) => LIMIT_NAMES[key].test(name) && typeof value === 'number',
     );
-    if (found) {
-      sizes[key] = found[1] as number;
-      sources.push(`${key} ${sizes[key]} (webhooks/ ${found[0]})`);
-    } else sources.push(`${key} ${sizes[key]} (no limit exported by webhooks/ yet; within Kubernetes' limits)`);
+    if (!hit) continue;
+    sizes[key] = hit[1] as number;
+    found.push(hit[0]);
   }
-  return { sizes, sources };
+  const shape =
+    `selector of ${sizes.selectorRequirements} requirements x ${sizes.values} values, ` +
+    `${sizes.terms} required terms x ${sizes.expressions} expressions, ${sizes.preferred} preferred terms`;
+  const missing = Object.keys(LIMIT_NAMES).length - found.length;
+  const origin =
+    found.length === 0
+      ? "webhooks/ exports no limits yet: sizes within Kubernetes' limits"
+      : `limits from webhooks/ ${found.join(', ')}${missing > 0 ? `; ${missing} within Kubernetes' limits` : ''}`;
+  return { sizes, describe: `${shape} (${origin})` };
 }
 
 const pad = (i: number) => String(i).padStart(4, '0');
@@ -82,7 +89,7 @@ function userTerms(
 
 /** The placement review of the realistic pod, made the worst admissible one. */
 export async function worstAdmissibleReview(): Promise<{ review: Record<string, any>; describe: string }> {
-  const { sizes, sources } = worstSizes();
+  const { sizes, describe: shape } = worstSizes();
   const review = placementReview();
   const pod = review.request.object;
   pod.metadata.annotations[PLACEMENT_ANNOTATION] = 'LocalAndRemote';
@@ -97,6 +104,5 @@ export async function worstAdmissibleReview(): Promise<{ review: Record<string, 
         .map((preference, i) => ({ weight: 1 + (i % 100), preference })),
     },
   };
-  const describe = `LocalAndRemote, prefer Local; ${sources.join('; ')}`;
-  return { review, describe };
+  return { review, describe: `LocalAndRemote, prefer Local; ${shape}` };
 }

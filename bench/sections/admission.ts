@@ -355,6 +355,11 @@ async function worstRow(ctx: BenchContext, setup: Setup): Promise<Row> {
   const timed = await timeReviews(setup.ours.server.port, ca, '/mutate/pods', body, sizes(ctx.options).worstSamples);
   if (!timed.allowed)
     return unmeasuredRow(SECTION, planned, `the worst input was not admitted: ${timed.detail}`, 'error');
+  // Admitted without placement (e.g. a selector over a limit is ignored) would time the cheap path.
+  if (!timed.patched || timed.warnings.length > 0) {
+    const why = `the worst input was admitted without its placement: ${timed.warnings.join('; ') || 'no patch'}`;
+    return unmeasuredRow(SECTION, planned, why, 'error');
+  }
   const sorted = Float64Array.from(timed.ms).sort();
   const note =
     `p99 of ${sorted.length} reviews sent one at a time (first, cold: ${timed.firstMs.toFixed(2)} ms; median ` +
