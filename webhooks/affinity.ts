@@ -12,14 +12,91 @@
 //   3. identical terms are deduplicated, keeping the first.
 // Dropping only *certainly* unsatisfiable terms keeps the meaning exact: an OR branch that can
 // match no node changes nothing.
+//
+// Cost: linear in the user's terms plus the merged terms. Requirements are compared by a string
+// key (Sets, not pairwise), terms deduplicated by a canonical string (termKey), and the imposed
+// terms' contradiction facts are worked out once, so checking a product costs the user term's
+// size, not the selector's.
 
 import type { NodeSelectorRequirement, NodeSelectorTerm } from './k8s.ts';
-import { jsonEqual } from './json.ts';
+import { canonicalJson } from './json.ts';
 
-export function sameRequirement(a: NodeSelectorRequirement, b: NodeSelectorRequirement): boolean {
-  const av = a.values ?? [];
-  const bv = b.values ?? [];
-  return a.key === b.key && a.operator === b.operator && av.length === bv.length && av.every((v, i) => v === bv[i]);
+/** Identifies a requirement by key, operator and values (in order); other fields do not count. */
+export function requirementKey(r: NodeSelectorRequirement): string {
+  return JSON.stringify([r.key, r.operator, r.values ?? []]);
+}
+
+/** What the requirements on one label key say together. */
+interface KeyConstraint {
+  /** DoesNotExist: the label must be absent. */
+  absent: boolean;
+  /** In, Exists, Gt or Lt: the label must be present. */
+  present: boolean;
+  /** The intersection of the In lists, minus `excluded`; undefined while there is no In. */
+  allowed: Set<string> | undefined;
+  /** Every NotIn value. */
+  excluded: Set<string>;
+}
+
+type Constraints = Map<string, KeyConstraint>;
+
+function intersect(allowed: Set<string>, values: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  if (values.length < allowed.size) {
+    for (const v of values) if (allowed.has(v)) out.add(v);
+  } else {
+    const listed = new Set(values);
+    for (const v of allowed) if (listed.has(v)) out.add(v);
+  }
+  return out;
+}
+
+function constrain(c: KeyConstraint, r: NodeSelectorRequirement): void {
+  const values = r.values ?? [];
+  if (r.operator === 'DoesNotExist') c.absent = true;
+  if (r.operator === 'In' || r.operator === 'Exists' || r.operator === 'Gt' || r.operator === 'Lt') c.present = true;
+  if (r.operator === 'NotIn') {
+    for (const v of values) c.excluded.add(v);
+    if (c.allowed) for (const v of values) c.allowed.delete(v);
+  }
+  if (r.operator === 'In') {
+    c.allowed = c.allowed ? intersect(c.allowed, values) : new Set(values.filter((v) => !c.excluded.has(v)));
+  }
+}
+
+/** Groups requirements by key, each group folded into one constraint (one pass, no copies). */
+function constraintsOf(requirements: Iterable<NodeSelectorRequirement>): Constraints {
+  const byKey: Constraints = new Map();
+  for (const r of requirements) {
+    let c = byKey.get(r.key);
+    if (!c) byKey.set(r.key, (c = { absent: false, present: false, allowed: undefined, excluded: new Set() }));
+    constrain(c, r);
+  }
+  return byKey;
+}
+
+function unsatisfiable(c: KeyConstraint): boolean {
+  return (c.absent && c.present) || c.allowed?.size === 0;
+}
+
+/** True when every value of `values` is in `excluded`; costs at most the smaller size. */
+function allExcluded(values: Set<string>, excluded: Set<string>): boolean {
+  if (values.size > excluded.size) return false;
+  for (const v of values) if (!excluded.has(v)) return false;
+  return true;
+}
+
+/** unsatisfiable() of both constraints' requirements together, without merging their sets. */
+function unsatisfiableTogether(a: KeyConstraint, b: KeyConstraint): boolean {
+  if ((a.absent || b.absent) && (a.present || b.present)) return true;
+  if (a.allowed && b.allowed) {
+    const [small, large] = a.allowed.size <= b.allowed.size ? [a.allowed, b.allowed] : [b.allowed, a.allowed];
+    for (const v of small) if (large.has(v)) return false;
+    return true;
+  }
+  if (a.allowed) return allExcluded(a.allowed, b.excluded);
+  if (b.allowed) return allExcluded(b.allowed, a.excluded);
+  return false;
 }
 
 /**
@@ -28,29 +105,69 @@ export function sameRequirement(a: NodeSelectorRequirement, b: NodeSelectorRequi
  * value is empty.
  */
 export function isContradictory(requirements: readonly NodeSelectorRequirement[]): boolean {
-  const byKey = new Map<string, NodeSelectorRequirement[]>();
-  for (const r of requirements) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
-  for (const group of byKey.values()) {
-    const absent = group.some((r) => r.operator === 'DoesNotExist');
-    const present = group.some((r) => r.operator === 'In' || r.operator === 'Exists' || r.operator === 'Gt' || r.operator === 'Lt');
-    if (absent && present) return true;
-    const ins = group.filter((r) => r.operator === 'In');
-    if (ins.length === 0) continue;
-    const excluded = new Set(group.filter((r) => r.operator === 'NotIn').flatMap((r) => r.values ?? []));
-    let allowed = (ins[0]?.values ?? []).filter((v) => !excluded.has(v));
-    for (const r of ins.slice(1)) allowed = allowed.filter((v) => (r.values ?? []).includes(v));
-    if (allowed.length === 0) return true;
+  for (const c of constraintsOf(requirements).values()) if (unsatisfiable(c)) return true;
+  return false;
+}
+
+/** An imposed term with its contradiction facts worked out once, for every user term. */
+interface PreparedTerm extends KeyedRequirements {
+  /** The term's requirements and the pinned nodeSelector labels, by key. */
+  constraints: Constraints;
+  /** The term contradicts itself or the nodeSelector: every product is unsatisfiable. */
+  contradictory: boolean;
+}
+
+function prepare(requirements: readonly NodeSelectorRequirement[], pinned: readonly NodeSelectorRequirement[]): PreparedTerm {
+  const constraints = constraintsOf([...requirements, ...pinned]);
+  const contradictory = [...constraints.values()].some(unsatisfiable);
+  return { ...keyed(requirements), constraints, contradictory };
+}
+
+/** isContradictory(user's requirements + the prepared term's + pinned), in the user term's size. */
+function productUnsatisfiable(user: Constraints, imposed: PreparedTerm): boolean {
+  if (imposed.contradictory) return true;
+  for (const [key, c] of user) {
+    const fixed = imposed.constraints.get(key);
+    if (fixed ? unsatisfiableTogether(c, fixed) : unsatisfiable(c)) return true;
   }
   return false;
 }
 
+/** Requirements without repeats, each with its requirementKey(). */
+interface KeyedRequirements {
+  requirements: NodeSelectorRequirement[];
+  keys: string[];
+}
+
+function keyed(requirements: readonly NodeSelectorRequirement[]): KeyedRequirements {
+  const out: KeyedRequirements = { requirements: [], keys: [] };
+  const seen = new Set<string>();
+  for (const r of requirements) {
+    const key = requirementKey(r);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.requirements.push(r);
+    out.keys.push(key);
+  }
+  return out;
+}
+
+const heldKeys = (term: NodeSelectorTerm): Set<string> => new Set((term.matchExpressions ?? []).map(requirementKey));
+
+/**
+ * U AND I, given the keys of U's requirements. U itself when it already holds all of I, so that
+ * an unchanged term stays the same object and comparing the merged terms with the user's costs
+ * nothing for it.
+ */
+function appendMissing(user: NodeSelectorTerm, held: ReadonlySet<string>, imposed: KeyedRequirements): NodeSelectorTerm {
+  const missing = imposed.requirements.filter((_, i) => !held.has(imposed.keys[i] as string));
+  if (user.matchExpressions && missing.length === 0) return user;
+  return { ...user, matchExpressions: [...(user.matchExpressions ?? []), ...missing] };
+}
+
 /** U AND I: U unchanged (other fields such as matchFields kept), I's new requirements appended. */
 export function andTerm(user: NodeSelectorTerm, imposed: readonly NodeSelectorRequirement[]): NodeSelectorTerm {
-  const expressions = [...(user.matchExpressions ?? [])];
-  for (const r of imposed) {
-    if (!expressions.some((e) => sameRequirement(e, r))) expressions.push(r);
-  }
-  return { ...user, matchExpressions: expressions };
+  return appendMissing(user, heldKeys(user), keyed(imposed));
 }
 
 /** Kubernetes: a term with no expressions and no fields matches no node. */
@@ -71,10 +188,54 @@ export interface MergeResult {
   conflict: MergeConflict;
 }
 
+/** A plain requirement (key, operator, string values) as a tuple; undefined for anything else. */
+function plainRequirement(r: unknown): unknown[] | undefined {
+  if (typeof r !== 'object' || r === null || Array.isArray(r)) return undefined;
+  const { key, operator, values } = r as Record<string, unknown>;
+  if (typeof key !== 'string' || typeof operator !== 'string') return undefined;
+  for (const field of Object.keys(r)) {
+    if (field !== 'key' && field !== 'operator' && field !== 'values' && (r as Record<string, unknown>)[field] !== undefined) return undefined;
+  }
+  if (values === undefined) return [key, operator];
+  const strings = values === null || (Array.isArray(values) && values.every((v) => typeof v === 'string'));
+  return strings ? [key, operator, values] : undefined;
+}
+
+/** A list of plain requirements as tuples, null when absent; undefined when not plain. */
+function plainRequirements(list: unknown): unknown[] | null | undefined {
+  if (list === undefined) return null;
+  if (!Array.isArray(list)) return undefined;
+  const tuples: unknown[] = [];
+  for (const r of list) {
+    const tuple = plainRequirement(r);
+    if (!tuple) return undefined;
+    tuples.push(tuple);
+  }
+  return tuples;
+}
+
+/**
+ * A string that is the same for JSON-equal terms, and only for them. Terms as the API server
+ * sends them (matchExpressions and matchFields of plain requirements) take a short path whose
+ * fixed shape makes plain JSON canonical; any other term is keyed by its canonical JSON.
+ */
+export function termKey(term: NodeSelectorTerm): string {
+  const onlyMatches = Object.keys(term).every((field) => field === 'matchExpressions' || field === 'matchFields' || term[field] === undefined);
+  const expressions = onlyMatches ? plainRequirements(term.matchExpressions) : undefined;
+  const fields = expressions !== undefined ? plainRequirements(term.matchFields) : undefined;
+  // The prefixes keep the two kinds of keys apart.
+  return fields !== undefined ? `p${JSON.stringify([expressions, fields])}` : `c${canonicalJson(term)}`;
+}
+
+/** Keeps the first of identical terms (JSON-equal: key order does not count). */
 function dedupeTerms(terms: NodeSelectorTerm[]): NodeSelectorTerm[] {
-  const out: NodeSelectorTerm[] = [];
-  for (const t of terms) if (!out.some((o) => jsonEqual(o, t))) out.push(t);
-  return out;
+  const seen = new Set<string>();
+  return terms.filter((term) => {
+    const key = termKey(term);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 /**
@@ -94,22 +255,25 @@ export function mergeRequiredTerms(
   imposed: readonly (readonly NodeSelectorRequirement[])[],
   nodeSelector?: Record<string, string>,
 ): MergeResult {
-  const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
-  const unsatisfiable = (term: NodeSelectorTerm): boolean => isContradictory([...(term.matchExpressions ?? []), ...pinned]);
-
   // No required affinity means "any node": the identity for AND, unlike an empty term.
   const users = userTerms === undefined ? [{}] : userTerms.filter((t) => !isEmptyTerm(t));
   if (users.length === 0) return { terms: [...(userTerms ?? [])], conflict: 'unmatchable' };
 
+  const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+  const prepared = imposed.map((i) => prepare(i, pinned));
   const kept: NodeSelectorTerm[] = [];
   let lostBranch = false;
   for (const user of users) {
-    const products = imposed.map((i) => andTerm(user, i)).filter((t) => !unsatisfiable(t));
-    if (products.length === 0) lostBranch = true;
-    kept.push(...products);
+    const constraints = constraintsOf(user.matchExpressions ?? []);
+    const satisfiable = prepared.filter((i) => !productUnsatisfiable(constraints, i));
+    if (satisfiable.length === 0) lostBranch = true;
+    else {
+      const held = heldKeys(user);
+      for (const i of satisfiable) kept.push(appendMissing(user, held, i));
+    }
   }
   if (kept.length > 0) return { terms: dedupeTerms(kept), conflict: lostBranch ? 'partial' : 'none' };
 
-  const last = imposed[imposed.length - 1] ?? [];
-  return { terms: dedupeTerms(users.map((u) => andTerm(u, last))), conflict: 'total' };
+  const last = prepared[prepared.length - 1] ?? keyed([]);
+  return { terms: dedupeTerms(users.map((u) => appendMissing(u, heldKeys(u), last))), conflict: 'total' };
 }

@@ -109,11 +109,11 @@ interface WriteFrame {
   index: number;
 }
 
-function writeFrame(node: Container): WriteFrame {
+function writeFrame(node: Container, sortKeys: boolean): WriteFrame {
   if (Array.isArray(node)) return { node, keys: undefined, index: 0 };
   // Like JSON.stringify: a key whose value has no JSON text is left out.
   const keys = Object.keys(node).filter((key) => isContainer(node[key]) || leafJson(node[key]) !== undefined);
-  return { node, keys, index: 0 };
+  return { node, keys: sortKeys ? keys.sort() : keys, index: 0 };
 }
 
 /**
@@ -121,6 +121,18 @@ function writeFrame(node: Container): WriteFrame {
  * after that many characters, so a message quoting a huge value costs what it shows.
  */
 export function toJson(value: unknown, maxLength = Infinity): string | undefined {
+  return writeJson(value, maxLength, false);
+}
+
+/**
+ * JSON text with every object's keys sorted: equal for values jsonEqual() calls equal, so it can
+ * key a Set or Map (finding duplicates among n values in linear time, not n² comparisons).
+ */
+export function canonicalJson(value: unknown): string {
+  return writeJson(value, Infinity, true) ?? 'undefined';
+}
+
+function writeJson(value: unknown, maxLength: number, sortKeys: boolean): string | undefined {
   if (!isContainer(value)) return leafJson(value);
   const parts: string[] = [];
   let length = 0;
@@ -131,7 +143,7 @@ export function toJson(value: unknown, maxLength = Infinity): string | undefined
   const frames: WriteFrame[] = [];
   const enter = (node: Container): void => {
     emit(Array.isArray(node) ? '[' : '{');
-    frames.push(writeFrame(node));
+    frames.push(writeFrame(node, sortKeys));
   };
   enter(value);
   while (frames.length > 0 && length <= maxLength) {

@@ -10,6 +10,14 @@ export const ENABLED_LABEL = `${DOMAIN}/enabled`;
 export const PLACEMENT_ANNOTATION = `${DOMAIN}/placement`;
 /** Label selector (Kubernetes syntax) matched against virtual nodes' labels. */
 export const CLUSTERS_ANNOTATION = `${DOMAIN}/clusters`;
+/**
+ * Limits of a kube-offload.io/clusters selector, far above real use (a handful of requirements).
+ * Every pod of the selector's scope carries its requirements once per required-affinity term it
+ * has, so the limits bound what one pod can cost to admit and how much it can grow. The
+ * validating webhook rejects larger selectors; placement ignores them, with a warning.
+ */
+export const CLUSTERS_MAX_LENGTH = 4096;
+export const CLUSTERS_MAX_REQUIREMENTS = 64;
 /** Soft preference: Local or Remote (preferred node affinity). */
 export const PREFER_ANNOTATION = `${DOMAIN}/prefer`;
 

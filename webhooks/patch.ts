@@ -29,37 +29,50 @@ function shallowCopy(value: Container): Container {
  * missing field on them is safe), and every other field is shared with `object`. A path stops
  * where the object has nothing (or a scalar) at a step: whatever the handler creates there is
  * new anyway. Writing anywhere else would write into the request object: callers list what
- * they write (see PLAN_WRITES in placement.ts), and the tests run every handler on frozen input.
+ * they write (see PLAN_REPLACES in placement.ts), and the tests run every handler on frozen input.
+ *
+ * `replaces` lists fields the handler only ever assigns a new value to, never changing the old
+ * value in place: the objects on the way are copied shallowly and the old value stays shared,
+ * so a large field (a pod's node affinity terms) costs nothing to copy, nor to diff where the
+ * new value reuses its parts.
  */
-export function cloneForWrites<T extends object>(object: T, writes: readonly FieldPath[]): T {
+export function cloneForWrites<T extends object>(object: T, writes: readonly FieldPath[], replaces: readonly FieldPath[] = []): T {
   if (writes.some((path) => path.length === 0)) return deepClone(object);
   const root = shallowCopy(object as Container);
   // What this copy owns, so paths with a common prefix reuse it: shallow copies on the way, and
   // deep copies at the ends (nothing below those is shared).
-  const shallow = new Set<Container>([root]);
-  const deep = new Set<Container>();
-  for (const path of writes) {
-    let node = root as Record<string, unknown>;
-    for (let i = 0; i < path.length; i++) {
-      const key = path[i] as string;
-      const value = node[key];
-      if (!isContainer(value) || deep.has(value)) break;
-      if (i === path.length - 1) {
-        const copy = deepClone(value);
-        node[key] = copy;
-        deep.add(copy);
-        break;
-      }
-      let copy = value;
-      if (!shallow.has(value)) {
-        copy = shallowCopy(value);
-        node[key] = copy;
-        shallow.add(copy);
-      }
-      node = copy as Record<string, unknown>;
-    }
-  }
+  const owned: Owned = { shallow: new Set<Container>([root]), deep: new Set<Container>() };
+  for (const path of writes) ownPath(root, path, path.length, owned);
+  for (const path of replaces) ownPath(root, path, path.length - 1, owned);
   return root as T;
+}
+
+interface Owned {
+  shallow: Set<Container>;
+  deep: Set<Container>;
+}
+
+/** Copies the containers at path[0..length-1] into `root`: shallowly, the one at the path's end deeply. */
+function ownPath(root: Container, path: FieldPath, length: number, owned: Owned): void {
+  let node = root as Record<string, unknown>;
+  for (let i = 0; i < length; i++) {
+    const key = path[i] as string;
+    const value = node[key];
+    if (!isContainer(value) || owned.deep.has(value)) return;
+    if (i === path.length - 1) {
+      const copy = deepClone(value);
+      node[key] = copy;
+      owned.deep.add(copy);
+      return;
+    }
+    let copy = value;
+    if (!owned.shallow.has(value)) {
+      copy = shallowCopy(value);
+      node[key] = copy;
+      owned.shallow.add(copy);
+    }
+    node = copy as Record<string, unknown>;
+  }
 }
 
 /** Prefixes every path with `prefix`, e.g. to write below a pod template. */
@@ -108,7 +121,12 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
   return patch;
 }
 
-const keysOf = (value: Container): string[] => (Array.isArray(value) ? Array.from(value, (_, i) => String(i)) : Object.keys(value));
+function keysOf(value: Container): string[] {
+  if (!Array.isArray(value)) return Object.keys(value);
+  const keys = new Array<string>(value.length);
+  for (let i = 0; i < value.length; i++) keys[i] = String(i);
+  return keys;
+}
 
 /** One level of fast-json-patch's _generate (duplex.ts): old keys are visited last to first. */
 interface DiffFrame {

@@ -78,14 +78,22 @@ export interface ApplyResult {
   conflict: MergeConflict;
 }
 
-/** The fields of a pod spec that applyPlan may write: callers copy them (cloneForWrites). */
-export const PLAN_WRITES: readonly FieldPath[] = [['tolerations'], ['affinity']];
+/**
+ * The fields of a pod spec that applyPlan assigns new values to. It sets them on the objects on
+ * the way (creating those that are missing) and never changes an old value in place, so callers
+ * copy with cloneForWrites(…, replaces) and the old lists stay shared.
+ */
+export const PLAN_REPLACES: readonly FieldPath[] = [
+  ['tolerations'],
+  ['affinity', 'nodeAffinity', 'requiredDuringSchedulingIgnoredDuringExecution', 'nodeSelectorTerms'],
+  ['affinity', 'nodeAffinity', 'preferredDuringSchedulingIgnoredDuringExecution'],
+];
 
 /**
- * Applies a plan to a pod spec IN PLACE (callers pass a copy owning PLAN_WRITES and diff it).
- * The spec must have passed podSpecProblem(). Tolerations, nodeSelector and preferred terms of
- * the user are kept; nothing is added that is already there, so applying twice equals applying
- * once.
+ * Applies a plan to a pod spec IN PLACE (callers pass a copy owning the way to PLAN_REPLACES and
+ * diff it). The spec must have passed podSpecProblem(). Tolerations, nodeSelector and preferred
+ * terms of the user are kept; nothing is added that is already there, so applying twice equals
+ * applying once.
  */
 export function applyPlan(spec: JsonRecord, plan: PlacementPlan, convention: VirtualNodeConvention): ApplyResult {
   if (plan.tolerate) {

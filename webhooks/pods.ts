@@ -4,7 +4,7 @@
 
 import type { JsonRecord, NodeSelectorRequirement } from './k8s.ts';
 import { isRecord, podSpecProblem, stringAt } from './k8s.ts';
-import { PLAN_WRITES, applyPlan, conflictWarning, planPlacement } from './placement.ts';
+import { PLAN_REPLACES, applyPlan, conflictWarning, planPlacement } from './placement.ts';
 import type { PlacementPlan } from './placement.ts';
 import { policyFromAnnotations, resolvePolicy } from './policy.ts';
 import type { ResolvedPolicy } from './policy.ts';
@@ -64,8 +64,8 @@ function boundWarnings(pod: KubeObject, policy: ResolvedPolicy, context: Admissi
   return [];
 }
 
-/** What placement writes in a pod. */
-const POD_WRITES = under(['spec'], PLAN_WRITES);
+/** What placement replaces in a pod. */
+const POD_REPLACES = under(['spec'], PLAN_REPLACES);
 
 /** Core-group Pod creation; a CRD may also name its kind "Pod", and is not ours to place. */
 function isPodCreation(request: AdmissionRequest): boolean {
@@ -112,7 +112,7 @@ export function mutatePod(request: AdmissionRequest, context: AdmissionContext):
     if (target) warnings.push(target);
   }
 
-  const mutated = cloneForWrites(pod, POD_WRITES);
+  const mutated = cloneForWrites(pod, [], POD_REPLACES);
   const { conflict } = applyPlan(mutated.spec as JsonRecord, plan, context.convention);
   const contradiction = conflictWarning(conflict, exemption ? 'Local' : policy.placement);
   if (contradiction) warnings.push(contradiction);

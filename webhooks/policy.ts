@@ -7,8 +7,8 @@ import { CLUSTERS_ANNOTATION, PLACEMENTS, PLACEMENT_ANNOTATION, PREFERENCES, PRE
 import type { Placement, Preference } from './keys.ts';
 import type { NodeSelectorRequirement } from './k8s.ts';
 import { stringAt } from './k8s.ts';
-import { tryParseSelector } from './selector.ts';
-import type { SelectorResult } from './selector.ts';
+import { SelectorLimitError, parseClusterSelector } from './selector.ts';
+import type { ClusterSelectorResult } from './selector.ts';
 import { quote, warning } from './text.ts';
 import type { AdmissionContext, NamespacePolicy } from './types.ts';
 
@@ -60,14 +60,14 @@ export function policyFromAnnotations(annotations: unknown): NamespacePolicy {
  * requirements are frozen, as they are shared by every pod admitted with them; the cache is
  * bounded, in entries and in selector length.
  */
-const parsedClusters = new Map<string, SelectorResult>();
+const parsedClusters = new Map<string, ClusterSelectorResult>();
 const CLUSTERS_CACHE_ENTRIES = 256;
 const CLUSTERS_CACHE_MAX_LENGTH = 1024;
 
-function parseClusters(selector: string): SelectorResult {
+function parseClusters(selector: string): ClusterSelectorResult {
   const cached = parsedClusters.get(selector);
   if (cached) return cached;
-  const parsed = tryParseSelector(selector);
+  const parsed = parseClusterSelector(selector);
   if (parsed.ok) {
     for (const requirement of parsed.requirements) {
       if (requirement.values) Object.freeze(requirement.values);
@@ -118,6 +118,9 @@ export function resolvePolicy(layers: readonly PolicyLayer[], defaults: Pick<Adm
       const parsed = parseClusters(c);
       if (parsed.ok) {
         [clusters, clustersSource, clusterRequirements, clustersFound] = [c, source, parsed.requirements, true];
+      } else if (parsed.error instanceof SelectorLimitError) {
+        // The validating webhook rejects it too; imposing it would multiply every term by it.
+        warnings.push(warning(`ignoring ${CLUSTERS_ANNOTATION} on ${WHERE[source]}: ${parsed.error.message}`));
       } else skip(CLUSTERS_ANNOTATION, c, source);
     }
     const f = typeof policy.prefer === 'string' ? policy.prefer : undefined;

@@ -3,6 +3,7 @@
 // The syncer reuses compileSelector()/matchesSelector() to pick remotes by a namespace's
 // kube-offload.io/clusters selector, so both sides agree on what a selector means.
 
+import { CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS } from './keys.ts';
 import type { NodeSelectorOperator, NodeSelectorRequirement } from './k8s.ts';
 import { validateLabelKey, validateLabelValue } from './names.ts';
 import { quote } from './text.ts';
@@ -205,6 +206,34 @@ export function tryParseSelector(selector: string): SelectorResult {
     if (error instanceof SelectorParseError) return { ok: false, error };
     throw error;
   }
+}
+
+/** A valid selector over a size limit: `size` characters or requirements, more than `limit`. */
+export class SelectorLimitError extends Error {
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number, unit: 'characters' | 'requirements') {
+    super(`${size} ${unit}, more than the limit of ${limit}`);
+    this.name = 'SelectorLimitError';
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+export type ClusterSelectorResult = SelectorResult | { ok: false; error: SelectorLimitError };
+
+/**
+ * Parses a kube-offload.io/clusters selector within CLUSTERS_MAX_LENGTH characters (checked
+ * before parsing) and CLUSTERS_MAX_REQUIREMENTS requirements, for the webhooks to agree on what
+ * they accept.
+ */
+export function parseClusterSelector(selector: string): ClusterSelectorResult {
+  if (selector.length > CLUSTERS_MAX_LENGTH) return { ok: false, error: new SelectorLimitError(selector.length, CLUSTERS_MAX_LENGTH, 'characters') };
+  const parsed = tryParseSelector(selector);
+  if (parsed.ok && parsed.requirements.length > CLUSTERS_MAX_REQUIREMENTS) {
+    return { ok: false, error: new SelectorLimitError(parsed.requirements.length, CLUSTERS_MAX_REQUIREMENTS, 'requirements') };
+  }
+  return parsed;
 }
 
 function matchesRequirement(labels: Record<string, string>, requirement: NodeSelectorRequirement): boolean {

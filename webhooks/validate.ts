@@ -20,7 +20,7 @@ import { jsonEqual } from './json.ts';
 import { getPath, isRecord, rawAt } from './k8s.ts';
 import { REPLICATED_KINDS } from './replicated.ts';
 import { allow, deny } from './respond.ts';
-import { tryParseSelector } from './selector.ts';
+import { SelectorLimitError, parseClusterSelector } from './selector.ts';
 import { workloadKind } from './templates.ts';
 import { quote } from './text.ts';
 import type { AdmissionContext, AdmissionRequest, AdmissionResponse } from './types.ts';
@@ -40,8 +40,10 @@ function oneOf(allowed: readonly string[]): Checker {
 
 const checkSelector: Checker = (value) => {
   if (typeof value !== 'string') return `${quote(value)} is not a valid label selector: not a string`;
-  const parsed = tryParseSelector(value);
-  return parsed.ok ? undefined : `${quote(value)} is not a valid label selector: ${parsed.error.message}`;
+  const parsed = parseClusterSelector(value);
+  if (parsed.ok) return undefined;
+  if (parsed.error instanceof SelectorLimitError) return `${quote(value, 40)} is too large: ${parsed.error.message}`;
+  return `${quote(value)} is not a valid label selector: ${parsed.error.message}`;
 };
 
 const POLICY_CHECKS: ReadonlyArray<[string, Checker]> = [

@@ -6,7 +6,7 @@
 import { PLACEMENT_ANNOTATION, POLICY_ANNOTATIONS } from './keys.ts';
 import type { JsonRecord } from './k8s.ts';
 import { isRecord, podSpecProblem, rawAt, stringAt } from './k8s.ts';
-import { PLAN_WRITES, applyPlan, conflictWarning, planPlacement } from './placement.ts';
+import { PLAN_REPLACES, applyPlan, conflictWarning, planPlacement } from './placement.ts';
 import { cloneForWrites, under } from './patch.ts';
 import type { FieldPath } from './patch.ts';
 import { allow, allowWithDiff } from './respond.ts';
@@ -76,9 +76,14 @@ function keepDaemonSetLocal(template: JsonRecord, context: AdmissionContext): st
   return warnings;
 }
 
-/** What this handler writes in a workload: the template's annotations, and placement in its spec. */
+/** What this handler changes in place in a workload: the template's annotations. */
 function workloadWrites(kind: WorkloadKind): FieldPath[] {
-  return under(kind.templatePath, [['metadata', 'annotations'], ...under(['spec'], PLAN_WRITES)]);
+  return under(kind.templatePath, [['metadata', 'annotations']]);
+}
+
+/** What it replaces: placement's fields of the template's spec. */
+function workloadReplaces(kind: WorkloadKind): FieldPath[] {
+  return under([...kind.templatePath, 'spec'], PLAN_REPLACES);
 }
 
 export function mutateWorkload(request: AdmissionRequest, context: AdmissionContext): AdmissionResponse {
@@ -89,7 +94,7 @@ export function mutateWorkload(request: AdmissionRequest, context: AdmissionCont
   }
   if (!podTemplateOf(object, kind)) return allow(request.uid);
 
-  const mutated = cloneForWrites(object, workloadWrites(kind));
+  const mutated = cloneForWrites(object, workloadWrites(kind), workloadReplaces(kind));
   const template = podTemplateOf(mutated, kind) as JsonRecord;
   const kindName = request.kind.kind;
   const oldObject = request.operation === 'UPDATE' && isRecord(request.oldObject) ? request.oldObject : undefined;

@@ -1,5 +1,7 @@
 import { expect } from 'chai';
-import { andTerm, isContradictory, mergeRequiredTerms } from '../../../webhooks/affinity.ts';
+import fc from 'fast-check';
+import { andTerm, isContradictory, mergeRequiredTerms, termKey } from '../../../webhooks/affinity.ts';
+import { jsonEqual } from '../../../webhooks/json.ts';
 import type { NodeSelectorRequirement, NodeSelectorTerm } from '../../../webhooks/k8s.ts';
 
 const r = (key: string, operator: NodeSelectorRequirement['operator'], ...values: string[]): NodeSelectorRequirement =>
@@ -82,5 +84,110 @@ describe('affinity: merging required terms', () => {
   it('dedupes identical resulting terms', () => {
     const user = [{ matchExpressions: [r('a', 'Exists')] }, { matchExpressions: [r('a', 'Exists')] }];
     expect(mergeRequiredTerms(user, [local]).terms).to.have.length(1);
+  });
+});
+
+// The straightforward (quadratic) algorithm the implementation replaced, as a reference: the
+// linear one must give the very same terms and conflict on every input.
+const reference = (() => {
+  const same = (a: NodeSelectorRequirement, b: NodeSelectorRequirement): boolean => {
+    const av = a.values ?? [];
+    const bv = b.values ?? [];
+    return a.key === b.key && a.operator === b.operator && av.length === bv.length && av.every((v, i) => v === bv[i]);
+  };
+  const contradictory = (requirements: readonly NodeSelectorRequirement[]): boolean => {
+    const byKey = new Map<string, NodeSelectorRequirement[]>();
+    for (const q of requirements) byKey.set(q.key, [...(byKey.get(q.key) ?? []), q]);
+    for (const group of byKey.values()) {
+      const absent = group.some((q) => q.operator === 'DoesNotExist');
+      const present = group.some((q) => ['In', 'Exists', 'Gt', 'Lt'].includes(q.operator));
+      if (absent && present) return true;
+      const ins = group.filter((q) => q.operator === 'In');
+      if (ins.length === 0) continue;
+      const excluded = new Set(group.filter((q) => q.operator === 'NotIn').flatMap((q) => q.values ?? []));
+      let allowed = (ins[0]?.values ?? []).filter((v) => !excluded.has(v));
+      for (const q of ins.slice(1)) allowed = allowed.filter((v) => (q.values ?? []).includes(v));
+      if (allowed.length === 0) return true;
+    }
+    return false;
+  };
+  const and = (user: NodeSelectorTerm, imposed: readonly NodeSelectorRequirement[]): NodeSelectorTerm => {
+    const expressions = [...(user.matchExpressions ?? [])];
+    for (const q of imposed) if (!expressions.some((e) => same(e, q))) expressions.push(q);
+    return { ...user, matchExpressions: expressions };
+  };
+  const dedupe = (terms: NodeSelectorTerm[]): NodeSelectorTerm[] => {
+    const out: NodeSelectorTerm[] = [];
+    for (const t of terms) if (!out.some((o) => jsonEqual(o, t))) out.push(t);
+    return out;
+  };
+  const empty = (t: NodeSelectorTerm): boolean => (t.matchExpressions ?? []).length === 0 && (t.matchFields ?? []).length === 0;
+  const merge = (userTerms: NodeSelectorTerm[] | undefined, imposed: NodeSelectorRequirement[][], nodeSelector?: Record<string, string>) => {
+    const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+    const unsatisfiable = (t: NodeSelectorTerm): boolean => contradictory([...(t.matchExpressions ?? []), ...pinned]);
+    const users = userTerms === undefined ? [{}] : userTerms.filter((t) => !empty(t));
+    if (users.length === 0) return { terms: [...(userTerms ?? [])], conflict: 'unmatchable' };
+    const kept: NodeSelectorTerm[] = [];
+    let lost = false;
+    for (const user of users) {
+      const products = imposed.map((i) => and(user, i)).filter((t) => !unsatisfiable(t));
+      if (products.length === 0) lost = true;
+      kept.push(...products);
+    }
+    if (kept.length > 0) return { terms: dedupe(kept), conflict: lost ? 'partial' : 'none' };
+    return { terms: dedupe(users.map((u) => and(u, imposed[imposed.length - 1] ?? []))), conflict: 'total' };
+  };
+  return { contradictory, merge };
+})();
+
+describe('affinity: same results as the straightforward algorithm', () => {
+  const value = fc.constantFrom('a', 'b', 'c');
+  const requirement = fc.oneof(
+    fc.record({ key: fc.constantFrom('k', 'l'), operator: fc.constantFrom<NodeSelectorRequirement['operator']>('In', 'NotIn'), values: fc.array(value, { maxLength: 3 }) }),
+    fc.record({ key: fc.constantFrom('k', 'l'), operator: fc.constantFrom<NodeSelectorRequirement['operator']>('Exists', 'DoesNotExist') }),
+    fc.record({ key: fc.constantFrom('k', 'l'), operator: fc.constantFrom<NodeSelectorRequirement['operator']>('Gt', 'Lt'), values: fc.constant(['1']) }),
+  ) as fc.Arbitrary<NodeSelectorRequirement>;
+  const requirements = fc.array(requirement, { maxLength: 5 });
+  const term: fc.Arbitrary<NodeSelectorTerm> = fc.record(
+    { matchExpressions: requirements, matchFields: fc.array(fc.constant(r('metadata.name', 'In', 'n1')), { maxLength: 1 }), extra: fc.constantFrom('x', 'y') },
+    { requiredKeys: [] },
+  );
+  const nodeSelector = fc.dictionary(fc.constantFrom('k', 'l'), value, { maxKeys: 2 });
+
+  it('isContradictory', () => {
+    fc.assert(
+      fc.property(requirements, (reqs) => {
+        expect(isContradictory(reqs)).to.equal(reference.contradictory(reqs));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('mergeRequiredTerms', () => {
+    fc.assert(
+      fc.property(fc.option(fc.array(term, { maxLength: 4 }), { nil: undefined }), fc.array(requirements, { minLength: 1, maxLength: 2 }), fc.option(nodeSelector, { nil: undefined }), (users, imposed, selector) => {
+        expect(mergeRequiredTerms(users, imposed, selector)).to.deep.equal(reference.merge(users, imposed, selector));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('termKey: equal exactly for JSON-equal terms (key order aside), plain or not', () => {
+    const loose = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant([]), fc.constant(['a']), fc.constant([1]), fc.constant({ a: 1 }));
+    const anyRequirement = fc.oneof(requirement, fc.record({ key: fc.constant('k'), operator: fc.constant('In'), values: loose, other: loose }, { requiredKeys: ['key', 'operator'] }));
+    // Deliberately outside the declared types: termKey must cope with any JSON in a term.
+    const anyTerm = fc
+      .record({ matchExpressions: fc.oneof(loose, fc.array(anyRequirement, { maxLength: 2 })), matchFields: loose, extra: loose }, { requiredKeys: [] })
+      .map((t) => t as unknown as NodeSelectorTerm);
+    // The same term with its keys in reverse order, at both levels.
+    const reversed = (t: Record<string, unknown>): Record<string, unknown> =>
+      Object.fromEntries(Object.entries(t).reverse().map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => (typeof x === 'object' && x !== null ? reversed(x as Record<string, unknown>) : x)) : v]));
+    fc.assert(
+      fc.property(anyTerm, anyTerm, (a, b) => {
+        expect(termKey(a) === termKey(b)).to.equal(jsonEqual(a, b));
+        expect(termKey(reversed(a) as NodeSelectorTerm)).to.equal(termKey(a));
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

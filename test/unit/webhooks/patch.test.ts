@@ -69,6 +69,29 @@ describe('patch: cloneForWrites', () => {
     expect(copy.spec.tolerations).to.equal(original.spec.tolerations);
   });
 
+  it('replaces: copies the objects on the way shallowly, and shares the value at the end', () => {
+    const original = pod();
+    const copy = cloneForWrites(original, [], [['spec', 'affinity', 'nodeAffinity', 'required'], ['spec', 'tolerations']]);
+    expect(copy).to.deep.equal(original);
+    expect(copy.spec).not.to.equal(original.spec);
+    expect(copy.spec.affinity).not.to.equal(original.spec.affinity);
+    expect(copy.spec.affinity.nodeAffinity).not.to.equal(original.spec.affinity.nodeAffinity);
+    expect(copy.spec.tolerations).to.equal(original.spec.tolerations);
+    // Assigning at the ends (and on the way) leaves the frozen original alone.
+    (copy.spec.affinity.nodeAffinity as Record<string, unknown>).required = { terms: [] };
+    (copy.spec as Record<string, unknown>).tolerations = [...copy.spec.tolerations, { operator: 'Equal' }];
+    expect(original.spec.affinity.nodeAffinity).to.deep.equal({});
+    expect(diff(original, copy).map((op) => `${op.op} ${op.path}`)).to.deep.equal(['add /spec/affinity/nodeAffinity/required', 'add /spec/tolerations/1']);
+  });
+
+  it('replaces and writes together: a deep copy covers a replaced path below it', () => {
+    const original = pod();
+    const copy = cloneForWrites(original, [['spec', 'affinity']], [['spec', 'affinity', 'nodeAffinity', 'x']]);
+    expect(copy.spec.affinity).not.to.equal(original.spec.affinity);
+    expect(copy.spec.affinity.nodeAffinity).not.to.equal(original.spec.affinity.nodeAffinity);
+    expect(copy.spec.containers).to.equal(original.spec.containers);
+  });
+
   it('under() prefixes paths', () => {
     expect(under(['spec', 'template'], [['metadata', 'annotations'], ['spec']])).to.deep.equal([
       ['spec', 'template', 'metadata', 'annotations'],

@@ -257,6 +257,15 @@ describe('pods: warnings', () => {
   });
 });
 
+describe('pods: cluster selectors over the limits', () => {
+  it('are not imposed (the validating webhook rejects them), with a warning saying why', () => {
+    const selector = Array.from({ length: 65 }, (_, i) => `zone-${i}`).join(',');
+    const { response, result } = admit(pod({ annotations: { [PLACEMENT]: 'Remote', [CLUSTERS]: selector } }));
+    expect(requiredTerms(result)).to.deep.equal([{ matchExpressions: [VIRTUAL] }]);
+    expect(response.warnings).to.deep.equal(['kube-offload: ignoring kube-offload.io/clusters on the pod: 65 requirements, more than the limit of 64']);
+  });
+});
+
 describe('pods: keys named like Object.prototype members', () => {
   it('keeps "__proto__" keys in the fields placement copies (affinity, tolerations, terms)', () => {
     const input = JSON.parse(`{"metadata":{"annotations":{"${PLACEMENT}":"Remote"}},"spec":{

@@ -53,6 +53,18 @@ describe('policy: precedence pod > workload > namespace > default, per key', () 
     ]);
   });
 
+  it('skips a selector over the limits, as the validating webhook rejects it, saying why', () => {
+    const many = Array.from({ length: 65 }, (_, i) => `k${i}`).join(',');
+    const long = `a in (${'v,'.repeat(3000)}v)`;
+    const resolved = resolvePolicy(layers({ clusters: many }, undefined, { clusters: long }), defaults);
+    expect(resolved).to.include({ clusters: undefined, clustersSource: undefined });
+    expect(resolved.clusterRequirements).to.deep.equal([]);
+    expect(resolved.warnings).to.deep.equal([
+      'kube-offload: ignoring kube-offload.io/clusters on the pod: 65 requirements, more than the limit of 64',
+      `kube-offload: ignoring kube-offload.io/clusters on the namespace: ${long.length} characters, more than the limit of 4096`,
+    ]);
+  });
+
   it('ignores non-string values', () => {
     const resolved = resolvePolicy([{ source: 'pod', policy: { placement: 42 } as unknown as NamespacePolicy }], defaults);
     expect(resolved.placementSource).to.equal('default');

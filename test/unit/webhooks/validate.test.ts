@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS } from '../../../webhooks/index.ts';
 import { validate } from '../../../webhooks/validate.ts';
 import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../../../webhooks/types.ts';
 import { context, review } from './helpers.ts';
@@ -59,6 +60,43 @@ describe('validate: bad values, with exact messages', () => {
 
   it('echoes the uid on denials', () => {
     expect(run(review('Pod', { metadata: meta({ [PLACEMENT]: 'Remot' }) })).uid).to.equal('uid-1234');
+  });
+});
+
+describe('validate: cluster selectors are bounded in length and requirements', () => {
+  /** `k0=v,k1=v,...`: `count` requirements. */
+  const selectorOf = (count: number, value = 'v'): string => Array.from({ length: count }, (_, i) => `k${i}=${value}`).join(',');
+  const cut = (text: string): string => `${JSON.stringify(text.slice(0, 40))}...`;
+
+  it('exports the limits', () => {
+    expect([CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS]).to.deep.equal([4096, 64]);
+  });
+
+  it('rejects more requirements than the limit, saying how many and the limit', () => {
+    const selector = selectorOf(CLUSTERS_MAX_REQUIREMENTS + 1);
+    expect(rejection(run(review('Pod', { metadata: meta({ [CLUSTERS]: selector }) })))).to.deep.equal(
+      invalid(`kube-offload.io/clusters: ${cut(selector)} is too large: 65 requirements, more than the limit of 64`),
+    );
+  });
+
+  it('rejects a value longer than the limit, without parsing it, saying its length and the limit', () => {
+    const selector = `${selectorOf(10)},${'x'.repeat(250_000)} in (`;
+    expect(rejection(run(review('Namespace', { metadata: meta({ [CLUSTERS]: selector }) })))).to.deep.equal(
+      invalid(`kube-offload.io/clusters: ${cut(selector)} is too large: ${selector.length} characters, more than the limit of 4096`),
+    );
+  });
+
+  it('accepts a selector at both limits', () => {
+    const selector = selectorOf(CLUSTERS_MAX_REQUIREMENTS, 'v'.repeat(59));
+    expect(selector.length).to.be.within(CLUSTERS_MAX_LENGTH - 64, CLUSTERS_MAX_LENGTH);
+    expect(run(review('Deployment', deployment({ [CLUSTERS]: selector }, { [CLUSTERS]: selector })))).to.deep.equal({ uid: 'uid-1234', allowed: true });
+  });
+
+  it('checks templates too, and ratchets an unchanged oversized value on UPDATE', () => {
+    const selector = selectorOf(100);
+    expect(run(review('Deployment', deployment({}, { [CLUSTERS]: selector }))).allowed).to.equal(false);
+    const old = { metadata: meta({ [CLUSTERS]: selector }) };
+    expect(run(review('Namespace', { metadata: meta({ [CLUSTERS]: selector }) }, { operation: 'UPDATE', oldObject: old })).allowed).to.equal(true);
   });
 });
 
