@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
-import { WorkQueue } from '../../../src/kube/workqueue.ts';
+import { TerminalError, WorkQueue } from '../../../src/kube/workqueue.ts';
 import { FakeClock, deferred, flush } from './helpers.ts';
 import type { Deferred } from './helpers.ts';
 
@@ -239,5 +239,99 @@ describe('kube/workqueue', () => {
     q.add('a');
     await clock.advance(100);
     expect(n).to.equal(2);
+  });
+
+  describe('reconcile results', () => {
+    it('requeueAfter looks at the key again after that delay, not before, and forgets its failures', async () => {
+      const clock = new FakeClock();
+      const seen: number[] = [];
+      let failFirst = true;
+      const q = new WorkQueue({
+        name: 't', clock, random: () => 0, backoff: { baseMs: 10, maxMs: 10 },
+        process: async () => {
+          seen.push(clock.now());
+          if (failFirst) {
+            failFirst = false;
+            throw new Error('once');
+          }
+          return seen.length === 2 ? { requeueAfter: 500 } : undefined;
+        },
+      });
+      const t0 = clock.now();
+      q.add('a');
+      await clock.advance(10); // the failure's backoff, then the run that asks for a requeue
+      expect(seen.map((t) => t - t0)).to.deep.equal([0, 10]);
+      expect(q.numRequeues('a'), 'a success with requeueAfter forgets the failures').to.equal(0);
+      expect(q.pending(), 'waiting for its requeue').to.equal(1);
+      await clock.advance(499);
+      expect(seen).to.have.length(2);
+      await clock.advance(1);
+      expect(seen.map((t) => t - t0)).to.deep.equal([0, 10, 510]);
+      await clock.advance(10_000);
+      expect(seen, 'a plain return is done').to.have.length(3);
+      expect(q.pending()).to.equal(0);
+    });
+
+    it('requeueAfter keeps an earlier deadline of the same key, and a re-add still runs at once', async () => {
+      const clock = new FakeClock();
+      const seen: number[] = [];
+      const q = new WorkQueue({
+        name: 't', clock,
+        process: async () => {
+          seen.push(clock.now());
+          return seen.length === 1 ? { requeueAfter: 1000 } : undefined;
+        },
+      });
+      const t0 = clock.now();
+      q.addAfter('a', 300);
+      q.add('a');
+      await clock.advance(0);
+      q.add('a'); // an event while it waits for its requeue: processed now
+      await clock.advance(5000);
+      // The requeue for +1000 merged into the pending one at +300 (the earlier deadline wins).
+      expect(seen.map((t) => t - t0)).to.deep.equal([0, 0, 300]);
+    });
+
+    it('a TerminalError drops the key: reported once, never retried, history forgotten', async () => {
+      const clock = new FakeClock();
+      let calls = 0;
+      const errors: Array<{ key: string; failures: number }> = [];
+      const dropped: Array<{ key: string; error: unknown }> = [];
+      const q = new WorkQueue({
+        name: 't', clock, backoff: { baseMs: 10, maxMs: 10 },
+        process: async () => {
+          calls++;
+          if (calls < 3) throw new Error('transient');
+          throw new TerminalError('invalid object');
+        },
+        onError: (key, _err, failures) => errors.push({ key, failures }),
+        onDrop: (key, error) => dropped.push({ key, error }),
+      });
+      q.add('x');
+      await clock.advance(60_000);
+      expect(calls, 'two retries after ordinary failures, none after the terminal one').to.equal(3);
+      expect(errors).to.deep.equal([
+        { key: 'x', failures: 1 },
+        { key: 'x', failures: 2 },
+        { key: 'x', failures: 3 },
+      ]);
+      expect(dropped).to.have.length(1);
+      expect(dropped[0]!.error).to.be.instanceOf(TerminalError);
+      expect(q.numRequeues('x')).to.equal(0);
+      expect(q.pending()).to.equal(0);
+      expect(clock.pendingTimers()).to.equal(0);
+      // Dropped is not banned: the next change processes the key again.
+      q.add('x');
+      await clock.advance(0);
+      expect(calls).to.equal(4);
+    });
+
+    it('TerminalError keeps its cause and is an Error', () => {
+      const cause = new Error('422 Invalid');
+      const err = new TerminalError('rejected', { cause });
+      expect(err).to.be.instanceOf(Error);
+      expect(err.name).to.equal('TerminalError');
+      expect(err.cause).to.equal(cause);
+    });
   });
 });
