@@ -27,4 +27,4 @@ export type { PlacementPlan } from './placement.ts';
 export { mergeRequiredTerms, isContradictory } from './affinity.ts';
 export { jsonEqual, deepClone, canonicalJson } from './json.ts';
 export { WORKLOAD_KINDS, workloadKind, podTemplateOf } from './templates.ts';
-export { CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS } from './keys.ts';
+export { MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS } from './keys.ts';

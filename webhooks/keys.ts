@@ -16,8 +16,8 @@ export const CLUSTERS_ANNOTATION = `${DOMAIN}/clusters`;
  * has, so the limits bound what one pod can cost to admit and how much it can grow. The
  * validating webhook rejects larger selectors; placement ignores them, with a warning.
  */
-export const CLUSTERS_MAX_LENGTH = 4096;
-export const CLUSTERS_MAX_REQUIREMENTS = 64;
+export const MAX_CLUSTER_SELECTOR_LENGTH = 4096;
+export const MAX_CLUSTER_SELECTOR_REQUIREMENTS = 64;
 /** Soft preference: Local or Remote (preferred node affinity). */
 export const PREFER_ANNOTATION = `${DOMAIN}/prefer`;
 

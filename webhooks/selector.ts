@@ -3,7 +3,7 @@
 // The syncer reuses compileSelector()/matchesSelector() to pick remotes by a namespace's
 // kube-offload.io/clusters selector, so both sides agree on what a selector means.
 
-import { CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS } from './keys.ts';
+import { MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS } from './keys.ts';
 import type { NodeSelectorOperator, NodeSelectorRequirement } from './k8s.ts';
 import { validateLabelKey, validateLabelValue } from './names.ts';
 import { quote } from './text.ts';
@@ -223,15 +223,15 @@ export class SelectorLimitError extends Error {
 export type ClusterSelectorResult = SelectorResult | { ok: false; error: SelectorLimitError };
 
 /**
- * Parses a kube-offload.io/clusters selector within CLUSTERS_MAX_LENGTH characters (checked
- * before parsing) and CLUSTERS_MAX_REQUIREMENTS requirements, for the webhooks to agree on what
+ * Parses a kube-offload.io/clusters selector within MAX_CLUSTER_SELECTOR_LENGTH characters (checked
+ * before parsing) and MAX_CLUSTER_SELECTOR_REQUIREMENTS requirements, for the webhooks to agree on what
  * they accept.
  */
 export function parseClusterSelector(selector: string): ClusterSelectorResult {
-  if (selector.length > CLUSTERS_MAX_LENGTH) return { ok: false, error: new SelectorLimitError(selector.length, CLUSTERS_MAX_LENGTH, 'characters') };
+  if (selector.length > MAX_CLUSTER_SELECTOR_LENGTH) return { ok: false, error: new SelectorLimitError(selector.length, MAX_CLUSTER_SELECTOR_LENGTH, 'characters') };
   const parsed = tryParseSelector(selector);
-  if (parsed.ok && parsed.requirements.length > CLUSTERS_MAX_REQUIREMENTS) {
-    return { ok: false, error: new SelectorLimitError(parsed.requirements.length, CLUSTERS_MAX_REQUIREMENTS, 'requirements') };
+  if (parsed.ok && parsed.requirements.length > MAX_CLUSTER_SELECTOR_REQUIREMENTS) {
+    return { ok: false, error: new SelectorLimitError(parsed.requirements.length, MAX_CLUSTER_SELECTOR_REQUIREMENTS, 'requirements') };
   }
   return parsed;
 }

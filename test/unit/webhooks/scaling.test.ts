@@ -11,7 +11,7 @@ import type { NodeSelectorRequirement } from '../../../webhooks/k8s.ts';
 import { mutatePod } from '../../../webhooks/pods.ts';
 import { parseSelector } from '../../../webhooks/selector.ts';
 import { validate } from '../../../webhooks/validate.ts';
-import { CLUSTERS_MAX_LENGTH } from '../../../webhooks/keys.ts';
+import { MAX_CLUSTER_SELECTOR_LENGTH } from '../../../webhooks/keys.ts';
 import { NOT_VIRTUAL, VIRTUAL, context, patched, review } from './helpers.ts';
 import {
   OBJECT_SIZE_LIMIT,
@@ -95,7 +95,7 @@ describe('scaling: the worst admissible pods (see worst-case.ts)', function () {
   });
 
   it('both are admissible: the selector passes validation, and the pods stay under the object limit', () => {
-    expect(worstClusterSelector().length).to.be.at.most(CLUSTERS_MAX_LENGTH);
+    expect(worstClusterSelector().length).to.be.at.most(MAX_CLUSTER_SELECTOR_LENGTH);
     for (const pod of [worstAdmissiblePod(), largestAdmissibleAffinityPod()]) {
       expect(validate(podReview(pod), context()).allowed).to.equal(true);
       const mutated = patched(pod, mutatePod(podReview(pod), context()));

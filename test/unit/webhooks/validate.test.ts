@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS } from '../../../webhooks/index.ts';
+import { MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS } from '../../../webhooks/index.ts';
 import { validate } from '../../../webhooks/validate.ts';
 import type { AdmissionRequest, AdmissionResponse, KubeObject } from '../../../webhooks/types.ts';
 import { context, review } from './helpers.ts';
@@ -69,11 +69,11 @@ describe('validate: cluster selectors are bounded in length and requirements', (
   const cut = (text: string): string => `${JSON.stringify(text.slice(0, 40))}...`;
 
   it('exports the limits', () => {
-    expect([CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS]).to.deep.equal([4096, 64]);
+    expect([MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS]).to.deep.equal([4096, 64]);
   });
 
   it('rejects more requirements than the limit, saying how many and the limit', () => {
-    const selector = selectorOf(CLUSTERS_MAX_REQUIREMENTS + 1);
+    const selector = selectorOf(MAX_CLUSTER_SELECTOR_REQUIREMENTS + 1);
     expect(rejection(run(review('Pod', { metadata: meta({ [CLUSTERS]: selector }) })))).to.deep.equal(
       invalid(`kube-offload.io/clusters: ${cut(selector)} is too large: 65 requirements, more than the limit of 64`),
     );
@@ -87,8 +87,8 @@ describe('validate: cluster selectors are bounded in length and requirements', (
   });
 
   it('accepts a selector at both limits', () => {
-    const selector = selectorOf(CLUSTERS_MAX_REQUIREMENTS, 'v'.repeat(59));
-    expect(selector.length).to.be.within(CLUSTERS_MAX_LENGTH - 64, CLUSTERS_MAX_LENGTH);
+    const selector = selectorOf(MAX_CLUSTER_SELECTOR_REQUIREMENTS, 'v'.repeat(59));
+    expect(selector.length).to.be.within(MAX_CLUSTER_SELECTOR_LENGTH - 64, MAX_CLUSTER_SELECTOR_LENGTH);
     expect(run(review('Deployment', deployment({ [CLUSTERS]: selector }, { [CLUSTERS]: selector })))).to.deep.equal({ uid: 'uid-1234', allowed: true });
   });
 

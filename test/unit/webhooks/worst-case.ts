@@ -1,14 +1,14 @@
 // The costliest pods the webhooks admit, for the timing tests here and for benchmarks.
 //
-// What bounds them: the clusters selector limits (CLUSTERS_MAX_LENGTH, CLUSTERS_MAX_REQUIREMENTS),
+// What bounds them: the clusters selector limits (MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS),
 // and the API server, which stores no object larger than OBJECT_SIZE_LIMIT, so neither the pod
 // nor the pod the webhook makes of it may be larger. Within that, the pod mutation webhook costs
 // most when it merges as many required-affinity terms as possible with the largest placement
 // (LocalAndRemote: two imposed terms, the remote one carrying the selector).
 import {
   CLUSTERS_ANNOTATION,
-  CLUSTERS_MAX_LENGTH,
-  CLUSTERS_MAX_REQUIREMENTS,
+  MAX_CLUSTER_SELECTOR_LENGTH,
+  MAX_CLUSTER_SELECTOR_REQUIREMENTS,
   LIQO_CONVENTION,
   PLACEMENT_ANNOTATION,
   PREFER_ANNOTATION,
@@ -25,21 +25,22 @@ const requirementSize = (r: object): number => JSON.stringify(r).length + 1;
 const selectorKey = (i: number): string => `topology.example.com/k${i}`;
 
 /**
- * A selector at both limits: CLUSTERS_MAX_REQUIREMENTS `In` requirements, on distinct keys,
- * with as many values as fit in CLUSTERS_MAX_LENGTH characters (In lists cost the most to
+ * A selector at both limits: MAX_CLUSTER_SELECTOR_REQUIREMENTS `In` requirements, on distinct keys,
+ * with as many values as fit in MAX_CLUSTER_SELECTOR_LENGTH characters (In lists cost the most to
  * intersect when checking merged terms for contradictions).
  */
 export function worstClusterSelector(): string {
-  const count = CLUSTERS_MAX_REQUIREMENTS;
+  const count = MAX_CLUSTER_SELECTOR_REQUIREMENTS;
   // "key in (" + values + ")" per requirement, "," between requirements.
   const overhead =
     Array.from({ length: count }, (_, i) => selectorKey(i).length + ' in ()'.length).reduce((a, b) => a + b, 0) +
     count -
     1;
-  const valuesPerRequirement = Math.floor((CLUSTERS_MAX_LENGTH - overhead) / count / 'v00,'.length);
+  const valuesPerRequirement = Math.floor((MAX_CLUSTER_SELECTOR_LENGTH - overhead) / count / 'v00,'.length);
   const values = Array.from({ length: valuesPerRequirement }, (_, j) => `v${String(j).padStart(2, '0')}`);
   const selector = Array.from({ length: count }, (_, i) => `${selectorKey(i)} in (${values.join(',')})`).join(',');
-  if (selector.length > CLUSTERS_MAX_LENGTH) throw new Error(`worstClusterSelector: ${selector.length} characters`);
+  if (selector.length > MAX_CLUSTER_SELECTOR_LENGTH)
+    throw new Error(`worstClusterSelector: ${selector.length} characters`);
   return selector;
 }
 
@@ -86,7 +87,9 @@ function termsThatFit(termSize: number): number {
 export function worstAdmissiblePod(): KubeObject {
   const imposed = selectorRequirements(worstClusterSelector());
   const userTerm = (i: number) => ({
-    matchExpressions: [{ key: selectorKey(i % CLUSTERS_MAX_REQUIREMENTS), operator: 'In', values: ['v00', `u${i}`] }],
+    matchExpressions: [
+      { key: selectorKey(i % MAX_CLUSTER_SELECTOR_REQUIREMENTS), operator: 'In', values: ['v00', `u${i}`] },
+    ],
   });
   const sample = userTerm(0).matchExpressions;
   const local = { key: VN.labelKey, operator: 'NotIn', values: [VN.labelValue] };
@@ -107,7 +110,7 @@ export function largestAdmissibleAffinityPod(): KubeObject {
   const userTerm = (i: number) => ({
     matchExpressions: [
       { key: VN.labelKey, operator: 'NotIn', values: [VN.labelValue] },
-      { key: selectorKey(i % CLUSTERS_MAX_REQUIREMENTS), operator: 'In', values: [`u${i}`] },
+      { key: selectorKey(i % MAX_CLUSTER_SELECTOR_REQUIREMENTS), operator: 'In', values: [`u${i}`] },
     ],
   });
   return pod(Array.from({ length: termsThatFit(requirementSize(userTerm(99_999))) }, (_, i) => userTerm(i)));
