@@ -4,17 +4,25 @@ import http from 'node:http';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
 import { parseCommandFlags } from '../shared/flags.ts';
-import { KubeClient, loadKubeConfig } from '../kube/client.ts';
+import { KubeClient } from '../kube/client.ts';
+import { loadKubeClientConfig } from '../kube/kubeconfig.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { TokenBucket } from '../kube/ratelimit.ts';
+import { errorMessage } from '../shared/errors.ts';
 import { createLogger, flushLogger } from '../shared/log.ts';
 import { VIRTUAL_NODE_USAGE, parseVirtualNodeArgs } from '../virtualnode/config.ts';
+import type { VirtualNodeCommandConfig } from '../virtualnode/config.ts';
 import { createProviderMetrics } from '../virtualnode/metrics.ts';
-import { VirtualNodeProvider } from '../virtualnode/provider.ts';
+import type { ProviderMetrics } from '../virtualnode/metrics.ts';
+import { createVirtualNodeProvider } from '../virtualnode/provider.ts';
+import type { VirtualNodeProvider } from '../virtualnode/provider.ts';
 import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
 
 const VERSION = '0.1.0';
+
+type Check = { ok: boolean; reason?: string };
 
 export async function run(argv: string[]): Promise<number> {
   const config = parseCommandFlags('virtual-node', argv, parseVirtualNodeArgs, VIRTUAL_NODE_USAGE);
@@ -25,91 +33,35 @@ export async function run(argv: string[]): Promise<number> {
   const shutdown = listenForShutdown<'leadership-lost'>();
 
   const metrics = createProviderMetrics();
-  let providers: VirtualNodeProvider[];
-  let localClient: KubeClient;
-  const clients: KubeClient[] = [];
+  let built: Built;
   try {
-    const writeLimiter = (): TokenBucket => new TokenBucket({ qps: config.qps, burst: config.burst });
-    const localConfig = loadKubeConfig(config.kubeconfig);
-    localClient = new KubeClient(localConfig, { writeLimiter: writeLimiter(), userAgent: `kube-offload-virtual-node/${VERSION}` });
-    // Events have their own (lower) rate limit in the recorder; they must not slow status writes.
-    const eventsClient = new KubeClient(localConfig, { userAgent: `kube-offload-virtual-node/${VERSION}` });
-    clients.push(localClient, eventsClient);
-    providers = config.remotes.map((remote) => {
-      const remoteClient = new KubeClient(loadKubeConfig(remote.kubeconfig), { writeLimiter: writeLimiter(), userAgent: `kube-offload-virtual-node/${VERSION}` });
-      clients.push(remoteClient);
-      return new VirtualNodeProvider({
-        localCluster: config.clusterName,
-        remoteCluster: remote.name,
-        local: localClient,
-        remote: remoteClient,
-        events: eventsClient,
-        node: { nodeName: remote.nodeName, remoteCluster: remote.name, nodeIP: config.nodeIP, convention: config.convention, extraLabels: config.extraLabels, providerVersion: VERSION },
-        logger,
-        metrics,
-        concurrency: config.concurrency,
-        probeIntervalMs: config.probeIntervalMs,
-        unreachableAfter: config.unreachableAfter,
-        leaseIntervalMs: config.leaseIntervalMs,
-        resyncMs: config.resyncMs,
-        referencesWarnAfterMs: config.referencesWarnAfterMs,
-      });
-    });
+    built = buildProviders(config, logger, metrics);
   } catch (error) {
-    const message = (error as Error).message;
+    const message = errorMessage(error);
     logger.fatal({ err: message }, 'cannot load kubeconfigs');
     await flushLogger(logger);
     process.stderr.write(`kube-offload virtual-node: ${message}\n`);
     return 1;
   }
+  const { providers, localClient, clients } = built;
 
   let started = false;
   const startAll = (): void => {
     started = true;
-    for (const p of providers) {
-      p.start().catch((err: unknown) => logger.error({ node: p.nodeName, err: String(err) }, 'provider failed to start'));
+    for (const provider of providers) {
+      provider.start().catch((err: unknown) => {
+        logger.error({ node: provider.nodeName, err: String(err) }, 'provider failed to start');
+      });
     }
   };
 
-  let server: http.Server | undefined;
-  if (config.metricsPort !== undefined) {
-    server = http.createServer((req, res) => {
-      const url = (req.url ?? '/').split('?')[0];
-      if (url === '/metrics') {
-        metrics.registry.metrics().then(
-          (body) => {
-            res.writeHead(200, { 'content-type': metrics.registry.contentType });
-            res.end(body);
-          },
-          (err: unknown) => {
-            res.writeHead(500);
-            res.end(String(err));
-          },
-        );
-        return;
-      }
-      if (url === '/healthz' || url === '/readyz') {
-        // Not leading is healthy (a standby); readiness needs the nodes registered.
-        const checks = started ? providers.map((p) => ({ node: p.nodeName, ...(url === '/readyz' ? readiness(p) : p.health()) })) : [];
-        const ok = url === '/healthz' ? checks.every((c) => c.ok) : started && checks.every((c) => c.ok);
-        const body = JSON.stringify({ status: ok ? 'ok' : 'failing', leading: started, checks });
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(body);
-        return;
-      }
-      res.writeHead(404);
-      res.end();
-    });
-    await new Promise<void>((resolve) => server?.listen(config.metricsPort, config.metricsHost, resolve));
-    const port = (server.address() as AddressInfo).port;
-    logger.info({ port }, 'metrics and health on /metrics, /healthz, /readyz');
-  }
+  const server = config.metricsPort === undefined ? undefined : await serveMetrics(config, logger, metrics, () => ({ started, providers }));
 
   let elector: LeaderElector | undefined;
   if (config.leaderElect) {
     elector = new LeaderElector({
       client: localClient,
-      namespace: config.leaderElectNamespace,
+      namespace: config.leaseNamespace,
       name: `kube-offload-virtual-node-${config.clusterName}`,
       identity: `${os.hostname()}_${randomUUID()}`,
       logger,
@@ -123,17 +75,114 @@ export async function run(argv: string[]): Promise<number> {
 
   const signal = await shutdown.requested;
   logger.info({ event: 'shutdown', signal }, `stopping (${signal}); virtual nodes and pods stay`);
-  await Promise.all(providers.map((p) => p.stop()));
+  await Promise.all(providers.map((provider) => provider.stop()));
   await elector?.stop();
   server?.close();
-  for (const c of clients) c.close();
+  for (const client of clients) client.close();
   await flushLogger(logger);
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
   return signal === 'leadership-lost' ? 1 : 0;
 }
 
-function readiness(p: VirtualNodeProvider): { ok: boolean; reason?: string } {
-  const s = p.state();
-  if (!s.registered) return { ok: false, reason: 'node not registered yet' };
+interface Built {
+  providers: VirtualNodeProvider[];
+  localClient: KubeClient;
+  /** Every client made, to close at shutdown. */
+  clients: KubeClient[];
+}
+
+/** One provider per remote; throws when a kubeconfig cannot be loaded. */
+function buildProviders(config: VirtualNodeCommandConfig, logger: Logger, metrics: ProviderMetrics): Built {
+  const userAgent = `kube-offload-virtual-node/${VERSION}`;
+  const writeLimiter = (): TokenBucket => new TokenBucket({ qps: config.qps, burst: config.burst });
+  // The light kubeconfig loader: client-node (~60 MiB of RSS) is loaded only for exec/OIDC auth.
+  const localConfig = loadKubeClientConfig(config.kubeconfig);
+  const localClient = new KubeClient(localConfig, { writeLimiter: writeLimiter(), userAgent });
+  // Events have their own (lower) rate limit in the recorder; they must not slow status writes.
+  const eventsClient = new KubeClient(localConfig, { userAgent });
+  const clients = [localClient, eventsClient];
+  const providers = config.remotes.map((remote) => {
+    const remoteConfig = loadKubeClientConfig(remote.kubeconfig);
+    const remoteClient = new KubeClient(remoteConfig, { writeLimiter: writeLimiter(), userAgent });
+    clients.push(remoteClient);
+    return createVirtualNodeProvider({
+      localCluster: config.clusterName,
+      remoteCluster: remote.name,
+      local: localClient,
+      remote: remoteClient,
+      events: eventsClient,
+      node: {
+        nodeName: remote.nodeName,
+        remoteCluster: remote.name,
+        nodeIP: config.nodeIP,
+        convention: config.convention,
+        extraLabels: config.extraLabels,
+        providerVersion: VERSION,
+      },
+      logger,
+      metrics,
+      workers: config.workers,
+      probeIntervalMs: config.probeIntervalMs,
+      unreachableAfter: config.unreachableAfter,
+      leaseIntervalMs: config.leaseIntervalMs,
+      resyncPeriodMs: config.resyncPeriodMs,
+      referencesWarnAfterMs: config.referencesWarnAfterMs,
+    });
+  });
+  return { providers, localClient, clients };
+}
+
+/** /metrics, /healthz and /readyz; `status` tells whether this replica leads and its providers. */
+async function serveMetrics(
+  config: VirtualNodeCommandConfig,
+  logger: Logger,
+  metrics: ProviderMetrics,
+  status: () => { started: boolean; providers: VirtualNodeProvider[] },
+): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(body);
+        },
+        (err: unknown) => {
+          res.writeHead(500);
+          res.end(String(err));
+        },
+      );
+      return;
+    }
+    if (url === '/healthz' || url === '/readyz') {
+      const { ok, body } = healthReport(url, status());
+      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+      res.end(body);
+      return;
+    }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(config.metricsPort, config.metricsHost, resolve));
+  const port = (server.address() as AddressInfo).port;
+  logger.info({ port }, 'metrics and health on /metrics, /healthz, /readyz');
+  return server;
+}
+
+/** Not leading is healthy (a standby); readiness needs the nodes registered. */
+function healthReport(url: '/healthz' | '/readyz', status: { started: boolean; providers: VirtualNodeProvider[] }): {
+  ok: boolean;
+  body: string;
+} {
+  const { started, providers } = status;
+  const check = (provider: VirtualNodeProvider): Check => (url === '/readyz' ? readiness(provider) : provider.health());
+  const checks = started ? providers.map((provider) => ({ node: provider.nodeName, ...check(provider) })) : [];
+  const allOk = checks.every((result) => result.ok);
+  const ok = url === '/healthz' ? allOk : started && allOk;
+  return { ok, body: JSON.stringify({ status: ok ? 'ok' : 'failing', leading: started, checks }) };
+}
+
+function readiness(provider: VirtualNodeProvider): Check {
+  if (!provider.state().registered) return { ok: false, reason: 'node not registered yet' };
   return { ok: true };
 }

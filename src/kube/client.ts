@@ -3,23 +3,26 @@
 // Why not client-node's generated APIs or KubernetesObjectApi: we need (a) long-lived watch
 // streams without client-node 2.0.x's fixed 30 s inactivity abort (see informer.ts), (b) one
 // uniform error type carrying the HTTP status, and (c) every patch flavour and delete
-// preconditions with explicit paths. So we take only KubeConfig from client-node (kubeconfig
-// parsing, in-cluster config, exec/OIDC token refresh, TLS material) and speak HTTP via node:https.
+// preconditions with explicit paths. A KubeClient needs only a KubeConfigLike (the current cluster
+// and applyToHTTPSOptions): the light loader of kubeconfig.ts for plain kubeconfigs, client-node's
+// KubeConfig where exec plugins or OIDC need it. client-node is imported here as types only and
+// loaded by loadKubeConfig() on first use, so importing this module does not load it.
 import http from 'node:http';
 import https from 'node:https';
 import { createRequire } from 'node:module';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfigLike } from './kubeconfig.ts';
 import type { TokenBucket } from './ratelimit.ts';
 
 export type { KubernetesObject };
 
 /**
- * Loads a kubeconfig: from `file` when given, else the default chain of client-node
- * ($KUBECONFIG, ~/.kube/config, then the in-cluster service account).
+ * Loads a kubeconfig with client-node: from `file` when given, else the default chain of
+ * client-node ($KUBECONFIG, ~/.kube/config, then the in-cluster service account). Components
+ * prefer loadKubeClientConfig() (kubeconfig.ts), which needs client-node only for exec/OIDC.
  */
 export function loadKubeConfig(file?: string): KubeConfig {
-  // Loaded on first use: importing client-node costs ~80 MiB of RSS, which the syncer avoids
-  // with its own loader for plain kubeconfigs (src/kube/kubeconfig.ts).
+  // Loaded on first use: importing client-node costs ~60-80 MiB of RSS.
   const clientNode = createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
   const kc = new clientNode.KubeConfig();
   if (file) kc.loadFromFile(file);
@@ -187,7 +190,7 @@ function sameValue(a: unknown, b: unknown): boolean {
 }
 
 export class KubeClient {
-  readonly kubeConfig: KubeConfig;
+  readonly kubeConfig: KubeConfigLike;
   readonly server: string;
   readonly #timeoutMs: number;
   readonly #writeLimiter: TokenBucket | undefined;
@@ -195,7 +198,7 @@ export class KubeClient {
   #agent: http.Agent | undefined;
   #agentTls: TlsKey | undefined;
 
-  constructor(kubeConfig: KubeConfig, options: KubeClientOptions = {}) {
+  constructor(kubeConfig: KubeConfigLike, options: KubeClientOptions = {}) {
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error('kubeconfig has no current cluster');
     this.kubeConfig = kubeConfig;

@@ -1,17 +1,16 @@
 // A small kubeconfig loader for the common cases (client certificates, bearer tokens, token
 // files, in-cluster service account). Why: importing @kubernetes/client-node loads its whole
-// generated API (~80 MiB RSS), which alone blows the syncer's memory budget; KubeClient only
-// needs getCurrentCluster() and applyToHTTPSOptions(). Anything else (exec plugins,
-// auth-provider, proxies, several files in $KUBECONFIG) returns undefined and the caller falls
-// back to client-node's KubeConfig.
-//
-// NOTE: the saving only materialises once src/kube/client.ts imports KubeConfig as a type (it
-// currently imports the class for loadKubeConfig()); see the syncer's report.
+// generated API (~60-80 MiB RSS), which alone blows the syncer's and the virtual node's memory
+// budget; KubeClient only needs getCurrentCluster() and applyToHTTPSOptions(). Anything else
+// (exec plugins, auth-provider, proxies, several files in $KUBECONFIG) returns undefined from the
+// light loader, and loadKubeClientConfig() falls back to client-node's KubeConfig, which is only
+// loaded then.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type https from 'node:https';
 import { parse as parseYaml } from 'yaml';
+import { loadKubeConfig } from './client.ts';
 
 export interface LiteCluster {
   name: string;
@@ -154,4 +153,13 @@ export function loadLiteKubeConfig(file?: string): KubeConfigLike | undefined {
   } catch {
     return undefined; // let client-node produce its own (better) error
   }
+}
+
+/**
+ * The kubeconfig for a KubeClient: the light loader's when it can handle the file (or the default
+ * chain), else client-node's KubeConfig (exec plugins, OIDC and other auth providers, proxies,
+ * several files in $KUBECONFIG), imported on this first need only. Errors are client-node's.
+ */
+export function loadKubeClientConfig(file?: string): KubeConfigLike {
+  return loadLiteKubeConfig(file) ?? loadKubeConfig(file);
 }

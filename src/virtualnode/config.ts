@@ -1,6 +1,17 @@
 // Flags of `kube-offload virtual-node`, parsed into a validated config before any I/O.
 import { isIP } from 'node:net';
-import { ConfigError, LOG_LEVELS, dnsLabel, keyValue, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from '../shared/flags.ts';
+import {
+  ConfigError,
+  LOG_LEVELS,
+  dnsLabel,
+  keyValue,
+  oneOf,
+  parseConvention,
+  parseDuration,
+  parseFlags,
+  portNumber,
+  renameDeprecatedFlags,
+} from '../shared/flags.ts';
 import type { LogLevel } from '../shared/flags.ts';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
@@ -20,16 +31,16 @@ export interface VirtualNodeCommandConfig {
   convention: VirtualNodeConvention;
   metricsPort?: number;
   metricsHost: string;
-  concurrency: number;
+  workers: number;
   qps: number;
   burst: number;
   probeIntervalMs: number;
   unreachableAfter: number;
   leaseIntervalMs: number;
-  resyncMs: number;
+  resyncPeriodMs: number;
   referencesWarnAfterMs: number;
   leaderElect: boolean;
-  leaderElectNamespace: string;
+  leaseNamespace: string;
   logLevel: LogLevel;
 }
 
@@ -51,22 +62,34 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
                             taint of virtual nodes (default ${LIQO_CONVENTION.taintKey}=${LIQO_CONVENTION.taintValue}:${LIQO_CONVENTION.taintEffect})
   --metrics-port N          serve /metrics, /healthz, /readyz on this port (default: off; 0 = any)
   --metrics-host ADDR       address for that server (default 0.0.0.0)
-  --concurrency N           pods reconciled in parallel per remote (default 16)
+  --workers N               pods reconciled in parallel per remote (default 16)
   --qps N, --burst N        client-side write rate limit per cluster (default 100, 200: a virtual
                             node stands for a whole cluster, twice a kubelet's 50/100)
   --probe-interval DUR      remote reachability probe and capacity refresh (default 5s)
   --unreachable-after N     failed probes before the node turns NotReady (default 2)
   --lease-interval DUR      node Lease renewal (default 10s)
-  --resync DUR              full reconcile of every pod (default 5m)
+  --resync-period DUR       full reconcile of every pod (default 5m)
   --references-warn-after DUR
                             a pod still waiting this long for its ConfigMaps/Secrets in the twin
                             namespace gets a MissingReferences Warning Event (default 30s)
   --leader-elect            run only while holding a Lease (for several replicas)
-  --leader-elect-namespace NS
-                            namespace of that Lease (default kube-offload-system)
+  --lease-namespace NS      namespace of that Lease (default: $POD_NAMESPACE, else
+                            kube-offload-system)
   --log-level LEVEL         ${LOG_LEVELS.join(' | ')} (default info)
   -h, --help                this text
+
+Deprecated spellings, still accepted with a warning: --concurrency (--workers), --resync
+(--resync-period), --leader-elect-namespace (--lease-namespace).
 `;
+
+/** Old flag names -> their current spelling (the one every command uses). */
+export const DEPRECATED_FLAGS: Readonly<Record<string, string>> = {
+  concurrency: 'workers',
+  resync: 'resync-period',
+  'leader-elect-namespace': 'lease-namespace',
+};
+
+const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -76,8 +99,8 @@ function positiveInt(text: string, flag: string, min = 1): number {
   return n;
 }
 
-export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): VirtualNodeCommandConfig | 'help' {
-  const values = parseFlags(argv, {
+function readFlags(argv: string[], env: NodeJS.ProcessEnv, warn: ((line: string) => void) | undefined) {
+  return parseFlags(renameDeprecatedFlags(argv, DEPRECATED_FLAGS, warn), {
     'cluster-name': { type: 'string' },
     remote: { type: 'string', multiple: true },
     kubeconfig: { type: 'string' },
@@ -88,65 +111,40 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
     'virtual-node-taint': { type: 'string' },
     'metrics-port': { type: 'string' },
     'metrics-host': { type: 'string', default: '0.0.0.0' },
-    concurrency: { type: 'string', default: '16' },
+    workers: { type: 'string', default: '16' },
     qps: { type: 'string', default: '100' },
     burst: { type: 'string', default: '200' },
     'probe-interval': { type: 'string', default: '5s' },
     'unreachable-after': { type: 'string', default: '2' },
     'lease-interval': { type: 'string', default: '10s' },
-    resync: { type: 'string', default: '5m' },
+    'resync-period': { type: 'string', default: '5m' },
     'references-warn-after': { type: 'string', default: '30s' },
     'leader-elect': { type: 'boolean', default: false },
-    'leader-elect-namespace': { type: 'string', default: 'kube-offload-system' },
+    'lease-namespace': { type: 'string', default: env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE },
     'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h', default: false },
   });
+}
+
+/** `warn` hears of deprecated flag spellings (default: a line on stderr). */
+export function parseVirtualNodeArgs(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  warn?: (line: string) => void,
+): VirtualNodeCommandConfig | 'help' {
+  const values = readFlags(argv, env, warn);
   if (values.help) return 'help';
 
   const clusterName = values['cluster-name'];
   if (!clusterName) throw new ConfigError('--cluster-name is required');
   dnsLabel(clusterName, 'cluster-name');
-
-  const remoteFlags = values.remote ?? [];
-  if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
-  const nodeFlags = values['node-name'] ?? [];
-  const nodeNames = new Map<string, string>();
-  if (nodeFlags.length === 1 && remoteFlags.length === 1 && !nodeFlags[0]?.includes('=')) {
-    const [remote] = keyValue(remoteFlags[0] ?? '', 'remote');
-    nodeNames.set(remote, nodeFlags[0] ?? '');
-  } else {
-    for (const f of nodeFlags) {
-      const [remote, node] = keyValue(f, 'node-name');
-      nodeNames.set(remote, node);
-    }
-  }
-  const remotes: RemoteConfig[] = [];
-  const seenNodes = new Set<string>();
-  for (const f of remoteFlags) {
-    const [name, kubeconfig] = keyValue(f, 'remote');
-    dnsLabel(name, 'remote');
-    if (!kubeconfig) throw new ConfigError(`--remote ${name}: empty kubeconfig path`);
-    if (remotes.some((r) => r.name === name)) throw new ConfigError(`--remote ${name}: given twice`);
-    const nodeName = nodeNames.get(name) ?? `virtual-${name}`;
-    if (nodeName.length > 253 || !DNS_SUBDOMAIN.test(nodeName)) throw new ConfigError(`--node-name: "${nodeName}" is not a valid node name`);
-    if (seenNodes.has(nodeName)) throw new ConfigError(`--node-name: "${nodeName}" used for two remotes`);
-    seenNodes.add(nodeName);
-    remotes.push({ name, kubeconfig, nodeName });
-  }
-  for (const remote of nodeNames.keys()) {
-    if (!remotes.some((r) => r.name === remote)) throw new ConfigError(`--node-name ${remote}=...: no --remote ${remote}`);
-  }
+  const remotes = parseRemotes(values.remote ?? [], values['node-name'] ?? []);
 
   const nodeIP = values['node-ip'] ?? (env.POD_IP && isIP(env.POD_IP) ? env.POD_IP : '127.0.0.1');
   if (!isIP(nodeIP)) throw new ConfigError(`--node-ip: "${nodeIP}" is not an IP address`);
-
-  const extraLabels: Record<string, string> = {};
-  for (const l of values.label ?? []) {
-    const [k, v] = keyValue(l, 'label');
-    extraLabels[k] = v;
-  }
-
-  const metricsPort = values['metrics-port'] === undefined ? undefined : portNumber(values['metrics-port'], 'metrics-port');
+  const extraLabels = parseLabels(values.label ?? []);
+  const metricsPort =
+    values['metrics-port'] === undefined ? undefined : portNumber(values['metrics-port'], 'metrics-port');
   const logLevel = oneOf(values['log-level'], LOG_LEVELS, 'log-level');
 
   return {
@@ -158,16 +156,66 @@ export function parseVirtualNodeArgs(argv: string[], env: NodeJS.ProcessEnv = pr
     convention: parseConvention(values['virtual-node-label'], values['virtual-node-taint']),
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     metricsHost: values['metrics-host'],
-    concurrency: positiveInt(values.concurrency, 'concurrency'),
+    workers: positiveInt(values.workers, 'workers'),
     qps: positiveInt(values.qps, 'qps'),
     burst: positiveInt(values.burst, 'burst'),
     probeIntervalMs: parseDuration(values['probe-interval'], 'probe-interval'),
     unreachableAfter: positiveInt(values['unreachable-after'], 'unreachable-after'),
     leaseIntervalMs: parseDuration(values['lease-interval'], 'lease-interval'),
-    resyncMs: parseDuration(values.resync, 'resync'),
+    resyncPeriodMs: parseDuration(values['resync-period'], 'resync-period'),
     referencesWarnAfterMs: parseDuration(values['references-warn-after'], 'references-warn-after'),
     leaderElect: values['leader-elect'],
-    leaderElectNamespace: dnsLabel(values['leader-elect-namespace'], 'leader-elect-namespace'),
+    leaseNamespace: dnsLabel(values['lease-namespace'], 'lease-namespace'),
     logLevel,
   };
+}
+
+/** --node-name: a plain NAME with a single remote, else REMOTE=NAME pairs. */
+function parseNodeNames(remoteFlags: string[], nodeFlags: string[]): Map<string, string> {
+  const nodeNames = new Map<string, string>();
+  if (nodeFlags.length === 1 && remoteFlags.length === 1 && !nodeFlags[0]?.includes('=')) {
+    const [remote] = keyValue(remoteFlags[0] ?? '', 'remote');
+    nodeNames.set(remote, nodeFlags[0] ?? '');
+    return nodeNames;
+  }
+  for (const flag of nodeFlags) {
+    const [remote, node] = keyValue(flag, 'node-name');
+    nodeNames.set(remote, node);
+  }
+  return nodeNames;
+}
+
+function parseRemotes(remoteFlags: string[], nodeFlags: string[]): RemoteConfig[] {
+  if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
+  const nodeNames = parseNodeNames(remoteFlags, nodeFlags);
+  const remotes: RemoteConfig[] = [];
+  const seenNodes = new Set<string>();
+  for (const flag of remoteFlags) {
+    const [name, kubeconfig] = keyValue(flag, 'remote');
+    dnsLabel(name, 'remote');
+    if (!kubeconfig) throw new ConfigError(`--remote ${name}: empty kubeconfig path`);
+    if (remotes.some((remote) => remote.name === name)) throw new ConfigError(`--remote ${name}: given twice`);
+    const nodeName = nodeNames.get(name) ?? `virtual-${name}`;
+    if (nodeName.length > 253 || !DNS_SUBDOMAIN.test(nodeName)) {
+      throw new ConfigError(`--node-name: "${nodeName}" is not a valid node name`);
+    }
+    if (seenNodes.has(nodeName)) throw new ConfigError(`--node-name: "${nodeName}" used for two remotes`);
+    seenNodes.add(nodeName);
+    remotes.push({ name, kubeconfig, nodeName });
+  }
+  for (const remote of nodeNames.keys()) {
+    if (!remotes.some((r) => r.name === remote)) {
+      throw new ConfigError(`--node-name ${remote}=...: no --remote ${remote}`);
+    }
+  }
+  return remotes;
+}
+
+function parseLabels(flags: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const flag of flags) {
+    const [key, value] = keyValue(flag, 'label');
+    labels[key] = value;
+  }
+  return labels;
 }

@@ -1,5 +1,6 @@
 // Prometheus metrics of the virtual node provider (prom-client), on a registry of its own.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { statusCodeOf } from '../kube/client.ts';
 
 export interface ProviderMetrics {
   registry: Registry;
@@ -45,4 +46,33 @@ export function createProviderMetrics(options: { registry?: Registry; processMet
     }),
     waitingForReferences: new Gauge({ name: 'kube_offload_virtual_node_pods_waiting_for_references', help: 'Pods whose ConfigMaps/Secrets are not yet in the twin namespace', labelNames: ['remote'], registers }),
   };
+}
+
+export type Side = 'local' | 'remote';
+
+/** Counts the provider's API writes by side, verb and result (writes_total). */
+export class WriteCounter {
+  readonly #metrics: ProviderMetrics | undefined;
+  readonly #remote: string;
+
+  constructor(metrics: ProviderMetrics | undefined, remoteCluster: string) {
+    this.#metrics = metrics;
+    this.#remote = remoteCluster;
+  }
+
+  count(side: Side, verb: string, result: string): void {
+    this.#metrics?.writes.inc({ remote: this.#remote, side, verb, result });
+  }
+
+  /** Runs `write` and counts it: ok, or the HTTP status of its failure ("network" without one). */
+  async call<T>(side: Side, verb: string, write: () => Promise<T>): Promise<T> {
+    try {
+      const out = await write();
+      this.count(side, verb, 'ok');
+      return out;
+    } catch (err) {
+      this.count(side, verb, String(statusCodeOf(err) ?? 'network'));
+      throw err;
+    }
+  }
 }

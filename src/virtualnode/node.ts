@@ -16,7 +16,7 @@
 // other controllers add (the node lifecycle controller's not-ready taints, users' labels) are kept.
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { REMOTE_CLUSTER_LABEL } from '../../webhooks/keys.ts';
-import { jsonEqual } from './json.ts';
+import { jsonEqual } from '../../webhooks/json.ts';
 import { sumResources } from './quantity.ts';
 import type { Condition, Lease, Node, NodeStatus, Taint } from './types.ts';
 
@@ -238,6 +238,11 @@ export function nodeStatusUpdate(current: Node, desired: NodeStatus, nowMs: numb
     ...desired,
     conditions: [...(live.conditions ?? []).filter((c) => !ours.has(c.type)), ...(desired.conditions ?? [])],
   };
+}
+
+/** RFC 3339 in whole seconds, the format of Time fields (condition times, timestamps). */
+export function rfc3339(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 /** RFC 3339 with microseconds, the MicroTime format of Lease times. */

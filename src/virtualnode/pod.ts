@@ -14,7 +14,7 @@ import type { V1NodeSelector, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1P
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { ORIGIN_ANNOTATION, ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
 import { originOf, ownershipMarks, parseOrigin } from '../shared/ownership.ts';
-import { clone, jsonEqual } from './json.ts';
+import { deepClone, jsonEqual } from '../../webhooks/json.ts';
 import type { Condition, ContainerStatus, Pod, PodSpec, PodStatus } from './types.ts';
 
 /** Annotations that describe how the local object was written, not the pod; not copied. */
@@ -135,7 +135,7 @@ function isKubeApiAccessVolume(v: V1Volume): boolean {
 
 /** The pod spec for the remote cluster (see the file comment for what changes and why). */
 export function remotePodSpec(spec: PodSpec, ctx: RemotePodContext): PodSpec {
-  const out = clone(spec);
+  const out = deepClone(spec);
   // Scheduling happens again remotely.
   delete out.nodeName;
   delete out.schedulerName; // the remote default scheduler; a local custom one need not exist there
@@ -289,7 +289,7 @@ export function mergedConditions(local: Condition[] | undefined, remote: Conditi
 export function mirroredStatus(local: Pod, remote: Pod, hostIP: string): PodStatus {
   const rs = remote.status ?? {};
   const out: PodStatus = { phase: rs.phase ?? 'Pending' };
-  for (const f of MIRRORED_FIELDS) if (f !== 'phase' && rs[f] !== undefined) (out as Record<string, unknown>)[f] = clone(rs[f]);
+  for (const f of MIRRORED_FIELDS) if (f !== 'phase' && rs[f] !== undefined) (out as Record<string, unknown>)[f] = deepClone(rs[f]);
   out.conditions = mergedConditions(local.status?.conditions, rs.conditions);
   out.hostIP = hostIP;
   out.hostIPs = [{ ip: hostIP }];
