@@ -4,7 +4,8 @@
 // readiness after the informers sync, and admission through the real API server with the
 // namespace policy coming from the informer cache.
 import { expect } from 'chai';
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { join } from 'node:path';
 import { ensureBinaries } from '../../src/sandbox/binaries.ts';
@@ -187,5 +188,40 @@ describe('webhook in cluster mode (real API server)', function () {
     await waitFor(() => replica.logs.find('not patching caBundle: the shared CA changed').length >= refusals + 3, 'more sync rounds');
     const config = await api('GET', configPath);
     expect(config.webhooks[0].clientConfig.caBundle).to.equal(b64(rotated.cert));
+  });
+
+  it('runs in cluster mode without loading @kubernetes/client-node for a plain kubeconfig', async function () {
+    for (const replica of [...replicas]) await stopReplica(replica);
+    const dir = await tempDir();
+    // Reports every module specifier that resolves into client-node.
+    const hook = join(dir, 'report-client-node.mjs');
+    await writeFile(
+      hook,
+      `import { registerHooks } from 'node:module';
+registerHooks({ resolve(specifier, context, next) {
+  if (specifier.includes('@kubernetes/client-node')) process.stderr.write('LOADED ' + specifier + '\\n');
+  return next(specifier, context);
+} });
+`,
+    );
+    const cli = join(import.meta.dirname, '../../src/cli.ts');
+    const child = spawn(process.execPath, ['--import', hook, cli, 'webhook', '--cert-dir', dir, '--port', '0', '--host', '127.0.0.1', '--kubeconfig', cluster!.kubeconfigPath], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      const url = await waitFor(() => /"event":"listening".*?"url":"([^"]+)"/.exec(stdout)?.[1], `the listening line (stderr: ${stderr})`, 30_000);
+      const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
+      await waitFor(async () => (await send(url, { path: '/readyz', ca })).status === 200, '/readyz 200 (caches synced, Secret and caBundle done)', 30_000);
+      expect(stderr).to.not.include('LOADED');
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await removeDir(dir);
+    }
   });
 });

@@ -2,8 +2,8 @@
 // our serving certs, so the API server trusts us. Runs at start and periodically, because
 // `kubectl apply` of manifests with an empty caBundle would otherwise break admission until the
 // next restart. Writes only what differs: with the bundle already in place it is read-only.
-import type { AdmissionregistrationV1Api } from '@kubernetes/client-node';
-import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/client.ts';
+import { objectPath } from '../../kube/client.ts';
 import type { JsonPatchOperation } from '../../../webhooks/types.ts';
 
 export type WebhookConfigKind = 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
@@ -49,28 +49,32 @@ export async function syncCaBundle(store: WebhookConfigStore, labelSelector: str
   return patched;
 }
 
-export function kubeWebhookConfigStore(api: AdmissionregistrationV1Api): WebhookConfigStore {
-  const summarize = (items: Array<{ metadata?: { name?: string }; webhooks?: Array<{ name: string; clientConfig: { caBundle?: string } }> }>) =>
-    items.map((item) => ({
-      name: item.metadata?.name ?? '',
-      webhooks: (item.webhooks ?? []).map((webhook) => {
-        const summary: { name: string; caBundle?: string } = { name: webhook.name };
-        if (webhook.clientConfig.caBundle !== undefined) summary.caBundle = webhook.clientConfig.caBundle;
-        return summary;
-      }),
-    }));
-  const jsonPatch = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+/** The part of a Mutating/ValidatingWebhookConfiguration we read. */
+interface WebhookConfigObject {
+  metadata?: { name?: string };
+  webhooks?: Array<{ name: string; clientConfig?: { caBundle?: string } }>;
+}
+
+const COLLECTIONS: Record<WebhookConfigKind, string> = {
+  MutatingWebhookConfiguration: '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations',
+  ValidatingWebhookConfiguration: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations',
+};
+
+export function kubeWebhookConfigStore(client: KubeClient): WebhookConfigStore {
   return {
     async list(kind, labelSelector) {
-      const list =
-        kind === 'MutatingWebhookConfiguration'
-          ? await api.listMutatingWebhookConfiguration({ labelSelector })
-          : await api.listValidatingWebhookConfiguration({ labelSelector });
-      return summarize(list.items);
+      const { items } = await client.listAll<WebhookConfigObject>(COLLECTIONS[kind], { labelSelector });
+      return items.map((item) => ({
+        name: item.metadata?.name ?? '',
+        webhooks: (item.webhooks ?? []).map((webhook) => {
+          const summary: { name: string; caBundle?: string } = { name: webhook.name };
+          if (webhook.clientConfig?.caBundle !== undefined) summary.caBundle = webhook.clientConfig.caBundle;
+          return summary;
+        }),
+      }));
     },
     async patch(kind, name, operations) {
-      if (kind === 'MutatingWebhookConfiguration') await api.patchMutatingWebhookConfiguration({ name, body: operations }, jsonPatch);
-      else await api.patchValidatingWebhookConfiguration({ name, body: operations }, jsonPatch);
+      await client.patch(objectPath(COLLECTIONS[kind], name), operations, 'json');
     },
   };
 }

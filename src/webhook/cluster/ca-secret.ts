@@ -2,7 +2,8 @@
 // registered in the webhook configurations validates all of them. Whoever starts first creates
 // the Secret; the others (and restarts) read it. Two replicas racing to create it: the loser
 // gets 409 Conflict and re-reads the winner's CA.
-import type { CoreV1Api } from '@kubernetes/client-node';
+import type { KubeClient } from '../../kube/client.ts';
+import { isConflict, resourcePath } from '../../kube/client.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { CertAuthority } from '../tls/generate.ts';
 import { CertError, parseCa } from '../tls/inspect.ts';
@@ -55,27 +56,24 @@ export async function ensureCaSecret(options: {
   return caFromData(winner, where);
 }
 
-function statusCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
+interface SecretObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: { name?: string; namespace?: string };
+  data?: Record<string, string>;
 }
 
-export function kubeSecretStore(core: CoreV1Api): SecretStore {
+export function kubeSecretStore(client: KubeClient): SecretStore {
   return {
     async read(namespace, name) {
-      try {
-        const secret = await core.readNamespacedSecret({ namespace, name });
-        return secret.data ?? {};
-      } catch (error) {
-        if (statusCode(error) === 404) return undefined;
-        throw error;
-      }
+      const secret = await client.getOrUndefined<SecretObject>(resourcePath({ version: 'v1', resource: 'secrets', namespace, name }));
+      return secret ? (secret.data ?? {}) : undefined;
     },
     async create(namespace, name, data) {
       try {
-        await core.createNamespacedSecret({
-          namespace,
-          body: {
+        await client.create<SecretObject & { type: string; metadata: { labels: Record<string, string> } }>(
+          resourcePath({ version: 'v1', resource: 'secrets', namespace }),
+          {
             apiVersion: 'v1',
             kind: 'Secret',
             type: 'Opaque',
@@ -86,10 +84,10 @@ export function kubeSecretStore(core: CoreV1Api): SecretStore {
             },
             data,
           },
-        });
+        );
         return 'created';
       } catch (error) {
-        if (statusCode(error) === 409) return 'exists';
+        if (isConflict(error)) return 'exists';
         throw error;
       }
     },

@@ -1,6 +1,11 @@
 // Cluster wiring for the webhook (everything --standalone leaves out): API client config, the
-// shared CA Secret, caBundle upkeep and the informer-backed ClusterState.
-import { AdmissionregistrationV1Api, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+// shared CA Secret, caBundle upkeep and the informer-backed ClusterState. All of it speaks
+// through one KubeClient (src/kube/client.ts) over the light kubeconfig loader; client-node
+// (~60 MiB of resident memory for its generated APIs) is loaded only for kubeconfigs that need
+// its exec or OIDC auth.
+import { KubeClient } from '../../kube/client.ts';
+import type { KubeConfigLike } from '../../kube/kubeconfig.ts';
+import { loadKubeClientConfig } from '../../kube/kubeconfig.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import type { CertAuthority } from '../tls/generate.ts';
@@ -9,18 +14,21 @@ import { kubeWebhookConfigStore, syncCaBundle } from './ca-bundle.ts';
 import { ensureCaSecret, kubeSecretStore } from './ca-secret.ts';
 import type { InformerFactory } from './state.ts';
 
-/** --kubeconfig, else in-cluster service account, else $KUBECONFIG / ~/.kube/config. */
-export function loadKubeConfig(path: string | undefined): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  if (path !== undefined) kubeConfig.loadFromFile(path);
-  else kubeConfig.loadFromDefault();
+/** --kubeconfig, else $KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
+export function loadClusterConfig(path: string | undefined): KubeConfigLike {
+  const kubeConfig = loadKubeClientConfig(path);
   const cluster = kubeConfig.getCurrentCluster();
-  // loadFromDefault falls back to http://localhost:8080 when it finds nothing: say so instead
-  // of failing later with "connection refused".
+  // Finding nothing, client-node falls back to http://localhost:8080: say so instead of failing
+  // later with "connection refused".
   if (!cluster || (path === undefined && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
     throw new Error(path ? `kubeconfig ${path} has no current cluster` : 'no cluster access: not in a pod and no kubeconfig found (use --kubeconfig, or --standalone)');
   }
   return kubeConfig;
+}
+
+/** The one API client of a cluster-mode webhook: CA Secret, caBundle upkeep and informers share its connections. */
+export function createClusterClient(kubeConfig: KubeConfigLike): KubeClient {
+  return new KubeClient(kubeConfig, { userAgent: 'kube-offload-webhook' });
 }
 
 export interface SharedCa {
@@ -34,8 +42,8 @@ export interface SharedCa {
   verify(): Promise<string | undefined>;
 }
 
-export function sharedCa(kubeConfig: KubeConfig, secret: { namespace: string; name: string }, logger: Logger): SharedCa {
-  const store = kubeSecretStore(kubeConfig.makeApiClient(CoreV1Api));
+export function sharedCa(client: KubeClient, secret: { namespace: string; name: string }, logger: Logger): SharedCa {
+  const store = kubeSecretStore(client);
   const where = `${secret.namespace}/${secret.name}`;
   let ours: CertAuthority | undefined;
   return {
@@ -64,7 +72,7 @@ export interface CaBundleKeeper {
 
 /** Patches caBundle now and then every intervalMs. */
 export function keepCaBundle(options: {
-  kubeConfig: KubeConfig;
+  client: KubeClient;
   selector: string;
   caBundle: () => string | undefined;
   /** Managed certs in cluster mode: only patch while the shared Secret holds our CA. */
@@ -73,7 +81,7 @@ export function keepCaBundle(options: {
   logger: Logger;
   metrics: WebhookMetrics;
 }): CaBundleKeeper {
-  const store = kubeWebhookConfigStore(options.kubeConfig.makeApiClient(AdmissionregistrationV1Api));
+  const store = kubeWebhookConfigStore(options.client);
   let running = false;
   let mismatch: string | undefined;
   const once = async (): Promise<void> => {

@@ -1,8 +1,7 @@
 // What the webhook knows about the cluster, served from informer caches so that admission never
 // waits on the API server: the policy annotations of opted-in namespaces, and the virtual nodes.
-import type { V1Namespace, V1Node } from '@kubernetes/client-node';
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import type { KubeClient } from '../../kube/client.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { VirtualNodeConvention } from '../../../webhooks/keys.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../../webhooks/keys.ts';
@@ -23,7 +22,16 @@ export interface ClusterState {
   health(): { ok: boolean; reason?: string };
 }
 
-function policyOf(namespace: V1Namespace): NamespacePolicy {
+/** The fields of a Namespace and a Node that the webhook reads. */
+export interface NamespaceObject {
+  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+}
+export interface NodeObject {
+  metadata?: { name?: string; labels?: Record<string, string> };
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+function policyOf(namespace: NamespaceObject): NamespacePolicy {
   const annotations = namespace.metadata?.annotations ?? {};
   const policy: NamespacePolicy = {};
   const placement = annotations[PLACEMENT_ANNOTATION];
@@ -35,27 +43,34 @@ function policyOf(namespace: V1Namespace): NamespacePolicy {
   return policy;
 }
 
-function virtualNodeOf(node: V1Node): VirtualNodeInfo {
+function virtualNodeOf(node: NodeObject): VirtualNodeInfo {
   const ready = (node.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
   return { name: node.metadata?.name ?? '', labels: { ...(node.metadata?.labels ?? {}) }, ready };
 }
 
 export function createClusterState(options: {
-  kubeConfig: KubeConfig;
+  /** Shared by both informers (one connection pool); closed by the caller. */
+  client: KubeClient;
   convention: VirtualNodeConvention;
   createInformer: InformerFactory;
   logger?: Logger;
   /** Where the informers register their watch-restart counter. */
   registry?: Registry;
 }): ClusterState {
-  const common = { kubeConfig: options.kubeConfig, ...(options.logger ? { logger: options.logger } : {}), ...(options.registry ? { registry: options.registry } : {}) };
-  const namespaces = options.createInformer<V1Namespace>({
+  const common = {
+    client: options.client,
+    // Unused when a client is given; typed as client-node's KubeConfig until informer.ts takes the light one.
+    kubeConfig: options.client.kubeConfig as unknown as InformerOptions['kubeConfig'],
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.registry ? { registry: options.registry } : {}),
+  };
+  const namespaces = options.createInformer<NamespaceObject>({
     ...common,
     path: '/api/v1/namespaces',
     labelSelector: `${ENABLED_LABEL}=true`,
     name: 'webhook-namespaces',
   });
-  const nodes = options.createInformer<V1Node>({
+  const nodes = options.createInformer<NodeObject>({
     ...common,
     path: '/api/v1/nodes',
     labelSelector: `${options.convention.labelKey}=${options.convention.labelValue}`,

@@ -1,11 +1,12 @@
 // Assembles the admission webhook from config: certificates, optional cluster awareness, the
 // request listener on node:https, health checks and shutdown. The CLI command and tests both
 // use it.
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Server } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { handlers as defaultHandlers } from '../../../webhooks/index.ts';
 import type { AdmissionContext } from '../../../webhooks/types.ts';
+import type { KubeClient } from '../../kube/client.ts';
+import type { KubeConfigLike } from '../../kube/kubeconfig.ts';
 import type { CaBundleKeeper } from '../cluster/connect.ts';
 import type { InformerFactory } from '../cluster/state.ts';
 import type { ClusterState } from '../cluster/state.ts';
@@ -26,7 +27,7 @@ export interface StartOptions {
   /** Defaults to webhooks/index.ts; tests inject slow or failing handlers. */
   handlers?: AppDeps['handlers'];
   /** Cluster mode: overrides --kubeconfig / in-cluster loading. */
-  kubeConfig?: KubeConfig;
+  kubeConfig?: KubeConfigLike;
   /** Cluster mode: overrides src/kube/informer.ts. */
   informerFactory?: InformerFactory;
 }
@@ -48,11 +49,13 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   const stops: Array<() => void> = [];
 
   // Cluster modules are loaded only when needed: standalone runs without them.
-  let kubeConfig: KubeConfig | undefined;
+  let client: KubeClient | undefined;
   let connect: typeof import('../cluster/connect.ts') | undefined;
   if (!config.standalone) {
     connect = await import('../cluster/connect.ts');
-    kubeConfig = options.kubeConfig ?? connect.loadKubeConfig(config.kubeconfig);
+    const cluster = connect.createClusterClient(options.kubeConfig ?? connect.loadClusterConfig(config.kubeconfig));
+    client = cluster;
+    stops.push(() => cluster.close());
   }
 
   const certOptions: Parameters<typeof startServingCert>[0] = {
@@ -63,17 +66,23 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     logger,
     metrics,
   };
-  const shared = connect && kubeConfig ? connect.sharedCa(kubeConfig, config.caSecret, logger) : undefined;
+  const shared = connect && client ? connect.sharedCa(client, config.caSecret, logger) : undefined;
   if (shared) certOptions.resolveCa = (local) => shared.resolve(local);
-  const certs = await startServingCert(certOptions);
+  let certs: ServingCertSource;
+  try {
+    certs = await startServingCert(certOptions);
+  } catch (error) {
+    for (const stop of [...stops].reverse()) stop();
+    throw error;
+  }
   stops.push(() => certs.stop());
 
   let cluster: ClusterState | undefined;
   let caKeeper: CaBundleKeeper | undefined;
-  if (connect && kubeConfig) {
+  if (connect && client) {
     const { createClusterState } = await import('../cluster/state.ts');
     const createInformer = options.informerFactory ?? (await connect.loadInformerFactory());
-    const state = createClusterState({ kubeConfig, convention: config.convention, createInformer, logger, registry: metrics.registry });
+    const state = createClusterState({ client, convention: config.convention, createInformer, logger, registry: metrics.registry });
     cluster = state;
     stops.push(() => state.stop());
     state.start().then(
@@ -81,7 +90,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
       (error: Error) => logger.error({ event: 'informers', err: error.message }, 'informers failed to start'),
     );
     const keeper = connect.keepCaBundle({
-      kubeConfig,
+      client,
       selector: config.webhookSelector,
       caBundle: () => certs.caBundle(),
       ...(certs.mode === 'managed' && shared ? { verifyCa: () => shared.verify() } : {}),
@@ -143,7 +152,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   try {
     address = await listen(server, config.port, config.host);
   } catch (error) {
-    for (const stop of stops) stop();
+    for (const stop of [...stops].reverse()) stop();
     throw error;
   }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -162,7 +171,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
         draining = true;
         logger.info({ event: 'shutdown', drainTimeoutMs: config.drainTimeoutMs }, 'draining in-flight requests');
         const result = await drain(server, config.drainTimeoutMs);
-        for (const stop of stops) stop();
+        for (const stop of [...stops].reverse()) stop();
         logger.info({ event: 'shutdown', result }, result === 'drained' ? 'drained' : 'drain timed out; connections cut');
         return result;
       })();

@@ -3,14 +3,14 @@
 // interface), and readiness/liveness of a cluster-mode server fed by those informers.
 // The same paths against a real API server: test/integration/webhook-cluster.test.ts.
 import { expect } from 'chai';
-import { KubeConfig } from '@kubernetes/client-node';
-import type { V1Namespace, V1Node } from '@kubernetes/client-node';
+import { KubeClient } from '../../../src/kube/client.ts';
+import type { KubeConfigLike } from '../../../src/kube/kubeconfig.ts';
 import { caBundlePatch, syncCaBundle } from '../../../src/webhook/cluster/ca-bundle.ts';
 import type { WebhookConfigKind, WebhookConfigStore, WebhookConfigSummary } from '../../../src/webhook/cluster/ca-bundle.ts';
 import { ensureCaSecret } from '../../../src/webhook/cluster/ca-secret.ts';
 import type { SecretStore } from '../../../src/webhook/cluster/ca-secret.ts';
 import { createClusterState } from '../../../src/webhook/cluster/state.ts';
-import type { InformerFactory, WatchCache } from '../../../src/webhook/cluster/state.ts';
+import type { InformerFactory, NamespaceObject, NodeObject, WatchCache } from '../../../src/webhook/cluster/state.ts';
 import type { InformerEvent, InformerOptions } from '../../../src/kube/informer.ts';
 import { createLogger } from '../../../src/shared/log.ts';
 import { writeCertFiles } from '../../../src/webhook/tls/files.ts';
@@ -24,6 +24,14 @@ import { startWebhook } from '../../../src/webhook/server/webhook.ts';
 import { postReview, removeDir, review, send, tempDir, unhandledRejections } from './helpers.ts';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
+
+/** A kubeconfig for a cluster where nothing listens: API calls fail and are retried. */
+const unreachable: KubeConfigLike = {
+  getCurrentCluster: () => ({ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }),
+  async applyToHTTPSOptions(options) {
+    options.headers = { ...options.headers, Authorization: 'Bearer t' };
+  },
+};
 
 /** A Secret store where another replica wins the create race. */
 class RacingStore implements SecretStore {
@@ -197,9 +205,9 @@ describe('webhook cluster awareness (no cluster)', function () {
   describe('ClusterState', function () {
     it('serves namespace policies and virtual nodes from the informer caches', async function () {
       const { factory, byPath } = fakeFactory();
-      const state = createClusterState({ kubeConfig: new KubeConfig(), convention: { ...LIQO_CONVENTION, labelKey: 'example.com/virtual', labelValue: 'yes' }, createInformer: factory });
-      const namespaces = byPath('/api/v1/namespaces') as FakeInformer<V1Namespace>;
-      const nodes = byPath('/api/v1/nodes') as FakeInformer<V1Node>;
+      const state = createClusterState({ client: new KubeClient(unreachable), convention: { ...LIQO_CONVENTION, labelKey: 'example.com/virtual', labelValue: 'yes' }, createInformer: factory });
+      const namespaces = byPath('/api/v1/namespaces') as FakeInformer<NamespaceObject>;
+      const nodes = byPath('/api/v1/nodes') as FakeInformer<NodeObject>;
       expect(namespaces.options.labelSelector).to.equal('kube-offload.io/enabled=true');
       expect(nodes.options.labelSelector).to.equal('example.com/virtual=yes');
 
@@ -245,14 +253,8 @@ describe('webhook cluster awareness (no cluster)', function () {
         { name: 'tls.key', data: pair.key, secret: true },
         { name: 'ca.crt', data: ca.cert, secret: false },
       ]);
-      const kubeConfig = new KubeConfig();
       // Nothing listens there: caBundle upkeep fails and is retried, which must not matter here.
-      kubeConfig.loadFromOptions({
-        clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
-        users: [{ name: 'u', token: 't' }],
-        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
-        currentContext: 'x',
-      });
+      const kubeConfig = unreachable;
       let seen: AdmissionContext | undefined;
       const spy: AdmissionHandler = (request, context) => {
         seen = context;
@@ -273,8 +275,8 @@ describe('webhook cluster awareness (no cluster)', function () {
         expect(ready.status).to.equal(503);
         expect(ready.json.failing).to.deep.equal(['caches']);
 
-        const namespaces = fresh.byPath('/api/v1/namespaces') as FakeInformer<V1Namespace>;
-        const nodes = fresh.byPath('/api/v1/nodes') as FakeInformer<V1Node>;
+        const namespaces = fresh.byPath('/api/v1/namespaces') as FakeInformer<NamespaceObject>;
+        const nodes = fresh.byPath('/api/v1/nodes') as FakeInformer<NodeObject>;
         namespaces.set('demo', { metadata: { name: 'demo', annotations: { 'kube-offload.io/placement': 'Local' } } });
         nodes.set('vk', { metadata: { name: 'vk', labels: { 'liqo.io/type': 'virtual-node' } } });
         namespaces.release?.();
