@@ -1,7 +1,9 @@
 // Walks over JSON values (plain objects, arrays, strings, numbers, booleans, null) for the
-// handlers: structural equality, deep copies and serialization. Every walk keeps its own stack
-// instead of recursing: a review is parsed by JSON.parse, which builds values nested deeper
-// than any call stack (100,000 levels and more), and a stack overflow would fail the request.
+// handlers: structural equality, deep copies and serialization; the only ones in webhooks/.
+// Every walk keeps its own stack instead of recursing: a review is parsed by JSON.parse, which
+// builds values nested deeper than any call stack (100,000 levels and more), and a stack
+// overflow would fail the request. Keys are own keys whatever their name: "__proto__" from
+// JSON.parse is copied as a key, never as a prototype.
 
 type Container = Record<string, unknown> | unknown[];
 
@@ -62,9 +64,11 @@ function emptyLike(value: Container): Container {
  * normally on a plain object.
  */
 export function setOwn(record: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__')
+  if (key === '__proto__') {
     Object.defineProperty(record, key, { value, writable: true, enumerable: true, configurable: true });
-  else record[key] = value;
+  } else {
+    record[key] = value;
+  }
 }
 
 /**
