@@ -82,7 +82,9 @@ describe('json: deepClone', () => {
   });
 
   it('keeps keys named __proto__, constructor and prototype as own keys, prototypes untouched', () => {
-    const original = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":2}},"a":[{"__proto__":"s"}]}') as Record<string, unknown>;
+    const original = JSON.parse(
+      '{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":2}},"a":[{"__proto__":"s"}]}',
+    ) as Record<string, unknown>;
     const copy = deepClone(original);
     expect(Object.keys(copy)).to.deep.equal(['__proto__', 'constructor', 'a']);
     expect(Object.getPrototypeOf(copy)).to.equal(Object.prototype);
