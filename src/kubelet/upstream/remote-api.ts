@@ -1,0 +1,104 @@
+// How the kubelet API reaches the apiserver of the cluster where pods really run: its URL and,
+// per connection, the TLS material and Authorization header of its kubeconfig (read afresh each
+// time, so rotated tokens and certificates are picked up).
+import type https from 'node:https';
+import { WebSocket } from 'ws';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import type { KubeConfigLike } from '../../kube/kubeconfig.ts';
+import { UpstreamError } from '../backend.ts';
+
+export interface RemoteApi {
+  /** e.g. https://10.0.0.1:6443 */
+  server: string;
+  /** ca, cert, key, servername, rejectUnauthorized and headers (Authorization). */
+  connectOptions(): Promise<https.RequestOptions>;
+}
+
+export function remoteApiFromKubeConfig(kubeConfig: KubeConfigLike): RemoteApi {
+  const cluster = kubeConfig.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no current cluster');
+  return {
+    server: cluster.server.replace(/\/$/, ''),
+    connectOptions: async () => {
+      const options: https.RequestOptions = {};
+      await kubeConfig.applyToHTTPSOptions(options);
+      return options;
+    },
+  };
+}
+
+/** /api/v1/namespaces/{ns}/pods/{name}/{subresource} */
+export function podSubresourcePath(namespace: string, name: string, subresource: string): string {
+  return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/${subresource}`;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 30_000;
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * Opens a WebSocket to the remote apiserver offering `protocols`; resolves once it is open. A
+ * refused upgrade (403, 404, 400 "container not found", ...) rejects with an UpstreamError that
+ * carries the remote's status code and Status body.
+ */
+export async function dialRemoteWebSocket(
+  api: RemoteApi,
+  path: string,
+  query: URLSearchParams,
+  protocols: string[],
+  signal: AbortSignal,
+): Promise<WebSocket> {
+  const options = await api.connectOptions();
+  const url = `${api.server.replace(/^http/, 'ws')}${path}?${query.toString()}`;
+  const ws = new WebSocket(url, protocols, {
+    ...(options as Record<string, unknown>),
+    headers: { ...(options.headers as Record<string, string> | undefined) },
+    perMessageDeflate: false,
+    followRedirects: false,
+    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+  });
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => ws.terminate();
+    signal.addEventListener('abort', onAbort, { once: true });
+    ws.once('open', () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(ws);
+    });
+    ws.once('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
+      signal.removeEventListener('abort', onAbort);
+      void refusal(response).then(reject);
+      request.destroy();
+    });
+    ws.once('error', (err) => {
+      signal.removeEventListener('abort', onAbort);
+      reject(signal.aborted ? new Error('aborted') : err);
+    });
+  });
+}
+
+async function refusal(response: IncomingMessage): Promise<UpstreamError> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of response) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_ERROR_BODY) break;
+      chunks.push(chunk as Buffer);
+    }
+  } catch {
+    // a partial body still says something
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const statusCode = response.statusCode ?? 502;
+  const status = parseApiStatus(text);
+  const message = typeof status?.message === 'string' ? status.message : text.trim() || `HTTP ${statusCode}`;
+  return new UpstreamError(statusCode, message, status);
+}
+
+function parseApiStatus(text: string): Record<string, unknown> | undefined {
+  try {
+    const parsed = JSON.parse(text) as Record<string, unknown>;
+    return parsed && parsed.kind === 'Status' ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
