@@ -84,6 +84,24 @@ export interface ApiserverSettings {
   extraArgs: string[];
 }
 
+/**
+ * How the apiserver reaches kubelets (logs, exec, attach, port-forward, node proxy). The fake
+ * workers publish InternalDNS localhost, where their cluster's kwok answers (their InternalIP
+ * is a made-up 10.x address, the hostIP of their pods); a virtual node publishes only an
+ * InternalIP, where its provider answers. The kubelet's serving certificate is not checked
+ * (no --kubelet-certificate-authority), as on most clusters.
+ */
+export const KUBELET_PREFERRED_ADDRESS_TYPES = 'InternalDNS,InternalIP';
+
+function kubeletClientFlags(pki: ClusterPki): string[] {
+  const client = pki.clients['apiserver-kubelet-client'];
+  return [
+    `--kubelet-client-certificate=${client.certFile}`,
+    `--kubelet-client-key=${client.keyFile}`,
+    `--kubelet-preferred-address-types=${KUBELET_PREFERRED_ADDRESS_TYPES}`,
+  ];
+}
+
 export function apiserverArgv(settings: ApiserverSettings): string[] {
   const { pki } = settings;
   return [
@@ -111,6 +129,7 @@ export function apiserverArgv(settings: ApiserverSettings): string[] {
     '--requestheader-extra-headers-prefix=X-Remote-Extra-',
     `--proxy-client-cert-file=${pki.clients['front-proxy-client'].certFile}`,
     `--proxy-client-key-file=${pki.clients['front-proxy-client'].keyFile}`,
+    ...kubeletClientFlags(pki),
     '--allow-privileged=true',
     '--profiling=false',
     '--v=1',

@@ -5,11 +5,18 @@ import path from 'node:path';
 import { poll } from '../shared/async.ts';
 import { spawnManaged, type ManagedProcess, type ProcessRecord } from './procs.ts';
 
-export type ComponentName = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok';
+export type ComponentName =
+  | 'etcd'
+  | 'kube-apiserver'
+  | 'kube-controller-manager'
+  | 'kube-scheduler'
+  | 'kwok'
+  | 'pod-server';
 
 // Throwaway clusters: no need for kube-apiserver's slow graceful shutdown (> 5 s).
 const STOP_GRACE_MS: Record<ComponentName, number> = {
   kwok: 3000,
+  'pod-server': 3000,
   'kube-scheduler': 3000,
   'kube-controller-manager': 3000,
   'kube-apiserver': 0,
@@ -19,7 +26,7 @@ const STOP_GRACE_MS: Record<ComponentName, number> = {
 // Clients first (in parallel), then kube-apiserver, then etcd: nothing loses its server
 // while it is still running.
 const STOP_ORDER: ComponentName[][] = [
-  ['kwok', 'kube-scheduler', 'kube-controller-manager'],
+  ['kwok', 'pod-server', 'kube-scheduler', 'kube-controller-manager'],
   ['kube-apiserver'],
   ['etcd'],
 ];

@@ -1,7 +1,9 @@
-// One sandbox cluster: etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok,
-// all bound to 127.0.0.1 on free ports, in a directory of their own (pki, data, logs, pidfile).
-// This file puts the pieces together: cluster-dir.ts (directory, pidfile, reaping orphans),
-// cluster-processes.ts (start, wait, stop), etcd.ts, apiserver.ts, controllers.ts, kwok.ts.
+// One sandbox cluster: etcd + kube-apiserver + kube-controller-manager + kube-scheduler + kwok
+// + the pod server, all bound to 127.0.0.1 on free ports, in a directory of their own (pki,
+// data, logs, pidfile). This file puts the pieces together: cluster-dir.ts (directory, pidfile,
+// reaping orphans), cluster-processes.ts (start, wait, stop), etcd.ts, apiserver.ts,
+// controllers.ts, kwok.ts, and for the fake workers' kubelet API kwok-kubelet-api.ts,
+// kubelet-access.ts and pod-server.ts.
 import path from 'node:path';
 import {
   adminApi,
@@ -23,12 +25,24 @@ import { startEtcd } from './etcd.ts';
 import { runKubectl, type KubectlOptions, type KubectlResult } from './kubectl.ts';
 import { writeKubeconfig } from './kubeconfig.ts';
 import { launchKwok, registerNodes, waitKwokHealthy, waitNodesUsable, type NodeSpec } from './kwok.ts';
+import {
+  containerFiles,
+  containersPath,
+  KWOK_CRD_KINDS,
+  kubeletApiObjects,
+  prepareContainerFiles,
+  type ContainerFiles,
+} from './kwok-kubelet-api.ts';
+import { prepareKubeletAccess } from './kubelet-access.ts';
+import { launchPodServer, podServerUrl, waitPodServerReady } from './pod-server.ts';
 import { createClusterPki, type ClientName, type ClusterPki } from './pki.ts';
 import { addressInCidr, resolveNetwork, type Network } from './network.ts';
 import { isAlive, type ProcessRecord } from './procs.ts';
 import { freePort } from './util.ts';
 
 export type { NodeSpec } from './kwok.ts';
+export type { ContainerFiles } from './kwok-kubelet-api.ts';
+export { appendContainerLog, criLogLine, resourceMetricsPath } from './kwok-kubelet-api.ts';
 export type { ApiResult, AuditOptions } from './apiserver.ts';
 export { DEFAULT_AUDIT_POLICY } from './apiserver.ts';
 export type { KubectlOptions, KubectlResult } from './kubectl.ts';
@@ -68,7 +82,10 @@ export interface ClusterPorts {
   apiserver: number;
   controllerManager: number;
   scheduler: number;
+  /** kwok's server: /healthz and the fake workers' kubelet API. */
   kwok: number;
+  /** The pod server's shared listener (pod-server.ts). */
+  podServer: number;
 }
 
 export interface Cluster {
@@ -87,6 +104,10 @@ export interface Cluster {
   /** Set when the audit option was on. */
   readonly auditLogPath: string | undefined;
   readonly logDir: string;
+  /** The files behind every container's logs and exec (see kwok-kubelet-api.ts). */
+  readonly containers: ContainerFiles;
+  /** http://127.0.0.1:PORT of the pod server: /sandbox/connections counts forwarded connections. */
+  readonly podServerUrl: string;
   kubectl(args: string[], opts?: KubectlOptions): Promise<KubectlResult>;
   /** A raw API request as admin; `body` is JSON-encoded, the response JSON-decoded when possible. */
   api(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<ApiResult>;
@@ -136,6 +157,7 @@ async function allocatePorts(): Promise<ClusterPorts> {
     controllerManager: await freePort(),
     scheduler: await freePort(),
     kwok: await freePort(),
+    podServer: await freePort(),
   };
 }
 
@@ -191,10 +213,33 @@ async function startControlPlane(ctx: StartContext): Promise<ControlPlane> {
   return { binDir, pki, ports, server, api, apiserverArgv: argv, apiserverReady: ready, auditLogPath: audit?.logPath };
 }
 
+/** kwok and the pod server: the fake workers and the kubelet API they answer. */
+async function launchFakeWorkers(ctx: StartContext, plane: ControlPlane, kwokKubeconfig: string): Promise<void> {
+  const { name, network, clusterDir, processes } = ctx;
+  const { binDir, pki, ports, api, server } = plane;
+  const containers = containerFiles(clusterDir.path);
+  prepareContainerFiles(containers, name);
+  await prepareKubeletAccess(api, name);
+  await Promise.all([
+    launchPodServer(processes, { clusterName: name, server, pki, port: ports.podServer, logFile: containers.logFile }),
+    launchKwok(processes, {
+      binDir,
+      dir: clusterDir.path,
+      kubeconfig: kwokKubeconfig,
+      podCIDR: network.podCIDR,
+      nodeIP: network.nodes[0]?.ip ?? '10.0.0.1',
+      port: ports.kwok,
+      kubeletApiObjects: kubeletApiObjects(containers, ports.podServer),
+      crdKinds: KWOK_CRD_KINDS,
+      env: { PATH: containersPath(containers) },
+    }),
+  ]);
+}
+
 /**
- * Controller-manager, scheduler and kwok (started together; the nodes are registered while
- * they come up), then waits until the cluster is usable: every worker Ready and schedulable
- * and the default ServiceAccount there (pods need it).
+ * Controller-manager, scheduler, kwok and the pod server (started together; the nodes are
+ * registered while they come up), then waits until the cluster is usable: every worker Ready
+ * and schedulable and the default ServiceAccount there (pods need it).
  */
 async function startWorkers(ctx: StartContext, plane: ControlPlane): Promise<void> {
   const { name, network, clusterDir, processes } = ctx;
@@ -211,18 +256,15 @@ async function startWorkers(ctx: StartContext, plane: ControlPlane): Promise<voi
       { binDir, dir, clusterName: name, kubeconfig: controllerManagerKubeconfig, port: ports.controllerManager, pki },
       { binDir, dir, kubeconfig: schedulerKubeconfig, port: ports.scheduler },
     ),
-    launchKwok(processes, {
-      binDir,
-      dir,
-      kubeconfig: kwokKubeconfig,
-      podCIDR: network.podCIDR,
-      nodeIP: network.nodes[0]?.ip ?? '10.0.0.1',
-      port: ports.kwok,
-    }),
+    launchFakeWorkers(ctx, plane, kwokKubeconfig),
   ]);
-  await registerNodes(api, network.nodes, name);
-  await Promise.all([waitControllersHealthy(processes, ports), waitKwokHealthy(processes, ports.kwok)]);
-  ctx.progress('controller-manager, scheduler, kwok healthy');
+  await registerNodes(api, network.nodes, { name, kubeletPort: ports.kwok });
+  await Promise.all([
+    waitControllersHealthy(processes, ports),
+    waitKwokHealthy(processes, ports.kwok),
+    waitPodServerReady(processes, ports.podServer),
+  ]);
+  ctx.progress('controller-manager, scheduler, kwok, pod server healthy');
   await waitNodesUsable(
     processes,
     api,
@@ -277,6 +319,8 @@ function clusterHandle(ctx: StartContext, plane: ControlPlane, kubeconfigPath: s
     nodeNames: ctx.network.nodes.map((node) => node.name),
     auditLogPath: plane.auditLogPath,
     logDir: clusterDir.logDir,
+    containers: containerFiles(clusterDir.path),
+    podServerUrl: podServerUrl(plane.ports.podServer),
     kubectl: (args, opts) => runKubectl(plane.binDir, kubeconfigPath, kubectlCache, args, opts),
     api: plane.api,
     processes: () => processes.records(),

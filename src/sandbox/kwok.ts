@@ -39,8 +39,15 @@ export interface NodeSpec {
 
 export const DEFAULT_NODE_CAPACITY = { cpu: '8', memory: '32Gi', pods: '110', 'ephemeral-storage': '100Gi' };
 
+/**
+ * Where the apiserver finds a fake worker's kubelet API: kwok's server on 127.0.0.1, named by
+ * an InternalDNS address (the apiservers prefer it, see KUBELET_PREFERRED_ADDRESS_TYPES), so
+ * the InternalIP stays the node's made-up address and its pods' hostIP.
+ */
+export const KUBELET_HOST = 'localhost';
+
 /** The Node object we POST for a fake worker (status included: the apiserver keeps it on create). */
-export function nodeManifest(node: NodeSpec, kubeletVersion: string): Record<string, unknown> {
+export function nodeManifest(node: NodeSpec, kubeletVersion: string, kubeletPort: number): Record<string, unknown> {
   const capacity = { ...DEFAULT_NODE_CAPACITY, ...node.capacity };
   return {
     apiVersion: 'v1',
@@ -66,8 +73,10 @@ export function nodeManifest(node: NodeSpec, kubeletVersion: string): Record<str
       allocatable: capacity,
       addresses: [
         { type: 'InternalIP', address: node.ip },
+        { type: 'InternalDNS', address: KUBELET_HOST },
         { type: 'Hostname', address: node.name },
       ],
+      daemonEndpoints: { kubeletEndpoint: { Port: kubeletPort } },
       nodeInfo: {
         architecture: 'amd64',
         operatingSystem: 'linux',
@@ -276,13 +285,14 @@ function stageObject(s: Stage): Record<string, unknown> {
 }
 
 /**
- * The multi-document YAML for `kwok --config`: Stage objects only. No KwokConfiguration
- * document on purpose: kwok applies its defaults only when the config has none (a
- * KwokConfiguration with `options: {}` leaves e.g. nodeLeaseParallelism at 0 and kwok exits
- * with "node leases parallelism must be greater than 0"); every option goes in as a flag.
+ * The multi-document YAML for `kwok --config`: our Stage objects and `extra` (the kubelet API's
+ * objects, kwok-kubelet-api.ts). No KwokConfiguration document on purpose: kwok applies its
+ * defaults only when the config has none (a KwokConfiguration with `options: {}` leaves e.g.
+ * nodeLeaseParallelism at 0 and kwok exits with "node leases parallelism must be greater than
+ * 0"); every option goes in as a flag.
  */
-export function kwokConfigYaml(): string {
-  const docs: Record<string, unknown>[] = STAGES.map(stageObject);
+export function kwokConfigYaml(extra: Record<string, unknown>[] = []): string {
+  const docs: Record<string, unknown>[] = [...STAGES.map(stageObject), ...extra];
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
 }
 
@@ -295,8 +305,14 @@ export interface KwokSettings {
   podCIDR: string;
   /** The node IP kwok reports where a node has none of its own. */
   nodeIP: string;
-  /** Port of kwok's /healthz. */
+  /** Port of kwok's server: /healthz and the fake workers' kubelet API. */
   port: number;
+  /** More --config objects: what the kubelet API answers (kwok-kubelet-api.ts). */
+  kubeletApiObjects: Record<string, unknown>[];
+  /** Kinds kwok reads from the API instead (their CRDs must be installed first). */
+  crdKinds: string[];
+  /** Added to kwok's environment (the PATH its exec looks commands up in). */
+  env: Record<string, string>;
 }
 
 export function kwokArgv(settings: KwokSettings, configFile: string): string[] {
@@ -310,17 +326,18 @@ export function kwokArgv(settings: KwokSettings, configFile: string): string[] {
     `--node-ip=${settings.nodeIP}`,
     `--node-lease-duration-seconds=${NODE_LEASE_SECONDS}`,
     `--server-address=127.0.0.1:${settings.port}`,
+    ...(settings.crdKinds.length ? [`--enable-crds=${settings.crdKinds.join(',')}`] : []),
   ];
 }
 
 /** Writes kwok.yaml and spawns kwok without waiting for it (waitKwokHealthy does). */
 export async function launchKwok(processes: ClusterProcesses, settings: KwokSettings): Promise<void> {
   const configFile = path.join(settings.dir, 'kwok.yaml');
-  fs.writeFileSync(configFile, kwokConfigYaml());
+  fs.writeFileSync(configFile, kwokConfigYaml(settings.kubeletApiObjects));
   // kwok always reads ~/.kwok/kwok.yaml when it exists: give it an empty HOME of its own.
   const kwokHome = path.join(settings.dir, 'kwok-home');
   fs.mkdirSync(kwokHome, { recursive: true });
-  await processes.launch('kwok', kwokArgv(settings, configFile), { HOME: kwokHome });
+  await processes.launch('kwok', kwokArgv(settings, configFile), { ...settings.env, HOME: kwokHome });
 }
 
 export async function waitKwokHealthy(processes: ClusterProcesses, port: number): Promise<void> {
@@ -328,17 +345,22 @@ export async function waitKwokHealthy(processes: ClusterProcesses, port: number)
 }
 
 /**
- * Creates the Node objects (an existing one is fine). Their status (addresses, capacity,
- * nodeInfo) is kept on create; the kubelet version is the apiserver's, as on a real cluster.
+ * Creates the Node objects (an existing one is fine). Their status (addresses, kubelet port,
+ * capacity, nodeInfo) is kept on create; the kubelet version is the apiserver's, as on a real
+ * cluster; the kubelet port is kwok's.
  */
-export async function registerNodes(api: AdminApi, nodes: NodeSpec[], clusterName: string): Promise<void> {
+export async function registerNodes(
+  api: AdminApi,
+  nodes: NodeSpec[],
+  cluster: { name: string; kubeletPort: number },
+): Promise<void> {
   const version = await api('GET', '/version');
   const kubeletVersion = String(version.body?.gitVersion ?? 'v0.0.0');
   await Promise.all(
     nodes.map(async (node) => {
-      const res = await api('POST', '/api/v1/nodes', nodeManifest(node, kubeletVersion));
+      const res = await api('POST', '/api/v1/nodes', nodeManifest(node, kubeletVersion, cluster.kubeletPort));
       if (res.status !== 201 && res.status !== 409) {
-        throw new Error(`${clusterName}: creating node ${node.name}: HTTP ${res.status}: ${JSON.stringify(res.body)}`);
+        throw new Error(`${cluster.name}: creating node ${node.name}: HTTP ${res.status}: ${JSON.stringify(res.body)}`);
       }
     }),
   );

@@ -1,6 +1,6 @@
 // Certificates and keys of one sandbox cluster: a CA (client-cert auth + serving cert), the
-// apiserver serving cert, client certs for admin / controller-manager / scheduler / kwok, and
-// the service-account signing key pair. EC P-256 keys: fast to generate, accepted everywhere.
+// apiserver serving cert, client certs for admin / controller-manager / scheduler / kwok /
+// front-proxy / the apiserver's kubelet client, and the service-account signing key pair. EC P-256 keys: fast to generate, accepted everywhere.
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,12 +15,21 @@ export interface ClusterPki {
   dir: string;
   ca: KeyPair & { certFile: string; keyFile: string };
   apiserver: KeyPair & { certFile: string; keyFile: string };
-  /** client certs by user (admin, kube-controller-manager, kube-scheduler, kwok, front-proxy-client) */
+  /** client certs by user (see CLIENT_SUBJECTS) */
   clients: Record<ClientName, KeyPair & { certFile: string; keyFile: string }>;
   serviceAccount: { publicKeyFile: string; privateKeyFile: string };
 }
 
-export type ClientName = 'admin' | 'controller-manager' | 'scheduler' | 'kwok' | 'front-proxy-client';
+export type ClientName =
+  | 'admin'
+  | 'controller-manager'
+  | 'scheduler'
+  | 'kwok'
+  | 'front-proxy-client'
+  | 'apiserver-kubelet-client';
+
+/** The user the apiserver is to kubelets (--kubelet-client-certificate), as kubeadm names it. */
+export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 /** CN / O of each client: these are the identities RBAC's bootstrap policy knows. */
 const CLIENT_SUBJECTS: Record<ClientName, { cn: string; o?: string }> = {
@@ -31,7 +40,12 @@ const CLIENT_SUBJECTS: Record<ClientName, { cn: string; o?: string }> = {
   // The aggregation layer's proxy identity (--proxy-client-cert-file); trusted through
   // --requestheader-client-ca-file + --requestheader-allowed-names=front-proxy-client.
   'front-proxy-client': { cn: 'front-proxy-client' },
+  // What kube-apiserver presents to kubelets (logs, exec, port-forward, node proxy). No group:
+  // a binding to system:kubelet-api-admin (kubelet-client.ts) is all it may do there.
+  'apiserver-kubelet-client': { cn: KUBELET_CLIENT_USER },
 };
+
+const CLIENT_NAMES = Object.keys(CLIENT_SUBJECTS) as ClientName[];
 
 const YEAR_MS = 365 * 24 * 3600 * 1000;
 
@@ -95,7 +109,7 @@ function write(file: string, content: string, mode = 0o600): string {
 export async function createClusterPki(dir: string, clusterName: string, serviceIP: string): Promise<ClusterPki> {
   fs.mkdirSync(dir, { recursive: true });
   const ca = await createCa(`kube-offload-sandbox-${clusterName}-ca`);
-  const names: ClientName[] = ['admin', 'controller-manager', 'scheduler', 'kwok', 'front-proxy-client'];
+  const names = CLIENT_NAMES;
   const [apiserver, ...clientPairs] = await Promise.all([
     signCert(ca, { cn: 'kube-apiserver' }, {
       server: {

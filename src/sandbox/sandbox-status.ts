@@ -35,6 +35,7 @@ function clusterProbes(name: string, cluster: ClusterState): [string, Probe][] {
     [`${name}/kube-controller-manager`, selfSigned(ports.controllerManager)],
     [`${name}/kube-scheduler`, selfSigned(ports.scheduler)],
     [`${name}/kwok`, () => isHealthy(`http://127.0.0.1:${ports.kwok}/healthz`)],
+    [`${name}/pod-server`, () => isHealthy(`http://127.0.0.1:${ports.podServer}/sandbox/healthz`)],
   ];
 }
 

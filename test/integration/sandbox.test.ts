@@ -62,7 +62,7 @@ describe('sandbox: local + remote clusters on a real control plane', function ()
     const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8'));
     expect(state.clusters.local.server).to.equal(sandbox!.local.server);
     expect(state.clusters.remote.processes.map((p: ProcessRecord) => p.name)).to.include('remote/kube-apiserver');
-    expect(records).to.have.length(10);
+    expect(records).to.have.length(12);
   });
 
   it('local cluster has worker-node-1 and worker-node-2 Ready', async function () {
