@@ -36,7 +36,7 @@ const namespace = (name: string): KubeObject => ({
 
 /** A local ConfigMap; `stamp` is its replication label ('none': not stamped yet). */
 const configMap = (name: string, data: Record<string, string>, stamp: 'true' | 'false' | 'none' = 'true'): KubeObject => {
-  const marks = stamp === 'none' ? {} : { [REPLICATE_KEY]: stamp };
+  const marks: Record<string, string> = stamp === 'none' ? {} : { [REPLICATE_KEY]: stamp };
   return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, labels: { app: 'web', ...marks } }, data };
 };
 
