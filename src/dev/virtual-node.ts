@@ -5,7 +5,13 @@
 // kube-offload-virtual-node from manifests/, remotely
 // kube-offload-virtual-node-remote from manifests/virtual-node/remote-rbac.yaml. Tokens come from
 // the TokenRequest API.
+//
+// Its kubelet API listens on an ephemeral port of 127.0.0.1 (the node's InternalIP), where the
+// local apiserver dials it with its kubelet client certificate; client certificates are checked
+// against the local cluster's CA.
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
 import { twoClusterServiceAccounts } from '../sandbox/identity.ts';
@@ -17,6 +23,34 @@ export const SANDBOX_VIRTUAL_NODE = `virtual-${SANDBOX_REMOTE_NAME}`;
 export const SYSTEM_NAMESPACE = 'kube-offload-system';
 export const LOCAL_SERVICE_ACCOUNT = 'kube-offload-virtual-node';
 export const REMOTE_SERVICE_ACCOUNT = 'kube-offload-virtual-node-remote';
+
+/** The virtual node's InternalIP in the sandbox: where the local apiserver finds its kubelet API. */
+export const SANDBOX_NODE_IP = '127.0.0.1';
+
+/** Flag names the provider may use for its kubelet serving certificate's directory. */
+const CERT_DIR_FLAGS = ['--kubelet-cert-dir', '--kubelet-serving-cert-dir', '--cert-dir'];
+
+let knownFlags: Promise<Set<string>> | undefined;
+
+/** The flags `kube-offload virtual-node` takes, from its --help (read once per process). */
+function providerFlags(ctx: SandboxContext): Promise<Set<string>> {
+  knownFlags ??= promisify(execFile)(ctx.nodeBin, [ctx.cli, 'virtual-node', '--help']).then(
+    ({ stdout }) => new Set(stdout.match(/--[a-z][a-z0-9-]*/g) ?? []),
+  );
+  return knownFlags;
+}
+
+/** The kubelet API's flags, as far as this provider has them (none before it serves one). */
+async function kubeletApiArgs(ctx: SandboxContext, workDir: string): Promise<string[]> {
+  const flags = await providerFlags(ctx);
+  if (!flags.has('--kubelet-port')) return [];
+  const certDirFlag = CERT_DIR_FLAGS.find((flag) => flags.has(flag));
+  return [
+    '--kubelet-port', '0',
+    ...(flags.has('--client-ca-file') ? ['--client-ca-file', ctx.local.caCertPath] : []),
+    ...(certDirFlag ? [certDirFlag, path.join(workDir, 'kubelet-certs')] : []),
+  ];
+}
 
 export interface VirtualNodeComponentOptions {
   clusterName?: string;
@@ -50,6 +84,8 @@ export async function virtualNodeComponent(ctx: SandboxContext, options: Virtual
       '--kubeconfig', localKc,
       '--metrics-port', String(port),
       '--metrics-host', '127.0.0.1',
+      '--node-ip', SANDBOX_NODE_IP,
+      ...(await kubeletApiArgs(ctx, path.join(ctx.componentsDir, name))),
       ...(options.args ?? []),
     ),
     before: async () => {
