@@ -55,23 +55,15 @@ export async function run(argv: string[]): Promise<number> {
     }
   };
 
-  const server = config.metricsPort === undefined ? undefined : await serveMetrics(config, logger, metrics, () => ({ started, providers }));
+  const server =
+    config.metricsPort === undefined
+      ? undefined
+      : await serveMetrics(config, logger, metrics, () => ({ started, providers }));
 
-  let elector: LeaderElector | undefined;
-  if (config.leaderElect) {
-    elector = new LeaderElector({
-      client: localClient,
-      namespace: config.leaseNamespace,
-      name: `kube-offload-virtual-node-${config.clusterName}`,
-      identity: `${os.hostname()}_${randomUUID()}`,
-      logger,
-      onStartedLeading: () => startAll(),
-      onStoppedLeading: () => shutdown.request('leadership-lost'),
-    });
-    elector.start();
-  } else {
-    startAll();
-  }
+  const elector = config.leaderElect
+    ? electLeader(config, localClient, logger, startAll, () => shutdown.request('leadership-lost'))
+    : undefined;
+  if (!elector) startAll();
 
   const signal = await shutdown.requested;
   logger.info({ event: 'shutdown', signal }, `stopping (${signal}); virtual nodes and pods stay`);
@@ -82,6 +74,27 @@ export async function run(argv: string[]): Promise<number> {
   await flushLogger(logger);
   setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
   return signal === 'leadership-lost' ? 1 : 0;
+}
+
+/** Runs `startAll` once this replica holds the Lease; `lost` when it no longer does. */
+function electLeader(
+  config: VirtualNodeCommandConfig,
+  client: KubeClient,
+  logger: Logger,
+  startAll: () => void,
+  lost: () => void,
+): LeaderElector {
+  const elector = new LeaderElector({
+    client,
+    namespace: config.leaseNamespace,
+    name: `kube-offload-virtual-node-${config.clusterName}`,
+    identity: `${os.hostname()}_${randomUUID()}`,
+    logger,
+    onStartedLeading: () => startAll(),
+    onStoppedLeading: lost,
+  });
+  elector.start();
+  return elector;
 }
 
 interface Built {
@@ -170,7 +183,10 @@ async function serveMetrics(
 }
 
 /** Not leading is healthy (a standby); readiness needs the nodes registered. */
-function healthReport(url: '/healthz' | '/readyz', status: { started: boolean; providers: VirtualNodeProvider[] }): {
+function healthReport(
+  url: '/healthz' | '/readyz',
+  status: { started: boolean; providers: VirtualNodeProvider[] },
+): {
   ok: boolean;
   body: string;
 } {

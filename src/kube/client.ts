@@ -23,7 +23,9 @@ export type { KubernetesObject };
  */
 export function loadKubeConfig(file?: string): KubeConfig {
   // Loaded on first use: importing client-node costs ~60-80 MiB of RSS.
-  const clientNode = createRequire(import.meta.url)('@kubernetes/client-node') as typeof import('@kubernetes/client-node');
+  const clientNode = createRequire(import.meta.url)(
+    '@kubernetes/client-node',
+  ) as typeof import('@kubernetes/client-node');
   const kc = new clientNode.KubeConfig();
   if (file) kc.loadFromFile(file);
   else kc.loadFromDefault();
@@ -251,7 +253,12 @@ export class KubeClient {
    */
   async stream(method: string, path: string, options: RequestOptions = {}): Promise<StreamResponse> {
     if (method !== 'GET' && this.#writeLimiter) await this.#writeLimiter.take(options.signal);
-    const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    const body =
+      options.body === undefined
+        ? undefined
+        : typeof options.body === 'string'
+          ? options.body
+          : JSON.stringify(options.body);
     const url = this.#url(path, options.query);
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     // One retry when a pooled keep-alive socket turns out to be closed by the server before it
@@ -259,7 +266,7 @@ export class KubeClient {
     for (let attempt = 0; ; attempt++) {
       const base = await this.#requestOptions();
       try {
-        return await this.#send(url, method, base, body, options, timeoutMs);
+        return await this.#send({ url, method, body, timeoutMs }, base, options);
       } catch (err) {
         if (attempt === 0 && (err as { retryable?: boolean }).retryable) continue;
         throw err;
@@ -267,7 +274,12 @@ export class KubeClient {
     }
   }
 
-  #send(url: URL, method: string, base: https.RequestOptions, body: string | undefined, options: RequestOptions, timeoutMs: number): Promise<StreamResponse> {
+  #send(
+    request: { url: URL; method: string; body: string | undefined; timeoutMs: number },
+    base: https.RequestOptions,
+    options: RequestOptions,
+  ): Promise<StreamResponse> {
+    const { url, method, body, timeoutMs } = request;
     const headers: http.OutgoingHttpHeaders = {
       ...(base.headers as http.OutgoingHttpHeaders | undefined),
       Accept: 'application/json',
@@ -282,7 +294,13 @@ export class KubeClient {
       const req = mod.request(url, { ...base, method, headers, ...(options.signal ? { signal: options.signal } : {}) });
       let timer: NodeJS.Timeout | undefined;
       if (timeoutMs > 0) {
-        timer = setTimeout(() => req.destroy(new DOMException(`${method} ${url.pathname}: no response within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs);
+        timer = setTimeout(
+          () =>
+            req.destroy(
+              new DOMException(`${method} ${url.pathname}: no response within ${timeoutMs} ms`, 'TimeoutError'),
+            ),
+          timeoutMs,
+        );
       }
       req.on('response', (res) => {
         clearTimeout(timer);
@@ -290,7 +308,8 @@ export class KubeClient {
       });
       req.on('error', (err: NodeJS.ErrnoException) => {
         clearTimeout(timer);
-        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) (err as { retryable?: boolean }).retryable = true;
+        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE'))
+          (err as { retryable?: boolean }).retryable = true;
         reject(err);
       });
       req.end(body);
@@ -302,7 +321,16 @@ export class KubeClient {
     const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
     const res = await this.stream(method, path, options);
     // The header timeout is over; bound reading the body too.
-    const timer = timeoutMs > 0 ? setTimeout(() => res.body.destroy(new DOMException(`${method} ${path}: body not read within ${timeoutMs} ms`, 'TimeoutError')), timeoutMs) : undefined;
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(
+            () =>
+              res.body.destroy(
+                new DOMException(`${method} ${path}: body not read within ${timeoutMs} ms`, 'TimeoutError'),
+              ),
+            timeoutMs,
+          )
+        : undefined;
     let text = '';
     try {
       res.body.setEncoding('utf8');
@@ -317,7 +345,10 @@ export class KubeClient {
       parsed = undefined;
     }
     if (res.statusCode < 200 || res.statusCode >= 300) {
-      const status = parsed && typeof parsed === 'object' && (parsed as ApiStatus).kind === 'Status' ? (parsed as ApiStatus) : undefined;
+      const status =
+        parsed && typeof parsed === 'object' && (parsed as ApiStatus).kind === 'Status'
+          ? (parsed as ApiStatus)
+          : undefined;
       throw new KubeApiError(method, path, res.statusCode, status, status ? undefined : text.slice(0, 500));
     }
     return parsed as T;
@@ -328,7 +359,10 @@ export class KubeClient {
   }
 
   /** GET that maps 404 to undefined. */
-  async getOrUndefined<T extends KubernetesObject = KubernetesObject>(path: string, options: { signal?: AbortSignal } = {}): Promise<T | undefined> {
+  async getOrUndefined<T extends KubernetesObject = KubernetesObject>(
+    path: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T | undefined> {
     try {
       return await this.get<T>(path, options);
     } catch (err) {
@@ -338,7 +372,10 @@ export class KubeClient {
   }
 
   /** One page of a collection. */
-  list<T extends KubernetesObject = KubernetesObject>(collectionPath: string, options: ListOptions = {}): Promise<ObjectList<T>> {
+  list<T extends KubernetesObject = KubernetesObject>(
+    collectionPath: string,
+    options: ListOptions = {},
+  ): Promise<ObjectList<T>> {
     const { signal, ...q } = options;
     return this.request<ObjectList<T>>('GET', collectionPath, { query: q as Query, ...(signal ? { signal } : {}) });
   }
@@ -354,7 +391,9 @@ export class KubeClient {
    */
   async listAll<T extends KubernetesObject = KubernetesObject>(
     collectionPath: string,
-    options: Omit<ListOptions, 'continue'> & { map?: (item: T, list: { kind?: string; apiVersion?: string }) => T } = {},
+    options: Omit<ListOptions, 'continue'> & {
+      map?: (item: T, list: { kind?: string; apiVersion?: string }) => T;
+    } = {},
   ): Promise<{ items: T[]; resourceVersion: string; apiVersion?: string; kind?: string }> {
     const { map, ...listOptions } = options;
     const pageSize = listOptions.limit ?? 500;
@@ -365,14 +404,30 @@ export class KubeClient {
       try {
         do {
           // resourceVersion options apply only to the first page; later pages follow the token.
-          const page = await this.list<T>(collectionPath, cont ? { ...listOptions, resourceVersion: undefined, resourceVersionMatch: undefined, limit: pageSize, continue: cont } : { ...listOptions, limit: pageSize });
+          const page = await this.list<T>(
+            collectionPath,
+            cont
+              ? {
+                  ...listOptions,
+                  resourceVersion: undefined,
+                  resourceVersionMatch: undefined,
+                  limit: pageSize,
+                  continue: cont,
+                }
+              : { ...listOptions, limit: pageSize },
+          );
           first ??= page;
           const pageItems = page.items ?? [];
           if (map) for (let i = 0; i < pageItems.length; i++) pageItems[i] = map(pageItems[i] as T, first);
           items.push(...pageItems);
           cont = page.metadata?.continue || undefined;
           if (!cont) {
-            return { items, resourceVersion: page.metadata?.resourceVersion ?? '', ...(first.apiVersion ? { apiVersion: first.apiVersion } : {}), ...(first.kind ? { kind: first.kind } : {}) };
+            return {
+              items,
+              resourceVersion: page.metadata?.resourceVersion ?? '',
+              ...(first.apiVersion ? { apiVersion: first.apiVersion } : {}),
+              ...(first.kind ? { kind: first.kind } : {}),
+            };
           }
         } while (cont);
       } catch (err) {
@@ -383,22 +438,40 @@ export class KubeClient {
   }
 
   create<T extends KubernetesObject>(collectionPath: string, object: T, options: WriteOptions = {}): Promise<T> {
-    return this.request<T>('POST', collectionPath, { body: object, query: writeQuery(options), ...(options.signal ? { signal: options.signal } : {}) });
+    return this.request<T>('POST', collectionPath, {
+      body: object,
+      query: writeQuery(options),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /** PUT; include metadata.resourceVersion for optimistic concurrency (409 on a stale version). */
   replace<T extends KubernetesObject>(path: string, object: T, options: WriteOptions = {}): Promise<T> {
-    return this.request<T>('PUT', path, { body: object, query: writeQuery(options), ...(options.signal ? { signal: options.signal } : {}) });
+    return this.request<T>('PUT', path, {
+      body: object,
+      query: writeQuery(options),
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /**
    * PATCH. `merge` = RFC 7386 merge patch (object), `json` = RFC 6902 operations (array),
    * `strategic` = strategic merge patch, `apply` = server-side apply (needs fieldManager).
    */
-  patch<T extends KubernetesObject = KubernetesObject>(path: string, patch: unknown, type: PatchType = 'merge', options: WriteOptions & { force?: boolean } = {}): Promise<T> {
+  patch<T extends KubernetesObject = KubernetesObject>(
+    path: string,
+    patch: unknown,
+    type: PatchType = 'merge',
+    options: WriteOptions & { force?: boolean } = {},
+  ): Promise<T> {
     if (type === 'apply' && !options.fieldManager) throw new Error('server-side apply needs options.fieldManager');
     const query: Query = { ...writeQuery(options), force: type === 'apply' ? options.force : undefined };
-    return this.request<T>('PATCH', path, { body: patch, contentType: PATCH_CONTENT_TYPE[type], query, ...(options.signal ? { signal: options.signal } : {}) });
+    return this.request<T>('PATCH', path, {
+      body: patch,
+      contentType: PATCH_CONTENT_TYPE[type],
+      query,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   }
 
   /**

@@ -83,7 +83,8 @@ class LiteKubeConfig implements KubeConfigLike {
   #readTokenFile(): string | undefined {
     if (!this.#tokenFile) return undefined;
     const now = Date.now();
-    if (!this.#fileToken || now - this.#fileToken.at > 60_000) this.#fileToken = { value: fs.readFileSync(this.#tokenFile, 'utf8').trim(), at: now };
+    if (!this.#fileToken || now - this.#fileToken.at > 60_000)
+      this.#fileToken = { value: fs.readFileSync(this.#tokenFile, 'utf8').trim(), at: now };
     return this.#fileToken.value;
   }
 }
@@ -103,11 +104,11 @@ export function liteFromFile(file: string): KubeConfigLike | undefined {
   const find = <T>(list: unknown, name: string | undefined): T | undefined =>
     Array.isArray(list) ? ((list as Named<T>[]).find((e) => e.name === name) as T | undefined) : undefined;
   const ctxName = str(doc, 'current-context');
-  const ctx = (find<Named<Rec>>(doc.contexts, ctxName))?.context;
+  const ctx = find<Named<Rec>>(doc.contexts, ctxName)?.context;
   if (!ctx) return undefined;
   const clusterName = str(ctx, 'cluster');
-  const cluster = (find<Named<Rec>>(doc.clusters, clusterName))?.cluster;
-  const user = (find<Named<Rec>>(doc.users, str(ctx, 'user')))?.user ?? {};
+  const cluster = find<Named<Rec>>(doc.clusters, clusterName)?.cluster;
+  const user = find<Named<Rec>>(doc.users, str(ctx, 'user'))?.user ?? {};
   const server = str(cluster, 'server');
   if (!cluster || !server) return undefined;
   if (str(cluster, 'proxy-url') || user.exec || user['auth-provider'] || user.as || user.impersonate) return undefined;
@@ -120,7 +121,12 @@ export function liteFromFile(file: string): KubeConfigLike | undefined {
   const tokenFile = str(user, 'tokenFile');
   return new LiteKubeConfig(
     { name: clusterName ?? '', server, skipTLSVerify: cluster['insecure-skip-tls-verify'] === true },
-    { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}), ...(servername ? { servername } : {}) },
+    {
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      ...(servername ? { servername } : {}),
+    },
     {
       ...(str(user, 'token') ? { token: str(user, 'token') as string } : {}),
       ...(tokenFile ? { tokenFile: path.resolve(base, tokenFile) } : {}),
@@ -135,7 +141,11 @@ export function liteInCluster(): KubeConfigLike | undefined {
   const port = process.env.KUBERNETES_SERVICE_PORT;
   if (!host || !port || !fs.existsSync(`${SA_DIR}/token`)) return undefined;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return new LiteKubeConfig({ name: 'inCluster', server, skipTLSVerify: false }, { ca: fs.readFileSync(`${SA_DIR}/ca.crt`) }, { tokenFile: `${SA_DIR}/token` });
+  return new LiteKubeConfig(
+    { name: 'inCluster', server, skipTLSVerify: false },
+    { ca: fs.readFileSync(`${SA_DIR}/ca.crt`) },
+    { tokenFile: `${SA_DIR}/token` },
+  );
 }
 
 /**

@@ -127,7 +127,12 @@ export function createProviderCaches(options: CacheOptions): ProviderCaches {
       fieldSelector: `spec.nodeName=${options.nodeName}`,
       name: `vn-local-pods-${remoteCluster}`,
     }),
-    remotePods: createInformer<Pod>({ ...pods, ...on(remote), labelSelector: ours, name: `vn-remote-pods-${remoteCluster}` }),
+    remotePods: createInformer<Pod>({
+      ...pods,
+      ...on(remote),
+      labelSelector: ours,
+      name: `vn-remote-pods-${remoteCluster}`,
+    }),
     remoteConfigMaps: createInformer<KubeObject>({
       ...copies,
       path: '/api/v1/configmaps',

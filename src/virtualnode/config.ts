@@ -44,22 +44,28 @@ export interface VirtualNodeCommandConfig {
   logLevel: LogLevel;
 }
 
-export const VIRTUAL_NODE_USAGE = `usage: kube-offload virtual-node --cluster-name LOCAL --remote NAME=KUBECONFIG [flags]
+const { labelKey, labelValue, taintKey, taintValue, taintEffect } = LIQO_CONVENTION;
+
+const SYNOPSIS = 'usage: kube-offload virtual-node --cluster-name LOCAL --remote NAME=KUBECONFIG [flags]';
+
+export const VIRTUAL_NODE_USAGE = `${SYNOPSIS}
 
 Registers one virtual node per remote cluster in the local cluster and runs the pods bound to
 it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
 
-  --cluster-name NAME       name of the local cluster (origin marks, twin namespace names) (required)
+  --cluster-name NAME       name of the local cluster (origin marks, twin namespace names)
+                            (required)
   --remote NAME=KUBECONFIG  a remote cluster and its kubeconfig; repeatable (at least one)
-  --kubeconfig FILE         local cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --kubeconfig FILE         local cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                            in-cluster)
   --node-name NAME          virtual node name (default virtual-<remote>); with several remotes
                             give REMOTE=NAME, repeatable
   --node-ip IP              InternalIP of the virtual node and hostIP of its pods
                             (default $POD_IP, else 127.0.0.1)
   --label K=V               extra label on the virtual node(s); repeatable
-  --virtual-node-label K=V  label of virtual nodes (default ${LIQO_CONVENTION.labelKey}=${LIQO_CONVENTION.labelValue})
+  --virtual-node-label K=V  label of virtual nodes (default ${labelKey}=${labelValue})
   --virtual-node-taint K=V:EFFECT
-                            taint of virtual nodes (default ${LIQO_CONVENTION.taintKey}=${LIQO_CONVENTION.taintValue}:${LIQO_CONVENTION.taintEffect})
+                            taint of virtual nodes (default ${taintKey}=${taintValue}:${taintEffect})
   --metrics-port N          serve /metrics, /healthz, /readyz on this port (default: off; 0 = any)
   --metrics-host ADDR       address for that server (default 0.0.0.0)
   --workers N               pods reconciled in parallel per remote (default 16)

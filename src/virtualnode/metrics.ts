@@ -20,15 +20,33 @@ export interface ProviderMetrics {
   waitingForReferences: Gauge<'remote'>;
 }
 
-export function createProviderMetrics(options: { registry?: Registry; processMetrics?: boolean } = {}): ProviderMetrics {
+export function createProviderMetrics(
+  options: { registry?: Registry; processMetrics?: boolean } = {},
+): ProviderMetrics {
   const registry = options.registry ?? new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'kube_offload_virtual_node_' });
+  if (options.processMetrics !== false)
+    collectDefaultMetrics({ register: registry, prefix: 'kube_offload_virtual_node_' });
   const registers = [registry];
   return {
     registry,
-    pods: new Gauge({ name: 'kube_offload_virtual_node_pods', help: 'Local pods bound to the virtual node', labelNames: ['remote'], registers }),
-    remoteReachable: new Gauge({ name: 'kube_offload_virtual_node_remote_reachable', help: '1 while the remote apiserver answers', labelNames: ['remote'], registers }),
-    writes: new Counter({ name: 'kube_offload_virtual_node_writes_total', help: 'API writes of the provider by side, verb and result', labelNames: ['remote', 'side', 'verb', 'result'], registers }),
+    pods: new Gauge({
+      name: 'kube_offload_virtual_node_pods',
+      help: 'Local pods bound to the virtual node',
+      labelNames: ['remote'],
+      registers,
+    }),
+    remoteReachable: new Gauge({
+      name: 'kube_offload_virtual_node_remote_reachable',
+      help: '1 while the remote apiserver answers',
+      labelNames: ['remote'],
+      registers,
+    }),
+    writes: new Counter({
+      name: 'kube_offload_virtual_node_writes_total',
+      help: 'API writes of the provider by side, verb and result',
+      labelNames: ['remote', 'side', 'verb', 'result'],
+      registers,
+    }),
     reconcileDuration: new Histogram({
       name: 'kube_offload_virtual_node_reconcile_duration_seconds',
       help: 'Duration of one pod reconcile',
@@ -36,7 +54,12 @@ export function createProviderMetrics(options: { registry?: Registry; processMet
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    queueDepth: new Gauge({ name: 'kube_offload_virtual_node_queue_depth', help: 'Keys waiting in the work queue', labelNames: ['remote'], registers }),
+    queueDepth: new Gauge({
+      name: 'kube_offload_virtual_node_queue_depth',
+      help: 'Keys waiting in the work queue',
+      labelNames: ['remote'],
+      registers,
+    }),
     mirrorLatency: new Histogram({
       name: 'kube_offload_virtual_node_status_mirror_seconds',
       help: 'From observing a remote pod change to the local pod status written',
@@ -44,7 +67,12 @@ export function createProviderMetrics(options: { registry?: Registry; processMet
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10],
       registers,
     }),
-    waitingForReferences: new Gauge({ name: 'kube_offload_virtual_node_pods_waiting_for_references', help: 'Pods whose ConfigMaps/Secrets are not yet in the twin namespace', labelNames: ['remote'], registers }),
+    waitingForReferences: new Gauge({
+      name: 'kube_offload_virtual_node_pods_waiting_for_references',
+      help: 'Pods whose ConfigMaps/Secrets are not yet in the twin namespace',
+      labelNames: ['remote'],
+      registers,
+    }),
   };
 }
 

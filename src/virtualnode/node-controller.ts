@@ -105,7 +105,9 @@ export class NodeController {
   }
 
   async #remoteVersion(timeoutMs: number): Promise<string | undefined> {
-    const version = await this.#opts.remote.get<{ gitVersion?: string }>('/version', { timeoutMs }).catch(() => undefined);
+    const version = await this.#opts.remote
+      .get<{ gitVersion?: string }>('/version', { timeoutMs })
+      .catch(() => undefined);
     return version?.gitVersion;
   }
 
@@ -113,7 +115,10 @@ export class NodeController {
     this.#probeFailures = 0;
     if (this.#reach.reachable) return;
     const { nodes, capacity } = this.#summary;
-    this.#log.info({ nodes, capacity }, this.#probedOnce ? 'remote cluster reachable again' : 'remote cluster reachable');
+    this.#log.info(
+      { nodes, capacity },
+      this.#probedOnce ? 'remote cluster reachable again' : 'remote cluster reachable',
+    );
     this.#reach = { reachable: true };
     // Catch up at once rather than at the next event or resync.
     this.#opts.onReachable();

@@ -132,10 +132,17 @@ export function virtualNodeTaint(convention: VirtualNodeConvention): Taint {
   return { key: convention.taintKey, value: convention.taintValue, effect: convention.taintEffect };
 }
 
-function condition(type: string, status: string, reason: string, message: string, now: string, previous: Condition[] | undefined): Condition {
-  const prev = conditionOf(previous, type);
-  const lastTransitionTime = prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now;
-  return { type, status, lastHeartbeatTime: now, lastTransitionTime, reason, message };
+/**
+ * Builds conditions observed at `now`; each keeps its lastTransitionTime from `previous` while
+ * its status stays the same.
+ */
+function conditionsAt(now: string, previous: Condition[] | undefined) {
+  return (type: string, status: string, reason: string, message: string): Condition => {
+    const prev = conditionOf(previous, type);
+    const lastTransitionTime =
+      prev && prev.status === status && prev.lastTransitionTime ? prev.lastTransitionTime : now;
+    return { type, status, lastHeartbeatTime: now, lastTransitionTime, reason, message };
+  };
 }
 
 export interface Reachability {
@@ -145,18 +152,30 @@ export interface Reachability {
 }
 
 /** The node status the provider reports; condition transition times carry over from `previous`. */
-export function desiredNodeStatus(cfg: VirtualNodeConfig, summary: RemoteSummary, reach: Reachability, now: string, previous?: NodeStatus): NodeStatus {
-  const prev = previous?.conditions;
+export function desiredNodeStatus(
+  cfg: VirtualNodeConfig,
+  summary: RemoteSummary,
+  reach: Reachability,
+  now: string,
+  previous?: NodeStatus,
+): NodeStatus {
+  const condition = conditionsAt(now, previous?.conditions);
+  const remote = `remote cluster ${cfg.remoteCluster}`;
   const ready = reach.reachable
-    ? condition('Ready', 'True', 'KubeletReady', `remote cluster ${cfg.remoteCluster} is reachable (${summary.nodes} ready nodes)`, now, prev)
-    : condition('Ready', 'False', 'RemoteClusterUnreachable', `remote cluster ${cfg.remoteCluster} is unreachable${reach.error ? `: ${reach.error}` : ''}`, now, prev);
+    ? condition('Ready', 'True', 'KubeletReady', `${remote} is reachable (${summary.nodes} ready nodes)`)
+    : condition(
+        'Ready',
+        'False',
+        'RemoteClusterUnreachable',
+        `${remote} is unreachable${reach.error ? `: ${reach.error}` : ''}`,
+      );
   return {
     capacity: { ...summary.capacity },
     allocatable: { ...summary.allocatable },
     conditions: [
-      condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'virtual node', now, prev),
-      condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'virtual node', now, prev),
-      condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'virtual node', now, prev),
+      condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory', 'virtual node'),
+      condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure', 'virtual node'),
+      condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'virtual node'),
       ready,
     ],
     addresses: [
@@ -179,7 +198,12 @@ export function desiredNodeStatus(cfg: VirtualNodeConfig, summary: RemoteSummary
 }
 
 /** The Node object to register (POST /api/v1/nodes), status included, as a kubelet does. */
-export function buildVirtualNode(cfg: VirtualNodeConfig, summary: RemoteSummary, reach: Reachability, now: string): Node {
+export function buildVirtualNode(
+  cfg: VirtualNodeConfig,
+  summary: RemoteSummary,
+  reach: Reachability,
+  now: string,
+): Node {
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -208,7 +232,8 @@ export function mergeNodeMetadata(current: Node, cfg: VirtualNodeConfig, summary
   const i = taints.findIndex((t) => t.key === taint.key && t.effect === taint.effect);
   if (i < 0) taints.push(taint);
   else if ((taints[i]?.value ?? '') !== (taint.value ?? '')) taints[i] = { ...taints[i], ...taint };
-  if (jsonEqual(labels, current.metadata?.labels ?? {}) && jsonEqual(taints, current.spec?.taints ?? [])) return undefined;
+  if (jsonEqual(labels, current.metadata?.labels ?? {}) && jsonEqual(taints, current.spec?.taints ?? []))
+    return undefined;
   return { ...current, metadata: { ...current.metadata, labels }, spec: { ...current.spec, taints } };
 }
 
@@ -218,11 +243,19 @@ export function mergeNodeMetadata(current: Node, cfg: VirtualNodeConfig, summary
  * heartbeat is younger than `heartbeatMs` (the Lease is the frequent heartbeat; the status only
  * needs writing on change and now and then).
  */
-export function nodeStatusUpdate(current: Node, desired: NodeStatus, nowMs: number, heartbeatMs: number): NodeStatus | undefined {
+export function nodeStatusUpdate(
+  current: Node,
+  desired: NodeStatus,
+  nowMs: number,
+  heartbeatMs: number,
+): NodeStatus | undefined {
   const live = current.status ?? {};
-  const strip = (conds: Condition[] | undefined): unknown => (conds ?? []).map(({ lastHeartbeatTime: _h, ...rest }) => rest);
+  const strip = (conds: Condition[] | undefined): unknown =>
+    (conds ?? []).map(({ lastHeartbeatTime: _h, ...rest }) => rest);
   const ours = new Set((desired.conditions ?? []).map((c) => c.type));
-  const liveOurs = (desired.conditions ?? []).map((d) => conditionOf(live.conditions, d.type)).filter((c): c is Condition => c !== undefined);
+  const liveOurs = (desired.conditions ?? [])
+    .map((d) => conditionOf(live.conditions, d.type))
+    .filter((c): c is Condition => c !== undefined);
   const same =
     jsonEqual(live.capacity ?? {}, desired.capacity ?? {}) &&
     jsonEqual(live.allocatable ?? {}, desired.allocatable ?? {}) &&
@@ -251,7 +284,12 @@ export function microTime(ms: number): string {
 }
 
 /** The node Lease (kube-node-lease/<node>), owned by the Node as the kubelet's is. */
-export function buildNodeLease(nodeName: string, nodeUid: string | undefined, nowMs: number, durationSeconds = DEFAULT_LEASE_DURATION_SECONDS): Lease {
+export function buildNodeLease(
+  nodeName: string,
+  nodeUid: string | undefined,
+  nowMs: number,
+  durationSeconds = DEFAULT_LEASE_DURATION_SECONDS,
+): Lease {
   return {
     apiVersion: 'coordination.k8s.io/v1',
     kind: 'Lease',
@@ -265,11 +303,20 @@ export function buildNodeLease(nodeName: string, nodeUid: string | undefined, no
 }
 
 /** The live lease renewed now (ownership fixed if the node was re-created). */
-export function renewNodeLease(current: Lease, nodeName: string, nodeUid: string | undefined, nowMs: number, durationSeconds = DEFAULT_LEASE_DURATION_SECONDS): Lease {
+export function renewNodeLease(
+  current: Lease,
+  nodeName: string,
+  nodeUid: string | undefined,
+  nowMs: number,
+  durationSeconds = DEFAULT_LEASE_DURATION_SECONDS,
+): Lease {
   const fresh = buildNodeLease(nodeName, nodeUid, nowMs, durationSeconds);
   return {
     ...current,
-    metadata: { ...current.metadata, ...(fresh.metadata?.ownerReferences ? { ownerReferences: fresh.metadata.ownerReferences } : {}) },
+    metadata: {
+      ...current.metadata,
+      ...(fresh.metadata?.ownerReferences ? { ownerReferences: fresh.metadata.ownerReferences } : {}),
+    },
     spec: { ...current.spec, ...fresh.spec },
   };
 }

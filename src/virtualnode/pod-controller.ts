@@ -109,7 +109,10 @@ export class PodController {
         this.#log[level]({ pod: key, failures, err: errorMessage(err) }, 'pod reconcile failed; retrying');
       },
       onDrop: (key, err) => {
-        this.#log.warn({ pod: key, err: errorMessage(err) }, 'pod reconcile failed; not retried before the pod changes');
+        this.#log.warn(
+          { pod: key, err: errorMessage(err) },
+          'pod reconcile failed; not retried before the pod changes',
+        );
       },
       onDepth: (depth) => options.metrics?.queueDepth.set(this.#metricLabels, depth),
       clock: options.clock,
@@ -153,7 +156,8 @@ export class PodController {
   /** Queues every pod of both caches (after sync, on resync, when the remote is back). */
   enqueueAll(): void {
     if (!this.#synced) return;
-    for (const pod of this.#caches.localPods.list()) this.#queue.add(`${pod.metadata?.namespace}/${pod.metadata?.name}`);
+    for (const pod of this.#caches.localPods.list())
+      this.#queue.add(`${pod.metadata?.namespace}/${pod.metadata?.name}`);
     for (const pod of this.#caches.remotePods.list()) {
       const key = localKeyOfRemote(pod, this.#opts.localCluster);
       if (key) this.#queue.add(key);
@@ -287,7 +291,8 @@ export class PodController {
   async #createFailed(target: Target, local: Pod, err: unknown): Promise<Step> {
     // Our earlier create (cache lag) or a stale pod: the informer tells.
     if (isAlreadyExists(err)) return DONE;
-    const failed = (): string => `Creating the pod in remote cluster ${this.#opts.remoteCluster} failed: ${errorMessage(err)}`;
+    const failed = (): string =>
+      `Creating the pod in remote cluster ${this.#opts.remoteCluster} failed: ${errorMessage(err)}`;
     if (isNotFound(err)) {
       // The twin namespace does not exist yet (the syncer creates it too); create it, then retry.
       await this.#ensureTwinNamespace(target.namespace, target.twin);
@@ -320,7 +325,12 @@ export class PodController {
     }
     if (now - since >= this.#opts.referencesWarnAfterMs) {
       const where = `namespace ${twin} of remote cluster ${this.#opts.remoteCluster}`;
-      this.#opts.events.record(local, 'Warning', 'MissingReferences', `Waiting for ${missing.join(', ')} to be replicated into ${where}`);
+      this.#opts.events.record(
+        local,
+        'Warning',
+        'MissingReferences',
+        `Waiting for ${missing.join(', ')} to be replicated into ${where}`,
+      );
     }
     return { requeueAfter: this.#opts.referencesRetryMs };
   }
@@ -376,7 +386,12 @@ export class PodController {
     if (!(await this.#patchStatus(target, local, action.patch))) return DONE;
     this.#log.info({ pod: target.key }, 'remote pod lost; local pod failed');
     const lost = `The pod no longer exists in remote cluster ${this.#opts.remoteCluster}`;
-    this.#opts.events.record(local, 'Warning', 'RemotePodLost', `${lost}; marked Failed so that its controller replaces it`);
+    this.#opts.events.record(
+      local,
+      'Warning',
+      'RemotePodLost',
+      `${lost}; marked Failed so that its controller replaces it`,
+    );
     return undefined;
   }
 
@@ -424,7 +439,10 @@ export class PodController {
   async #ensureTwinNamespace(namespace: string, twin: string): Promise<void> {
     const path = resourcePath({ version: 'v1', resource: 'namespaces', name: namespace });
     const localNamespace = (await this.#opts.local.get<KubeObject>(path)) ?? { metadata: { name: namespace } };
-    const desired = desiredTwinNamespace(localNamespace, { localCluster: this.#opts.localCluster, twinNamespace: twin });
+    const desired = desiredTwinNamespace(localNamespace, {
+      localCluster: this.#opts.localCluster,
+      twinNamespace: twin,
+    });
     try {
       await this.#opts.writes.call('remote', 'create-namespace', () =>
         this.#opts.remote.create<KubeObject>('/api/v1/namespaces', desired),

@@ -10,7 +10,13 @@
 // mislead the workload; without the volume the remote admission has nothing to reject and the
 // pod starts. Workloads that call the Kubernetes API are not a fit for offloading (use placement
 // `Local`), as with Liqo.
-import type { V1NodeSelector, V1NodeSelectorRequirement, V1NodeSelectorTerm, V1PreferredSchedulingTerm, V1Volume } from '@kubernetes/client-node';
+import type {
+  V1NodeSelector,
+  V1NodeSelectorRequirement,
+  V1NodeSelectorTerm,
+  V1PreferredSchedulingTerm,
+  V1Volume,
+} from '@kubernetes/client-node';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { ORIGIN_ANNOTATION, ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
 import { originOf, ownershipMarks, parseOrigin } from '../shared/ownership.ts';
@@ -23,10 +29,27 @@ const DROPPED_ANNOTATIONS = ['kubectl.kubernetes.io/last-applied-configuration']
 const KUBE_API_ACCESS_PREFIX = 'kube-api-access-';
 /** Every namespace has its own; never replicated, never waited for. */
 const ROOT_CA_CONFIGMAP = 'kube-root-ca.crt';
-/** Pod conditions the kubelet owns; mirrored from the remote pod. Others (PodScheduled, readiness gates, DisruptionTarget) stay local. */
-export const MIRRORED_CONDITIONS: ReadonlySet<string> = new Set(['PodReadyToStartContainers', 'Initialized', 'ContainersReady', 'Ready']);
+/**
+ * Pod conditions the kubelet owns; mirrored from the remote pod. Others (PodScheduled, readiness
+ * gates, DisruptionTarget) stay local.
+ */
+export const MIRRORED_CONDITIONS: ReadonlySet<string> = new Set([
+  'PodReadyToStartContainers',
+  'Initialized',
+  'ContainersReady',
+  'Ready',
+]);
 /** Status fields copied from the remote pod as they are. */
-const MIRRORED_FIELDS = ['phase', 'reason', 'message', 'podIP', 'podIPs', 'startTime', 'containerStatuses', 'initContainerStatuses'] as const;
+const MIRRORED_FIELDS = [
+  'phase',
+  'reason',
+  'message',
+  'podIP',
+  'podIPs',
+  'startTime',
+  'containerStatuses',
+  'initContainerStatuses',
+] as const;
 
 export const REASON_REMOTE_POD_LOST = 'RemotePodLost';
 
@@ -59,7 +82,8 @@ function requirementMatches(req: V1NodeSelectorRequirement, value: string | unde
       return value === undefined;
     case 'Gt':
     case 'Lt': {
-      if (value === undefined || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0] ?? '')) return false;
+      if (value === undefined || values.length !== 1 || !/^-?\d+$/.test(value) || !/^-?\d+$/.test(values[0] ?? ''))
+        return false;
       const a = BigInt(value);
       const b = BigInt(values[0] ?? '0');
       return req.operator === 'Gt' ? a > b : a < b;
@@ -84,7 +108,10 @@ export function termMatches(term: V1NodeSelectorTerm, labels: Record<string, str
 // Remote pod
 
 function mentionsVirtualNode(term: V1NodeSelectorTerm, ctx: RemotePodContext): boolean {
-  return (term.matchExpressions ?? []).some((r) => ctx.virtualOnlyKeys.has(r.key)) || (term.matchFields ?? []).some((r) => r.key === 'metadata.name');
+  return (
+    (term.matchExpressions ?? []).some((r) => ctx.virtualOnlyKeys.has(r.key)) ||
+    (term.matchFields ?? []).some((r) => r.key === 'metadata.name')
+  );
 }
 
 /** The term without the requirements that concern the virtual node (its own labels, node names). */
@@ -106,7 +133,10 @@ const isEmptyTerm = (t: V1NodeSelectorTerm): boolean => !t.matchExpressions?.len
  * dropped, and the user's own terms that never mention the virtual node stay as they are. If a
  * matching term is left empty the pod is unconstrained remotely (undefined).
  */
-export function remoteRequiredAffinity(selector: V1NodeSelector | undefined, ctx: RemotePodContext): V1NodeSelector | undefined {
+export function remoteRequiredAffinity(
+  selector: V1NodeSelector | undefined,
+  ctx: RemotePodContext,
+): V1NodeSelector | undefined {
   if (!selector) return undefined;
   const terms: V1NodeSelectorTerm[] = [];
   for (const term of selector.nodeSelectorTerms ?? []) {
@@ -122,7 +152,10 @@ export function remoteRequiredAffinity(selector: V1NodeSelector | undefined, ctx
 }
 
 /** Preferred terms without virtual-node requirements; terms left empty are dropped. */
-export function remotePreferredAffinity(terms: V1PreferredSchedulingTerm[] | undefined, ctx: RemotePodContext): V1PreferredSchedulingTerm[] | undefined {
+export function remotePreferredAffinity(
+  terms: V1PreferredSchedulingTerm[] | undefined,
+  ctx: RemotePodContext,
+): V1PreferredSchedulingTerm[] | undefined {
   const out = (terms ?? [])
     .map((t) => ({ ...t, preference: stripTerm(t.preference ?? {}, ctx) }))
     .filter((t) => !isEmptyTerm(t.preference));
@@ -205,7 +238,10 @@ export function remotePodFor(local: Pod, ctx: RemotePodContext): Pod {
   const meta = local.metadata ?? {};
   const annotations: Record<string, string> = {};
   for (const [k, v] of Object.entries(meta.annotations ?? {})) if (!DROPPED_ANNOTATIONS.includes(k)) annotations[k] = v;
-  Object.assign(annotations, ownershipMarks(ctx.localCluster, originOf(ctx.localCluster, meta.namespace, meta.name ?? ''), meta.uid).annotations);
+  Object.assign(
+    annotations,
+    ownershipMarks(ctx.localCluster, originOf(ctx.localCluster, meta.namespace, meta.name ?? ''), meta.uid).annotations,
+  );
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -227,37 +263,53 @@ export interface References {
   secrets: string[];
 }
 
+interface ReferenceSets {
+  configMaps: Set<string>;
+  secrets: Set<string>;
+}
+
+/** Adds a reference unless it is optional (the pod starts without it). */
+function need(set: Set<string>, name: string | undefined, optional: boolean | undefined): void {
+  if (name && !optional) set.add(name);
+}
+
+function containerReferences(container: PodSpec['containers'][number], refs: ReferenceSets): void {
+  for (const env of container.env ?? []) {
+    const configMap = env.valueFrom?.configMapKeyRef;
+    need(refs.configMaps, configMap?.name, configMap?.optional);
+    const secret = env.valueFrom?.secretKeyRef;
+    need(refs.secrets, secret?.name, secret?.optional);
+  }
+  for (const source of container.envFrom ?? []) {
+    need(refs.configMaps, source.configMapRef?.name, source.configMapRef?.optional);
+    need(refs.secrets, source.secretRef?.name, source.secretRef?.optional);
+  }
+}
+
+function volumeReferences(volume: V1Volume, refs: ReferenceSets): void {
+  need(refs.configMaps, volume.configMap?.name, volume.configMap?.optional);
+  need(refs.secrets, volume.secret?.secretName, volume.secret?.optional);
+  for (const source of volume.projected?.sources ?? []) {
+    need(refs.configMaps, source.configMap?.name, source.configMap?.optional);
+    need(refs.secrets, source.secret?.name, source.secret?.optional);
+  }
+}
+
 /** ConfigMaps and Secrets the pod cannot start without (optional references excluded). */
 export function requiredReferences(spec: PodSpec): References {
-  const configMaps = new Set<string>();
-  const secrets = new Set<string>();
-  for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-    for (const e of c.env ?? []) {
-      const cm = e.valueFrom?.configMapKeyRef;
-      if (cm?.name && !cm.optional) configMaps.add(cm.name);
-      const s = e.valueFrom?.secretKeyRef;
-      if (s?.name && !s.optional) secrets.add(s.name);
-    }
-    for (const e of c.envFrom ?? []) {
-      if (e.configMapRef?.name && !e.configMapRef.optional) configMaps.add(e.configMapRef.name);
-      if (e.secretRef?.name && !e.secretRef.optional) secrets.add(e.secretRef.name);
-    }
-  }
-  for (const v of spec.volumes ?? []) {
-    if (v.configMap?.name && !v.configMap.optional) configMaps.add(v.configMap.name);
-    if (v.secret?.secretName && !v.secret.optional) secrets.add(v.secret.secretName);
-    for (const s of v.projected?.sources ?? []) {
-      if (s.configMap?.name && !s.configMap.optional) configMaps.add(s.configMap.name);
-      if (s.secret?.name && !s.secret.optional) secrets.add(s.secret.name);
-    }
-  }
-  for (const s of spec.imagePullSecrets ?? []) if (s.name) secrets.add(s.name);
-  configMaps.delete(ROOT_CA_CONFIGMAP);
-  return { configMaps: [...configMaps].sort(), secrets: [...secrets].sort() };
+  const refs: ReferenceSets = { configMaps: new Set(), secrets: new Set() };
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) containerReferences(container, refs);
+  for (const volume of spec.volumes ?? []) volumeReferences(volume, refs);
+  for (const secret of spec.imagePullSecrets ?? []) if (secret.name) refs.secrets.add(secret.name);
+  refs.configMaps.delete(ROOT_CA_CONFIGMAP);
+  return { configMaps: [...refs.configMaps].sort(), secrets: [...refs.secrets].sort() };
 }
 
 /** The references not satisfied by `exists`, as "configmap/name" / "secret/name". */
-export function missingReferences(refs: References, exists: (kind: 'configmap' | 'secret', name: string) => boolean): string[] {
+export function missingReferences(
+  refs: References,
+  exists: (kind: 'configmap' | 'secret', name: string) => boolean,
+): string[] {
   return [
     ...refs.configMaps.filter((n) => !exists('configmap', n)).map((n) => `configmap/${n}`),
     ...refs.secrets.filter((n) => !exists('secret', n)).map((n) => `secret/${n}`),
@@ -279,7 +331,10 @@ function conditionsByType(conds: Condition[] | undefined): Record<string, Condit
 
 /** Local conditions we do not own, followed by the remote pod's kubelet conditions. */
 export function mergedConditions(local: Condition[] | undefined, remote: Condition[] | undefined): Condition[] {
-  return [...(local ?? []).filter((c) => !MIRRORED_CONDITIONS.has(c.type)), ...(remote ?? []).filter((c) => MIRRORED_CONDITIONS.has(c.type))];
+  return [
+    ...(local ?? []).filter((c) => !MIRRORED_CONDITIONS.has(c.type)),
+    ...(remote ?? []).filter((c) => MIRRORED_CONDITIONS.has(c.type)),
+  ];
 }
 
 /**
@@ -289,7 +344,8 @@ export function mergedConditions(local: Condition[] | undefined, remote: Conditi
 export function mirroredStatus(local: Pod, remote: Pod, hostIP: string): PodStatus {
   const rs = remote.status ?? {};
   const out: PodStatus = { phase: rs.phase ?? 'Pending' };
-  for (const f of MIRRORED_FIELDS) if (f !== 'phase' && rs[f] !== undefined) (out as Record<string, unknown>)[f] = deepClone(rs[f]);
+  for (const f of MIRRORED_FIELDS)
+    if (f !== 'phase' && rs[f] !== undefined) (out as Record<string, unknown>)[f] = deepClone(rs[f]);
   out.conditions = mergedConditions(local.status?.conditions, rs.conditions);
   out.hostIP = hostIP;
   out.hostIPs = [{ ip: hostIP }];
@@ -308,7 +364,8 @@ export function statusPatch(local: Pod, desired: PodStatus): Record<string, unkn
     const want = desired[f];
     if (!jsonEqual(live[f], want)) patch[f] = want === undefined ? null : want;
   }
-  if (!jsonEqual(conditionsByType(live.conditions), conditionsByType(desired.conditions))) patch.conditions = desired.conditions ?? [];
+  if (!jsonEqual(conditionsByType(live.conditions), conditionsByType(desired.conditions)))
+    patch.conditions = desired.conditions ?? [];
   return Object.keys(patch).length ? patch : undefined;
 }
 
@@ -338,7 +395,13 @@ function lostContainer(s: ContainerStatus, now: string): ContainerStatus {
  */
 export function lostPodStatusPatch(local: Pod, remoteCluster: string, now: string): Record<string, unknown> {
   const live = local.status ?? {};
-  const notReady = (type: string): Condition => ({ type, status: 'False', reason: 'PodFailed', lastTransitionTime: now, lastProbeTime: null });
+  const notReady = (type: string): Condition => ({
+    type,
+    status: 'False',
+    reason: 'PodFailed',
+    lastTransitionTime: now,
+    lastProbeTime: null,
+  });
   const conditions = [
     ...(live.conditions ?? []).filter((c) => c.type !== 'Ready' && c.type !== 'ContainersReady'),
     notReady('ContainersReady'),
@@ -351,7 +414,8 @@ export function lostPodStatusPatch(local: Pod, remoteCluster: string, now: strin
     conditions,
   };
   if (live.containerStatuses) patch.containerStatuses = live.containerStatuses.map((s) => lostContainer(s, now));
-  if (live.initContainerStatuses) patch.initContainerStatuses = live.initContainerStatuses.map((s) => lostContainer(s, now));
+  if (live.initContainerStatuses)
+    patch.initContainerStatuses = live.initContainerStatuses.map((s) => lostContainer(s, now));
   return patch;
 }
 
@@ -363,7 +427,10 @@ export function lostPodStatusPatch(local: Pod, remoteCluster: string, now: strin
 export const REMOTE_OWNED_LABEL_PREFIXES: readonly string[] = ['topology.kubernetes.io/'];
 
 /** Merge patch of remote pod labels towards `want`, or undefined when nothing differs. */
-export function remoteLabelsPatch(want: Record<string, string>, have: Record<string, string>): Record<string, string | null> | undefined {
+export function remoteLabelsPatch(
+  want: Record<string, string>,
+  have: Record<string, string>,
+): Record<string, string | null> | undefined {
   const patch: Record<string, string | null> = {};
   for (const [k, v] of Object.entries(want)) if (have[k] !== v) patch[k] = v;
   for (const k of Object.keys(have)) {
@@ -379,7 +446,14 @@ export type PodAction =
   /** Create the remote pod (after the references and the twin namespace exist). */
   | { kind: 'createRemote'; pod: Pod }
   /** Delete a remote pod, only that very one (UID precondition). */
-  | { kind: 'deleteRemote'; namespace: string; name: string; uid: string; gracePeriodSeconds?: number; why: 'local-deleted' | 'local-terminal' | 'orphan' | 'stale' }
+  | {
+      kind: 'deleteRemote';
+      namespace: string;
+      name: string;
+      uid: string;
+      gracePeriodSeconds?: number;
+      why: 'local-deleted' | 'local-terminal' | 'orphan' | 'stale';
+    }
   /** Make the remote pod's labels the local pod's (so Services keep selecting it). */
   | { kind: 'patchRemoteLabels'; namespace: string; name: string; labels: Record<string, string | null> }
   /** Merge-patch the local pod's status subresource. */
@@ -399,6 +473,19 @@ export interface PlanContext {
   now: string;
 }
 
+/** The remote pod a plan deletes or patches: that very one (its uid). */
+interface RemoteRef {
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+const refOf = (remote: Pod): RemoteRef => ({
+  namespace: remote.metadata?.namespace ?? '',
+  name: remote.metadata?.name ?? '',
+  uid: remote.metadata?.uid ?? '',
+});
+
 /**
  * What to do for one local pod key, from the local pod bound to the virtual node (undefined:
  * gone) and the remote pod of the same name in the twin namespace (undefined: none). Empty when
@@ -406,48 +493,50 @@ export interface PlanContext {
  * from the result yields no further action.
  */
 export function planPod(local: Pod | undefined, remote: Pod | undefined, ctx: PlanContext): PodAction[] {
-  const remoteRef = remote ? { namespace: remote.metadata?.namespace ?? '', name: remote.metadata?.name ?? '', uid: remote.metadata?.uid ?? '' } : undefined;
   if (!local) {
     // The remote pod has no local pod any more.
-    return remote && remoteRef && !isTerminating(remote) ? [{ kind: 'deleteRemote', ...remoteRef, why: 'orphan' }] : [];
+    return remote && !isTerminating(remote) ? [{ kind: 'deleteRemote', ...refOf(remote), why: 'orphan' }] : [];
   }
   const localUid = local.metadata?.uid ?? '';
   const mine = remote && remote.metadata?.annotations?.[ORIGIN_UID_ANNOTATION] === localUid ? remote : undefined;
   // A remote pod of the same name made for an earlier local pod (StatefulSets reuse names).
   const stale = remote && !mine ? remote : undefined;
   const actions: PodAction[] = [];
-  if (stale && remoteRef && !isTerminating(stale)) actions.push({ kind: 'deleteRemote', ...remoteRef, why: 'stale' });
+  if (stale && !isTerminating(stale)) actions.push({ kind: 'deleteRemote', ...refOf(stale), why: 'stale' });
 
-  if (isTerminating(local)) {
-    if (mine && remoteRef) {
-      if (!isTerminating(mine)) {
-        const grace = local.metadata?.deletionGracePeriodSeconds;
-        actions.push({ kind: 'deleteRemote', ...remoteRef, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), why: 'local-deleted' });
-      }
-      return actions; // wait for the remote pod to go
-    }
-    actions.push({ kind: 'finalizeLocal', uid: localUid });
-    return actions;
-  }
-
-  if (isTerminal(local)) {
-    if (mine && remoteRef && !isTerminating(mine) && !isTerminal(mine)) actions.push({ kind: 'deleteRemote', ...remoteRef, why: 'local-terminal' });
-    return actions;
-  }
-
+  if (isTerminating(local)) return [...actions, ...planLocalDeleted(local, mine)];
+  if (isTerminal(local)) return [...actions, ...planLocalTerminal(mine)];
   if (!mine) {
     if (stale) return actions; // the name frees up when the stale pod is gone
-    if (local.status?.hostIP) {
-      // We mirrored a remote pod before and it is gone: the pod is lost.
-      actions.push({ kind: 'failLocal', patch: lostPodStatusPatch(local, ctx.remoteCluster, ctx.now) });
-    } else {
-      actions.push({ kind: 'createRemote', pod: ctx.remotePod(local) });
-    }
-    return actions;
+    // We mirrored a remote pod before and it is gone: the pod is lost.
+    if (local.status?.hostIP)
+      return [{ kind: 'failLocal', patch: lostPodStatusPatch(local, ctx.remoteCluster, ctx.now) }];
+    return [{ kind: 'createRemote', pod: ctx.remotePod(local) }];
   }
+  return planMirror(local, mine, ctx);
+}
 
+/** The local pod is being deleted: delete the remote pod, then finish the local delete. */
+function planLocalDeleted(local: Pod, mine: Pod | undefined): PodAction[] {
+  if (!mine) return [{ kind: 'finalizeLocal', uid: local.metadata?.uid ?? '' }];
+  if (isTerminating(mine)) return []; // wait for the remote pod to go
+  const grace = local.metadata?.deletionGracePeriodSeconds;
+  const gracePeriod = grace !== undefined ? { gracePeriodSeconds: grace } : {};
+  return [{ kind: 'deleteRemote', ...refOf(mine), ...gracePeriod, why: 'local-deleted' }];
+}
+
+/** The local pod has finished (Succeeded/Failed): a remote pod still running goes. */
+function planLocalTerminal(mine: Pod | undefined): PodAction[] {
+  if (!mine || isTerminating(mine) || isTerminal(mine)) return [];
+  return [{ kind: 'deleteRemote', ...refOf(mine), why: 'local-terminal' }];
+}
+
+/** Both pods exist: the remote pod's labels follow the local pod's, its status is mirrored back. */
+function planMirror(local: Pod, mine: Pod, ctx: PlanContext): PodAction[] {
+  const actions: PodAction[] = [];
   const labels = remoteLabelsPatch(remotePodLabels(local, ctx.localCluster), mine.metadata?.labels ?? {});
-  if (labels && remoteRef) actions.push({ kind: 'patchRemoteLabels', namespace: remoteRef.namespace, name: remoteRef.name, labels });
+  const { namespace, name } = refOf(mine);
+  if (labels) actions.push({ kind: 'patchRemoteLabels', namespace, name, labels });
   const patch = statusPatch(local, mirroredStatus(local, mine, ctx.hostIP));
   if (patch) actions.push({ kind: 'patchLocalStatus', patch });
   return actions;

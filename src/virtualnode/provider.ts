@@ -191,7 +191,9 @@ export class VirtualNodeProvider {
   async start(): Promise<void> {
     await this.#node.probe();
     if (!(await this.#node.register(this.#abort.signal))) return;
-    await this.#lease.renew().catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'lease renewal failed'));
+    await this.#lease
+      .renew()
+      .catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'lease renewal failed'));
     this.#periodic.every(this.#opts.probeIntervalMs ?? 5000, async () => {
       await this.#node.probe();
       await this.#node.sync();

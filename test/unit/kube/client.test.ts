@@ -1,11 +1,27 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { expect } from 'chai';
 import { KubeConfig } from '@kubernetes/client-node';
 import {
-  KubeApiError, KubeClient, isAlreadyExists, isConflict, isGone, isInvalid, isNotFound, objectKey, resourcePath, statusCodeOf,
+  KubeApiError,
+  KubeClient,
+  isAlreadyExists,
+  isConflict,
+  isGone,
+  isInvalid,
+  isNotFound,
+  objectKey,
+  resourcePath,
+  statusCodeOf,
 } from '../../../src/kube/client.ts';
+import { loadKubeClientConfig } from '../../../src/kube/kubeconfig.ts';
 import { TokenBucket } from '../../../src/kube/ratelimit.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../../..');
 
 interface Seen {
   method: string;
@@ -41,7 +57,14 @@ describe('kube/client', () => {
       let body = '';
       req.on('data', (c: Buffer) => (body += c.toString()));
       req.on('end', () => {
-        const s = { method: req.method ?? '', url: req.url ?? '', contentType: req.headers['content-type'], auth: req.headers.authorization, body, socketRequest: n };
+        const s = {
+          method: req.method ?? '',
+          url: req.url ?? '',
+          contentType: req.headers['content-type'],
+          auth: req.headers.authorization,
+          body,
+          socketRequest: n,
+        };
         seen.push(s);
         respond(s, res);
       });
@@ -49,7 +72,9 @@ describe('kube/client', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const kc = new KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true }],
+      clusters: [
+        { name: 'fake', server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, skipTLSVerify: true },
+      ],
       users: [{ name: 'u', token: 'secret-token' }],
       contexts: [{ name: 'c', cluster: 'fake', user: 'u' }],
       currentContext: 'c',
@@ -64,9 +89,19 @@ describe('kube/client', () => {
 
   it('builds resource paths', () => {
     expect(resourcePath({ version: 'v1', resource: 'namespaces' })).to.equal('/api/v1/namespaces');
-    expect(resourcePath({ version: 'v1', resource: 'configmaps', namespace: 'ns', name: 'a' })).to.equal('/api/v1/namespaces/ns/configmaps/a');
-    expect(resourcePath({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespace: 'kube-system', name: 'x', subresource: 'status' }))
-      .to.equal('/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x/status');
+    expect(resourcePath({ version: 'v1', resource: 'configmaps', namespace: 'ns', name: 'a' })).to.equal(
+      '/api/v1/namespaces/ns/configmaps/a',
+    );
+    expect(
+      resourcePath({
+        group: 'coordination.k8s.io',
+        version: 'v1',
+        resource: 'leases',
+        namespace: 'kube-system',
+        name: 'x',
+        subresource: 'status',
+      }),
+    ).to.equal('/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/x/status');
     expect(objectKey({ metadata: { name: 'a', namespace: 'b' } })).to.equal('b/a');
     expect(objectKey({ metadata: { name: 'n' } })).to.equal('n');
   });
@@ -87,9 +122,21 @@ describe('kube/client', () => {
     it(`maps ${code} ${reason} to KubeApiError with statusCode/reason`, async () => {
       respond = (_s, res) => {
         res.writeHead(code, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason, code, message: `msg ${reason}` }));
+        res.end(
+          JSON.stringify({
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            reason,
+            code,
+            message: `msg ${reason}`,
+          }),
+        );
       };
-      const err = await client.get('/api/v1/x').then(() => undefined, (e: unknown) => e);
+      const err = await client.get('/api/v1/x').then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).to.be.instanceOf(KubeApiError);
       expect(statusCodeOf(err)).to.equal(code);
       expect((err as KubeApiError).reason).to.equal(reason);
@@ -124,7 +171,10 @@ describe('kube/client', () => {
     await client.patch('/p', [{ op: 'add', path: '/data/b', value: '1' }], 'json');
     await client.patch('/p', { data: {} }, 'strategic');
     await client.patch('/p', { apiVersion: 'v1', kind: 'ConfigMap' }, 'apply', { fieldManager: 'ko', force: true });
-    await client.delete('/api/v1/namespaces/ns/configmaps/a', { preconditions: { uid: 'u-1', resourceVersion: '7' }, propagationPolicy: 'Background' });
+    await client.delete('/api/v1/namespaces/ns/configmaps/a', {
+      preconditions: { uid: 'u-1', resourceVersion: '7' },
+      propagationPolicy: 'Background',
+    });
     expect(seen.map((s) => `${s.method} ${s.url} ${s.contentType}`)).to.deep.equal([
       'POST /api/v1/namespaces/ns/configmaps?fieldManager=ko application/json',
       'PUT /api/v1/namespaces/ns/configmaps/a application/json',
@@ -135,7 +185,10 @@ describe('kube/client', () => {
       'DELETE /api/v1/namespaces/ns/configmaps/a application/json',
     ]);
     expect(JSON.parse(seen[6]!.body)).to.deep.equal({
-      apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: 'u-1', resourceVersion: '7' }, propagationPolicy: 'Background',
+      apiVersion: 'v1',
+      kind: 'DeleteOptions',
+      preconditions: { uid: 'u-1', resourceVersion: '7' },
+      propagationPolicy: 'Background',
     });
     expect(JSON.parse(seen[3]!.body)).to.deep.equal([{ op: 'add', path: '/data/b', value: '1' }]);
   });
@@ -158,7 +211,14 @@ describe('kube/client', () => {
       const from = Number(cont ?? 0);
       const items = [0, 1, 2, 3, 4].slice(from, from + 2).map((i) => ({ metadata: { name: `o${i}` } }));
       res.writeHead(200);
-      res.end(JSON.stringify({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: '99', ...(from + 2 < 5 ? { continue: String(from + 2) } : {}) }, items }));
+      res.end(
+        JSON.stringify({
+          kind: 'ConfigMapList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: '99', ...(from + 2 < 5 ? { continue: String(from + 2) } : {}) },
+          items,
+        }),
+      );
     };
     const r = await client.listAll('/api/v1/configmaps', { limit: 2, labelSelector: 'a=b' });
     expect(r.items.map((i) => i.metadata?.name)).to.deep.equal(['o0', 'o1', 'o2', 'o3', 'o4']);
@@ -202,5 +262,83 @@ describe('kube/client', () => {
     const err = (await quick.get('/slow').catch((e: unknown) => e)) as Error;
     expect(err.name).to.equal('TimeoutError');
     quick.close();
+  });
+});
+
+describe('kube/client with the light kubeconfig loader', () => {
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-client-'));
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  const kubeconfig = (name: string, server: string, user: string): string => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(
+      file,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters: [{name: c, cluster: {server: "' + server + '"}}]',
+        `users: [{name: u, user: ${user}}]`,
+        'contexts: [{name: x, context: {cluster: c, user: u}}]',
+        'current-context: x',
+      ].join('\n'),
+    );
+    return file;
+  };
+
+  it('talks to the cluster with a plain kubeconfig without client-node', async () => {
+    const server = http.createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ metadata: { name: 'x' }, auth: req.headers.authorization }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const client = new KubeClient(loadKubeClientConfig(kubeconfig('plain', url, '{token: light-token}')));
+    try {
+      const answer = await client.get<{ metadata: { name: string }; auth?: string }>(
+        '/api/v1/namespaces/ns/configmaps/x',
+      );
+      expect(answer.auth).to.equal('Bearer light-token');
+    } finally {
+      client.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('importing client.ts loads no client-node; only an exec kubeconfig does, on first use', () => {
+    const plain = kubeconfig('plain', 'https://127.0.0.1:6443', '{token: t}');
+    const exec = kubeconfig(
+      'exec',
+      'https://127.0.0.1:6443',
+      '{exec: {command: kubelogin, apiVersion: client.authentication.k8s.io/v1}}',
+    );
+    // A fresh process, since this one has loaded client-node for other tests.
+    const script = `
+      import { registerHooks } from 'node:module';
+      const loaded = [];
+      registerHooks({
+        resolve(specifier, context, next) {
+          const resolved = next(specifier, context);
+          if (resolved.url.includes('@kubernetes/client-node')) loaded.push(resolved.url);
+          return resolved;
+        },
+      });
+      const { KubeClient } = await import(${JSON.stringify(path.join(ROOT, 'src/kube/client.ts'))});
+      const { loadKubeClientConfig } = await import(${JSON.stringify(path.join(ROOT, 'src/kube/kubeconfig.ts'))});
+      const steps = { imported: loaded.length };
+      new KubeClient(loadKubeClientConfig(${JSON.stringify(plain)}));
+      steps.plain = loaded.length;
+      new KubeClient(loadKubeClientConfig(${JSON.stringify(exec)}));
+      steps.exec = loaded.length;
+      console.log(JSON.stringify(steps));
+    `;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    const steps = JSON.parse(out) as { imported: number; plain: number; exec: number };
+    expect(steps.imported).to.equal(0);
+    expect(steps.plain).to.equal(0);
+    expect(steps.exec).to.be.greaterThan(0);
   });
 });

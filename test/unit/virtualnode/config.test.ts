@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ConfigError } from '../../../src/shared/flags.ts';
-import { parseVirtualNodeArgs } from '../../../src/virtualnode/config.ts';
+import { VIRTUAL_NODE_USAGE, parseVirtualNodeArgs } from '../../../src/virtualnode/config.ts';
 import type { VirtualNodeCommandConfig } from '../../../src/virtualnode/config.ts';
 
 const parse = (argv: string[], env: NodeJS.ProcessEnv = {}): VirtualNodeCommandConfig => {
@@ -21,12 +21,27 @@ describe('virtualnode flags', () => {
   });
 
   it('takes the pod IP from the environment in-cluster', () => {
-    expect(parse(['--cluster-name', 'local', '--remote', 'r=/k'], { POD_IP: '10.244.1.5' }).nodeIP).to.equal('10.244.1.5');
+    expect(parse(['--cluster-name', 'local', '--remote', 'r=/k'], { POD_IP: '10.244.1.5' }).nodeIP).to.equal(
+      '10.244.1.5',
+    );
   });
 
   it('node names: plain with one remote, REMOTE=NAME with several', () => {
-    expect(parse(['--cluster-name', 'l', '--remote', 'r=/k', '--node-name', 'vk'] ).remotes[0]?.nodeName).to.equal('vk');
-    const c = parse(['--cluster-name', 'l', '--remote', 'a=/ka', '--remote', 'b=/kb', '--node-name', 'b=vb', '--metrics-port', '9090', '--label', 'tier=gold']);
+    expect(parse(['--cluster-name', 'l', '--remote', 'r=/k', '--node-name', 'vk']).remotes[0]?.nodeName).to.equal('vk');
+    const c = parse([
+      '--cluster-name',
+      'l',
+      '--remote',
+      'a=/ka',
+      '--remote',
+      'b=/kb',
+      '--node-name',
+      'b=vb',
+      '--metrics-port',
+      '9090',
+      '--label',
+      'tier=gold',
+    ]);
     expect(c.remotes.map((r) => r.nodeName)).to.deep.equal(['virtual-a', 'vb']);
     expect(c.metricsPort).to.equal(9090);
     expect(c.extraLabels).to.deep.equal({ tier: 'gold' });
@@ -45,5 +60,48 @@ describe('virtualnode flags', () => {
       [['--cluster-name', 'l', '--remote', 'r=/k', '--bogus'], /bogus/],
     ];
     for (const [argv, message] of bad) expect(() => parse(argv), argv.join(' ')).to.throw(ConfigError, message);
+  });
+
+  it('--workers, --resync-period, --lease-namespace: defaults, and the lease namespace from $POD_NAMESPACE', () => {
+    const base = ['--cluster-name', 'l', '--remote', 'r=/k'];
+    const defaults = parse(base);
+    expect([defaults.workers, defaults.resyncPeriodMs, defaults.leaseNamespace]).to.deep.equal([
+      16,
+      300_000,
+      'kube-offload-system',
+    ]);
+    expect(parse(base, { POD_NAMESPACE: 'offload' }).leaseNamespace).to.equal('offload');
+    const given = parse([...base, '--workers', '4', '--resync-period', '1m', '--lease-namespace', 'ops'], {
+      POD_NAMESPACE: 'offload',
+    });
+    expect([given.workers, given.resyncPeriodMs, given.leaseNamespace]).to.deep.equal([4, 60_000, 'ops']);
+  });
+
+  it('keeps the deprecated --concurrency, --resync and --leader-elect-namespace working, with a warning each', () => {
+    const warnings: string[] = [];
+    const argv = [
+      '--cluster-name',
+      'l',
+      '--remote',
+      'r=/k',
+      '--concurrency',
+      '8',
+      '--resync=2m',
+      '--leader-elect-namespace',
+      'ops',
+    ];
+    const c = parseVirtualNodeArgs(argv, {}, (line) => warnings.push(line));
+    if (c === 'help') throw new Error('help');
+    expect([c.workers, c.resyncPeriodMs, c.leaseNamespace]).to.deep.equal([8, 120_000, 'ops']);
+    expect(warnings).to.deep.equal([
+      'warning: --concurrency is deprecated, use --workers',
+      'warning: --resync is deprecated, use --resync-period',
+      'warning: --leader-elect-namespace is deprecated, use --lease-namespace',
+    ]);
+    // A bad value under an old name is reported under the new one.
+    expect(() =>
+      parseVirtualNodeArgs(['--cluster-name', 'l', '--remote', 'r=/k', '--concurrency', '0'], {}, () => undefined),
+    ).to.throw(ConfigError, /--workers/);
+    expect(VIRTUAL_NODE_USAGE).to.include('--lease-namespace').and.include('--resync-period').and.include('--workers');
   });
 });

@@ -243,7 +243,8 @@ export class FakeCache<T extends Obj | Pod> implements Cache<T> {
   async start(): Promise<void> {
     await this.syncGate;
     if (this.#stopped) throw new Error('stopped');
-    if (!this.paused) for (const [path, object] of this.api.objects) if (this.select(path, object)) this.set(copy(object) as T);
+    if (!this.paused)
+      for (const [path, object] of this.api.objects) if (this.select(path, object)) this.set(copy(object) as T);
     this.#synced = true;
   }
   stop(): void {

@@ -145,7 +145,13 @@ describe('virtualnode provider (shell, against fakes)', () => {
     expect(remote?.metadata?.labels).to.include({ app: 'web', [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
     expect(remote?.spec?.nodeName).to.equal(undefined);
     expect(w.events.reasons()).to.deep.equal(['Offloaded']);
-    expect(provider.state()).to.deep.include({ registered: true, reachable: true, synced: true, pods: 1, remotePods: 1 });
+    expect(provider.state()).to.deep.include({
+      registered: true,
+      reachable: true,
+      synced: true,
+      pods: 1,
+      remotePods: 1,
+    });
   });
 
   it('creates the missing twin namespace, then the pod on the retry after backoff', async () => {
@@ -197,7 +203,7 @@ describe('virtualnode provider (shell, against fakes)', () => {
     expect(w.local.objects.has(localPath('web-1'))).to.equal(false);
   });
 
-  it('fails the local pod when its remote pod is gone (the live GET agrees), so its controller replaces it', async () => {
+  it('fails the local pod when its remote pod is gone (a live GET agrees), so that it is replaced', async () => {
     await running(w);
     w.remote.remove(remotePath('web-1'));
     expect(await w.settle()).to.equal(true);
@@ -240,9 +246,15 @@ describe('virtualnode provider (shell, against fakes)', () => {
       w.caches().remotePods.paused = true;
       // Someone replaced the remote pod; the cache still has the old one.
       w.remote.remove(remotePath('web-1'));
-      const replacement = w.remote.put(remotePath('web-1'), { ...stale, metadata: { ...stale.metadata, uid: 'someone-else' } });
+      const replacement = w.remote.put(remotePath('web-1'), {
+        ...stale,
+        metadata: { ...stale.metadata, uid: 'someone-else' },
+      });
       const local = w.local.objects.get(localPath('web-1')) as Obj;
-      w.local.put(localPath('web-1'), { ...local, metadata: { ...local.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } });
+      w.local.put(localPath('web-1'), {
+        ...local,
+        metadata: { ...local.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' },
+      });
       expect(await w.settle()).to.equal(true);
 
       const deletes = w.remote.writes.filter((write) => write.verb === 'delete');
@@ -255,13 +267,16 @@ describe('virtualnode provider (shell, against fakes)', () => {
     it('puts back the labels someone changed on the remote pod', async () => {
       await running(w);
       const remote = w.remote.objects.get(remotePath('web-1')) as Obj;
-      w.remote.put(remotePath('web-1'), { ...remote, metadata: { ...remote.metadata, labels: { ...remote.metadata?.labels, app: 'hijacked', extra: 'x' } } });
+      w.remote.put(remotePath('web-1'), {
+        ...remote,
+        metadata: { ...remote.metadata, labels: { ...remote.metadata?.labels, app: 'hijacked', extra: 'x' } },
+      });
       expect(await w.settle()).to.equal(true);
       expect(w.remote.objects.get(remotePath('web-1'))?.metadata?.labels).to.include({ app: 'web' });
       expect(w.remote.objects.get(remotePath('web-1'))?.metadata?.labels).to.not.have.property('extra');
     });
 
-    it('does not fail the local pod while a live GET still finds the remote pod (the cache lags): looks again in 1 s', async () => {
+    it('does not fail the local pod while a live GET still finds the remote pod: looks again in 1 s', async () => {
       await running(w);
       w.caches().remotePods.remove(`${TWIN}/web-1`); // the cache lost it, the cluster did not
       expect(await w.settle()).to.equal(false);
@@ -310,7 +325,7 @@ describe('virtualnode provider (shell, against fakes)', () => {
     expect(w.remote.objects.has(remotePath('web-1'))).to.equal(true);
   });
 
-  it('a pod the remote cluster rejects as invalid (422) is not retried, is reported at once, and is tried again when it changes', async () => {
+  it('a pod rejected as invalid (422) is reported at once, not retried, and tried again when it changes', async () => {
     w.remote.failNext('create', /\/pods\/web-1$/, 422);
     const local = w.local.put(localPath('web-1'), localPod('web-1'));
     await w.provider().start();
@@ -320,7 +335,10 @@ describe('virtualnode provider (shell, against fakes)', () => {
     expect(w.remote.writes.map((write) => `${write.verb} ${write.result}`)).to.deep.equal(['create 422']);
     expect(w.events.recorded.map((event) => `${event.type} ${event.reason}`)).to.deep.equal(['Warning OffloadFailed']);
 
-    w.local.put(localPath('web-1'), { ...local, metadata: { ...local.metadata, labels: { app: 'web', fixed: 'yes' } } });
+    w.local.put(localPath('web-1'), {
+      ...local,
+      metadata: { ...local.metadata, labels: { app: 'web', fixed: 'yes' } },
+    });
     expect(await w.settle()).to.equal(true);
     expect(w.remote.objects.get(remotePath('web-1'))?.metadata?.labels).to.include({ fixed: 'yes' });
   });
@@ -355,7 +373,7 @@ describe('virtualnode provider (shell, against fakes)', () => {
     expect(w.remote.objects.has(remotePath('web-1'))).to.equal(true);
   });
 
-  it('waits for referenced ConfigMaps in the twin namespace, warns after a while, creates once the copy is there', async () => {
+  it('waits for referenced ConfigMaps in the twin namespace, warns after a while, then creates', async () => {
     const volumes = [{ name: 'cfg', configMap: { name: 'settings' } }];
     w.local.put(localPath('web-1'), localPod('web-1', { volumes }));
     await w.provider().start();
@@ -363,10 +381,14 @@ describe('virtualnode provider (shell, against fakes)', () => {
     await w.clock.advance(6000);
     await w.settle();
     expect(w.remote.objects.has(remotePath('web-1'))).to.equal(false);
-    expect(w.events.recorded.find((event) => event.reason === 'MissingReferences')?.message).to.include('configmap/settings');
+    expect(w.events.recorded.find((event) => event.reason === 'MissingReferences')?.message).to.include(
+      'configmap/settings',
+    );
 
     const labels = { [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ORIGIN_CLUSTER_LABEL]: LOCAL };
-    w.remote.put(`/api/v1/namespaces/${TWIN}/configmaps/settings`, { metadata: { name: 'settings', namespace: TWIN, labels } });
+    w.remote.put(`/api/v1/namespaces/${TWIN}/configmaps/settings`, {
+      metadata: { name: 'settings', namespace: TWIN, labels },
+    });
     await w.settle();
     expect(w.remote.objects.has(remotePath('web-1'))).to.equal(true);
   });
@@ -376,8 +398,9 @@ describe('virtualnode provider (shell, against fakes)', () => {
     await provider.start();
     await w.settle();
     const ready = (): string | undefined =>
-      (w.local.objects.get(`/api/v1/nodes/${NODE}`)?.status?.conditions as Array<{ type: string; status: string }>)
-        .find((condition) => condition.type === 'Ready')?.status;
+      (
+        w.local.objects.get(`/api/v1/nodes/${NODE}`)?.status?.conditions as Array<{ type: string; status: string }>
+      ).find((condition) => condition.type === 'Ready')?.status;
     expect(ready()).to.equal('True');
     expect(w.local.objects.get(`/api/v1/nodes/${NODE}`)?.status?.capacity).to.include({ cpu: '8', pods: '110' });
 

@@ -30,7 +30,13 @@ describe('virtualnode quantities', () => {
       { cpu: '500m', memory: '16384Mi', pods: '110', 'nvidia.com/gpu': '1' },
       undefined,
     ]);
-    expect(sum).to.deep.equal({ cpu: '16', 'ephemeral-storage': '100Gi', memory: '64Gi', 'nvidia.com/gpu': '1', pods: '330' });
+    expect(sum).to.deep.equal({
+      cpu: '16',
+      'ephemeral-storage': '100Gi',
+      memory: '64Gi',
+      'nvidia.com/gpu': '1',
+      pods: '330',
+    });
   });
 
   it('skips unparseable values instead of failing', () => {
