@@ -29,7 +29,10 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (typeof webhook === 'string') {
     logger.info({ event: 'shutdown', signal: webhook }, `received ${webhook} while starting`);
-    starting.then((started) => started.shutdown(), () => undefined);
+    starting.then(
+      (started) => started.shutdown(),
+      () => undefined,
+    );
     await flushLogger(logger);
     setTimeout(() => process.exit(0), 1000).unref();
     return 0;

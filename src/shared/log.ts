@@ -50,8 +50,13 @@ export function flushLogger(logger: Logger): Promise<void> {
  * cheaper than pino's per-field serializer plus one stream write per line. Fields must be flat
  * JSON values (strings, numbers, booleans); undefined ones are dropped.
  */
-export function createLineWriter(logger: Logger, message: string, level: 'debug' | 'info' = 'info'): (fields: Record<string, unknown>) => void {
-  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as DestinationStream | undefined;
+export function createLineWriter(
+  logger: Logger,
+  message: string,
+  level: 'debug' | 'info' = 'info',
+): (fields: Record<string, unknown>) => void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    DestinationStream | undefined;
   const bindings = (logger as unknown as Record<symbol, unknown>)[pino.symbols.chindingsSym];
   if (!stream || typeof bindings !== 'string') return (fields) => logger[level](fields, message);
   const head = `{"level":"${level}","time":`;

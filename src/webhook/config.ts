@@ -2,7 +2,16 @@
 // Everything that can be wrong with the command line is reported here, before any I/O, so a
 // typo fails fast (exit 2) instead of half-starting a server.
 import { isIP } from 'node:net';
-import { ConfigError, dnsLabel, LOG_LEVELS, oneOf, parseConvention, parseDuration, parseFlags, portNumber } from '../shared/flags.ts';
+import {
+  ConfigError,
+  dnsLabel,
+  LOG_LEVELS,
+  oneOf,
+  parseConvention,
+  parseDuration,
+  parseFlags,
+  portNumber,
+} from '../shared/flags.ts';
 import type { LogLevel } from '../shared/flags.ts';
 import type { Placement, Preference, VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { DEFAULT_PLACEMENT, LIQO_CONVENTION, PLACEMENTS, PREFERENCES } from '../../webhooks/keys.ts';
@@ -44,6 +53,9 @@ export interface WebhookConfig {
   logLevel: LogLevel;
 }
 
+const { taintKey, taintValue, taintEffect } = LIQO_CONVENTION;
+const DEFAULT_TAINT = `${taintKey}=${taintValue}:${taintEffect}`;
+
 export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
 
   --port N                  HTTPS port (default 8443; 0 picks a free one)
@@ -62,7 +74,7 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --ca-sync-interval DUR    how often caBundle and the CA Secret are checked (default 30s)
   --virtual-node-label K=V  label of virtual nodes (default ${LIQO_CONVENTION.labelKey}=${LIQO_CONVENTION.labelValue})
   --virtual-node-taint K=V:EFFECT
-                            taint of virtual nodes (default ${LIQO_CONVENTION.taintKey}=${LIQO_CONVENTION.taintValue}:${LIQO_CONVENTION.taintEffect})
+                            taint of virtual nodes (default ${DEFAULT_TAINT})
   --cert-validity DUR       lifetime of generated serving certs, e.g. 90d, 2m (default 365d)
   --cert-poll-interval DUR  fallback check of the cert files (default 10s)
   --request-timeout DUR     whole-request timeout (default 30s)
@@ -75,6 +87,15 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --log-level LEVEL         ${LOG_LEVELS.join(' | ')} (default info)
   -h, --help                this text
 `;
+
+type DurationFlag =
+  | 'ca-sync-interval'
+  | 'cert-validity'
+  | 'cert-poll-interval'
+  | 'request-timeout'
+  | 'headers-timeout'
+  | 'handler-timeout'
+  | 'drain-timeout';
 
 /** Parses argv (after "webhook"); returns "help" for -h/--help. Throws ConfigError. */
 export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
@@ -107,16 +128,15 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
   if (values.help) return 'help';
 
   const certDir = values['cert-dir'];
-  if (!certDir) throw new ConfigError('--cert-dir is required (a directory with tls.crt/tls.key, or where to generate them)');
+  if (!certDir)
+    throw new ConfigError('--cert-dir is required (a directory with tls.crt/tls.key, or where to generate them)');
   if (values.standalone && values.kubeconfig) throw new ConfigError('--standalone and --kubeconfig exclude each other');
 
   const host = values.host ?? '0.0.0.0';
   if (host !== 'localhost' && isIP(host) === 0) throw new ConfigError(`--host: "${host}" is not an IP address`);
 
   const namespace = dnsLabel(values.namespace ?? 'kube-offload-system', 'namespace');
-  const caSecretText = values['ca-secret'] ?? `${namespace}/kube-offload-webhook-ca`;
-  const slash = caSecretText.indexOf('/');
-  if (slash <= 0 || slash === caSecretText.length - 1) throw new ConfigError(`--ca-secret: "${caSecretText}" is not NAMESPACE/NAME`);
+  const duration = (flag: DurationFlag, fallback: string): number => parseDuration(values[flag] ?? fallback, flag);
 
   const config: WebhookConfig = {
     port: portNumber(values.port ?? '8443', 'port'),
@@ -126,23 +146,34 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     defaultPlacement: oneOf(values['default-placement'] ?? DEFAULT_PLACEMENT, PLACEMENTS, 'default-placement'),
     serviceName: dnsLabel(values['service-name'] ?? 'kube-offload-webhook', 'service-name'),
     namespace,
-    caSecret: { namespace: caSecretText.slice(0, slash), name: caSecretText.slice(slash + 1) },
+    caSecret: parseCaSecret(values['ca-secret'] ?? `${namespace}/kube-offload-webhook-ca`),
     webhookSelector: values['webhook-selector'] ?? 'app.kubernetes.io/part-of=kube-offload',
-    caSyncIntervalMs: parseDuration(values['ca-sync-interval'] ?? '30s', 'ca-sync-interval'),
+    caSyncIntervalMs: duration('ca-sync-interval', '30s'),
     convention: parseConvention(values['virtual-node-label'], values['virtual-node-taint']),
-    certValidityMs: parseDuration(values['cert-validity'] ?? '365d', 'cert-validity'),
-    certPollIntervalMs: parseDuration(values['cert-poll-interval'] ?? '10s', 'cert-poll-interval'),
-    requestTimeoutMs: parseDuration(values['request-timeout'] ?? '30s', 'request-timeout'),
-    headersTimeoutMs: parseDuration(values['headers-timeout'] ?? '10s', 'headers-timeout'),
-    handlerTimeoutMs: parseDuration(values['handler-timeout'] ?? '9s', 'handler-timeout'),
-    drainTimeoutMs: parseDuration(values['drain-timeout'] ?? '20s', 'drain-timeout'),
+    certValidityMs: duration('cert-validity', '365d'),
+    certPollIntervalMs: duration('cert-poll-interval', '10s'),
+    requestTimeoutMs: duration('request-timeout', '30s'),
+    headersTimeoutMs: duration('headers-timeout', '10s'),
+    handlerTimeoutMs: duration('handler-timeout', '9s'),
+    drainTimeoutMs: duration('drain-timeout', '20s'),
     maxBufferedBytes: parseByteSize(values['max-buffered-bytes'] ?? '16Mi', 'max-buffered-bytes'),
     maxWaitingReviews: count(values['max-waiting-reviews'] ?? '1000', 'max-waiting-reviews'),
     logLevel: oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level'),
   };
   if (values.kubeconfig !== undefined) config.kubeconfig = values.kubeconfig;
-  if (values['default-prefer'] !== undefined) config.defaultPrefer = oneOf(values['default-prefer'], PREFERENCES, 'default-prefer');
+  if (values['default-prefer'] !== undefined)
+    config.defaultPrefer = oneOf(values['default-prefer'], PREFERENCES, 'default-prefer');
+  checkRanges(config);
+  return config;
+}
 
+function parseCaSecret(text: string): { namespace: string; name: string } {
+  const slash = text.indexOf('/');
+  if (slash <= 0 || slash === text.length - 1) throw new ConfigError(`--ca-secret: "${text}" is not NAMESPACE/NAME`);
+  return { namespace: text.slice(0, slash), name: text.slice(slash + 1) };
+}
+
+function checkRanges(config: WebhookConfig): void {
   // A certificate shorter-lived than this cannot be renewed safely at 2/3 of its lifetime.
   if (config.certValidityMs < 3000) throw new ConfigError('--cert-validity must be at least 3s');
   if (config.certPollIntervalMs < 100) throw new ConfigError('--cert-poll-interval must be at least 100ms');
@@ -150,21 +181,32 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('--headers-timeout must not exceed --request-timeout');
   }
-  if (config.maxBufferedBytes < MAX_BODY_BYTES) throw new ConfigError('--max-buffered-bytes must be at least 3Mi, the largest review');
-  return config;
+  if (config.maxBufferedBytes < MAX_BODY_BYTES) {
+    throw new ConfigError('--max-buffered-bytes must be at least 3Mi, the largest review');
+  }
 }
 
-const BYTE_UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, k: 1000, M: 1000 ** 2, G: 1000 ** 3 };
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  Ki: 1024,
+  Mi: 1024 ** 2,
+  Gi: 1024 ** 3,
+  k: 1000,
+  M: 1000 ** 2,
+  G: 1000 ** 3,
+};
 
 /** "16Mi", "512Ki", "20M", "1048576" (Kubernetes quantity suffixes) -> bytes; throws ConfigError. */
 export function parseByteSize(text: string, flag: string): number {
   const match = /^(\d+)(Ki|Mi|Gi|k|M|G)?$/.exec(text);
   const bytes = match ? Number(match[1]) * (BYTE_UNITS[match[2] ?? ''] as number) : Number.NaN;
-  if (!Number.isSafeInteger(bytes)) throw new ConfigError(`--${flag}: "${text}" is not a size in bytes (examples: 16Mi, 512Ki, 20000000)`);
+  if (!Number.isSafeInteger(bytes))
+    throw new ConfigError(`--${flag}: "${text}" is not a size in bytes (examples: 16Mi, 512Ki, 20000000)`);
   return bytes;
 }
 
 function count(text: string, flag: string): number {
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new ConfigError(`--${flag}: "${text}" is not a whole number`);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text)))
+    throw new ConfigError(`--${flag}: "${text}" is not a whole number`);
   return Number(text);
 }

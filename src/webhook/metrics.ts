@@ -31,7 +31,9 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
   });
   new Gauge({
     name: 'kube_offload_admission_waiting',
-    help: 'Admissions waiting for room under --max-buffered-bytes (more than --max-waiting-reviews are refused with 429).',
+    help:
+      'Admissions waiting for room under --max-buffered-bytes ' +
+      '(more than --max-waiting-reviews are refused with 429).',
     registers: [registry],
     collect() {
       this.set(gateSource.stats?.().waiting ?? 0);
@@ -45,7 +47,9 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
     gateSource,
     admissionRequests: new Counter({
       name: 'kube_offload_admission_requests_total',
-      help: 'Admission requests by webhook and outcome (allowed, denied, patched, error, bad_request); error includes 429s.',
+      help:
+        'Admission requests by webhook and outcome (allowed, denied, patched, error, bad_request); ' +
+        'error includes 429s.',
       labelNames: ['webhook', 'outcome'],
       registers: [registry],
     }),
@@ -64,7 +68,9 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
     }),
     certReloads: new Counter({
       name: 'kube_offload_serving_cert_reloads_total',
-      help: 'Serving certificate swaps: trigger=file (changed on disk) or renewal (we re-issued it); result=success|error.',
+      help:
+        'Serving certificate swaps: trigger=file (changed on disk) or renewal (we re-issued it); ' +
+        'result=success|error.',
       labelNames: ['trigger', 'result'],
       registers: [registry],
     }),
@@ -75,7 +81,9 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
     }),
     tlsHandshakes: new Counter({
       name: 'kube_offload_tls_handshakes_total',
-      help: 'Completed TLS handshakes (new client connections) by negotiated protocol (http/1.1, h2). Far more handshakes than clients means connections are not being reused.',
+      help:
+        'Completed TLS handshakes (new client connections) by negotiated protocol (http/1.1, h2). ' +
+        'Far more handshakes than clients means connections are not being reused.',
       labelNames: ['protocol'],
       registers: [registry],
     }),

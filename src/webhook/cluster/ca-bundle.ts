@@ -7,7 +7,10 @@ import { objectPath } from '../../kube/client.ts';
 import type { JsonPatchOperation } from '../../../webhooks/types.ts';
 
 export type WebhookConfigKind = 'MutatingWebhookConfiguration' | 'ValidatingWebhookConfiguration';
-export const WEBHOOK_CONFIG_KINDS: WebhookConfigKind[] = ['MutatingWebhookConfiguration', 'ValidatingWebhookConfiguration'];
+export const WEBHOOK_CONFIG_KINDS: WebhookConfigKind[] = [
+  'MutatingWebhookConfiguration',
+  'ValidatingWebhookConfiguration',
+];
 
 export interface WebhookConfigSummary {
   name: string;

@@ -66,7 +66,9 @@ interface SecretObject {
 export function kubeSecretStore(client: KubeClient): SecretStore {
   return {
     async read(namespace, name) {
-      const secret = await client.getOrUndefined<SecretObject>(resourcePath({ version: 'v1', resource: 'secrets', namespace, name }));
+      const secret = await client.getOrUndefined<SecretObject>(
+        resourcePath({ version: 'v1', resource: 'secrets', namespace, name }),
+      );
       return secret ? (secret.data ?? {}) : undefined;
     },
     async create(namespace, name, data) {

@@ -21,7 +21,11 @@ export function loadClusterConfig(path: string | undefined): KubeConfigLike {
   // Finding nothing, client-node falls back to http://localhost:8080: say so instead of failing
   // later with "connection refused".
   if (!cluster || (path === undefined && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
-    throw new Error(path ? `kubeconfig ${path} has no current cluster` : 'no cluster access: not in a pod and no kubeconfig found (use --kubeconfig, or --standalone)');
+    throw new Error(
+      path
+        ? `kubeconfig ${path} has no current cluster`
+        : 'no cluster access: not in a pod and no kubeconfig found (use --kubeconfig, or --standalone)',
+    );
   }
   return kubeConfig;
 }
@@ -59,7 +63,9 @@ export function sharedCa(client: KubeClient, secret: { namespace: string; name: 
       const mine = ours;
       if (!mine) return undefined;
       const current = await ensureCaSecret({ store, ...secret, logger, candidate: async () => mine });
-      return current.cert === mine.cert ? undefined : `Secret ${where} now holds another CA than the one this replica signs with; restart to adopt it`;
+      return current.cert === mine.cert
+        ? undefined
+        : `Secret ${where} now holds another CA than the one this replica signs with; restart to adopt it`;
     },
   };
 }
@@ -100,7 +106,10 @@ export function keepCaBundle(options: {
     } catch (error) {
       // Not fatal: RBAC may be missing or the API server briefly away; try again next round.
       options.metrics.caBundleSyncErrors.inc();
-      options.logger.warn({ event: 'ca-bundle', err: (error as Error).message }, 'cannot sync caBundle of our webhook configurations');
+      options.logger.warn(
+        { event: 'ca-bundle', err: (error as Error).message },
+        'cannot sync caBundle of our webhook configurations',
+      );
     } finally {
       running = false;
     }

@@ -44,7 +44,9 @@ function policyOf(namespace: NamespaceObject): NamespacePolicy {
 }
 
 function virtualNodeOf(node: NodeObject): VirtualNodeInfo {
-  const ready = (node.status?.conditions ?? []).some((condition) => condition.type === 'Ready' && condition.status === 'True');
+  const ready = (node.status?.conditions ?? []).some(
+    (condition) => condition.type === 'Ready' && condition.status === 'True',
+  );
   return { name: node.metadata?.name ?? '', labels: { ...(node.metadata?.labels ?? {}) }, ready };
 }
 
@@ -109,7 +111,9 @@ export function createClusterState(options: {
         ['namespaces', namespaces.health()],
         ['virtual nodes', nodes.health()],
       ] as const;
-      const reasons = failing.filter(([, health]) => !health.ok).map(([what, health]) => `${what} watch: ${health.reason ?? 'unhealthy'}`);
+      const reasons = failing
+        .filter(([, health]) => !health.ok)
+        .map(([what, health]) => `${what} watch: ${health.reason ?? 'unhealthy'}`);
       return reasons.length === 0 ? { ok: true } : { ok: false, reason: reasons.join('; ') };
     },
   };

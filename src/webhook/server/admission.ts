@@ -8,7 +8,12 @@
 // handler's error is answered with its class only (its message may quote the object), and only
 // a genuine fault logs code locations, never a review that is merely too deeply nested.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AdmissionContext, AdmissionHandler, AdmissionRequest, AdmissionResponse } from '../../../webhooks/types.ts';
+import type {
+  AdmissionContext,
+  AdmissionHandler,
+  AdmissionRequest,
+  AdmissionResponse,
+} from '../../../webhooks/types.ts';
 import type { Logger } from '../../shared/log.ts';
 import { clientText, clipText, createLineWriter } from '../../shared/log.ts';
 import type { AdmissionOutcome, WebhookMetrics } from '../metrics.ts';
@@ -115,11 +120,17 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
   const logPassed = createLineWriter(logger, 'admission', 'debug');
   const logDenied = createLineWriter(logger, 'admission', 'info');
   // Label children resolved once: prom-client would otherwise hash the labels per request.
-  const counters = new Map(ADMISSION_OUTCOMES.map((outcome) => [outcome, deps.metrics.admissionRequests.labels(webhook, outcome)]));
+  const counters = new Map(
+    ADMISSION_OUTCOMES.map((outcome) => [outcome, deps.metrics.admissionRequests.labels(webhook, outcome)]),
+  );
   const duration = deps.metrics.admissionDuration.labels(webhook);
   const deadlines = createDeadlines(handlerTimeoutMs);
   const deadlineMessage = `admission did not complete within ${handlerTimeoutMs} ms`;
-  const tooDeep = new HttpError(400, 'BadRequest', `the review is nested too deeply to process (more than ${MAX_SANE_NESTING} levels)`);
+  const tooDeep = new HttpError(
+    400,
+    'BadRequest',
+    `the review is nested too deeply to process (more than ${MAX_SANE_NESTING} levels)`,
+  );
 
   return (req, res) => {
     const start = performance.now();
@@ -146,12 +157,16 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
       // Answering before the body is in: do not read the rest, and do not reuse the connection.
       if (!req.complete) res.setHeader('connection', 'close');
       // Out of stack on a review nested thousands of levels deep: the input's fault, not ours.
-      const refusal = error instanceof RangeError && body !== undefined && nestsDeeperThan(body, MAX_SANE_NESTING) ? tooDeep : error;
+      const refusal =
+        error instanceof RangeError && body !== undefined && nestsDeeperThan(body, MAX_SANE_NESTING) ? tooDeep : error;
       if (refusal instanceof HttpError) {
         sendStatus(res, refusal.status, refusal.reason, refusal.message);
         // A 429 is our overload, not the client's fault.
         const seconds = finish(refusal.status >= 500 || refusal.status === 429 ? 'error' : 'bad_request');
-        logger.warn({ status: refusal.status, err: clipText(refusal.message, 512), durationSeconds: seconds }, 'bad admission request');
+        logger.warn(
+          { status: refusal.status, err: clipText(refusal.message, 512), durationSeconds: seconds },
+          'bad admission request',
+        );
         return;
       }
       const errorName = errorClass(error);
@@ -159,7 +174,12 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
         sendStatus(res, 500, 'InternalError', `kube-offload ${webhook}: ${deadlineMessage}`);
       } else {
         // The message may quote the object (a Secret's data, megabytes of it): the log has it.
-        sendStatus(res, 500, 'InternalError', `kube-offload ${webhook}: internal error (${errorName}); the webhook's log has the details`);
+        sendStatus(
+          res,
+          500,
+          'InternalError',
+          `kube-offload ${webhook}: internal error (${errorName}); the webhook's log has the details`,
+        );
       }
       const seconds = finish('error');
       logger.error(

@@ -41,7 +41,9 @@ function routePath(url: string): string {
 export function createRequestListener(deps: AppDeps): RequestListener {
   const gate = new AdmissionGate(deps.limits);
   deps.metrics.gateSource.stats = () => gate.stats();
-  const routes = new Map<string, AdmissionRoute>(ADMISSION_PATHS.map((path) => [path, admissionRoute(path, deps.handlers[path], { ...deps, gate })]));
+  const routes = new Map<string, AdmissionRoute>(
+    ADMISSION_PATHS.map((path) => [path, admissionRoute(path, deps.handlers[path], { ...deps, gate })]),
+  );
   const serveOther = createOtherRoutes(deps, routes);
   return (req, res) => {
     // The API server calls e.g. /mutate/pods?timeout=10s: match the path without the query.
@@ -61,7 +63,13 @@ function createOtherRoutes(deps: AppDeps, routes: Map<string, AdmissionRoute>): 
     res.end(text);
   };
   const failed = (res: ServerResponse, error: unknown): void => {
-    logger.error({ errorClass: error instanceof Error ? error.name : typeof error, err: clipText(String((error as Error)?.message ?? error)) }, 'request failed');
+    logger.error(
+      {
+        errorClass: error instanceof Error ? error.name : typeof error,
+        err: clipText(String((error as Error)?.message ?? error)),
+      },
+      'request failed',
+    );
     if (!res.headersSent) sendStatus(res, 500, 'InternalError', 'internal error');
     else res.destroy();
   };

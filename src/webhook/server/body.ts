@@ -51,7 +51,8 @@ export function declaredLength(req: IncomingMessage): number | undefined {
  */
 export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
   const declared = declaredLength(req);
-  const tooLarge = (): HttpError => new HttpError(413, 'RequestEntityTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`);
+  const tooLarge = (): HttpError =>
+    new HttpError(413, 'RequestEntityTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`);
 
   return new Promise((resolve, reject) => {
     let chunks: Buffer[] | undefined;

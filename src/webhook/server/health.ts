@@ -24,6 +24,10 @@ export function sendChecks(res: ServerResponse, checks: Checks): void {
   }
   const ok = failing.length === 0;
   const body = JSON.stringify(ok ? { status: 'ok', checks: results } : { status: 'failing', failing, checks: results });
-  res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(ok ? 200 : 503, {
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }

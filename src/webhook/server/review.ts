@@ -32,15 +32,18 @@ export function parseReview(body: unknown): AdmissionRequest {
     throw bad(`not an AdmissionReview: kind is ${quoteClientValue(body.kind)}, expected "AdmissionReview"`);
   }
   if (body.apiVersion !== ADMISSION_API_VERSION) {
+    const version = quoteClientValue(body.apiVersion);
     throw bad(
-      `unsupported AdmissionReview version ${quoteClientValue(body.apiVersion)}: only ${ADMISSION_API_VERSION} is served ` +
+      `unsupported AdmissionReview version ${version}: only ${ADMISSION_API_VERSION} is served ` +
         '(set admissionReviewVersions: ["v1"] in the webhook configuration)',
     );
   }
   const request = body.request;
   if (!isObject(request)) throw bad('not an AdmissionReview: "request" is missing');
-  if (typeof request.uid !== 'string' || request.uid === '') throw bad('not an AdmissionReview: "request.uid" is missing');
-  if (!isObject(request.kind) || typeof request.kind.kind !== 'string') throw bad('not an AdmissionReview: "request.kind" is missing');
+  if (typeof request.uid !== 'string' || request.uid === '')
+    throw bad('not an AdmissionReview: "request.uid" is missing');
+  if (!isObject(request.kind) || typeof request.kind.kind !== 'string')
+    throw bad('not an AdmissionReview: "request.kind" is missing');
   if (typeof request.operation !== 'string') throw bad('not an AdmissionReview: "request.operation" is missing');
   return request as unknown as AdmissionRequest;
 }
@@ -54,12 +57,14 @@ const REVIEW_HEAD = `{"apiVersion":${JSON.stringify(ADMISSION_API_VERSION)},"kin
  * is not scanned again for characters to escape: base64 has none.
  */
 export function encodeReview(uid: string, verdict: AdmissionResponse): { json: string; decision: Decision } {
-  if (!isObject(verdict) || typeof verdict.allowed !== 'boolean') throw new Error('admission handler returned no verdict');
+  if (!isObject(verdict) || typeof verdict.allowed !== 'boolean')
+    throw new Error('admission handler returned no verdict');
   // The uid always comes from the request: the API server rejects a response with another one.
   let json = `${REVIEW_HEAD}"uid":${JSON.stringify(uid)},"allowed":${verdict.allowed}`;
   let decision: Decision = verdict.allowed ? 'allowed' : 'denied';
   if (verdict.allowed && verdict.patch && verdict.patch.length > 0) {
-    json += `,"patchType":"JSONPatch","patch":"${Buffer.from(JSON.stringify(verdict.patch), 'utf8').toString('base64')}"`;
+    const patch = Buffer.from(JSON.stringify(verdict.patch), 'utf8').toString('base64');
+    json += `,"patchType":"JSONPatch","patch":"${patch}"`;
     decision = 'patched';
   }
   if (verdict.warnings && verdict.warnings.length > 0) json += `,"warnings":${JSON.stringify(verdict.warnings)}`;

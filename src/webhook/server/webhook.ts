@@ -82,7 +82,13 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   if (connect && client) {
     const { createClusterState } = await import('../cluster/state.ts');
     const createInformer = options.informerFactory ?? (await connect.loadInformerFactory());
-    const state = createClusterState({ client, convention: config.convention, createInformer, logger, registry: metrics.registry });
+    const state = createClusterState({
+      client,
+      convention: config.convention,
+      createInformer,
+      logger,
+      registry: metrics.registry,
+    });
     cluster = state;
     stops.push(() => state.stop());
     state.start().then(
@@ -131,7 +137,12 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
       // An overdue renewal still serves fine (liveness deals with it); expired does not.
       certificate: () => certs.usable(),
       ...(cluster
-        ? { caches: () => ((cluster as ClusterState).hasSynced() ? { ok: true } : { ok: false, reason: 'namespace and virtual node caches not synced yet' }) }
+        ? {
+            caches: () =>
+              (cluster as ClusterState).hasSynced()
+                ? { ok: true }
+                : { ok: false, reason: 'namespace and virtual node caches not synced yet' },
+          }
         : {}),
       shutdown: () => (draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
     },
@@ -145,7 +156,9 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     isDraining: () => draining,
   });
   certs.onChange((pair) => swapCertificate(server, pair));
-  server.on('secureConnection', (socket: TLSSocket) => metrics.tlsHandshakes.labels(socket.alpnProtocol || 'http/1.1').inc());
+  server.on('secureConnection', (socket: TLSSocket) =>
+    metrics.tlsHandshakes.labels(socket.alpnProtocol || 'http/1.1').inc(),
+  );
   server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
 
   let address;
@@ -157,7 +170,10 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   }
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `https://${host}:${address.port}`;
-  logger.info({ event: 'listening', url, port: address.port, standalone: config.standalone, certMode: certs.mode }, `listening on ${url}`);
+  logger.info(
+    { event: 'listening', url, port: address.port, standalone: config.standalone, certMode: certs.mode },
+    `listening on ${url}`,
+  );
 
   let shutdown: Promise<'drained' | 'forced'> | undefined;
   return {
@@ -172,7 +188,10 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
         logger.info({ event: 'shutdown', drainTimeoutMs: config.drainTimeoutMs }, 'draining in-flight requests');
         const result = await drain(server, config.drainTimeoutMs);
         for (const stop of [...stops].reverse()) stop();
-        logger.info({ event: 'shutdown', result }, result === 'drained' ? 'drained' : 'drain timed out; connections cut');
+        logger.info(
+          { event: 'shutdown', result },
+          result === 'drained' ? 'drained' : 'drain timed out; connections cut',
+        );
         return result;
       })();
       return shutdown;

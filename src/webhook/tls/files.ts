@@ -39,7 +39,10 @@ export async function readCertDir(dir: string): Promise<CertDirContents> {
 }
 
 /** Writes files atomically, private ones (keys) with mode 0600. */
-export async function writeCertFiles(dir: string, files: Array<{ name: string; data: string; secret: boolean }>): Promise<void> {
+export async function writeCertFiles(
+  dir: string,
+  files: Array<{ name: string; data: string; secret: boolean }>,
+): Promise<void> {
   // A new dir holds keys: only we may list it.
   await mkdir(dir, { recursive: true, mode: 0o700 });
   for (const file of files) {

@@ -54,10 +54,14 @@ export async function startServingCert(options: ServingCertOptions): Promise<Ser
   const provided = files.tlsCert !== undefined && files.tlsKey !== undefined && files.caKey === undefined;
   if (!provided && files.caKey === undefined && (files.tlsCert !== undefined || files.tlsKey !== undefined)) {
     const missing = files.tlsCert === undefined ? TLS_CERT : TLS_KEY;
-    throw new CertError(`${options.dir}: ${missing} is missing (put both tls.crt and tls.key there, or neither to have them generated)`);
+    throw new CertError(
+      `${options.dir}: ${missing} is missing (put both tls.crt and tls.key there, or neither to have them generated)`,
+    );
   }
   if (!provided && files.caCert !== undefined && files.caKey === undefined) {
-    throw new CertError(`${options.dir}: ca.crt without ca.key cannot sign serving certs (add ca.key, or tls.crt and tls.key)`);
+    throw new CertError(
+      `${options.dir}: ca.crt without ca.key cannot sign serving certs (add ca.key, or tls.crt and tls.key)`,
+    );
   }
   return provided ? startProvided(options, files.caCert) : startManaged(options, files);
 }
@@ -78,16 +82,29 @@ function createBase(options: ServingCertOptions, mode: CertMode) {
       options.metrics.certExpiry.set(info.notAfter.getTime() / 1000);
       if (trigger !== 'initial') options.metrics.certReloads.inc({ trigger, result: 'success' });
       options.logger.info(
-        { event: 'serving-cert', mode, trigger, serial: info.serialNumber, fingerprint256: info.fingerprint256, notAfter: info.notAfter.toISOString() },
+        {
+          event: 'serving-cert',
+          mode,
+          trigger,
+          serial: info.serialNumber,
+          fingerprint256: info.fingerprint256,
+          notAfter: info.notAfter.toISOString(),
+        },
         trigger === 'initial' ? 'serving certificate loaded' : 'serving certificate replaced',
       );
     },
     health(now: number, overdueMatters: boolean): { ok: boolean; reason?: string } {
       if (!current) return { ok: false, reason: 'no serving certificate loaded' };
       const { notAfter, overdueAt, renewAt } = current.info;
-      if (now >= notAfter.getTime()) return { ok: false, reason: `serving certificate expired at ${notAfter.toISOString()}` };
+      if (now >= notAfter.getTime())
+        return { ok: false, reason: `serving certificate expired at ${notAfter.toISOString()}` };
       if (overdueMatters && now >= overdueAt.getTime()) {
-        return { ok: false, reason: `serving certificate renewal overdue (due ${renewAt.toISOString()}, expires ${notAfter.toISOString()})` };
+        return {
+          ok: false,
+          reason:
+            `serving certificate renewal overdue ` +
+            `(due ${renewAt.toISOString()}, expires ${notAfter.toISOString()})`,
+        };
       }
       return { ok: true };
     },
@@ -123,7 +140,10 @@ async function startProvided(options: ServingCertOptions, initialCa: string | un
       // Often transient (cert written, key not yet): keep serving the old pair, retry on poll.
       needsRetry = true;
       options.metrics.certReloads.inc({ trigger: 'file', result: 'error' });
-      options.logger.warn({ event: 'serving-cert', err: (error as Error).message }, 'cannot reload serving certificate; keeping the current one');
+      options.logger.warn(
+        { event: 'serving-cert', err: (error as Error).message },
+        'cannot reload serving certificate; keeping the current one',
+      );
     }
   };
   // Serialize reloads; a change during a reload triggers one more.
@@ -149,7 +169,8 @@ async function startProvided(options: ServingCertOptions, initialCa: string | un
     pollIntervalMs: options.pollIntervalMs,
     onChange: reload,
     wantsRetry: () => needsRetry,
-    onWatchError: (error) => options.logger.warn({ event: 'serving-cert', err: error.message }, 'fs.watch failed; relying on polling'),
+    onWatchError: (error) =>
+      options.logger.warn({ event: 'serving-cert', err: error.message }, 'fs.watch failed; relying on polling'),
   });
 
   return {
@@ -169,7 +190,8 @@ async function startManaged(
   files: { caCert?: string; caKey?: string; tlsCert?: string; tlsKey?: string },
 ): Promise<ServingCertSource> {
   const base = createBase(options, 'managed');
-  const local = files.caCert !== undefined && files.caKey !== undefined ? { cert: files.caCert, key: files.caKey } : undefined;
+  const local =
+    files.caCert !== undefined && files.caKey !== undefined ? { cert: files.caCert, key: files.caKey } : undefined;
   if (local) parseCa(local, `${options.dir}/ca.crt + ca.key`);
 
   const ca = options.resolveCa ? await options.resolveCa(local) : (local ?? (await generateCa()));
@@ -181,7 +203,10 @@ async function startManaged(
     try {
       await writeCertFiles(options.dir, entries);
     } catch (error) {
-      options.logger.warn({ event: 'serving-cert', dir: options.dir, err: (error as Error).message }, 'cannot write the cert dir; serving from memory');
+      options.logger.warn(
+        { event: 'serving-cert', dir: options.dir, err: (error as Error).message },
+        'cannot write the cert dir; serving from memory',
+      );
     }
   };
   if (!local || local.cert !== ca.cert || local.key !== ca.key) {
@@ -223,10 +248,13 @@ async function startManaged(
   let stopped = false;
   const schedule = (at: number): void => {
     if (stopped) return;
-    timer = setTimeout(() => {
-      if (Date.now() < at) schedule(at);
-      else void renew();
-    }, Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS));
+    timer = setTimeout(
+      () => {
+        if (Date.now() < at) schedule(at);
+        else void renew();
+      },
+      Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS),
+    );
     timer.unref();
   };
   const renew = async (): Promise<void> => {
@@ -237,7 +265,10 @@ async function startManaged(
       schedule(next.info.renewAt.getTime());
     } catch (error) {
       options.metrics.certReloads.inc({ trigger: 'renewal', result: 'error' });
-      options.logger.error({ event: 'serving-cert', err: (error as Error).message }, 'serving certificate renewal failed; retrying');
+      options.logger.error(
+        { event: 'serving-cert', err: (error as Error).message },
+        'serving certificate renewal failed; retrying',
+      );
       // Retry well before expiry: a twentieth of the lifetime, between 1 s and 1 min.
       schedule(Date.now() + Math.min(60_000, Math.max(1000, options.validityMs / 20)));
     }

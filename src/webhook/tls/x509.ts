@@ -77,18 +77,28 @@ function bitString(bytes: Buffer, unusedBits = 0): Buffer {
 
 /** UTCTime through 2049, GeneralizedTime after, as RFC 5280 requires; whole seconds, UTC. */
 function time(date: Date): Buffer {
-  const iso = date.toISOString(); // 2026-12-05T17:26:00.000Z
-  const digits = `${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`;
+  // 2026-12-05T17:26:00.000Z -> 20261205172600Z
+  const digits = `${date.toISOString().slice(0, 19).replace(/[-:T]/g, '')}Z`;
   const year = date.getUTCFullYear();
-  return year < 2050 ? der(UTC_TIME, Buffer.from(digits.slice(2), 'latin1')) : der(GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
+  return year < 2050
+    ? der(UTC_TIME, Buffer.from(digits.slice(2), 'latin1'))
+    : der(GENERALIZED_TIME, Buffer.from(digits, 'latin1'));
 }
 
 function commonNameOnly(commonName: string): Buffer {
-  return der(SEQUENCE, der(SET, der(SEQUENCE, objectIdentifier(OID.commonName), der(UTF8_STRING, Buffer.from(commonName, 'utf8')))));
+  return der(
+    SEQUENCE,
+    der(SET, der(SEQUENCE, objectIdentifier(OID.commonName), der(UTF8_STRING, Buffer.from(commonName, 'utf8')))),
+  );
 }
 
 function extension(oid: string, critical: boolean, value: Buffer): Buffer {
-  return der(SEQUENCE, objectIdentifier(oid), ...(critical ? [der(BOOLEAN, Buffer.of(0xff))] : []), der(OCTET_STRING, value));
+  return der(
+    SEQUENCE,
+    objectIdentifier(oid),
+    ...(critical ? [der(BOOLEAN, Buffer.of(0xff))] : []),
+    der(OCTET_STRING, value),
+  );
 }
 
 /** The signature algorithm for a signing key: ECDSA and RSA with SHA-256, or Ed25519. */
@@ -187,12 +197,20 @@ export function createCertificate(request: CertificateRequest): string {
 
   const extensions: Buffer[] = [];
   if (request.ca) {
-    extensions.push(extension(OID.basicConstraints, true, der(SEQUENCE, der(BOOLEAN, Buffer.of(0xff)), unsignedInteger(Buffer.of(0)))));
+    extensions.push(
+      extension(
+        OID.basicConstraints,
+        true,
+        der(SEQUENCE, der(BOOLEAN, Buffer.of(0xff)), unsignedInteger(Buffer.of(0))),
+      ),
+    );
     // digitalSignature (bit 0), keyCertSign (5), cRLSign (6): 1000 0110, the last bit unused.
     extensions.push(extension(OID.keyUsage, true, bitString(Buffer.of(0x86), 1)));
     // SHA-1 of the public key, RFC 5280 method 1: lets verifiers match issuers quickly.
     const publicKeyBits = spki.subarray(element(spki, element(spki, element(spki, 0).start).end).start + 1);
-    extensions.push(extension(OID.subjectKeyIdentifier, false, der(OCTET_STRING, createHash('sha1').update(publicKeyBits).digest())));
+    extensions.push(
+      extension(OID.subjectKeyIdentifier, false, der(OCTET_STRING, createHash('sha1').update(publicKeyBits).digest())),
+    );
   } else {
     extensions.push(extension(OID.basicConstraints, true, der(SEQUENCE)));
     // digitalSignature only: 1000 0000, seven bits unused.
@@ -202,10 +220,14 @@ export function createCertificate(request: CertificateRequest): string {
   // Points at the issuer's key by its own identifier; an issuer without one gets no pointer.
   const issuerKeyIdentifier = request.issuer ? subjectKeyIdentifierOf(request.issuer) : undefined;
   if (issuerKeyIdentifier) {
-    extensions.push(extension(OID.authorityKeyIdentifier, false, der(SEQUENCE, der(KEY_IDENTIFIER, issuerKeyIdentifier))));
+    extensions.push(
+      extension(OID.authorityKeyIdentifier, false, der(SEQUENCE, der(KEY_IDENTIFIER, issuerKeyIdentifier))),
+    );
   }
   if (request.altNames && request.altNames.length > 0) {
-    const names = request.altNames.map((name) => (isIP(name) ? der(IP_ADDRESS, ipBytes(name)) : der(DNS_NAME, Buffer.from(name, 'latin1'))));
+    const names = request.altNames.map((name) =>
+      isIP(name) ? der(IP_ADDRESS, ipBytes(name)) : der(DNS_NAME, Buffer.from(name, 'latin1')),
+    );
     extensions.push(extension(OID.subjectAltName, false, der(SEQUENCE, ...names)));
   }
 
@@ -234,7 +256,10 @@ function ipBytes(address: string): Buffer {
   const [head = '', tail] = address.split('::') as [string, string | undefined];
   const headGroups = head === '' ? [] : head.split(':');
   const tailGroups = tail === undefined || tail === '' ? [] : tail.split(':');
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
+  const groups =
+    tail === undefined
+      ? headGroups
+      : [...headGroups, ...Array<string>(8 - headGroups.length - tailGroups.length).fill('0'), ...tailGroups];
   const bytes = Buffer.alloc(16);
   groups.forEach((group, index) => bytes.writeUInt16BE(parseInt(group, 16), index * 2));
   return bytes;

@@ -11,7 +11,8 @@ const allow: AdmissionHandler = (request) => ({ uid: request.uid, allowed: true 
 describe('webhook server: admission requests', function () {
   let server: TestWebhook;
   let nextVerdict: ((request: Parameters<AdmissionHandler>[0]) => AdmissionResponse) | undefined;
-  const scripted: AdmissionHandler = (request, context) => (nextVerdict ? nextVerdict(request) : allow(request, context));
+  const scripted: AdmissionHandler = (request, context) =>
+    nextVerdict ? nextVerdict(request) : allow(request, context);
   const throwing: AdmissionHandler = () => {
     throw new Error('boom: handler bug');
   };
@@ -20,7 +21,12 @@ describe('webhook server: admission requests', function () {
   before(async function () {
     server = await startTestWebhook({
       args: ['--handler-timeout', '300ms'],
-      handlers: { '/mutate/pods': scripted, '/mutate/workloads': throwing, '/mutate/replicated': hanging, '/validate': allow },
+      handlers: {
+        '/mutate/pods': scripted,
+        '/mutate/workloads': throwing,
+        '/mutate/replicated': hanging,
+        '/validate': allow,
+      },
     });
   });
   after(async function () {
@@ -38,7 +44,11 @@ describe('webhook server: admission requests', function () {
     const reply = await post('/validate', review({ uid: 'uid-echo-1' }));
     expect(reply.status).to.equal(200);
     expect(reply.headers['content-type']).to.match(/^application\/json/);
-    expect(reply.json).to.deep.equal({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'uid-echo-1', allowed: true } });
+    expect(reply.json).to.deep.equal({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'uid-echo-1', allowed: true },
+    });
   });
 
   it('takes the uid from the request even if the handler returns another', async function () {
@@ -67,12 +77,19 @@ describe('webhook server: admission requests', function () {
   });
 
   it('returns denials with their status, and logs them at info level', async function () {
-    const status = { code: 403, message: 'kube-offload.io/placement: "Remot" is not one of Local, Remote, LocalAndRemote', reason: 'Forbidden' };
+    const status = {
+      code: 403,
+      message: 'kube-offload.io/placement: "Remot" is not one of Local, Remote, LocalAndRemote',
+      reason: 'Forbidden',
+    };
     nextVerdict = (request) => ({ uid: request.uid, allowed: false, status });
     const reply = await post('/mutate/pods', review({ uid: 'uid-denied' }));
     expect(reply.status).to.equal(200);
     expect(reply.json.response).to.deep.equal({ uid: 'uid-denied', allowed: false, status });
-    const line = await waitFor(() => server.logs.find('admission').find((entry) => entry.uid === 'uid-denied'), 'the denial log line');
+    const line = await waitFor(
+      () => server.logs.find('admission').find((entry) => entry.uid === 'uid-denied'),
+      'the denial log line',
+    );
     expect(line).to.include({ level: 'info', decision: 'denied' });
   });
 
@@ -84,10 +101,21 @@ describe('webhook server: admission requests', function () {
   });
 
   it('rejects a wrong or missing content type with 400', async function () {
-    const wrong = await send(server.url, { method: 'POST', path: '/validate', body: JSON.stringify(review()), headers: { 'content-type': 'text/plain' }, ca: server.ca });
+    const wrong = await send(server.url, {
+      method: 'POST',
+      path: '/validate',
+      body: JSON.stringify(review()),
+      headers: { 'content-type': 'text/plain' },
+      ca: server.ca,
+    });
     expect(wrong.status).to.equal(400);
     expect(wrong.json.message).to.equal('Content-Type must be application/json, got "text/plain"');
-    const missing = await send(server.url, { method: 'POST', path: '/validate', body: JSON.stringify(review()), ca: server.ca });
+    const missing = await send(server.url, {
+      method: 'POST',
+      path: '/validate',
+      body: JSON.stringify(review()),
+      ca: server.ca,
+    });
     expect(missing.status).to.equal(400);
     expect(missing.json.message).to.match(/Content-Type must be application\/json, got none/);
     // Parameters are fine.
@@ -100,8 +128,18 @@ describe('webhook server: admission requests', function () {
       [[1, 2], /body is not a JSON object/],
       [{ apiVersion: 'v1', kind: 'Pod' }, /kind is "Pod", expected "AdmissionReview"/],
       [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /"request" is missing/],
-      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { kind: 'Pod' }, operation: 'CREATE' } }, /"request.uid" is missing/],
-      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE' } }, /"request.kind" is missing/],
+      [
+        {
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { kind: { kind: 'Pod' }, operation: 'CREATE' },
+        },
+        /"request.uid" is missing/,
+      ],
+      [
+        { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'x', operation: 'CREATE' } },
+        /"request.kind" is missing/,
+      ],
     ];
     for (const [body, message] of cases) {
       const reply = await post('/validate', body);
@@ -137,10 +175,14 @@ describe('webhook server: admission requests', function () {
   it('rejects an oversized chunked body (no content-length) with 413', async function () {
     const { request } = await import('node:https');
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request(new URL('/validate', server.url), { method: 'POST', ca: server.ca, agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        new URL('/validate', server.url),
+        { method: 'POST', ca: server.ca, agent: false, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       const chunk = Buffer.alloc(512 * 1024, 0x20);
       for (let i = 0; i < 8; i++) req.write(chunk);
@@ -155,10 +197,17 @@ describe('webhook server: admission requests', function () {
     expect(reply.status).to.equal(500);
     expect(reply.json).to.include({ kind: 'Status', code: 500, reason: 'InternalError' });
     // The class only: a handler's message may quote the object under review.
-    expect(reply.json.message).to.equal("kube-offload mutate-workloads: internal error (Error); the webhook's log has the details");
+    expect(reply.json.message).to.equal(
+      "kube-offload mutate-workloads: internal error (Error); the webhook's log has the details",
+    );
     const lines = server.logs.find('admission failed');
     expect(lines.length).to.equal(before + 1);
-    expect(lines.at(-1)).to.include({ level: 'error', webhook: 'mutate-workloads', uid: 'uid-throws', err: 'boom: handler bug' });
+    expect(lines.at(-1)).to.include({
+      level: 'error',
+      webhook: 'mutate-workloads',
+      uid: 'uid-throws',
+      err: 'boom: handler bug',
+    });
   });
 
   it('answers 500 when the verdict misses the handler deadline', async function () {
@@ -186,15 +235,55 @@ describe('webhook server: admission requests', function () {
         resource: { group: '', version: 'v1', resource: 'secrets' },
         name: 'db-password',
         operation: 'UPDATE',
-        object: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-password', namespace: 'demo' }, data: { password: secret } },
-        oldObject: { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db-password', namespace: 'demo' }, data: { password: secret } },
+        object: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db-password', namespace: 'demo' },
+          data: { password: secret },
+        },
+        oldObject: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'db-password', namespace: 'demo' },
+          data: { password: secret },
+        },
       },
     });
-    nextVerdict = (request) => ({ uid: request.uid, allowed: true, patch: [{ op: 'add', path: '/metadata/labels', value: { x: 'y' } }] });
+    nextVerdict = (request) => ({
+      uid: request.uid,
+      allowed: true,
+      patch: [{ op: 'add', path: '/metadata/labels', value: { x: 'y' } }],
+    });
     expect((await post('/mutate/pods', body)).status).to.equal(200);
-    const line = await waitFor(() => server.logs.find('admission').find((entry) => entry.uid === 'uid-secret'), 'the admission log line');
-    expect(line).to.include({ level: 'debug', msg: 'admission', webhook: 'mutate-pods', kind: 'Secret', namespace: 'demo', name: 'db-password', operation: 'UPDATE', decision: 'patched' });
-    expect(line).to.have.keys('level', 'time', 'pid', 'hostname', 'webhook', 'uid', 'kind', 'namespace', 'name', 'operation', 'decision', 'durationSeconds', 'msg');
+    const line = await waitFor(
+      () => server.logs.find('admission').find((entry) => entry.uid === 'uid-secret'),
+      'the admission log line',
+    );
+    expect(line).to.include({
+      level: 'debug',
+      msg: 'admission',
+      webhook: 'mutate-pods',
+      kind: 'Secret',
+      namespace: 'demo',
+      name: 'db-password',
+      operation: 'UPDATE',
+      decision: 'patched',
+    });
+    expect(line).to.have.keys(
+      'level',
+      'time',
+      'pid',
+      'hostname',
+      'webhook',
+      'uid',
+      'kind',
+      'namespace',
+      'name',
+      'operation',
+      'decision',
+      'durationSeconds',
+      'msg',
+    );
     expect(line?.durationSeconds).to.be.a('number').and.greaterThan(0).and.lessThan(5);
     expect(server.logs.raw).to.not.include(secret);
     expect(server.logs.raw).to.not.include('hunter2');
@@ -205,10 +294,14 @@ describe('webhook server: admission requests', function () {
     const agent = new Agent({ keepAlive: true, maxSockets: 100, ca: server.ca });
     try {
       const replies = await Promise.all(
-        Array.from({ length: 500 }, (_, index) => postReview(server.url, '/validate', review({ uid: `uid-load-${index}` }), { ca: server.ca, agent })),
+        Array.from({ length: 500 }, (_, index) =>
+          postReview(server.url, '/validate', review({ uid: `uid-load-${index}` }), { ca: server.ca, agent }),
+        ),
       );
       expect(replies.map((reply) => reply.status)).to.deep.equal(replies.map(() => 200));
-      expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal(replies.map((_, index) => `uid-load-${index}`));
+      expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal(
+        replies.map((_, index) => `uid-load-${index}`),
+      );
     } finally {
       agent.destroy();
     }

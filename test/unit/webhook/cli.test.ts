@@ -23,13 +23,19 @@ interface Child {
 const children = new Set<ChildProcess>();
 
 function run(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
-  const child = spawn(process.execPath, [CLI, 'webhook', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'webhook', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   const result: Child = {
     process: child,
     stdout: '',
     stderr: '',
-    exit: new Promise((resolve) => child.on('exit', (code, signal) => (children.delete(child), resolve({ code, signal })))),
+    exit: new Promise((resolve) =>
+      child.on('exit', (code, signal) => (children.delete(child), resolve({ code, signal }))),
+    ),
     lines: () =>
       result.stdout
         .split('\n')
@@ -42,7 +48,11 @@ function run(args: string[], env: NodeJS.ProcessEnv = process.env): Child {
 }
 
 async function listening(child: Child): Promise<string> {
-  const line = await waitFor(() => child.lines().find((entry) => entry.event === 'listening'), `the listening line (stderr: ${child.stderr})`, 20_000);
+  const line = await waitFor(
+    () => child.lines().find((entry) => entry.event === 'listening'),
+    `the listening line (stderr: ${child.stderr})`,
+    20_000,
+  );
   return line.url as string;
 }
 
@@ -51,12 +61,23 @@ function inFlight(url: string, ca: string) {
   const body = JSON.stringify(review({ uid: 'uid-drain' }));
   let req: ClientRequest | undefined;
   const reply = new Promise<{ status: number; uid: string }>((resolve, reject) => {
-    req = request(new URL('/validate', url), { method: 'POST', ca, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, uid: JSON.parse(Buffer.concat(chunks).toString()).response?.uid }));
-      res.on('error', reject);
-    });
+    req = request(
+      new URL('/validate', url),
+      {
+        method: 'POST',
+        ca,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, uid: JSON.parse(Buffer.concat(chunks).toString()).response?.uid }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
   });
   const sent = new Promise<void>((resolve) => req?.write(body.slice(0, 10), () => resolve()));
@@ -81,7 +102,10 @@ describe('kube-offload webhook (CLI)', function () {
     const cases: Array<[string[], string]> = [
       [['--cert-dir', dir, '--prot', '1'], "Unknown option '--prot'"],
       [['--port', '8443'], '--cert-dir is required'],
-      [['--cert-dir', dir, '--default-placement', 'Remot'], '--default-placement: "Remot" is not one of Local, Remote, LocalAndRemote'],
+      [
+        ['--cert-dir', dir, '--default-placement', 'Remot'],
+        '--default-placement: "Remot" is not one of Local, Remote, LocalAndRemote',
+      ],
       [['--cert-dir', dir, '--cert-validity', '2 minutes'], '--cert-validity: "2 minutes" is not a duration'],
       [['--cert-dir', dir, '--port', '99999'], '--port: "99999" is not a port number'],
       [['--cert-dir', dir, '--host', 'example.com'], '--host: "example.com" is not an IP address'],
@@ -108,9 +132,19 @@ describe('kube-offload webhook (CLI)', function () {
     expect(child.stderr).to.include('no cluster access');
   });
 
-  it('logs where it listens, drains an in-flight request on SIGTERM, refuses new connections and exits 0', async function () {
+  it('logs where it listens, drains an in-flight request on SIGTERM, refuses connections, exits 0', async function () {
     // Debug level: the drained admission's own line (allowed admissions are debug lines) must be flushed before exit.
-    const child = run(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1', '--standalone', '--log-level', 'debug']);
+    const child = run([
+      '--cert-dir',
+      dir,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--standalone',
+      '--log-level',
+      'debug',
+    ]);
     const url = await listening(child);
     expect(url).to.match(/^https:\/\/127\.0\.0\.1:\d+$/);
     const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
@@ -122,7 +156,11 @@ describe('kube-offload webhook (CLI)', function () {
     child.process.kill('SIGTERM');
     // New connections are refused while the in-flight request is still being drained.
     await waitFor(
-      () => send(url, { path: '/healthz', ca, timeoutMs: 2000 }).then(() => false, (error: NodeJS.ErrnoException) => error.code === 'ECONNREFUSED'),
+      () =>
+        send(url, { path: '/healthz', ca, timeoutMs: 2000 }).then(
+          () => false,
+          (error: NodeJS.ErrnoException) => error.code === 'ECONNREFUSED',
+        ),
       'connections to be refused',
     );
     expect(child.process.exitCode).to.equal(null);
@@ -133,11 +171,24 @@ describe('kube-offload webhook (CLI)', function () {
     expect(Date.now() - started).to.be.lessThan(10_000);
     const messages = child.lines().map((line) => line.msg);
     expect(messages).to.include.members(['received SIGTERM', 'drained']);
-    expect(child.lines().find((line) => line.msg === 'admission')).to.include({ uid: 'uid-drain', decision: 'allowed' });
+    expect(child.lines().find((line) => line.msg === 'admission')).to.include({
+      uid: 'uid-drain',
+      decision: 'allowed',
+    });
   });
 
   it('cuts a request that outlives --drain-timeout and still exits 0', async function () {
-    const child = run(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1', '--standalone', '--drain-timeout', '500ms']);
+    const child = run([
+      '--cert-dir',
+      dir,
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--standalone',
+      '--drain-timeout',
+      '500ms',
+    ]);
     const url = await listening(child);
     const ca = await readFile(join(dir, 'ca.crt'), 'utf8');
     const stuck = inFlight(url, ca);

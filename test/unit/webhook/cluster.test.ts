@@ -6,7 +6,11 @@ import { expect } from 'chai';
 import { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeConfigLike } from '../../../src/kube/kubeconfig.ts';
 import { caBundlePatch, syncCaBundle } from '../../../src/webhook/cluster/ca-bundle.ts';
-import type { WebhookConfigKind, WebhookConfigStore, WebhookConfigSummary } from '../../../src/webhook/cluster/ca-bundle.ts';
+import type {
+  WebhookConfigKind,
+  WebhookConfigStore,
+  WebhookConfigSummary,
+} from '../../../src/webhook/cluster/ca-bundle.ts';
 import { ensureCaSecret } from '../../../src/webhook/cluster/ca-secret.ts';
 import type { SecretStore } from '../../../src/webhook/cluster/ca-secret.ts';
 import { createClusterState } from '../../../src/webhook/cluster/state.ts';
@@ -128,16 +132,28 @@ describe('webhook cluster awareness (no cluster)', function () {
       const theirs = await generateCa();
       store.data = { 'ca.crt': b64(theirs.cert), 'ca.key': b64(theirs.key) };
       let generated = false;
-      const ca = await ensureCaSecret({ store, namespace: 'ns', name: 'ca', candidate: async () => ((generated = true), generateCa()), logger });
+      const ca = await ensureCaSecret({
+        store,
+        namespace: 'ns',
+        name: 'ca',
+        candidate: async () => ((generated = true), generateCa()),
+        logger,
+      });
       expect(ca).to.deep.equal(theirs);
       expect(store.creates).to.equal(0);
       expect(generated).to.equal(false);
     });
 
-    it('on a create conflict (409) re-reads and uses the winner\'s CA', async function () {
+    it("on a create conflict (409) re-reads and uses the winner's CA", async function () {
       const store = new RacingStore();
       store.winner = await generateCa('winner');
-      const ca = await ensureCaSecret({ store, namespace: 'ns', name: 'ca', candidate: () => generateCa('loser'), logger });
+      const ca = await ensureCaSecret({
+        store,
+        namespace: 'ns',
+        name: 'ca',
+        candidate: () => generateCa('loser'),
+        logger,
+      });
       expect(ca).to.deep.equal(store.winner);
       expect(store.reads).to.equal(2);
     });
@@ -146,7 +162,9 @@ describe('webhook cluster awareness (no cluster)', function () {
       const store = new RacingStore();
       store.data = { 'ca.crt': b64('not a cert') };
       let error: Error | undefined;
-      await ensureCaSecret({ store, namespace: 'ns', name: 'ca', candidate: () => generateCa(), logger }).catch((caught: Error) => (error = caught));
+      await ensureCaSecret({ store, namespace: 'ns', name: 'ca', candidate: () => generateCa(), logger }).catch(
+        (caught: Error) => (error = caught),
+      );
       expect(error?.message).to.equal('Secret ns/ca exists but lacks ca.crt and ca.key');
       expect(store.creates).to.equal(0);
     });
@@ -161,7 +179,11 @@ describe('webhook cluster awareness (no cluster)', function () {
         this.lists.push(`${kind}?${selector}`);
         return this.configs.get(kind) ?? [];
       }
-      async patch(kind: WebhookConfigKind, name: string, operations: Array<{ op: string; path: string; value?: unknown }>) {
+      async patch(
+        kind: WebhookConfigKind,
+        name: string,
+        operations: Array<{ op: string; path: string; value?: unknown }>,
+      ) {
         this.patches.push({ kind, name, operations });
         const config = this.configs.get(kind)?.find((item) => item.name === name);
         for (const operation of operations) {
@@ -176,9 +198,18 @@ describe('webhook cluster awareness (no cluster)', function () {
       const pem = (await generateCa()).cert;
       const store = new MemoryConfigs();
       store.configs.set('MutatingWebhookConfiguration', [
-        { name: 'kube-offload-mutating', webhooks: [{ name: 'pods.kube-offload.io' }, { name: 'workloads.kube-offload.io', caBundle: b64(pem) }, { name: 'replicated.kube-offload.io', caBundle: 'c3RhbGU=' }] },
+        {
+          name: 'kube-offload-mutating',
+          webhooks: [
+            { name: 'pods.kube-offload.io' },
+            { name: 'workloads.kube-offload.io', caBundle: b64(pem) },
+            { name: 'replicated.kube-offload.io', caBundle: 'c3RhbGU=' },
+          ],
+        },
       ]);
-      store.configs.set('ValidatingWebhookConfiguration', [{ name: 'kube-offload-validating', webhooks: [{ name: 'validate.kube-offload.io', caBundle: b64(pem) }] }]);
+      store.configs.set('ValidatingWebhookConfiguration', [
+        { name: 'kube-offload-validating', webhooks: [{ name: 'validate.kube-offload.io', caBundle: b64(pem) }] },
+      ]);
 
       const patched = await syncCaBundle(store, 'app.kubernetes.io/part-of=kube-offload', pem);
       expect(patched).to.deep.equal(['MutatingWebhookConfiguration/kube-offload-mutating']);
@@ -205,7 +236,11 @@ describe('webhook cluster awareness (no cluster)', function () {
   describe('ClusterState', function () {
     it('serves namespace policies and virtual nodes from the informer caches', async function () {
       const { factory, byPath } = fakeFactory();
-      const state = createClusterState({ client: new KubeClient(unreachable), convention: { ...LIQO_CONVENTION, labelKey: 'example.com/virtual', labelValue: 'yes' }, createInformer: factory });
+      const state = createClusterState({
+        client: new KubeClient(unreachable),
+        convention: { ...LIQO_CONVENTION, labelKey: 'example.com/virtual', labelValue: 'yes' },
+        createInformer: factory,
+      });
       const namespaces = byPath('/api/v1/namespaces') as FakeInformer<NamespaceObject>;
       const nodes = byPath('/api/v1/nodes') as FakeInformer<NodeObject>;
       expect(namespaces.options.labelSelector).to.equal('kube-offload.io/enabled=true');
@@ -214,7 +249,15 @@ describe('webhook cluster awareness (no cluster)', function () {
       const started = state.start();
       expect(state.hasSynced()).to.equal(false);
       namespaces.set('demo', {
-        metadata: { name: 'demo', labels: { 'kube-offload.io/enabled': 'true' }, annotations: { 'kube-offload.io/placement': 'Remote', 'kube-offload.io/clusters': 'region=eu', 'other/annotation': 'x' } },
+        metadata: {
+          name: 'demo',
+          labels: { 'kube-offload.io/enabled': 'true' },
+          annotations: {
+            'kube-offload.io/placement': 'Remote',
+            'kube-offload.io/clusters': 'region=eu',
+            'other/annotation': 'x',
+          },
+        },
       });
       nodes.set('remote-eu', {
         metadata: { name: 'remote-eu', labels: { 'example.com/virtual': 'yes', region: 'eu' } },
@@ -226,7 +269,9 @@ describe('webhook cluster awareness (no cluster)', function () {
       expect(state.hasSynced()).to.equal(true);
       expect(state.namespacePolicy('demo')).to.deep.equal({ placement: 'Remote', clusters: 'region=eu' });
       expect(state.namespacePolicy('unknown')).to.equal(undefined);
-      expect(state.virtualNodes()).to.deep.equal([{ name: 'remote-eu', labels: { 'example.com/virtual': 'yes', region: 'eu' }, ready: true }]);
+      expect(state.virtualNodes()).to.deep.equal([
+        { name: 'remote-eu', labels: { 'example.com/virtual': 'yes', region: 'eu' }, ready: true },
+      ]);
 
       // Updates reach the cached views.
       namespaces.set('demo', { metadata: { name: 'demo', annotations: { 'kube-offload.io/prefer': 'Local' } } });
@@ -243,7 +288,7 @@ describe('webhook cluster awareness (no cluster)', function () {
   });
 
   describe('a cluster-mode server', function () {
-    it('is ready only after the caches sync, feeds them to handlers, and is unhealthy when a watch fails', async function () {
+    it('is ready once the caches sync, feeds them to handlers, is unhealthy on a failing watch', async function () {
       const dir = await tempDir();
       const ca = await generateCa();
       const pair = await issueServingCert(ca, servingNames('kube-offload-webhook', 'kube-offload-system'), 3_600_000);
@@ -258,7 +303,14 @@ describe('webhook cluster awareness (no cluster)', function () {
       let seen: AdmissionContext | undefined;
       const spy: AdmissionHandler = (request, context) => {
         seen = context;
-        return { uid: request.uid, allowed: true, warnings: [JSON.stringify(context.namespacePolicy?.('demo') ?? null), String(context.virtualNodes?.().length)] };
+        return {
+          uid: request.uid,
+          allowed: true,
+          warnings: [
+            JSON.stringify(context.namespacePolicy?.('demo') ?? null),
+            String(context.virtualNodes?.().length),
+          ],
+        };
       };
       const config = parseWebhookArgs(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1']);
       if (config === 'help') throw new Error('help');
@@ -293,7 +345,9 @@ describe('webhook cluster awareness (no cluster)', function () {
         const unhealthy = await send(webhook.url, { path: '/healthz', ca: ca.cert });
         expect(unhealthy.status).to.equal(503);
         expect(unhealthy.json.failing).to.deep.equal(['watches']);
-        expect(unhealthy.json.checks.watches.reason).to.equal('namespaces watch: watch failed 3 times: connection refused');
+        expect(unhealthy.json.checks.watches.reason).to.equal(
+          'namespaces watch: watch failed 3 times: connection refused',
+        );
       } finally {
         await webhook.shutdown();
         await removeDir(dir);

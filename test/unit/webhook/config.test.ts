@@ -49,15 +49,35 @@ describe('webhook config', function () {
   });
 
   it('derives the CA Secret namespace from --namespace unless --ca-secret is given', function () {
-    expect(parse(['--cert-dir', 'd', '--namespace', 'offload']).caSecret).to.deep.equal({ namespace: 'offload', name: 'kube-offload-webhook-ca' });
+    expect(parse(['--cert-dir', 'd', '--namespace', 'offload']).caSecret).to.deep.equal({
+      namespace: 'offload',
+      name: 'kube-offload-webhook-ca',
+    });
     expect(parse(['--cert-dir', 'd', '--ca-secret', 'a/b']).caSecret).to.deep.equal({ namespace: 'a', name: 'b' });
-    expect(rejection(['--cert-dir', 'd', '--ca-secret', 'just-a-name'])).to.match(/--ca-secret: "just-a-name" is not NAMESPACE\/NAME/);
+    expect(rejection(['--cert-dir', 'd', '--ca-secret', 'just-a-name'])).to.match(
+      /--ca-secret: "just-a-name" is not NAMESPACE\/NAME/,
+    );
   });
 
   it('parses a virtual node convention', function () {
-    const config = parse(['--cert-dir', 'd', '--virtual-node-label', 'example.com/virtual=yes', '--virtual-node-taint', 'example.com/remote=true:NoSchedule']);
-    expect(config.convention).to.deep.equal({ labelKey: 'example.com/virtual', labelValue: 'yes', taintKey: 'example.com/remote', taintValue: 'true', taintEffect: 'NoSchedule' });
-    expect(rejection(['--cert-dir', 'd', '--virtual-node-taint', 'k=v:Sometimes'])).to.include('"Sometimes" is not one of NoSchedule, PreferNoSchedule, NoExecute');
+    const config = parse([
+      '--cert-dir',
+      'd',
+      '--virtual-node-label',
+      'example.com/virtual=yes',
+      '--virtual-node-taint',
+      'example.com/remote=true:NoSchedule',
+    ]);
+    expect(config.convention).to.deep.equal({
+      labelKey: 'example.com/virtual',
+      labelValue: 'yes',
+      taintKey: 'example.com/remote',
+      taintValue: 'true',
+      taintEffect: 'NoSchedule',
+    });
+    expect(rejection(['--cert-dir', 'd', '--virtual-node-taint', 'k=v:Sometimes'])).to.include(
+      '"Sometimes" is not one of NoSchedule, PreferNoSchedule, NoExecute',
+    );
   });
 
   it('parses durations', function () {
@@ -65,14 +85,19 @@ describe('webhook config', function () {
     expect(parseDuration('2m', 'x')).to.equal(120_000);
     expect(parseDuration('1h30m', 'x')).to.equal(5_400_000);
     expect(parseDuration('1.5s', 'x')).to.equal(1500);
-    for (const bad of ['', '10', 'm', '5 m', '1x', '-1s']) expect(() => parseDuration(bad, 'x'), bad).to.throw(ConfigError);
+    for (const bad of ['', '10', 'm', '5 m', '1x', '-1s'])
+      expect(() => parseDuration(bad, 'x'), bad).to.throw(ConfigError);
   });
 
   it('rejects contradictions and out-of-range values', function () {
     expect(rejection(['--cert-dir', 'd', '--standalone', '--kubeconfig', 'k'])).to.include('exclude each other');
     expect(rejection(['--cert-dir', 'd', '--cert-validity', '1s'])).to.include('at least 3s');
-    expect(rejection(['--cert-dir', 'd', '--headers-timeout', '1m', '--request-timeout', '30s'])).to.include('must not exceed');
-    expect(rejection(['--cert-dir', 'd', '--log-level', 'loud'])).to.include('"loud" is not one of fatal, error, warn, info, debug, trace, silent');
+    expect(rejection(['--cert-dir', 'd', '--headers-timeout', '1m', '--request-timeout', '30s'])).to.include(
+      'must not exceed',
+    );
+    expect(rejection(['--cert-dir', 'd', '--log-level', 'loud'])).to.include(
+      '"loud" is not one of fatal, error, warn, info, debug, trace, silent',
+    );
     expect(rejection(['--cert-dir', 'd', 'extra'])).to.match(/positional/i);
   });
 });

@@ -19,6 +19,9 @@ function tlsConnect(url: string, ca: string): Promise<TLSSocket> {
 
 const gauge = (text: string, name: string): number | undefined => metricValue(text, name);
 
+/** A POST to /validate up to its Content-Length header. */
+const POST_HEAD = 'POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n';
+
 describe('admission gate', function () {
   it('admits within the byte bound and lets waiters in, in order, as bytes are returned', function () {
     const gate = new AdmissionGate({ maxBytes: 10, maxWaiting: 10 });
@@ -105,7 +108,9 @@ describe('admission gate', function () {
   describe('in the server', function () {
     let server: TestWebhook;
     before(async function () {
-      server = await startTestWebhook({ args: ['--max-buffered-bytes', '3Mi', '--max-waiting-reviews', '4', '--handler-timeout', '20s'] });
+      server = await startTestWebhook({
+        args: ['--max-buffered-bytes', '3Mi', '--max-waiting-reviews', '4', '--handler-timeout', '20s'],
+      });
     });
     after(async function () {
       await server?.stop();
@@ -114,16 +119,28 @@ describe('admission gate', function () {
 
     it('makes large reviews wait their turn instead of refusing them', async function () {
       this.timeout(60_000);
-      const large = (index: number) => JSON.stringify(review({ uid: `uid-large-${index}`, request: { object: { metadata: { name: 'x', annotations: { pad: 'x'.repeat(1_000_000) } } } } }));
-      const replies = await Promise.all(Array.from({ length: 4 }, (_, index) => postReview(server.url, '/validate', large(index), { ca: server.ca })));
+      const large = (index: number) =>
+        JSON.stringify(
+          review({
+            uid: `uid-large-${index}`,
+            request: { object: { metadata: { name: 'x', annotations: { pad: 'x'.repeat(1_000_000) } } } },
+          }),
+        );
+      const replies = await Promise.all(
+        Array.from({ length: 4 }, (_, index) => postReview(server.url, '/validate', large(index), { ca: server.ca })),
+      );
       expect(replies.map((reply) => reply.status)).to.deep.equal([200, 200, 200, 200]);
-      expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal([0, 1, 2, 3].map((index) => `uid-large-${index}`));
+      expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal(
+        [0, 1, 2, 3].map((index) => `uid-large-${index}`),
+      );
     });
 
     it('answers 429 only beyond the waiting room, and lets the waiters in once there is room', async function () {
       this.timeout(60_000);
       // A review that declares 3 MiB (all the room) and sends its body later.
-      const body = JSON.stringify(review({ uid: 'uid-holder', request: { object: { metadata: { name: 'x', annotations: { pad: '' } } } } }));
+      const body = JSON.stringify(
+        review({ uid: 'uid-holder', request: { object: { metadata: { name: 'x', annotations: { pad: '' } } } } }),
+      );
       const holderBody = body.replace('"pad":""', `"pad":"${'x'.repeat(3 * 1024 * 1024 - Buffer.byteLength(body))}"`);
       const holder = await tlsConnect(server.url, server.ca);
       const holderReply = new Promise<string>((resolve) => {
@@ -133,10 +150,16 @@ describe('admission gate', function () {
           if (text.includes('uid-holder')) resolve(text);
         });
       });
-      holder.write(`POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(holderBody)}\r\n\r\n`);
-      await waitFor(async () => gauge(await scrape(), 'kube_offload_admission_buffered_bytes') === Buffer.byteLength(holderBody), 'the holder admitted');
+      const length = Buffer.byteLength(holderBody);
+      holder.write(`${POST_HEAD}Content-Length: ${length}\r\n\r\n`);
+      await waitFor(
+        async () => gauge(await scrape(), 'kube_offload_admission_buffered_bytes') === Buffer.byteLength(holderBody),
+        'the holder admitted',
+      );
 
-      const waiters = Array.from({ length: 4 }, (_, index) => postReview(server.url, '/validate', review({ uid: `uid-wait-${index}` }), { ca: server.ca }));
+      const waiters = Array.from({ length: 4 }, (_, index) =>
+        postReview(server.url, '/validate', review({ uid: `uid-wait-${index}` }), { ca: server.ca }),
+      );
       await waitFor(async () => gauge(await scrape(), 'kube_offload_admission_waiting') === 4, 'four waiting');
       const refused = await postReview(server.url, '/validate', review({ uid: 'uid-refused' }), { ca: server.ca });
       expect(refused.status).to.equal(429);
@@ -147,7 +170,9 @@ describe('admission gate', function () {
       expect(await holderReply).to.match(/^HTTP\/1.1 200/);
       holder.destroy();
       const replies = await Promise.all(waiters);
-      expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal([0, 1, 2, 3].map((index) => `uid-wait-${index}`));
+      expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal(
+        [0, 1, 2, 3].map((index) => `uid-wait-${index}`),
+      );
       expect(gauge(await scrape(), 'kube_offload_admission_buffered_bytes')).to.equal(0);
     });
 
@@ -161,16 +186,26 @@ describe('admission gate', function () {
           const socket = await tlsConnect(short.url, short.ca);
           socket.on('data', () => undefined);
           socket.on('error', () => undefined);
-          socket.write('POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 3145728\r\n\r\n{');
+          socket.write(`${POST_HEAD}Content-Length: 3145728\r\n\r\n{`);
           slow.push(socket);
         }
-        await waitFor(async () => gauge(await send(short.url, { path: '/metrics', ca: short.ca }).then((reply) => reply.text), 'kube_offload_admission_waiting') === 1, 'one waiting');
+        await waitFor(
+          async () =>
+            gauge(
+              await send(short.url, { path: '/metrics', ca: short.ca }).then((reply) => reply.text),
+              'kube_offload_admission_waiting',
+            ) === 1,
+          'one waiting',
+        );
         const waiter = await postReview(short.url, '/validate', review({ uid: 'uid-late' }), { ca: short.ca });
         expect(waiter.status).to.equal(500);
         expect(waiter.json.message).to.include('did not complete within 300 ms');
         for (const socket of slow) socket.destroy();
         const metrics = () => send(short.url, { path: '/metrics', ca: short.ca }).then((reply) => reply.text);
-        await waitFor(async () => gauge(await metrics(), 'kube_offload_admission_buffered_bytes') === 0, 'the room given back');
+        await waitFor(
+          async () => gauge(await metrics(), 'kube_offload_admission_buffered_bytes') === 0,
+          'the room given back',
+        );
         expect(gauge(await metrics(), 'kube_offload_admission_waiting')).to.equal(0);
       } finally {
         for (const socket of slow) socket.destroy();

@@ -61,10 +61,27 @@ export interface TestWebhook {
 }
 
 export async function startTestWebhook(
-  options: { args?: string[]; dir?: string; handlers?: Record<string, AdmissionHandler>; processMetrics?: boolean; start?: Partial<StartOptions> } = {},
+  options: {
+    args?: string[];
+    dir?: string;
+    handlers?: Record<string, AdmissionHandler>;
+    processMetrics?: boolean;
+    start?: Partial<StartOptions>;
+  } = {},
 ): Promise<TestWebhook> {
   const dir = options.dir ?? (await tempDir());
-  const parsed = parseWebhookArgs(['--cert-dir', dir, '--port', '0', '--host', '127.0.0.1', '--standalone', '--log-level', 'debug', ...(options.args ?? [])]);
+  const parsed = parseWebhookArgs([
+    '--cert-dir',
+    dir,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--standalone',
+    '--log-level',
+    'debug',
+    ...(options.args ?? []),
+  ]);
   if (parsed === 'help') throw new Error('unexpected help');
   const logs = new LogCapture();
   const start: StartOptions = {
@@ -144,7 +161,14 @@ export function send(
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, fingerprint256: peer.fingerprint256, serialNumber: peer.serialNumber });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            text,
+            json,
+            fingerprint256: peer.fingerprint256,
+            serialNumber: peer.serialNumber,
+          });
         });
         res.on('error', reject);
       },
@@ -155,7 +179,9 @@ export function send(
   });
 }
 
-export function review(overrides: { uid?: string; apiVersion?: string; request?: Record<string, unknown> } = {}): Record<string, unknown> {
+export function review(
+  overrides: { uid?: string; apiVersion?: string; request?: Record<string, unknown> } = {},
+): Record<string, unknown> {
   return {
     apiVersion: overrides.apiVersion ?? 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -167,13 +193,23 @@ export function review(overrides: { uid?: string; apiVersion?: string; request?:
       name: 'web-1',
       operation: 'CREATE',
       userInfo: { username: 'alice' },
-      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web-1', namespace: 'demo' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } },
+      object: {
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'web-1', namespace: 'demo' },
+        spec: { containers: [{ name: 'c', image: 'nginx' }] },
+      },
       ...overrides.request,
     },
   };
 }
 
-export function postReview(url: string, path: string, body: unknown, options: { ca: string | string[]; agent?: Agent; headers?: Record<string, string> }): Promise<Reply> {
+export function postReview(
+  url: string,
+  path: string,
+  body: unknown,
+  options: { ca: string | string[]; agent?: Agent; headers?: Record<string, string> },
+): Promise<Reply> {
   return send(url, {
     method: 'POST',
     path,
@@ -185,7 +221,12 @@ export function postReview(url: string, path: string, body: unknown, options: { 
 }
 
 /** Polls `probe` until it returns a truthy value; throws with `what` after `timeoutMs`. */
-export async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 10_000, intervalMs = 25): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  probe: () => T | Promise<T>,
+  what: string,
+  timeoutMs = 10_000,
+  intervalMs = 25,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -195,7 +236,10 @@ export async function waitFor<T>(probe: () => T | Promise<T>, what: string, time
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
 }

@@ -10,14 +10,20 @@ import type { TestWebhook } from './helpers.ts';
 import { postReview, review, send, startTestWebhook, unhandledRejections, waitFor } from './helpers.ts';
 
 const allow: AdmissionHandler = (request) => ({ uid: request.uid, allowed: true });
-const deny: AdmissionHandler = (request) => ({ uid: request.uid, allowed: false, status: { code: 403, message: `denied ${request.name}` } });
+const deny: AdmissionHandler = (request) => ({
+  uid: request.uid,
+  allowed: false,
+  status: { code: 403, message: `denied ${request.name}` },
+});
 
 /** A stack frame as V8 prints it, e.g. "    at parse (file.ts:1:2)". */
 const STACK_FRAME = /\n\s+at /;
 
 /** JSON text of `depth` nested arrays or objects around a 1. Built as text: JSON.stringify would overflow. */
 function deepJson(depth: number, shape: 'array' | 'object'): string {
-  return shape === 'array' ? `${'['.repeat(depth)}1${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+  return shape === 'array'
+    ? `${'['.repeat(depth)}1${']'.repeat(depth)}`
+    : `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
 }
 
 /** A review whose JSON has `"__DEEP__"` replaced by a deeply nested value. */
@@ -74,7 +80,10 @@ describe('webhook server: hostile input', function () {
         expect(reply.status, body).to.equal(400);
         expect(reply.json, body).to.include({ kind: 'Status', code: 400, reason: 'BadRequest', message });
       }
-      await waitFor(() => server.logs.find('bad admission request').length >= cases.length, 'the bad-request log lines');
+      await waitFor(
+        () => server.logs.find('bad admission request').length >= cases.length,
+        'the bad-request log lines',
+      );
       expect(server.logs.raw).to.not.include('hunter2');
     });
   });
@@ -83,11 +92,21 @@ describe('webhook server: hostile input', function () {
     let server: TestWebhook;
     let recursive: TestWebhook;
     // A handler that walks the object recursively, as a careless core would.
-    const walking: AdmissionHandler = (request) => ({ uid: request.uid, allowed: JSON.stringify(request.object).length > 0 });
+    const walking: AdmissionHandler = (request) => ({
+      uid: request.uid,
+      allowed: JSON.stringify(request.object).length > 0,
+    });
 
     before(async function () {
       server = await startTestWebhook();
-      recursive = await startTestWebhook({ handlers: { '/mutate/pods': walking, '/mutate/workloads': walking, '/mutate/replicated': walking, '/validate': walking } });
+      recursive = await startTestWebhook({
+        handlers: {
+          '/mutate/pods': walking,
+          '/mutate/workloads': walking,
+          '/mutate/replicated': walking,
+          '/validate': walking,
+        },
+      });
     });
     after(async function () {
       await server?.stop();
@@ -96,9 +115,38 @@ describe('webhook server: hostile input', function () {
     });
 
     const placements: Array<[string, Record<string, unknown>]> = [
-      ['a field of the object', review({ request: { object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'demo' }, spec: { containers: [{ name: 'c', image: 'nginx', x: '__DEEP__' }] } } } })],
-      ['a label value', review({ request: { object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'demo', labels: { a: '__DEEP__' } }, spec: { containers: [] } } } })],
-      ['the old object', review({ request: { operation: 'UPDATE', oldObject: { metadata: { name: 'p', annotations: { x: '__DEEP__' } } } } })],
+      [
+        'a field of the object',
+        review({
+          request: {
+            object: {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              metadata: { name: 'p', namespace: 'demo' },
+              spec: { containers: [{ name: 'c', image: 'nginx', x: '__DEEP__' }] },
+            },
+          },
+        }),
+      ],
+      [
+        'a label value',
+        review({
+          request: {
+            object: {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              metadata: { name: 'p', namespace: 'demo', labels: { a: '__DEEP__' } },
+              spec: { containers: [] },
+            },
+          },
+        }),
+      ],
+      [
+        'the old object',
+        review({
+          request: { operation: 'UPDATE', oldObject: { metadata: { name: 'p', annotations: { x: '__DEEP__' } } } },
+        }),
+      ],
       ['the review kind', { apiVersion: 'admission.k8s.io/v1', kind: '__DEEP__' }],
       ['the request kind', review({ request: { kind: '__DEEP__' } })],
       ['the request name', review({ request: { name: '__DEEP__' } })],
@@ -112,7 +160,9 @@ describe('webhook server: hostile input', function () {
             for (const [where, body] of placements) {
               for (const path of ['/mutate/pods', '/mutate/workloads', '/mutate/replicated', '/validate']) {
                 const what = `${where}, ${shape}s, ${path}${target === recursive ? ', recursive handler' : ''}`;
-                const reply = await postReview(target.url, path, withDeepValue(body, deepJson(depth, shape)), { ca: target.ca });
+                const reply = await postReview(target.url, path, withDeepValue(body, deepJson(depth, shape)), {
+                  ca: target.ca,
+                });
                 expect([200, 400], `${what}: ${reply.status} ${reply.text.slice(0, 300)}`).to.include(reply.status);
                 expect(reply.text.length, what).to.be.lessThan(2000);
                 expect(reply.text, what).to.not.match(STACK_FRAME);
@@ -130,7 +180,9 @@ describe('webhook server: hostile input', function () {
 
     it('says that the review is nested too deeply when a handler overflows the stack on it', async function () {
       const body = placements[0]?.[1] as Record<string, unknown>;
-      const reply = await postReview(recursive.url, '/mutate/pods', withDeepValue(body, deepJson(100_000, 'array')), { ca: recursive.ca });
+      const reply = await postReview(recursive.url, '/mutate/pods', withDeepValue(body, deepJson(100_000, 'array')), {
+        ca: recursive.ca,
+      });
       expect(reply.status).to.equal(400);
       expect(reply.json.message).to.match(/nested too deeply/);
     });
@@ -142,14 +194,26 @@ describe('webhook server: hostile input', function () {
       throw new TypeError(`cannot read ${String(request.name)}`);
     };
     before(async function () {
-      server = await startTestWebhook({ handlers: { '/mutate/pods': leaky, '/mutate/workloads': leaky, '/mutate/replicated': leaky, '/validate': leaky } });
+      server = await startTestWebhook({
+        handlers: {
+          '/mutate/pods': leaky,
+          '/mutate/workloads': leaky,
+          '/mutate/replicated': leaky,
+          '/validate': leaky,
+        },
+      });
     });
     after(async function () {
       await server?.stop();
     });
 
-    it('answer 500 without the error text or a stack, and log the error class, a bounded message and code frames', async function () {
-      const reply = await postReview(server.url, '/validate', review({ request: { name: `secret-name-${'x'.repeat(100_000)}` } }), { ca: server.ca });
+    it('answer 500 without error text or stack; log the class, a bounded message and code frames', async function () {
+      const reply = await postReview(
+        server.url,
+        '/validate',
+        review({ request: { name: `secret-name-${'x'.repeat(100_000)}` } }),
+        { ca: server.ca },
+      );
       expect(reply.status).to.equal(500);
       expect(reply.json).to.include({ kind: 'Status', code: 500, reason: 'InternalError' });
       expect(reply.json.message).to.include('TypeError');
@@ -166,7 +230,9 @@ describe('webhook server: hostile input', function () {
   describe('client-controlled strings in logs', function () {
     let server: TestWebhook;
     before(async function () {
-      server = await startTestWebhook({ handlers: { '/mutate/pods': allow, '/mutate/workloads': allow, '/mutate/replicated': allow, '/validate': deny } });
+      server = await startTestWebhook({
+        handlers: { '/mutate/pods': allow, '/mutate/workloads': allow, '/mutate/replicated': allow, '/validate': deny },
+      });
     });
     after(async function () {
       await server?.stop();
@@ -174,32 +240,56 @@ describe('webhook server: hostile input', function () {
 
     it('truncates a 3 MB uid, name and namespace in the log line but answers with the whole uid', async function () {
       const uid = `uid-${'u'.repeat(3_000_000)}`;
-      const reply = await postReview(server.url, '/validate', review({ uid, request: { name: 'n'.repeat(50_000), namespace: 's'.repeat(50_000) } }), { ca: server.ca });
+      const reply = await postReview(
+        server.url,
+        '/validate',
+        review({ uid, request: { name: 'n'.repeat(50_000), namespace: 's'.repeat(50_000) } }),
+        { ca: server.ca },
+      );
       expect(reply.status).to.equal(200);
       expect(reply.json.response.uid === uid, 'the whole uid in the response').to.equal(true);
-      const line = await waitFor(() => server.logs.find('admission').find((entry) => String(entry.uid).startsWith('uid-u')), 'the denial line');
+      const line = await waitFor(
+        () => server.logs.find('admission').find((entry) => String(entry.uid).startsWith('uid-u')),
+        'the denial line',
+      );
       // Compared as booleans: a failing comparison of megabyte strings would print them.
-      expect(line.uid === `uid-${'u'.repeat(252)}…(2999748 more)`, `uid of ${String(line.uid).length} chars`).to.equal(true);
-      expect(line.name === `${'n'.repeat(256)}…(49744 more)`, `name of ${String(line.name).length} chars`).to.equal(true);
-      expect(line.namespace === `${'s'.repeat(256)}…(49744 more)`, `namespace of ${String(line.namespace).length} chars`).to.equal(true);
+      const clipped = (field: unknown, expected: string) => field === expected || `${String(field).length} chars`;
+      expect(clipped(line.uid, `uid-${'u'.repeat(252)}…(2999748 more)`), 'uid').to.equal(true);
+      expect(clipped(line.name, `${'n'.repeat(256)}…(49744 more)`), 'name').to.equal(true);
+      expect(clipped(line.namespace, `${'s'.repeat(256)}…(49744 more)`), 'namespace').to.equal(true);
       const raw = server.logs.raw.split('\n').find((text) => text.includes('"uid":"uid-u')) ?? '';
       expect(raw.length).to.be.lessThan(2000);
     });
 
     it('truncates client values quoted in a 400 answer and its log line', async function () {
       const kind = `K${'k'.repeat(1_000_000)}`;
-      const reply = await postReview(server.url, '/validate', { apiVersion: 'admission.k8s.io/v1', kind }, { ca: server.ca });
+      const reply = await postReview(
+        server.url,
+        '/validate',
+        { apiVersion: 'admission.k8s.io/v1', kind },
+        { ca: server.ca },
+      );
       expect(reply.status).to.equal(400);
       expect(reply.text.length).to.be.lessThan(1000);
-      expect(reply.json.message).to.match(/^not an AdmissionReview: kind is "Kk+…\(\d+ more\)", expected "AdmissionReview"$/);
+      expect(reply.json.message).to.match(
+        /^not an AdmissionReview: kind is "Kk+…\(\d+ more\)", expected "AdmissionReview"$/,
+      );
       await waitFor(() => server.logs.find('bad admission request').length > 0, 'the log line');
       expect(server.logs.raw.length).to.be.lessThan(20_000);
     });
 
     it('logs a non-string name or namespace as absent rather than serializing it', async function () {
-      const reply = await postReview(server.url, '/validate', review({ uid: 'uid-object-name', request: { name: { deep: { er: 1 } }, namespace: ['x'] } }), { ca: server.ca });
+      const reply = await postReview(
+        server.url,
+        '/validate',
+        review({ uid: 'uid-object-name', request: { name: { deep: { er: 1 } }, namespace: ['x'] } }),
+        { ca: server.ca },
+      );
       expect(reply.status).to.equal(200);
-      const line = await waitFor(() => server.logs.find('admission').find((entry) => entry.uid === 'uid-object-name'), 'the line');
+      const line = await waitFor(
+        () => server.logs.find('admission').find((entry) => entry.uid === 'uid-object-name'),
+        'the line',
+      );
       expect(line).to.not.have.any.keys('name', 'namespace');
     });
   });
@@ -207,7 +297,9 @@ describe('webhook server: hostile input', function () {
   describe('slow clients', function () {
     let server: TestWebhook;
     before(async function () {
-      server = await startTestWebhook({ args: ['--headers-timeout', '2s', '--request-timeout', '3s', '--handler-timeout', '20s'] });
+      server = await startTestWebhook({
+        args: ['--headers-timeout', '2s', '--request-timeout', '3s', '--handler-timeout', '20s'],
+      });
     });
     after(async function () {
       await server?.stop();
@@ -219,7 +311,10 @@ describe('webhook server: hostile input', function () {
       socket.write('POST /validate HTTP/1.1\r\nHost: localhost\r\n');
       const trickle = setInterval(() => socket.writable && socket.write('X'), 200);
       try {
-        const ms = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 15_000))]);
+        const ms = await Promise.race([
+          closed,
+          new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 15_000)),
+        ]);
         expect(ms).to.be.lessThan(4000);
       } finally {
         clearInterval(trickle);
@@ -230,10 +325,14 @@ describe('webhook server: hostile input', function () {
     it('closes a connection that trickles its body within --request-timeout + 2 s', async function () {
       const socket = await tlsConnect(server.url, server.ca);
       const closed = closedAfter(socket);
-      socket.write('POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{');
+      socket.write('POST /validate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n');
+      socket.write('Content-Length: 100000\r\n\r\n{');
       const trickle = setInterval(() => socket.writable && socket.write(' '), 200);
       try {
-        const ms = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 15_000))]);
+        const ms = await Promise.race([
+          closed,
+          new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 15_000)),
+        ]);
         expect(ms).to.be.lessThan(5000);
       } finally {
         clearInterval(trickle);
@@ -275,7 +374,14 @@ describe('webhook server: hostile input', function () {
       return JSON.stringify(
         review({
           uid: `uid-large-${index}`,
-          request: { object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: `p${index}`, namespace: 'demo', annotations }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+          request: {
+            object: {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              metadata: { name: `p${index}`, namespace: 'demo', annotations },
+              spec: { containers: [{ name: 'c', image: 'nginx' }] },
+            },
+          },
         }),
       );
     }
@@ -306,8 +412,13 @@ describe('webhook server: hostile input', function () {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const outcomes = await burst;
-      expect(outcomes.every((outcome) => outcome === '200'), outcomes.join(', ')).to.equal(true);
-      expect(Math.max(...probes), `probe latencies ${probes.map((ms) => ms.toFixed(0)).join(', ')} ms`).to.be.lessThan(1000);
+      expect(
+        outcomes.every((outcome) => outcome === '200'),
+        outcomes.join(', '),
+      ).to.equal(true);
+      expect(Math.max(...probes), `probe latencies ${probes.map((ms) => ms.toFixed(0)).join(', ')} ms`).to.be.lessThan(
+        1000,
+      );
     });
   });
 });

@@ -19,7 +19,12 @@ describe('JSON syntax errors', function () {
   it('accepts exactly what JSON.parse accepts', function () {
     // Valid JSON of every shape, and near-JSON: the same text with one character changed or cut.
     const nearJson = fc
-      .tuple(fc.json(), fc.nat(), fc.constantFrom('', ',', ']', '}', '"', ':', '-', '0', 'x', '\\', '\u0001', ' ', 'e', '.', 'nul'), fc.boolean())
+      .tuple(
+        fc.json(),
+        fc.nat(),
+        fc.constantFrom('', ',', ']', '}', '"', ':', '-', '0', 'x', '\\', '\u0001', ' ', 'e', '.', 'nul'),
+        fc.boolean(),
+      )
       .map(([text, at, insert, cut]) => {
         const index = text.length === 0 ? 0 : at % text.length;
         return cut ? text.slice(0, index) : text.slice(0, index) + insert + text.slice(index + 1);
@@ -47,12 +52,19 @@ describe('JSON syntax errors', function () {
   it('handles any nesting depth without recursion', function () {
     const depth = 200_000;
     expect(findJsonSyntaxError(bytes(`${'['.repeat(depth)}${']'.repeat(depth)}`))).to.equal(undefined);
-    expect(findJsonSyntaxError(bytes(`${'{"a":'.repeat(depth)}x`))).to.deep.equal({ kind: 'unexpected', offset: depth * 5 });
+    expect(findJsonSyntaxError(bytes(`${'{"a":'.repeat(depth)}x`))).to.deep.equal({
+      kind: 'unexpected',
+      offset: depth * 5,
+    });
   });
 
   it('describes the error without quoting the text', function () {
-    expect(describeJsonSyntaxError(bytes('{"password":hunter2}'))).to.equal('request body is not valid JSON (at byte 13)');
-    expect(describeJsonSyntaxError(bytes('{"password":"hunter2'))).to.equal('request body is not valid JSON (it ends after 20 bytes, inside a value)');
+    expect(describeJsonSyntaxError(bytes('{"password":hunter2}'))).to.equal(
+      'request body is not valid JSON (at byte 13)',
+    );
+    expect(describeJsonSyntaxError(bytes('{"password":"hunter2'))).to.equal(
+      'request body is not valid JSON (it ends after 20 bytes, inside a value)',
+    );
     expect(describeJsonSyntaxError(bytes(''))).to.equal('request body is not valid JSON (it is empty)');
   });
 });

@@ -4,10 +4,18 @@ import { createLineWriter, createLogger } from '../../../src/shared/log.ts';
 import { LogCapture, waitFor } from './helpers.ts';
 
 describe('admission log lines', function () {
-  it('match pino\'s own output for the same fields, and respect the level', async function () {
+  it("match pino's own output for the same fields, and respect the level", async function () {
     const capture = new LogCapture();
     const logger = createLogger('info', capture).child({ webhook: 'mutate-pods' });
-    const fields = { uid: 'u-1', kind: 'Pod', namespace: 'demo', name: 'web "1"\n', operation: 'CREATE', decision: 'patched', durationSeconds: 0.000123 };
+    const fields = {
+      uid: 'u-1',
+      kind: 'Pod',
+      namespace: 'demo',
+      name: 'web "1"\n',
+      operation: 'CREATE',
+      decision: 'patched',
+      durationSeconds: 0.000123,
+    };
     logger.info(fields, 'admission');
     createLineWriter(logger, 'admission')({ ...fields, skipped: undefined });
     await waitFor(() => capture.lines.length === 2, 'two lines');

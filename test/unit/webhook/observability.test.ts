@@ -10,8 +10,16 @@ import { metricValue, postReview, review, send, startTestWebhook, unhandledRejec
 
 describe('webhook server: health and metrics', function () {
   let server: TestWebhook;
-  const deny: AdmissionHandler = (request) => ({ uid: request.uid, allowed: false, status: { code: 403, message: 'no' } });
-  const patch: AdmissionHandler = (request) => ({ uid: request.uid, allowed: true, patch: [{ op: 'add', path: '/metadata/labels', value: {} }] });
+  const deny: AdmissionHandler = (request) => ({
+    uid: request.uid,
+    allowed: false,
+    status: { code: 403, message: 'no' },
+  });
+  const patch: AdmissionHandler = (request) => ({
+    uid: request.uid,
+    allowed: true,
+    patch: [{ op: 'add', path: '/metadata/labels', value: {} }],
+  });
   const allow: AdmissionHandler = (request) => ({ uid: request.uid, allowed: true });
   const fail: AdmissionHandler = () => {
     throw new Error('nope');
@@ -51,7 +59,8 @@ describe('webhook server: health and metrics', function () {
     expect(reply.status).to.equal(200);
     expect(reply.headers['content-type']).to.match(/^text\/plain/);
     const text = reply.text;
-    const count = (webhook: string, outcome: string) => metricValue(text, `kube_offload_admission_requests_total{webhook="${webhook}",outcome="${outcome}"}`);
+    const count = (webhook: string, outcome: string) =>
+      metricValue(text, `kube_offload_admission_requests_total{webhook="${webhook}",outcome="${outcome}"}`);
     expect(count('mutate-pods', 'patched')).to.equal(2);
     expect(count('validate', 'denied')).to.equal(1);
     expect(count('mutate-replicated', 'allowed')).to.equal(1);
@@ -60,8 +69,12 @@ describe('webhook server: health and metrics', function () {
 
     expect(text).to.include('# TYPE kube_offload_admission_duration_seconds histogram');
     // Sub-millisecond buckets exist, and durations are seconds: 2 fast requests sum far below 1.
-    expect(metricValue(text, 'kube_offload_admission_duration_seconds_bucket{le="0.0001",webhook="mutate-pods"}')).to.be.a('number');
-    expect(metricValue(text, 'kube_offload_admission_duration_seconds_bucket{le="1",webhook="mutate-pods"}')).to.equal(2);
+    expect(
+      metricValue(text, 'kube_offload_admission_duration_seconds_bucket{le="0.0001",webhook="mutate-pods"}'),
+    ).to.be.a('number');
+    expect(metricValue(text, 'kube_offload_admission_duration_seconds_bucket{le="1",webhook="mutate-pods"}')).to.equal(
+      2,
+    );
     expect(metricValue(text, 'kube_offload_admission_duration_seconds_count{webhook="mutate-pods"}')).to.equal(2);
     const sum = metricValue(text, 'kube_offload_admission_duration_seconds_sum{webhook="mutate-pods"}') ?? -1;
     expect(sum).to.be.greaterThan(0).and.lessThan(1);
@@ -69,7 +82,8 @@ describe('webhook server: health and metrics', function () {
 
   it('/metrics exposes the serving cert expiry as a Unix timestamp in seconds, and process metrics', async function () {
     const text = (await send(server.url, { path: '/metrics', ca: server.ca })).text;
-    const notAfter = new Date(new X509Certificate(await readFile(join(server.dir, 'tls.crt'))).validTo).getTime() / 1000;
+    const notAfter =
+      new Date(new X509Certificate(await readFile(join(server.dir, 'tls.crt'))).validTo).getTime() / 1000;
     expect(text).to.include('# TYPE kube_offload_serving_cert_expiry_timestamp_seconds gauge');
     expect(metricValue(text, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.equal(notAfter);
     expect(text).to.include('# TYPE kube_offload_serving_cert_reloads_total counter');
@@ -78,11 +92,16 @@ describe('webhook server: health and metrics', function () {
 
   it('/metrics counts TLS handshakes by protocol: one per connection, not per request', async function () {
     const { Agent } = await import('node:https');
-    const handshakes = async () => metricValue((await send(server.url, { path: '/metrics', ca: server.ca })).text, 'kube_offload_tls_handshakes_total{protocol="http/1.1"}') ?? 0;
+    const handshakes = async () =>
+      metricValue(
+        (await send(server.url, { path: '/metrics', ca: server.ca })).text,
+        'kube_offload_tls_handshakes_total{protocol="http/1.1"}',
+      ) ?? 0;
     const before = await handshakes();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      for (let i = 0; i < 3; i++) await postReview(server.url, '/mutate/replicated', review(), { ca: server.ca, agent });
+      for (let i = 0; i < 3; i++)
+        await postReview(server.url, '/mutate/replicated', review(), { ca: server.ca, agent });
     } finally {
       agent.destroy();
     }
@@ -90,28 +109,47 @@ describe('webhook server: health and metrics', function () {
     expect((await handshakes()) - before).to.equal(2);
   });
 
-  it('on shutdown finishes the request in flight (closing its connection), then refuses connections', async function () {
+  it('on shutdown finishes the request in flight (closing its connection), refuses connections', async function () {
     // Last test of this block: shuts the server down.
     const { request } = await import('node:https');
     const body = JSON.stringify(review({ uid: 'uid-in-flight' }));
     let drained: Promise<'drained' | 'forced'> | undefined;
-    const reply = await new Promise<{ status: number; connection: string | undefined; uid: string }>((resolve, reject) => {
-      const req = request(new URL('/validate', server.url), { method: 'POST', ca: server.ca, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, uid: JSON.parse(Buffer.concat(chunks).toString()).response.uid }));
-      });
-      req.on('error', reject);
-      // Half the body now, so the request is in flight when the drain starts; the rest after.
-      req.write(body.slice(0, 20), () => {
-        drained = server.webhook.shutdown();
-        setTimeout(() => req.end(body.slice(20)), 200);
-      });
-    });
+    const reply = await new Promise<{ status: number; connection: string | undefined; uid: string }>(
+      (resolve, reject) => {
+        const req = request(
+          new URL('/validate', server.url),
+          {
+            method: 'POST',
+            ca: server.ca,
+            agent: false,
+            headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          },
+          (res) => {
+            const chunks: Buffer[] = [];
+            res.on('data', (chunk: Buffer) => chunks.push(chunk));
+            res.on('end', () =>
+              resolve({
+                status: res.statusCode ?? 0,
+                connection: res.headers.connection,
+                uid: JSON.parse(Buffer.concat(chunks).toString()).response.uid,
+              }),
+            );
+          },
+        );
+        req.on('error', reject);
+        // Half the body now, so the request is in flight when the drain starts; the rest after.
+        req.write(body.slice(0, 20), () => {
+          drained = server.webhook.shutdown();
+          setTimeout(() => req.end(body.slice(20)), 200);
+        });
+      },
+    );
     expect(reply).to.deep.equal({ status: 200, connection: 'close', uid: 'uid-in-flight' });
     expect(await drained).to.equal('drained');
     let error: NodeJS.ErrnoException | undefined;
-    await send(server.url, { path: '/healthz', ca: server.ca }).catch((caught: NodeJS.ErrnoException) => (error = caught));
+    await send(server.url, { path: '/healthz', ca: server.ca }).catch(
+      (caught: NodeJS.ErrnoException) => (error = caught),
+    );
     expect(error?.code).to.equal('ECONNREFUSED');
   });
 });

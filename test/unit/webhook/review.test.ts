@@ -23,16 +23,26 @@ describe('review: encodeReview', () => {
       {
         uid: text,
         allowed: fc.boolean(),
-        patch: fc.array(fc.record({ op: fc.constantFrom('add' as const, 'remove' as const), path: text, value: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['op', 'path'] }), { maxLength: 3 }),
+        patch: fc.array(
+          fc.record(
+            {
+              op: fc.constantFrom('add' as const, 'remove' as const),
+              path: text,
+              value: fc.jsonValue({ maxDepth: 2 }),
+            },
+            { requiredKeys: ['op', 'path'] },
+          ),
+          { maxLength: 3 },
+        ),
         warnings: fc.array(text, { maxLength: 2 }),
         status: fc.record({ code: fc.integer(), message: text, reason: text }, { requiredKeys: ['code', 'message'] }),
       },
       { requiredKeys: ['uid', 'allowed'] },
     );
     fc.assert(
-      fc.property(text, verdict, (uid, v) => {
-        const { json } = encodeReview(uid, v);
-        expect(json).to.equal(reference(uid, v));
+      fc.property(text, verdict, (uid, answer) => {
+        const { json } = encodeReview(uid, answer);
+        expect(json).to.equal(reference(uid, answer));
         JSON.parse(json);
       }),
       { numRuns: 1000 },
@@ -42,8 +52,12 @@ describe('review: encodeReview', () => {
   it('tells allowed, patched and denied apart', () => {
     expect(encodeReview('u', { uid: 'x', allowed: true }).decision).to.equal('allowed');
     expect(encodeReview('u', { uid: 'x', allowed: true, patch: [] }).decision).to.equal('allowed');
-    expect(encodeReview('u', { uid: 'x', allowed: true, patch: [{ op: 'remove', path: '/a' }] }).decision).to.equal('patched');
-    expect(encodeReview('u', { uid: 'x', allowed: false, patch: [{ op: 'remove', path: '/a' }] }).decision).to.equal('denied');
+    expect(encodeReview('u', { uid: 'x', allowed: true, patch: [{ op: 'remove', path: '/a' }] }).decision).to.equal(
+      'patched',
+    );
+    expect(encodeReview('u', { uid: 'x', allowed: false, patch: [{ op: 'remove', path: '/a' }] }).decision).to.equal(
+      'denied',
+    );
   });
 
   it('throws on something that is not a verdict', () => {

@@ -9,7 +9,17 @@ import { connect } from 'node:tls';
 import { generateCa, issueServingCert, servingNames } from '../../../src/webhook/tls/generate.ts';
 import type { CertAuthority, KeyPair } from '../../../src/webhook/tls/generate.ts';
 import type { Reply, TestWebhook } from './helpers.ts';
-import { metricValue, postReview, removeDir, review, send, startTestWebhook, tempDir, unhandledRejections, waitFor } from './helpers.ts';
+import {
+  metricValue,
+  postReview,
+  removeDir,
+  review,
+  send,
+  startTestWebhook,
+  tempDir,
+  unhandledRejections,
+  waitFor,
+} from './helpers.ts';
 
 const NAMES = servingNames('kube-offload-webhook', 'kube-offload-system');
 
@@ -80,8 +90,10 @@ describe('webhook server: certificates', function () {
 
     it('writes ca.crt, ca.key, tls.crt, tls.key (keys 0600) for the Service names, and serves it', async function () {
       server = await startTestWebhook({ dir });
-      for (const name of ['ca.crt', 'tls.crt']) expect((await stat(join(dir, name))).mode & 0o777, name).to.equal(0o644);
-      for (const name of ['ca.key', 'tls.key']) expect((await stat(join(dir, name))).mode & 0o777, name).to.equal(0o600);
+      for (const name of ['ca.crt', 'tls.crt'])
+        expect((await stat(join(dir, name))).mode & 0o777, name).to.equal(0o644);
+      for (const name of ['ca.key', 'tls.key'])
+        expect((await stat(join(dir, name))).mode & 0o777, name).to.equal(0o600);
 
       const ca = new X509Certificate(await readFile(join(dir, 'ca.crt')));
       const leaf = new X509Certificate(await readFile(join(dir, 'tls.crt')));
@@ -112,10 +124,21 @@ describe('webhook server: certificates', function () {
       const port = server.webhook.port;
       const attempt = (maxVersion: 'TLSv1.1' | 'TLSv1.2') =>
         new Promise<string>((resolve) => {
-          const socket = connect({ host: '127.0.0.1', port, ca: server?.ca, servername: 'localhost', minVersion: 'TLSv1', maxVersion, ciphers: 'DEFAULT@SECLEVEL=0' }, () => {
-            resolve(socket.getProtocol() ?? 'none');
-            socket.end();
-          });
+          const socket = connect(
+            {
+              host: '127.0.0.1',
+              port,
+              ca: server?.ca,
+              servername: 'localhost',
+              minVersion: 'TLSv1',
+              maxVersion,
+              ciphers: 'DEFAULT@SECLEVEL=0',
+            },
+            () => {
+              resolve(socket.getProtocol() ?? 'none');
+              socket.end();
+            },
+          );
           socket.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code}`));
         });
       expect(await attempt('TLSv1.2')).to.equal('TLSv1.2');
@@ -131,7 +154,9 @@ describe('webhook server: certificates', function () {
       server = await startTestWebhook({ dir });
       expect(await readFile(join(dir, 'ca.crt'), 'utf8')).to.equal(firstCa);
       expect(await readFile(join(dir, 'tls.crt'), 'utf8')).to.equal(firstLeaf);
-      expect((await send(server.url, { path: '/healthz', ca: firstCa })).fingerprint256).to.equal(fingerprint(firstLeaf));
+      expect((await send(server.url, { path: '/healthz', ca: firstCa })).fingerprint256).to.equal(
+        fingerprint(firstLeaf),
+      );
       await server.stop();
 
       server = await startTestWebhook({ dir, args: ['--service-name', 'other-webhook'] });
@@ -142,11 +167,14 @@ describe('webhook server: certificates', function () {
       expect(leaf.checkIssued(new X509Certificate(firstCa))).to.equal(true);
     });
 
-    it('renews a short-lived serving cert before it expires, with the same CA and no failed request', async function () {
+    it('renews a short-lived serving cert before it expires, same CA, no failed request', async function () {
       server = await startTestWebhook({ dir, args: ['--cert-validity', '6s'] });
       const ca = server.ca;
       const first = fingerprint(await readFile(join(dir, 'tls.crt'), 'utf8'));
-      const expiryBefore = metricValue(await server.webhook.metrics.registry.metrics(), 'kube_offload_serving_cert_expiry_timestamp_seconds');
+      const expiryBefore = metricValue(
+        await server.webhook.metrics.registry.metrics(),
+        'kube_offload_serving_cert_expiry_timestamp_seconds',
+      );
       // Trusting only the CA from the start proves renewals keep the CA.
       const load = loadLoop(server, [ca], 4);
       const seen = new Set<string>();
@@ -168,11 +196,18 @@ describe('webhook server: certificates', function () {
       expect(load.failures.map((error) => error.message)).to.deep.equal([]);
       expect(load.replies.every((reply) => reply.status === 200)).to.equal(true);
       expect(seen.has(first)).to.equal(true);
-      expect(health.every((status) => status === 200), `healthz statuses ${health.join(',')}`).to.equal(true);
+      expect(
+        health.every((status) => status === 200),
+        `healthz statuses ${health.join(',')}`,
+      ).to.equal(true);
 
       const metrics = await server.webhook.metrics.registry.metrics();
-      expect(metricValue(metrics, 'kube_offload_serving_cert_reloads_total{trigger="renewal",result="success"}')).to.be.at.least(2);
-      expect(metricValue(metrics, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.be.greaterThan(expiryBefore ?? Infinity);
+      expect(
+        metricValue(metrics, 'kube_offload_serving_cert_reloads_total{trigger="renewal",result="success"}'),
+      ).to.be.at.least(2);
+      expect(metricValue(metrics, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.be.greaterThan(
+        expiryBefore ?? Infinity,
+      );
       // What is served is what is on disk (the next restart reuses it).
       const served = (await send(server.url, { path: '/healthz', ca })).fingerprint256;
       expect(fingerprint(await readFile(join(dir, 'tls.crt'), 'utf8'))).to.equal(served);
@@ -190,7 +225,10 @@ describe('webhook server: certificates', function () {
     let server: TestWebhook | undefined;
     before(async function () {
       [caA, caB] = await Promise.all([generateCa('ca-a'), generateCa('ca-b')]);
-      [pairA, pairB] = await Promise.all([issueServingCert(caA, NAMES, 3_600_000), issueServingCert(caB, NAMES, 3_600_000)]);
+      [pairA, pairB] = await Promise.all([
+        issueServingCert(caA, NAMES, 3_600_000),
+        issueServingCert(caB, NAMES, 3_600_000),
+      ]);
     });
     beforeEach(async function () {
       dir = await tempDir();
@@ -212,17 +250,26 @@ describe('webhook server: certificates', function () {
         await waitFor(() => load.replies.length >= 30, 'traffic before the swap');
         await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key, 'ca.crt': caB.cert });
         const swappedAt = load.replies.length;
-        await waitFor(() => load.replies.slice(swappedAt).filter((reply) => reply.fingerprint256 === fingerprint(pairB.cert)).length >= 30, 'traffic on the new cert');
+        await waitFor(
+          () =>
+            load.replies.slice(swappedAt).filter((reply) => reply.fingerprint256 === fingerprint(pairB.cert)).length >=
+            30,
+          'traffic on the new cert',
+        );
       } finally {
         await load.stop();
       }
       expect(load.failures.map((error) => error.message)).to.deep.equal([]);
       expect(load.replies.every((reply) => reply.status === 200)).to.equal(true);
       const serials = new Set(load.replies.map((reply) => reply.serialNumber));
-      expect(serials).to.deep.equal(new Set([new X509Certificate(pairA.cert).serialNumber, new X509Certificate(pairB.cert).serialNumber]));
+      expect(serials).to.deep.equal(
+        new Set([new X509Certificate(pairA.cert).serialNumber, new X509Certificate(pairB.cert).serialNumber]),
+      );
       expect(server.webhook.certs.caBundle()).to.equal(caB.cert);
       const metrics = await server.webhook.metrics.registry.metrics();
-      expect(metricValue(metrics, 'kube_offload_serving_cert_reloads_total{trigger="file",result="success"}')).to.equal(1);
+      expect(metricValue(metrics, 'kube_offload_serving_cert_reloads_total{trigger="file",result="success"}')).to.equal(
+        1,
+      );
       expect(metricValue(metrics, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.equal(
         Math.floor(new Date(new X509Certificate(pairB.cert).validTo).getTime() / 1000),
       );
@@ -233,12 +280,27 @@ describe('webhook server: certificates', function () {
       server = await startTestWebhook({ dir, args: ['--cert-poll-interval', '200ms'] });
       const trust = [caA.cert, caB.cert];
       await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairA.key });
-      await waitFor(async () => metricValue(await server!.webhook.metrics.registry.metrics(), 'kube_offload_serving_cert_reloads_total{trigger="file",result="error"}'), 'a failed reload');
-      expect((await send(server.url, { path: '/healthz', ca: trust })).fingerprint256).to.equal(fingerprint(pairA.cert));
-      expect(server.logs.find('cannot reload serving certificate; keeping the current one').at(-1)?.err).to.match(/does not match/);
+      await waitFor(
+        async () =>
+          metricValue(
+            await server!.webhook.metrics.registry.metrics(),
+            'kube_offload_serving_cert_reloads_total{trigger="file",result="error"}',
+          ),
+        'a failed reload',
+      );
+      expect((await send(server.url, { path: '/healthz', ca: trust })).fingerprint256).to.equal(
+        fingerprint(pairA.cert),
+      );
+      expect(server.logs.find('cannot reload serving certificate; keeping the current one').at(-1)?.err).to.match(
+        /does not match/,
+      );
 
       await writeSecretVolume(dir, { 'tls.crt': pairB.cert, 'tls.key': pairB.key });
-      await waitFor(async () => (await send(server!.url, { path: '/healthz', ca: trust })).fingerprint256 === fingerprint(pairB.cert), 'the good pair');
+      await waitFor(
+        async () =>
+          (await send(server!.url, { path: '/healthz', ca: trust })).fingerprint256 === fingerprint(pairB.cert),
+        'the good pair',
+      );
     });
 
     it('reports an expired certificate on /healthz and /readyz with 503 naming the check', async function () {

@@ -19,12 +19,18 @@ describe('x509 certificates', function () {
     expect(leaf.ca).to.equal(false);
     expect(leaf.checkIssued(caCert) && leaf.verify(caCert.publicKey)).to.equal(true);
     expect(leaf.checkPrivateKey(createPrivateKey(pair.key))).to.equal(true);
-    expect(leaf.subjectAltName).to.equal(
-      'DNS:kube-offload-webhook, DNS:kube-offload-webhook.kube-offload-system, DNS:kube-offload-webhook.kube-offload-system.svc, ' +
-        'DNS:kube-offload-webhook.kube-offload-system.svc.cluster.local, DNS:localhost, IP Address:127.0.0.1',
-    );
+    expect(leaf.subjectAltName?.split(', ')).to.deep.equal([
+      'DNS:kube-offload-webhook',
+      'DNS:kube-offload-webhook.kube-offload-system',
+      'DNS:kube-offload-webhook.kube-offload-system.svc',
+      'DNS:kube-offload-webhook.kube-offload-system.svc.cluster.local',
+      'DNS:localhost',
+      'IP Address:127.0.0.1',
+    ]);
     expect(leaf.keyUsage).to.deep.equal(['1.3.6.1.5.5.7.3.1']);
-    expect(leaf.checkHost('kube-offload-webhook.kube-offload-system.svc')).to.equal('kube-offload-webhook.kube-offload-system.svc');
+    expect(leaf.checkHost('kube-offload-webhook.kube-offload-system.svc')).to.equal(
+      'kube-offload-webhook.kube-offload-system.svc',
+    );
     expect(leaf.checkIP('127.0.0.1')).to.equal('127.0.0.1');
     expect(subjectKeyIdentifierOf(caCert)).to.have.length(20);
     expect(pair.key).to.match(/^-----BEGIN PRIVATE KEY-----\n/);
@@ -50,14 +56,19 @@ describe('x509 certificates', function () {
     expect(cert.subjectAltName).to.equal('IP Address:0:0:0:0:0:0:0:1, IP Address:FD00:0:0:0:0:0:A:1, DNS:example.com');
   });
 
-  it('signs leaves for a CA written elsewhere (RSA key, several name attributes), issuer copied byte for byte', async function () {
+  it('signs leaves for a CA made elsewhere (RSA, several name attributes), issuer copied verbatim', async function () {
     const foreign = await generate(
       [
         { name: 'commonName', value: 'Corp CA' },
         { name: 'organizationName', value: 'Corp' },
         { name: 'countryName', value: 'DE' },
       ],
-      { keyType: 'rsa', keySize: 2048, algorithm: 'sha256', extensions: [{ name: 'basicConstraints', cA: true, critical: true }] },
+      {
+        keyType: 'rsa',
+        keySize: 2048,
+        algorithm: 'sha256',
+        extensions: [{ name: 'basicConstraints', cA: true, critical: true }],
+      },
     );
     const ca = { cert: foreign.cert, key: foreign.private };
     const pair = await issueServingCert(ca, ['svc.example'], 60_000);
