@@ -8,6 +8,7 @@ export const WARNING_MAX = 120;
 
 /** Control characters (including newlines) would break kubectl's one-line warning output. */
 function oneLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
   return text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
 }
 

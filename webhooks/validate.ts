@@ -60,7 +60,14 @@ export interface Findings {
   forbidden: string[];
 }
 
-function checkValue(findings: Findings, place: Place, field: 'labels' | 'annotations', key: string, check: Checker, updating: boolean): void {
+/** One of our keys in labels or annotations, and how its value is checked. */
+interface KeyCheck {
+  field: 'labels' | 'annotations';
+  key: string;
+  check: Checker;
+}
+
+function checkValue(findings: Findings, place: Place, { field, key, check }: KeyCheck, updating: boolean): void {
   const map = isRecord(place.meta) ? place.meta[field] : undefined;
   if (!isRecord(map) || !Object.hasOwn(map, key)) return;
   const value = map[key];
@@ -109,12 +116,12 @@ export function findProblems(request: AdmissionRequest): Findings | undefined {
   const [main] = places;
   for (const place of places) {
     checkOwnership(findings, place, updating);
-    if (place.policy) for (const [key, check] of POLICY_CHECKS) checkValue(findings, place, 'annotations', key, check, updating);
+    if (place.policy) for (const [key, check] of POLICY_CHECKS) checkValue(findings, place, { field: 'annotations', key, check }, updating);
   }
-  if (main && request.kind.kind === 'Namespace') checkValue(findings, main, 'labels', ENABLED_LABEL, BOOLEAN, updating);
+  if (main && request.kind.kind === 'Namespace') checkValue(findings, main, { field: 'labels', key: ENABLED_LABEL, check: BOOLEAN }, updating);
   if (main && !main.policy) {
-    checkValue(findings, main, 'annotations', REPLICATE_KEY, BOOLEAN, updating);
-    checkValue(findings, main, 'labels', REPLICATE_KEY, BOOLEAN, updating);
+    checkValue(findings, main, { field: 'annotations', key: REPLICATE_KEY, check: BOOLEAN }, updating);
+    checkValue(findings, main, { field: 'labels', key: REPLICATE_KEY, check: BOOLEAN }, updating);
   }
   return findings;
 }

@@ -23,7 +23,7 @@ import {
   ORIGIN_UID_ANNOTATION,
   REMOTE_CLUSTER_LABEL,
 } from '../../webhooks/keys.ts';
-import { ComponentProcess, kubectlOk, useSandbox, waitFor } from './helpers/index.ts';
+import { ComponentProcess, useSandbox, waitFor } from './helpers/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CLUSTER = 'local';
