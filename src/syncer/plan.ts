@@ -2,7 +2,8 @@
 // replicated, and what write (if any) turns the remote state into the desired one.
 import type { KubeObject } from '../../webhooks/types.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
-import { isCopy, isOwnedByUs, needsRecreate, needsUpdate, twinNeedsUpdate, updateBody, twinUpdateBody } from './copy.ts';
+import { needsRecreate, needsUpdate, twinNeedsUpdate, twinUpdateBody, updateBody } from './compare.ts';
+import { isCopy, isOwnedByUs } from './copy.ts';
 
 /** A remote cluster as the syncer knows it: a name and labels the `clusters` selector matches. */
 export interface RemoteInfo {

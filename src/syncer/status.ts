@@ -2,7 +2,8 @@
 // remote, count the objects in sync, pending and in conflict, with exactly the comparison the
 // syncer uses (so "in sync" here means "the syncer would write nothing").
 import type { KubeObject } from '../../webhooks/types.ts';
-import { KINDS, SERVICE_NAME_LABEL, desiredCopy, desiredEndpointSlice, isOwnedByUs, needsRecreate, needsUpdate } from './copy.ts';
+import { needsRecreate, needsUpdate } from './compare.ts';
+import { KINDS, SERVICE_NAME_LABEL, desiredCopy, desiredEndpointSlice, isOwnedByUs } from './copy.ts';
 import type { Kind } from './copy.ts';
 import { isReplicable, twinState } from './plan.ts';
 import type { ExclusionCheck, TwinState } from './plan.ts';
@@ -37,48 +38,57 @@ export interface CompareInput {
   isVirtualNode?: (nodeName: string) => boolean;
 }
 
-export function compareNamespace(input: CompareInput): NamespaceComparison {
-  const state = twinState(input.twinObject, input.localCluster);
+/** The copies there should be of one kind, by name. */
+function desiredOfKind(input: CompareInput, kind: Kind, services: Map<string, KubeObject>): Map<string, KubeObject> {
   const ctx = { localCluster: input.localCluster, twinNamespace: input.twin };
-  const items: ItemReport[] = [];
-  const services = new Map<string, KubeObject>();
-  for (const s of input.local.Service) if (s.metadata?.name) services.set(s.metadata.name, { kind: 'Service', ...s });
-  for (const kind of KINDS) {
-    const desired = new Map<string, KubeObject>();
-    for (const raw of input.local[kind]) {
-      const o: KubeObject = { kind, ...raw };
-      const name = o.metadata?.name;
-      if (!name) continue;
-      if (kind === 'EndpointSlice') {
-        const svc = services.get(o.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '');
-        if (svc && isReplicable(svc, input.excluded)) desired.set(name, desiredEndpointSlice(o, svc, { ...ctx, ...(input.isVirtualNode ? { isVirtualNode: input.isVirtualNode } : {}) }));
-      } else if (isReplicable(o, input.excluded)) {
-        desired.set(name, desiredCopy(o, ctx));
-      }
-    }
-    const remote = new Map<string, KubeObject>();
-    for (const r of input.remote[kind]) if (r.metadata?.name) remote.set(r.metadata.name, { kind, ...r });
-    for (const [name, d] of desired) {
-      const actual = remote.get(name);
-      if (state === 'foreign') items.push({ kind, name, state: 'conflict', why: 'twin namespace not ours' });
-      else if (!actual) items.push({ kind, name, state: 'pending', why: 'missing' });
-      else if (!isOwnedByUs(actual, input.localCluster)) items.push({ kind, name, state: 'conflict', why: 'foreign object with this name' });
-      else if (needsRecreate(d, actual) || needsUpdate(d, actual)) items.push({ kind, name, state: 'pending', why: 'differs' });
-      else items.push({ kind, name, state: 'in-sync' });
-    }
-    if (state !== 'foreign') {
-      for (const [name, actual] of remote) {
-        if (!desired.has(name) && isOwnedByUs(actual, input.localCluster)) items.push({ kind, name, state: 'pending', why: 'orphan copy' });
-      }
+  const sliceCtx = { ...ctx, ...(input.isVirtualNode ? { isVirtualNode: input.isVirtualNode } : {}) };
+  const desired = new Map<string, KubeObject>();
+  for (const raw of input.local[kind]) {
+    const object: KubeObject = { kind, ...raw };
+    const name = object.metadata?.name;
+    if (!name) continue;
+    if (kind === 'EndpointSlice') {
+      const service = services.get(object.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '');
+      if (service && isReplicable(service, input.excluded)) desired.set(name, desiredEndpointSlice(object, service, sliceCtx));
+    } else if (isReplicable(object, input.excluded)) {
+      desired.set(name, desiredCopy(object, ctx));
     }
   }
-  return {
-    twinState: state,
-    inSync: items.filter((i) => i.state === 'in-sync').length,
-    pending: items.filter((i) => i.state === 'pending').length,
-    conflict: items.filter((i) => i.state === 'conflict').length,
-    items,
-  };
+  return desired;
+}
+
+/** Where one desired copy stands. */
+function copyState(desired: KubeObject, actual: KubeObject | undefined, input: CompareInput, twin: TwinState): Omit<ItemReport, 'kind' | 'name'> {
+  if (twin === 'foreign') return { state: 'conflict', why: 'twin namespace not ours' };
+  if (!actual) return { state: 'pending', why: 'missing' };
+  if (!isOwnedByUs(actual, input.localCluster)) return { state: 'conflict', why: 'foreign object with this name' };
+  if (needsRecreate(desired, actual) || needsUpdate(desired, actual)) return { state: 'pending', why: 'differs' };
+  return { state: 'in-sync' };
+}
+
+function compareKind(input: CompareInput, kind: Kind, services: Map<string, KubeObject>, twin: TwinState): ItemReport[] {
+  const desired = desiredOfKind(input, kind, services);
+  const remote = new Map<string, KubeObject>();
+  for (const object of input.remote[kind]) if (object.metadata?.name) remote.set(object.metadata.name, { kind, ...object });
+  const items: ItemReport[] = [];
+  for (const [name, copy] of desired) items.push({ kind, name, ...copyState(copy, remote.get(name), input, twin) });
+  if (twin === 'foreign') return items;
+  for (const [name, actual] of remote) {
+    const orphan = !desired.has(name) && isOwnedByUs(actual, input.localCluster);
+    if (orphan) items.push({ kind, name, state: 'pending', why: 'orphan copy' });
+  }
+  return items;
+}
+
+export function compareNamespace(input: CompareInput): NamespaceComparison {
+  const twin = twinState(input.twinObject, input.localCluster);
+  const services = new Map<string, KubeObject>();
+  for (const service of input.local.Service) {
+    if (service.metadata?.name) services.set(service.metadata.name, { kind: 'Service', ...service });
+  }
+  const items = KINDS.flatMap((kind) => compareKind(input, kind, services, twin));
+  const count = (state: ItemState): number => items.filter((item) => item.state === state).length;
+  return { twinState: twin, inSync: count('in-sync'), pending: count('pending'), conflict: count('conflict'), items };
 }
 
 export interface StatusRow {
@@ -96,8 +106,19 @@ export interface StatusRow {
 /** A fixed-width text table. */
 export function formatTable(rows: StatusRow[]): string {
   const header = ['NAMESPACE', 'REMOTE', 'TWIN', 'TWIN STATE', 'IN SYNC', 'PENDING', 'CONFLICT', 'LAST ERROR'];
-  const body = rows.map((r) => [r.namespace, r.remote, r.twin, r.twinState, String(r.inSync), String(r.pending), String(r.conflict), r.lastError || '-']);
+  const body = rows.map((row) => [
+    row.namespace,
+    row.remote,
+    row.twin,
+    row.twinState,
+    String(row.inSync),
+    String(row.pending),
+    String(row.conflict),
+    row.lastError || '-',
+  ]);
   const all = [header, ...body];
-  const widths = header.map((_, i) => Math.max(...all.map((row) => (row[i] ?? '').length)));
-  return all.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')).join('\n') + '\n';
+  const widths = header.map((_, column) => Math.max(...all.map((row) => (row[column] ?? '').length)));
+  const pad = (row: string[]): string =>
+    row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ');
+  return all.map(pad).join('\n') + '\n';
 }

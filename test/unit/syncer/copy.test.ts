@@ -1,14 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { needsRecreate, needsUpdate, twinNeedsUpdate, updateBody } from '../../../src/syncer/compare.ts';
 import {
   desiredCopy,
   desiredEndpointSlice,
   isCopy,
   isOwnedByUs,
-  needsRecreate,
-  needsUpdate,
-  twinNeedsUpdate,
-  updateBody,
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   SERVICE_NAME_LABEL,
 } from '../../../src/syncer/copy.ts';

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { LAST_APPLIED_ANNOTATION, desiredCopy, needsRecreate, needsUpdate } from '../../../src/syncer/copy.ts';
+import { needsRecreate, needsUpdate } from '../../../src/syncer/compare.ts';
+import { LAST_APPLIED_ANNOTATION, desiredCopy } from '../../../src/syncer/copy.ts';
 import type { KubeObject } from '../../../src/syncer/copy.ts';
 import { PAYLOAD_DIGEST, payloadDigest } from '../../../src/syncer/digest.ts';
 import { slimLocal, slimRemote } from '../../../src/syncer/slim.ts';
