@@ -4,7 +4,6 @@
 // command, writes the final Status on the error stream and closes the connection.
 import { finished } from 'node:stream/promises';
 import type { StreamOptions } from '../backend.ts';
-import { RstStatus } from '../spdy/frames.ts';
 import type { SpdyConnection, SpdyStream } from '../spdy/connection.ts';
 import type { ClientExecStreams } from './relay.ts';
 import { statusForProtocol } from './status.ts';
@@ -57,11 +56,13 @@ export function acceptSpdyExecStreams(
     void connection.closed.then(() => fail(new Error('connection closed before all streams were created')));
     connection.on('stream', (stream) => {
       const type = stream.header('streamtype') as StreamType | undefined;
+      stream.accept();
       if (streams.size === expected.size || !type || !expected.has(type) || streams.has(type)) {
-        stream.reset(RstStatus.refusedStream);
+        // Like the kubelet: a stream the options did not ask for is accepted and left unused
+        // (a client that reads stderr although error=0 must not fail to start).
+        stream.resume();
         return;
       }
-      stream.accept();
       streams.set(type, stream);
       if (streams.size < expected.size) return;
       clearTimeout(timer);

@@ -61,7 +61,9 @@ export class SpdyConnection extends EventEmitter<ConnectionEvents> {
   #busy = false;
   #pumping = false;
   #peerEnded = false;
-  #lastPeerStreamId = 0;
+  /** Highest stream id the peer used (ids must grow) and the last one we took on (for GOAWAY). */
+  #highestPeerStreamId = 0;
+  #lastAcceptedPeerStreamId = 0;
   #nextStreamId: number;
   #nextPingId: number;
   #sentGoAway = false;
@@ -224,7 +226,7 @@ export class SpdyConnection extends EventEmitter<ConnectionEvents> {
 
   #goAwayFrame(): Buffer {
     this.#sentGoAway = true;
-    return encodeGoAway(this.#lastPeerStreamId, GoAwayStatus.ok);
+    return encodeGoAway(this.#lastAcceptedPeerStreamId, GoAwayStatus.ok);
   }
 
   // ---- reading ----
@@ -273,7 +275,9 @@ export class SpdyConnection extends EventEmitter<ConnectionEvents> {
   #protocolError(err: unknown): void {
     if (this.#closed) return;
     // A broken header context or framing cannot be resynchronised: tell the peer and hang up.
-    void this.#send(() => encodeGoAway(this.#lastPeerStreamId, GoAwayStatus.protocolError)).catch(() => undefined);
+    void this.#send(() => encodeGoAway(this.#lastAcceptedPeerStreamId, GoAwayStatus.protocolError)).catch(
+      () => undefined,
+    );
     this.emit('protocolError', err);
     setImmediate(() => this.destroy());
   }
@@ -319,13 +323,16 @@ export class SpdyConnection extends EventEmitter<ConnectionEvents> {
   #onSynStream(frame: Extract<Frame, { kind: 'synStream' }>, headers: SpdyHeaders): void {
     const id = frame.streamId;
     const fromPeer = this.#server ? id % 2 === 1 : id % 2 === 0;
-    if (this.#sentGoAway || this.#closing) return; // after GOAWAY new streams are ignored
-    if (id === 0 || !fromPeer || id <= this.#lastPeerStreamId) {
+    if (id === 0 || !fromPeer || id <= this.#highestPeerStreamId) {
       void this.#send(() => encodeRstStream(id, RstStatus.protocolError)).catch(() => undefined);
       return;
     }
-    this.#lastPeerStreamId = id;
-    if (this.#streams.size >= this.#maxStreams || this.listenerCount('stream') === 0) {
+    // Refused rather than ignored once closing: the peer learns at once instead of waiting for
+    // a SYN_REPLY until its own timeout (spdystream waits 30 s).
+    const refuse = this.#sentGoAway || this.#closing || this.#streams.size >= this.#maxStreams;
+    this.#highestPeerStreamId = id;
+    if (!refuse) this.#lastAcceptedPeerStreamId = id;
+    if (refuse || this.listenerCount('stream') === 0) {
       void this.#send(() => encodeRstStream(id, RstStatus.refusedStream)).catch(() => undefined);
       return;
     }

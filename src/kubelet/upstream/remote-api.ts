@@ -65,8 +65,10 @@ export async function dialRemoteWebSocket(
     });
     ws.once('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
       signal.removeEventListener('abort', onAbort);
-      void refusal(response).then(reject);
-      request.destroy();
+      void refusal(response).then((err) => {
+        request.destroy();
+        reject(err);
+      });
     });
     ws.once('error', (err) => {
       signal.removeEventListener('abort', onAbort);

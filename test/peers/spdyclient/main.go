@@ -9,7 +9,8 @@
 //	spdyclient portforward -url https://127.0.0.1:10250/portForward/ns/pod -port 80 -bytes 10485760 [-conns 3]
 //
 // exec copies its stdin/stdout/stderr to the remote command's and exits with the remote exit
-// code (125 for other errors); with -tty it reports one terminal size, 100x40. portforward opens -conns connections to a local listener
+// code (125 for other errors); with -tty it reports one terminal size, 100x40; with -websocket
+// it uses client-go's WebSocket executor instead of SPDY. portforward opens -conns connections to a local listener
 // forwarded to -port, sends -bytes of a pattern on each while reading the echo back, checks
 // every byte and prints one line of JSON with what it saw.
 package main
@@ -91,6 +92,7 @@ func runExec(args []string) {
 	stdin := fs.Bool("stdin", false, "send our stdin")
 	tty := fs.Bool("tty", false, "allocate a tty")
 	protocol := fs.String("protocol", "", "offer only this remotecommand protocol (default: v5..v1)")
+	websocket := fs.Bool("websocket", false, "use client-go's WebSocket executor (GET, v5 unless -protocol)")
 	fs.Parse(args)
 	u, err := url.Parse(c.url)
 	if err != nil {
@@ -102,9 +104,14 @@ func runExec(args []string) {
 		fail(err)
 	}
 	var executor remotecommand.Executor
-	if *protocol != "" {
+	switch {
+	case *websocket && *protocol != "":
+		executor, err = remotecommand.NewWebSocketExecutorForProtocols(cfg, http.MethodGet, c.url, *protocol)
+	case *websocket:
+		executor, err = remotecommand.NewWebSocketExecutor(cfg, http.MethodGet, c.url)
+	case *protocol != "":
 		executor, err = remotecommand.NewSPDYExecutorForProtocols(transport, upgrader, http.MethodPost, u, *protocol)
-	} else {
+	default:
 		executor, err = remotecommand.NewSPDYExecutorForTransports(transport, upgrader, http.MethodPost, u)
 	}
 	if err != nil {

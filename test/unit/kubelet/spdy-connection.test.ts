@@ -201,6 +201,17 @@ describe('kubelet SPDY connection', () => {
     expect(server.isClosed).to.equal(true);
   });
 
+  it('refuses streams opened after close() began instead of leaving them unanswered', async () => {
+    const { client, server, clientSocket } = pair();
+    acceptAll(server);
+    void server.close();
+    await client.createStream([['streamtype', 'late']]).then(
+      () => expect.fail('should be refused'),
+      (err: Error) => expect(err.message).to.match(/status 3/),
+    );
+    clientSocket.destroy();
+  });
+
   it('destroys every stream when the socket goes away', async () => {
     const { client, server, clientSocket } = pair();
     const next = acceptAll(server);

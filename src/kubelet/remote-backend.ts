@@ -1,0 +1,31 @@
+// The backend for pods that run in another cluster: logs, exec, attach and port-forward go to
+// that cluster's apiserver with its credentials. Which remote pod a local one is, and whether
+// it is bound to this node at all, is the caller's knowledge (`resolvePod`).
+import type { KubeletBackend, RemotePodTarget } from './backend.ts';
+import { openRemoteAttach, openRemoteExec } from './upstream/exec.ts';
+import { openRemoteLogs } from './upstream/logs.ts';
+import type { LogStreamer } from './upstream/logs.ts';
+import { openRemotePortForward } from './upstream/portforward.ts';
+import type { RemoteApi } from './upstream/remote-api.ts';
+
+export interface RemoteClusterBackendOptions {
+  /** The remote apiserver for the streaming subresources (exec, attach, portforward). */
+  remote: RemoteApi;
+  /** A client of the same apiserver for logs (a KubeClient). */
+  logs: LogStreamer;
+  resolvePod(namespace: string, name: string): Promise<RemotePodTarget | undefined>;
+  /** After a forwarded connection's client stops sending, how long the pod may stay quiet. */
+  halfCloseLingerMs?: number;
+}
+
+export function remoteClusterBackend(options: RemoteClusterBackendOptions): KubeletBackend {
+  const { remote } = options;
+  const linger = options.halfCloseLingerMs === undefined ? {} : { halfCloseLingerMs: options.halfCloseLingerMs };
+  return {
+    resolvePod: (namespace, name) => options.resolvePod(namespace, name),
+    logs: (target, container, query, signal) => openRemoteLogs(options.logs, target, container, query, signal),
+    exec: (target, container, exec, signal) => openRemoteExec(remote, target, container, exec, signal),
+    attach: (target, container, streams, signal) => openRemoteAttach(remote, target, container, streams, signal),
+    portForward: (target, port, signal) => openRemotePortForward(remote, target, port, signal, linger),
+  };
+}

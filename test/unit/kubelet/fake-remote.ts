@@ -1,0 +1,149 @@
+// A stand-in for the remote cluster's apiserver: the pod subresources exec, attach, portforward
+// (WebSocket, as an apiserver proxies them to a kubelet) and log, served from a local backend.
+// It insists on a bearer token, so tests see the remote credentials travel.
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
+import { KubeClient } from '../../../src/kube/client.ts';
+import type { KubeConfigLike } from '../../../src/kube/kubeconfig.ts';
+import type { ExecOptions, KubeletBackend, StreamOptions } from '../../../src/kubelet/backend.ts';
+import { parsePorts, serveWebSocketPortForward } from '../../../src/kubelet/portforward/websocket.ts';
+import { relayExec } from '../../../src/kubelet/remotecommand/relay.ts';
+import { webSocketExecStreams } from '../../../src/kubelet/remotecommand/websocket.ts';
+import { generateServingCert } from '../../../src/kubelet/tls.ts';
+import { remoteApiFromKubeConfig } from '../../../src/kubelet/upstream/remote-api.ts';
+import type { RemoteApi } from '../../../src/kubelet/upstream/remote-api.ts';
+
+export const REMOTE_TOKEN = 'remote-secret-token';
+
+export interface FakeRemote {
+  api: RemoteApi;
+  client: KubeClient;
+  /** What the remote saw: method, path and query of every request. */
+  requests: string[];
+  /** The WebSocket subprotocols the remote accepts for exec/attach. */
+  execProtocols: string[];
+  close(): Promise<void>;
+}
+
+const POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward|log)$/;
+
+function notFound(name: string): string {
+  return JSON.stringify({
+    kind: 'Status',
+    apiVersion: 'v1',
+    status: 'Failure',
+    message: `pods "${name}" not found`,
+    reason: 'NotFound',
+    code: 404,
+  });
+}
+
+function refuse(socket: Duplex, code: number, body: string): void {
+  socket.end(
+    `HTTP/1.1 ${code} Refused\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
+
+function streamOptions(query: URLSearchParams): StreamOptions {
+  const on = (name: string): boolean => query.get(name) === 'true';
+  return { stdin: on('stdin'), stdout: on('stdout'), stderr: on('stderr') && !on('tty'), tty: on('tty') };
+}
+
+export async function startFakeRemote(backend: KubeletBackend): Promise<FakeRemote> {
+  const serving = await generateServingCert(['127.0.0.1']);
+  const requests: string[] = [];
+  const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (offered, req) => {
+      const supported = req.url?.includes('/portforward') ? ['v4.channel.k8s.io'] : execProtocols;
+      return [...offered].find((p) => supported.includes(p)) ?? false;
+    },
+  });
+  const server = https.createServer({ cert: serving.cert, key: serving.key });
+  const authorized = (req: IncomingMessage): boolean => req.headers.authorization === `Bearer ${REMOTE_TOKEN}`;
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'https://remote');
+    requests.push(`${req.method} ${url.pathname}${url.search}`);
+    const match = POD_PATH.exec(url.pathname);
+    if (!authorized(req)) return void res.writeHead(401).end();
+    if (!match || match[3] !== 'log') return void res.writeHead(404).end();
+    const [, namespace, name] = match as unknown as [string, string, string];
+    if (name === 'missing') return void res.writeHead(404, { 'Content-Type': 'application/json' }).end(notFound(name));
+    const abort = new AbortController();
+    res.once('close', () => abort.abort());
+    const query = Object.fromEntries(url.searchParams);
+    const logQuery = {
+      ...(query.follow ? { follow: query.follow === 'true' } : {}),
+      ...(query.tailLines ? { tailLines: Number(query.tailLines) } : {}),
+      ...(query.timestamps ? { timestamps: query.timestamps === 'true' } : {}),
+    };
+    void backend.logs({ namespace, name }, query.container ?? '', logQuery, abort.signal).then(async (logs) => {
+      res.writeHead(logs.statusCode, { 'Content-Type': logs.contentType ?? 'text/plain' });
+      res.flushHeaders();
+      await pipeline(logs.body, res).catch(() => undefined);
+    });
+  });
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'https://remote');
+    requests.push(`${req.method} ${url.pathname}${url.search}`);
+    const match = POD_PATH.exec(url.pathname);
+    if (!authorized(req)) return refuse(socket, 401, '{}');
+    if (!match || match[3] === 'log') return refuse(socket, 404, '{}');
+    const [, namespace, name, subresource] = match as unknown as [string, string, string, string];
+    if (name === 'missing') return refuse(socket, 404, notFound(name));
+    const target = { namespace, name };
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const abort = new AbortController();
+      ws.once('close', () => abort.abort());
+      if (subresource === 'portforward') {
+        const ports = parsePorts(url.searchParams.getAll('ports')) ?? [];
+        void serveWebSocketPortForward(ws, name, ports, (port, signal) => backend.portForward(target, port, signal));
+        return;
+      }
+      const options = streamOptions(url.searchParams);
+      const container = url.searchParams.get('container') ?? '';
+      const client = webSocketExecStreams(ws, ws.protocol, options);
+      const session =
+        subresource === 'exec'
+          ? backend.exec(
+              target,
+              container,
+              { ...options, command: url.searchParams.getAll('command') } as ExecOptions,
+              abort.signal,
+            )
+          : backend.attach(target, container, options, abort.signal);
+      void session.then((s) => relayExec(client, s));
+    });
+  });
+
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  const port = (server.address() as AddressInfo).port;
+  const kubeConfig: KubeConfigLike = {
+    getCurrentCluster: () => ({ name: 'remote', server: `https://127.0.0.1:${port}`, skipTLSVerify: false }),
+    applyToHTTPSOptions: async (opts) => {
+      opts.ca = serving.ca;
+      opts.headers = { ...(opts.headers as Record<string, string>), Authorization: `Bearer ${REMOTE_TOKEN}` };
+    },
+  };
+  return {
+    api: remoteApiFromKubeConfig(kubeConfig),
+    client: new KubeClient(kubeConfig),
+    requests,
+    execProtocols,
+    close: async () => {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
