@@ -9,6 +9,7 @@ import type { KubeObject } from '../../webhooks/types.ts';
 import { KIND_INFO, KINDS } from '../syncer/copy.ts';
 import type { Kind } from '../syncer/copy.ts';
 import { STATUS_USAGE, parseStatusArgs } from '../syncer/config.ts';
+import type { RemoteFlag, StatusConfig } from '../syncer/config.ts';
 import { remotesForNamespace } from '../syncer/plan.ts';
 import { compileClusterSelector, excludedFromReplication } from '../syncer/rules.ts';
 import { compareNamespace, formatTable } from '../syncer/status.ts';
@@ -52,65 +53,114 @@ async function lastErrors(client: KubeClient, namespace: string): Promise<EventL
   return events.sort((a, b) => time(b).localeCompare(time(a)));
 }
 
+interface RemoteClient extends RemoteFlag {
+  client: KubeClient;
+}
+
+/** What one namespace looks like from the local side, shared by every remote's row. */
+interface LocalView {
+  name: string;
+  selection: { remotes: string[]; error?: string };
+  objects: Record<Kind, KubeObject[]>;
+  errors: EventLike[];
+}
+
+interface Report {
+  rows: StatusRow[];
+  details: unknown[];
+}
+
+/** Virtual nodes (their labels are their remotes' labels); none when they cannot be read. */
+async function listVirtualNodes(local: KubeClient): Promise<KubeObject[]> {
+  try {
+    const selector = `${VIRTUAL_NODE_LABEL}=${VIRTUAL_NODE_LABEL_VALUE}`;
+    return (await local.listAll<KubeObject>('/api/v1/nodes', { labelSelector: selector })).items;
+  } catch {
+    return []; // nodes unreadable: remotes keep only their flag labels
+  }
+}
+
+/** One namespace × remote: the row of the table, and the items out of sync for -o json. */
+async function compareRemote(view: LocalView, remote: RemoteClient, config: StatusConfig, virtualNames: Set<string>, report: Report): Promise<void> {
+  const { name, selection } = view;
+  const twin = twinNamespaceName(name, config.clusterName);
+  const lastError = view.errors.find((event) => (event.message ?? '').includes(`remote ${remote.name}`));
+  const errorText = lastError
+    ? `${lastError.reason}: ${lastError.message ?? ''}`.replace(/\s+/g, ' ').slice(0, 120)
+    : (selection.error ?? '');
+  const row = (twinState: string, counts = { inSync: 0, pending: 0, conflict: 0 }, lastError = errorText): StatusRow => ({
+    namespace: name,
+    remote: remote.name,
+    twin,
+    twinState,
+    ...counts,
+    lastError,
+  });
+  if (!selection.error && !selection.remotes.includes(remote.name)) {
+    report.rows.push(row('not selected'));
+    return;
+  }
+  let twinObject: KubeObject | undefined;
+  let remoteObjects = EMPTY;
+  try {
+    twinObject = await remote.client.getOrUndefined<KubeObject>(`${path('Namespace')}/${encodeURIComponent(twin)}`);
+    if (twinObject) remoteObjects = await listKinds(remote.client, twin);
+  } catch (err) {
+    report.rows.push(row('unreachable', undefined, (err as Error).message.slice(0, 120)));
+    return;
+  }
+  const comparison = compareNamespace({
+    localCluster: config.clusterName,
+    twin,
+    twinObject,
+    local: view.objects,
+    remote: remoteObjects,
+    excluded: excludedFromReplication,
+    isVirtualNode: (node) => virtualNames.has(node),
+  });
+  const { twinState, inSync, pending, conflict } = comparison;
+  report.rows.push(row(twinState, { inSync, pending, conflict }));
+  const outOfSync = comparison.items.filter((item) => item.state !== 'in-sync');
+  report.details.push({ namespace: name, remote: remote.name, twin, twinState, items: outOfSync });
+}
+
+async function statusReport(config: StatusConfig, local: KubeClient, remotes: RemoteClient[]): Promise<Report> {
+  const virtualNodes = await listVirtualNodes(local);
+  const virtualNames = new Set(virtualNodes.map((node) => node.metadata?.name ?? ''));
+  const remoteInfo = remotes.map((remote) => {
+    const node = virtualNodes.find((n) => n.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === remote.name);
+    return { name: remote.name, labels: { ...(node?.metadata?.labels ?? {}), ...remote.labels, [REMOTE_CLUSTER_LABEL]: remote.name } };
+  });
+  const opted = `${ENABLED_LABEL}=true`;
+  const namespaces = (await local.listAll<KubeObject>(path('Namespace'), { labelSelector: opted })).items;
+  namespaces.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''));
+  const report: Report = { rows: [], details: [] };
+  for (const namespace of namespaces) {
+    const name = namespace.metadata?.name ?? '';
+    const view: LocalView = {
+      name,
+      selection: remotesForNamespace(namespace, remoteInfo, compileClusterSelector),
+      objects: await listKinds(local, name),
+      errors: await lastErrors(local, name),
+    };
+    for (const remote of remotes) await compareRemote(view, remote, config, virtualNames, report);
+  }
+  return report;
+}
+
 export async function run(argv: string[]): Promise<number> {
   const config = parseCommandFlags('status', argv, parseStatusArgs, STATUS_USAGE);
   if (typeof config === 'number') return config;
   try {
-    const local = new KubeClient(loadKubeConfig(config.kubeconfig), { userAgent: 'kube-offload-status' });
-    const remotes = config.remotes.map((r) => ({ ...r, client: new KubeClient(loadKubeConfig(r.kubeconfig), { userAgent: 'kube-offload-status' }) }));
-    let virtualNodes: KubeObject[] = [];
-    try {
-      virtualNodes = (await local.listAll<KubeObject>('/api/v1/nodes', { labelSelector: `${VIRTUAL_NODE_LABEL}=${VIRTUAL_NODE_LABEL_VALUE}` })).items;
-    } catch {
-      // nodes unreadable: remotes keep only their flag labels
-    }
-    const virtualNames = new Set(virtualNodes.map((n) => n.metadata?.name ?? ''));
-    const remoteInfo = remotes.map((r) => {
-      const node = virtualNodes.find((n) => n.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === r.name);
-      return { name: r.name, labels: { ...(node?.metadata?.labels ?? {}), ...r.labels, [REMOTE_CLUSTER_LABEL]: r.name } };
-    });
-    const namespaces = (await local.listAll<KubeObject>(path('Namespace'), { labelSelector: `${ENABLED_LABEL}=true` })).items;
-    const rows: StatusRow[] = [];
-    const details: unknown[] = [];
-    for (const ns of namespaces.sort((a, b) => (a.metadata?.name ?? '').localeCompare(b.metadata?.name ?? ''))) {
-      const name = ns.metadata?.name ?? '';
-      const selection = remotesForNamespace(ns, remoteInfo, compileClusterSelector);
-      const localObjects = await listKinds(local, name);
-      const errors = await lastErrors(local, name);
-      for (const r of remotes) {
-        const twin = twinNamespaceName(name, config.clusterName);
-        const lastError = errors.find((e) => (e.message ?? '').includes(`remote ${r.name}`));
-        const errText = lastError ? `${lastError.reason}: ${lastError.message ?? ''}`.replace(/\s+/g, ' ').slice(0, 120) : selection.error ?? '';
-        if (!selection.error && !selection.remotes.includes(r.name)) {
-          rows.push({ namespace: name, remote: r.name, twin, twinState: 'not selected', inSync: 0, pending: 0, conflict: 0, lastError: errText });
-          continue;
-        }
-        let twinObject: KubeObject | undefined;
-        let remoteObjects = EMPTY;
-        try {
-          twinObject = await r.client.getOrUndefined<KubeObject>(`${path('Namespace')}/${encodeURIComponent(twin)}`);
-          if (twinObject) remoteObjects = await listKinds(r.client, twin);
-        } catch (err) {
-          rows.push({ namespace: name, remote: r.name, twin, twinState: 'unreachable', inSync: 0, pending: 0, conflict: 0, lastError: (err as Error).message.slice(0, 120) });
-          continue;
-        }
-        const cmp = compareNamespace({
-          localCluster: config.clusterName,
-          twin,
-          twinObject,
-          local: localObjects,
-          remote: remoteObjects,
-          excluded: excludedFromReplication,
-          isVirtualNode: (n) => virtualNames.has(n),
-        });
-        rows.push({ namespace: name, remote: r.name, twin, twinState: cmp.twinState, inSync: cmp.inSync, pending: cmp.pending, conflict: cmp.conflict, lastError: errText });
-        details.push({ namespace: name, remote: r.name, twin, twinState: cmp.twinState, items: cmp.items.filter((i) => i.state !== 'in-sync') });
-      }
-    }
+    const client = (kubeconfig?: string): KubeClient =>
+      new KubeClient(loadKubeConfig(kubeconfig), { userAgent: 'kube-offload-status' });
+    const local = client(config.kubeconfig);
+    const remotes = config.remotes.map((remote) => ({ ...remote, client: client(remote.kubeconfig) }));
+    const { rows, details } = await statusReport(config, local, remotes);
     if (config.output === 'json') process.stdout.write(`${JSON.stringify({ rows, details }, null, 2)}\n`);
     else process.stdout.write(rows.length ? formatTable(rows) : 'no opted-in namespaces\n');
     local.close();
-    for (const r of remotes) r.client.close();
+    for (const remote of remotes) remote.client.close();
     return 0;
   } catch (error) {
     process.stderr.write(`kube-offload status: ${(error as Error).message}\n`);

@@ -10,16 +10,103 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
+import type { SyncerConfig } from '../syncer/config.ts';
 import type { Syncer } from '../syncer/controller.ts';
 import { connectSyncer } from '../syncer/connect.ts';
 import { loadLiteKubeConfig } from '../kube/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
+import type { SyncerMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
+import type { HealthServer } from '../syncer/server.ts';
 import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
 
 /** The small loader when it can (memory), client-node's KubeConfig otherwise (exec plugins...). */
 function kubeConfigFor(file?: string): KubeConfig {
   return (loadLiteKubeConfig(file) as unknown as KubeConfig | undefined) ?? loadKubeConfig(file);
+}
+
+type Logger = ReturnType<typeof createLogger>;
+
+/** /metrics, and /healthz and /readyz from the syncer's informers. */
+function serveHealth(syncer: Syncer, metrics: SyncerMetrics, port: number): Promise<HealthServer> {
+  metrics.setCacheSizes(() => syncer.cacheSizes());
+  return startHealthServer({
+    port,
+    registry: metrics.registry,
+    healthz: () => {
+      const health = syncer.health();
+      const lines = health.informers.map(
+        (informer) => `${informer.ok ? '[+]' : '[-]'} ${informer.name}${informer.reason ? `: ${informer.reason}` : ''}`,
+      );
+      return { ok: health.ok, detail: lines.join('\n') };
+    },
+    readyz: () => {
+      const synced = syncer.hasSynced();
+      const detail = synced ? 'caches synced' : `caches not synced yet (${JSON.stringify(syncer.cacheSizes())})`;
+      return { ok: synced, detail };
+    },
+  });
+}
+
+/**
+ * Runs the syncer while this replica holds the Lease. Losing it exits the process, so that only
+ * the new leader writes, unless we are shutting down (`stopping`).
+ */
+function campaign(
+  syncer: Syncer,
+  config: SyncerConfig,
+  localKubeConfig: KubeConfig,
+  logger: Logger,
+  stopping: () => boolean,
+): { elector: LeaderElector; running: () => Promise<void> | undefined } {
+  const identity = `${os.hostname()}_${randomUUID()}`;
+  let running: Promise<void> | undefined;
+  const elector = new LeaderElector({
+    client: new KubeClient(localKubeConfig, { userAgent: 'kube-offload-syncer/leader-election' }),
+    namespace: config.leaseNamespace,
+    name: config.leaseName,
+    identity,
+    leaseDurationMs: config.leaseDurationMs,
+    renewDeadlineMs: Math.round((config.leaseDurationMs * 2) / 3),
+    retryPeriodMs: Math.round((config.leaseDurationMs * 2) / 15),
+    logger,
+    onStartedLeading: (signal) => {
+      running = syncer.run(signal).catch((err: unknown) => {
+        logger.error({ err: String(err) }, 'syncer stopped with an error');
+      });
+    },
+    onStoppedLeading: () => {
+      if (stopping()) return;
+      logger.error({ identity }, 'lost leadership; exiting so that only the new leader writes');
+      void flushLogger(logger).finally(() => process.exit(1));
+    },
+    onNewLeader: (holder) => logger.info({ leader: holder, me: holder === identity }, 'leader observed'),
+  });
+  logger.info({ lease: `${config.leaseNamespace}/${config.leaseName}`, identity }, 'campaigning for leadership');
+  elector.start();
+  return { elector, running: () => running };
+}
+
+function connect(config: SyncerConfig, metrics: SyncerMetrics, logger: Logger): { syncer: Syncer; local: KubeConfig } {
+  const local = kubeConfigFor(config.kubeconfig);
+  const remotes = config.remotes.map((remote) => ({
+    name: remote.name,
+    kubeConfig: kubeConfigFor(remote.kubeconfig),
+    labels: remote.labels,
+  }));
+  const syncer = connectSyncer({
+    clusterName: config.clusterName,
+    localKubeConfig: local,
+    remotes,
+    metrics,
+    logger,
+    qps: config.qps,
+    burst: config.burst,
+    workers: config.workers,
+    resyncPeriodMs: config.resyncPeriodMs,
+    backfillPeriodMs: config.backfillPeriodMs,
+  });
+  return { syncer, local };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -29,85 +116,31 @@ export async function run(argv: string[]): Promise<number> {
   logUnhandledRejections(logger);
   const signalled = listenForShutdown().requested;
 
-  let syncer: Syncer;
-  let server;
+  let server: HealthServer | undefined;
   const metrics = createMetrics();
   try {
-    const localKubeConfig = kubeConfigFor(config.kubeconfig);
-    const remotes = config.remotes.map((r) => ({ name: r.name, kubeConfig: kubeConfigFor(r.kubeconfig), labels: r.labels }));
-    syncer = connectSyncer({
-      clusterName: config.clusterName,
-      localKubeConfig,
-      remotes,
-      metrics,
-      logger,
-      qps: config.qps,
-      burst: config.burst,
-      workers: config.workers,
-      resyncPeriodMs: config.resyncPeriodMs,
-      backfillPeriodMs: config.backfillPeriodMs,
-    });
-    const s = syncer;
-    server = await startHealthServer({
-      port: config.metricsPort,
-      registry: metrics.registry,
-      healthz: () => {
-        const h = s.health();
-        return { ok: h.ok, detail: h.informers.map((i) => `${i.ok ? '[+]' : '[-]'} ${i.name}${i.reason ? `: ${i.reason}` : ''}`).join('\n') };
-      },
-      readyz: () => {
-        const sizes = s.cacheSizes();
-        return { ok: s.hasSynced(), detail: s.hasSynced() ? 'caches synced' : `caches not synced yet (${JSON.stringify(sizes)})` };
-      },
-    });
-    metrics.setCacheSizes(() => s.cacheSizes());
-    logger.info({ metricsPort: server.port, cluster: config.clusterName, remotes: remotes.map((r) => r.name), leaderElect: config.leaderElect }, 'syncer starting');
-    s.startCaches().then(
-      () => logger.info({ caches: s.cacheSizes() }, 'caches synced'),
+    const { syncer, local } = connect(config, metrics, logger);
+    server = await serveHealth(syncer, metrics, config.metricsPort);
+    const remotes = config.remotes.map((remote) => remote.name);
+    const starting = { metricsPort: server.port, cluster: config.clusterName, remotes, leaderElect: config.leaderElect };
+    logger.info(starting, 'syncer starting');
+    syncer.startCaches().then(
+      () => logger.info({ caches: syncer.cacheSizes() }, 'caches synced'),
       (err: unknown) => logger.error({ err: String(err) }, 'caches failed to start'),
     );
 
     let stopping = false;
-    let elector: LeaderElector | undefined;
     const work = new AbortController();
-    let running: Promise<void> | undefined;
-    if (config.leaderElect) {
-      const namespace = config.leaseNamespace;
-      const identity = `${os.hostname()}_${randomUUID()}`;
-      elector = new LeaderElector({
-        client: new KubeClient(localKubeConfig, { userAgent: 'kube-offload-syncer/leader-election' }),
-        namespace,
-        name: config.leaseName,
-        identity,
-        leaseDurationMs: config.leaseDurationMs,
-        renewDeadlineMs: Math.round((config.leaseDurationMs * 2) / 3),
-        retryPeriodMs: Math.round((config.leaseDurationMs * 2) / 15),
-        logger,
-        onStartedLeading: (signal) => {
-          running = s.run(signal).catch((err: unknown) => {
-            logger.error({ err: String(err) }, 'syncer stopped with an error');
-          });
-        },
-        onStoppedLeading: () => {
-          if (stopping) return;
-          logger.error({ identity }, 'lost leadership; exiting so that only the new leader writes');
-          void flushLogger(logger).finally(() => process.exit(1));
-        },
-        onNewLeader: (holder) => logger.info({ leader: holder, me: holder === identity }, 'leader observed'),
-      });
-      logger.info({ lease: `${namespace}/${config.leaseName}`, identity }, 'campaigning for leadership');
-      elector.start();
-    } else {
-      running = s.run(work.signal);
-    }
+    const leadership = config.leaderElect ? campaign(syncer, config, local, logger, () => stopping) : undefined;
+    const running = leadership ? undefined : syncer.run(work.signal);
 
     const signal = await signalled;
     stopping = true;
     logger.info({ signal }, `received ${signal}; shutting down`);
-    await elector?.stop(); // aborts run() through its signal and releases the Lease
+    await leadership?.elector.stop(); // aborts run() through its signal and releases the Lease
     work.abort();
-    await running;
-    s.stop();
+    await (leadership ? leadership.running() : running);
+    syncer.stop();
     await server.close();
     await flushLogger(logger);
     setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();

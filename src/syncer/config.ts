@@ -80,40 +80,44 @@ function parseRemotes(remoteFlags: string[], labelFlags: string[]): RemoteFlag[]
   if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
   const remotes: RemoteFlag[] = [];
   for (const flag of remoteFlags) {
-    const eq = flag.indexOf('=');
-    if (eq <= 0 || eq === flag.length - 1) throw new ConfigError(`--remote: "${flag}" is not NAME=KUBECONFIG`);
-    const name = flag.slice(0, eq);
+    const equals = flag.indexOf('=');
+    if (equals <= 0 || equals === flag.length - 1) throw new ConfigError(`--remote: "${flag}" is not NAME=KUBECONFIG`);
+    const name = flag.slice(0, equals);
     if (!validRemoteName(name)) throw new ConfigError(`--remote: "${name}" is not a DNS-1123 label`);
     if (remotes.some((r) => r.name === name)) throw new ConfigError(`--remote: "${name}" given twice`);
-    remotes.push({ name, kubeconfig: flag.slice(eq + 1), labels: {} });
+    remotes.push({ name, kubeconfig: flag.slice(equals + 1), labels: {} });
   }
   for (const flag of labelFlags) {
-    const eq = flag.indexOf('=');
-    const name = flag.slice(0, Math.max(0, eq));
+    const equals = flag.indexOf('=');
+    const name = flag.slice(0, Math.max(0, equals));
     const remote = remotes.find((r) => r.name === name);
-    if (eq <= 0 || !remote) throw new ConfigError(`--remote-labels: "${flag}" must be NAME=K=V[,K=V...] for a NAME given with --remote`);
-    for (const pair of flag.slice(eq + 1).split(',')) {
+    if (equals <= 0 || !remote) {
+      throw new ConfigError(`--remote-labels: "${flag}" must be NAME=K=V[,K=V...] for a NAME given with --remote`);
+    }
+    for (const pair of flag.slice(equals + 1).split(',')) {
       if (pair.trim() === '') continue;
-      const i = pair.indexOf('=');
-      const k = i < 0 ? pair : pair.slice(0, i);
-      const v = i < 0 ? '' : pair.slice(i + 1);
-      if (!LABEL_KEY.test(k) || !LABEL_VALUE.test(v)) throw new ConfigError(`--remote-labels: "${pair}" is not a valid label K=V`);
-      remote.labels[k] = v;
+      const split = pair.indexOf('=');
+      const key = split < 0 ? pair : pair.slice(0, split);
+      const value = split < 0 ? '' : pair.slice(split + 1);
+      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
+        throw new ConfigError(`--remote-labels: "${pair}" is not a valid label K=V`);
+      }
+      remote.labels[key] = value;
     }
   }
   return remotes;
 }
 
 function positiveNumber(text: string, flag: string, integer: boolean): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new ConfigError(`--${flag}: "${text}" is not a positive ${integer ? 'integer' : 'number'}`);
-  return n;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) throw new ConfigError(`--${flag}: "${text}" is not a positive ${integer ? 'integer' : 'number'}`);
+  return value;
 }
 
-function clusterName(v: string | undefined): string {
-  if (!v) throw new ConfigError('--cluster-name NAME is required');
-  if (!validRemoteName(v)) throw new ConfigError(`--cluster-name: "${v}" is not a DNS-1123 label`);
-  return v;
+function clusterName(name: string | undefined): string {
+  if (!name) throw new ConfigError('--cluster-name NAME is required');
+  if (!validRemoteName(name)) throw new ConfigError(`--cluster-name: "${name}" is not a DNS-1123 label`);
+  return name;
 }
 
 /** The flags that name the clusters; `syncer` and `status` read them alike. */
@@ -128,7 +132,7 @@ const CLUSTER_FLAGS = {
 const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
 
 export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): SyncerConfig | 'help' {
-  const v = parseFlags(argv, {
+  const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
     'metrics-port': { type: 'string' },
     'leader-elect': { type: 'boolean' },
@@ -143,50 +147,50 @@ export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (v.help) return 'help';
-  const metricsPort = Number(v['metrics-port'] ?? '8080');
+  if (values.help) return 'help';
+  const metricsPort = Number(values['metrics-port'] ?? '8080');
   // Looser than portNumber() (whatever Number() reads as an integer, e.g. "8e3"), so that
   // command lines that work today keep working.
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${v['metrics-port']}" is not a port number`);
-  const logLevel = oneOf(v['log-level'] ?? 'info', LOG_LEVELS, 'log-level');
-  const qps = positiveNumber(v.qps ?? '200', 'qps', false);
-  const burst = positiveNumber(v.burst ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);
-  const leaseDurationMs = parseDuration(v['lease-duration'] ?? '15s', 'lease-duration');
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${values['metrics-port']}" is not a port number`);
+  const logLevel = oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level');
+  const qps = positiveNumber(values.qps ?? '200', 'qps', false);
+  const burst = positiveNumber(values.burst ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);
+  const leaseDurationMs = parseDuration(values['lease-duration'] ?? '15s', 'lease-duration');
   if (leaseDurationMs < 3000) throw new ConfigError('--lease-duration: must be at least 3s');
   const config: SyncerConfig = {
-    clusterName: clusterName(v['cluster-name']),
-    remotes: parseRemotes(v.remote ?? [], v['remote-labels'] ?? []),
+    clusterName: clusterName(values['cluster-name']),
+    remotes: parseRemotes(values.remote ?? [], values['remote-labels'] ?? []),
     metricsPort,
-    leaderElect: v['leader-elect'] === true,
-    leaseNamespace: v['lease-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE,
-    leaseName: v['lease-name'] ?? 'kube-offload-syncer',
+    leaderElect: values['leader-elect'] === true,
+    leaseNamespace: values['lease-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE,
+    leaseName: values['lease-name'] ?? 'kube-offload-syncer',
     leaseDurationMs,
     qps,
     burst,
-    workers: positiveNumber(v.workers ?? '16', 'workers', true),
-    resyncPeriodMs: parseDuration(v['resync-period'] ?? '5m', 'resync-period'),
-    backfillPeriodMs: parseDuration(v['backfill-period'] ?? '1m', 'backfill-period'),
+    workers: positiveNumber(values.workers ?? '16', 'workers', true),
+    resyncPeriodMs: parseDuration(values['resync-period'] ?? '5m', 'resync-period'),
+    backfillPeriodMs: parseDuration(values['backfill-period'] ?? '1m', 'backfill-period'),
     logLevel,
   };
-  if (v.kubeconfig) config.kubeconfig = v.kubeconfig;
+  if (values.kubeconfig) config.kubeconfig = values.kubeconfig;
   if (config.resyncPeriodMs < 1000) throw new ConfigError('--resync-period: must be at least 1s');
   if (config.backfillPeriodMs < 1000) throw new ConfigError('--backfill-period: must be at least 1s');
   return config;
 }
 
 export function parseStatusArgs(argv: string[]): StatusConfig | 'help' {
-  const v = parseFlags(argv, {
+  const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
     output: { type: 'string', short: 'o' },
     help: { type: 'boolean', short: 'h' },
   });
-  if (v.help) return 'help';
-  const output = oneOf(v.output ?? 'table', ['table', 'json'] as const, 'output');
+  if (values.help) return 'help';
+  const output = oneOf(values.output ?? 'table', ['table', 'json'] as const, 'output');
   const config: StatusConfig = {
-    clusterName: clusterName(v['cluster-name']),
-    remotes: parseRemotes(v.remote ?? [], v['remote-labels'] ?? []),
+    clusterName: clusterName(values['cluster-name']),
+    remotes: parseRemotes(values.remote ?? [], values['remote-labels'] ?? []),
     output,
   };
-  if (v.kubeconfig) config.kubeconfig = v.kubeconfig;
+  if (values.kubeconfig) config.kubeconfig = values.kubeconfig;
   return config;
 }

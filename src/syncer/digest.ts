@@ -8,22 +8,22 @@ export const PAYLOAD_DIGEST = '@kube-offload/payload-sha256';
 export const PAYLOAD_FIELDS = ['data', 'binaryData'] as const;
 
 /** SHA-256 of a ConfigMap's or Secret's data and binaryData; empty and absent maps are equal. */
-export function payloadDigest(o: KubeObject): string {
-  const h = createHash('sha256');
+export function payloadDigest(object: KubeObject): string {
+  const hash = createHash('sha256');
   for (const field of PAYLOAD_FIELDS) {
-    const map = o[field] as Record<string, unknown> | null | undefined;
+    const map = object[field] as Record<string, unknown> | null | undefined;
     if (!map || typeof map !== 'object') continue;
     const keys = Object.keys(map).sort();
     if (keys.length === 0) continue;
     // Length-prefixed, so no choice of keys and values can make two payloads hash alike.
-    h.update(`${field}:${keys.length};`);
-    for (const k of keys) {
-      const v = String(map[k]);
-      h.update(`${k.length}:${k}${v.length}:`);
-      h.update(v);
+    hash.update(`${field}:${keys.length};`);
+    for (const key of keys) {
+      const value = String(map[key]);
+      hash.update(`${key.length}:${key}${value.length}:`);
+      hash.update(value);
     }
   }
-  return h.digest('base64');
+  return hash.digest('base64');
 }
 
 /** True when `actual` is a cache entry whose payload was replaced by its digest. */

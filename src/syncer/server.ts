@@ -22,6 +22,12 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
+const PROBES = new Map<string, 'healthz' | 'readyz'>([
+  ['/healthz', 'healthz'],
+  ['/livez', 'healthz'],
+  ['/readyz', 'readyz'],
+]);
+
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
@@ -37,11 +43,11 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
       );
       return;
     }
-    const probe = url.pathname === '/healthz' || url.pathname === '/livez' ? options.healthz : url.pathname === '/readyz' ? options.readyz : undefined;
+    const probe = PROBES.get(url.pathname);
     if (!probe) return send(404, 'not found\n');
-    const r = probe();
+    const result = options[probe]();
     const verbose = url.searchParams.has('verbose');
-    send(r.ok ? 200 : 503, r.ok && !verbose ? 'ok\n' : `${r.detail}\n`);
+    send(result.ok ? 200 : 503, result.ok && !verbose ? 'ok\n' : `${result.detail}\n`);
   });
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
