@@ -4,7 +4,12 @@
 import { parseCommandFlags } from '../shared/flags.ts';
 import { KubeClient, loadKubeConfig, resourcePath } from '../kube/client.ts';
 import { twinNamespaceName } from '../shared/twin.ts';
-import { ENABLED_LABEL, REMOTE_CLUSTER_LABEL, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_LABEL_VALUE } from '../../webhooks/keys.ts';
+import {
+  ENABLED_LABEL,
+  REMOTE_CLUSTER_LABEL,
+  VIRTUAL_NODE_LABEL,
+  VIRTUAL_NODE_LABEL_VALUE,
+} from '../../webhooks/keys.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { KIND_INFO, KINDS } from '../syncer/copy.ts';
 import type { Kind } from '../syncer/copy.ts';
@@ -17,12 +22,19 @@ import type { StatusRow } from '../syncer/status.ts';
 
 function path(kind: Kind | 'Namespace', namespace?: string): string {
   const i = KIND_INFO[kind];
-  return resourcePath({ group: i.group, version: i.version, resource: i.resource, ...(namespace ? { namespace } : {}) });
+  return resourcePath({
+    group: i.group,
+    version: i.version,
+    resource: i.resource,
+    ...(namespace ? { namespace } : {}),
+  });
 }
 
 async function listKinds(client: KubeClient, namespace: string): Promise<Record<Kind, KubeObject[]>> {
   const out = {} as Record<Kind, KubeObject[]>;
-  await Promise.all(KINDS.map(async (kind) => (out[kind] = (await client.listAll<KubeObject>(path(kind, namespace))).items)));
+  await Promise.all(
+    KINDS.map(async (kind) => (out[kind] = (await client.listAll<KubeObject>(path(kind, namespace))).items)),
+  );
   return out;
 }
 
@@ -42,9 +54,21 @@ async function lastErrors(client: KubeClient, namespace: string): Promise<EventL
   const events: EventLike[] = [];
   for (const reason of ['ReplicationFailed', 'ReplicationConflict']) {
     try {
-      events.push(...(await client.listAll<EventLike>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, { fieldSelector: `reason=${reason}` })).items);
+      events.push(
+        ...(
+          await client.listAll<EventLike>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/events`, {
+            fieldSelector: `reason=${reason}`,
+          })
+        ).items,
+      );
       // Events about the Namespace itself live in "default" (cluster-scoped involved object).
-      events.push(...(await client.listAll<EventLike>('/api/v1/namespaces/default/events', { fieldSelector: `reason=${reason},involvedObject.kind=Namespace,involvedObject.name=${namespace}` })).items);
+      events.push(
+        ...(
+          await client.listAll<EventLike>('/api/v1/namespaces/default/events', {
+            fieldSelector: `reason=${reason},involvedObject.kind=Namespace,involvedObject.name=${namespace}`,
+          })
+        ).items,
+      );
     } catch {
       // events unreadable: no last error column
     }
@@ -81,14 +105,24 @@ async function listVirtualNodes(local: KubeClient): Promise<KubeObject[]> {
 }
 
 /** One namespace × remote: the row of the table, and the items out of sync for -o json. */
-async function compareRemote(view: LocalView, remote: RemoteClient, config: StatusConfig, virtualNames: Set<string>, report: Report): Promise<void> {
+async function compareRemote(
+  view: LocalView,
+  remote: RemoteClient,
+  config: StatusConfig,
+  virtualNames: Set<string>,
+  report: Report,
+): Promise<void> {
   const { name, selection } = view;
   const twin = twinNamespaceName(name, config.clusterName);
   const lastError = view.errors.find((event) => (event.message ?? '').includes(`remote ${remote.name}`));
   const errorText = lastError
     ? `${lastError.reason}: ${lastError.message ?? ''}`.replace(/\s+/g, ' ').slice(0, 120)
     : (selection.error ?? '');
-  const row = (twinState: string, counts = { inSync: 0, pending: 0, conflict: 0 }, lastError = errorText): StatusRow => ({
+  const row = (
+    twinState: string,
+    counts = { inSync: 0, pending: 0, conflict: 0 },
+    lastError = errorText,
+  ): StatusRow => ({
     namespace: name,
     remote: remote.name,
     twin,
@@ -129,7 +163,10 @@ async function statusReport(config: StatusConfig, local: KubeClient, remotes: Re
   const virtualNames = new Set(virtualNodes.map((node) => node.metadata?.name ?? ''));
   const remoteInfo = remotes.map((remote) => {
     const node = virtualNodes.find((n) => n.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === remote.name);
-    return { name: remote.name, labels: { ...(node?.metadata?.labels ?? {}), ...remote.labels, [REMOTE_CLUSTER_LABEL]: remote.name } };
+    return {
+      name: remote.name,
+      labels: { ...(node?.metadata?.labels ?? {}), ...remote.labels, [REMOTE_CLUSTER_LABEL]: remote.name },
+    };
   });
   const opted = `${ENABLED_LABEL}=true`;
   const namespaces = (await local.listAll<KubeObject>(path('Namespace'), { labelSelector: opted })).items;

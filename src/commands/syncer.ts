@@ -122,7 +122,12 @@ export async function run(argv: string[]): Promise<number> {
     const { syncer, local } = connect(config, metrics, logger);
     server = await serveHealth(syncer, metrics, config.metricsPort);
     const remotes = config.remotes.map((remote) => remote.name);
-    const starting = { metricsPort: server.port, cluster: config.clusterName, remotes, leaderElect: config.leaderElect };
+    const starting = {
+      metricsPort: server.port,
+      cluster: config.clusterName,
+      remotes,
+      leaderElect: config.leaderElect,
+    };
     logger.info(starting, 'syncer starting');
     syncer.startCaches().then(
       () => logger.info({ caches: syncer.cacheSizes() }, 'caches synced'),

@@ -116,6 +116,9 @@ export class BackfillController {
   #onError(key: string, err: unknown, failures: number): void {
     const code = statusCodeOf(err);
     const level = failures >= 3 ? 'warn' : 'debug';
-    this.#options.logger[level]({ key, failures, code, err: errorMessage(err) }, 'reconcile failed; retrying with backoff');
+    this.#options.logger[level](
+      { key, failures, code, err: errorMessage(err) },
+      'reconcile failed; retrying with backoff',
+    );
   }
 }

@@ -53,7 +53,9 @@ function servicePortEqual(wanted: Fields, live: Fields): boolean {
 function servicePortsEqual(wanted: unknown, live: unknown): boolean {
   const wantedPorts = (wanted as Fields[] | undefined) ?? [];
   const livePorts = (live as Fields[] | undefined) ?? [];
-  return wantedPorts.length === livePorts.length && wantedPorts.every((p, i) => servicePortEqual(p, livePorts[i] ?? {}));
+  return (
+    wantedPorts.length === livePorts.length && wantedPorts.every((p, i) => servicePortEqual(p, livePorts[i] ?? {}))
+  );
 }
 
 function serviceFieldEqual(field: string, desired: Fields, actual: Fields): boolean {
@@ -96,7 +98,9 @@ function normalizeSliceList(list: unknown): unknown {
     const normalized: Fields = { ...item };
     if ('port' in normalized || 'name' in normalized) normalized.protocol ??= 'TCP';
     if (normalized.conditions && typeof normalized.conditions === 'object') {
-      const set = Object.entries(normalized.conditions as Fields).filter(([, value]) => value !== null && value !== undefined);
+      const set = Object.entries(normalized.conditions as Fields).filter(
+        ([, value]) => value !== null && value !== undefined,
+      );
       normalized.conditions = Object.fromEntries(set);
     }
     return normalized;
@@ -140,7 +144,8 @@ export function needsUpdate(desired: KubeObject, actual: KubeObject): boolean {
 export function twinNeedsUpdate(desired: KubeObject, actual: KubeObject): boolean {
   const actualLabels = actual.metadata?.labels ?? {};
   const actualAnnotations = actual.metadata?.annotations ?? {};
-  for (const [key, value] of Object.entries(desired.metadata?.labels ?? {})) if (actualLabels[key] !== value) return true;
+  for (const [key, value] of Object.entries(desired.metadata?.labels ?? {}))
+    if (actualLabels[key] !== value) return true;
   for (const [key, value] of Object.entries(desired.metadata?.annotations ?? {})) {
     if (actualAnnotations[key] !== value) return true;
   }
@@ -197,7 +202,8 @@ function withNodePorts(ports: Fields[], allocated: Fields[]): Fields[] {
 function keepAllocatedValues(spec: Fields, allocated: Fields): Fields {
   if (spec.type !== 'ExternalName' && spec.clusterIP !== 'None') {
     if (allocated.clusterIP !== undefined && allocated.clusterIP !== 'None') spec.clusterIP = allocated.clusterIP;
-    if (Array.isArray(allocated.clusterIPs) && allocated.clusterIPs[0] !== 'None') spec.clusterIPs = allocated.clusterIPs;
+    if (Array.isArray(allocated.clusterIPs) && allocated.clusterIPs[0] !== 'None')
+      spec.clusterIPs = allocated.clusterIPs;
     if (allocated.ipFamilies !== undefined) spec.ipFamilies = allocated.ipFamilies;
   }
   const needsNodePorts = spec.type === 'NodePort' || spec.type === 'LoadBalancer';
@@ -205,7 +211,8 @@ function keepAllocatedValues(spec: Fields, allocated: Fields): Fields {
     spec.ports = withNodePorts(spec.ports as Fields[], allocated.ports as Fields[]);
   }
   const localTraffic = spec.type === 'LoadBalancer' && spec.externalTrafficPolicy === 'Local';
-  if (localTraffic && allocated.healthCheckNodePort !== undefined) spec.healthCheckNodePort = allocated.healthCheckNodePort;
+  if (localTraffic && allocated.healthCheckNodePort !== undefined)
+    spec.healthCheckNodePort = allocated.healthCheckNodePort;
   return spec;
 }
 

@@ -73,7 +73,8 @@ export interface StatusConfig {
   output: 'table' | 'json';
 }
 
-const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 function parseRemotes(remoteFlags: string[], labelFlags: string[]): RemoteFlag[] {
@@ -110,7 +111,8 @@ function parseRemotes(remoteFlags: string[], labelFlags: string[]): RemoteFlag[]
 
 function positiveNumber(text: string, flag: string, integer: boolean): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) throw new ConfigError(`--${flag}: "${text}" is not a positive ${integer ? 'integer' : 'number'}`);
+  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value)))
+    throw new ConfigError(`--${flag}: "${text}" is not a positive ${integer ? 'integer' : 'number'}`);
   return value;
 }
 
@@ -151,7 +153,8 @@ export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const metricsPort = Number(values['metrics-port'] ?? '8080');
   // Looser than portNumber() (whatever Number() reads as an integer, e.g. "8e3"), so that
   // command lines that work today keep working.
-  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) throw new ConfigError(`--metrics-port: "${values['metrics-port']}" is not a port number`);
+  if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535)
+    throw new ConfigError(`--metrics-port: "${values['metrics-port']}" is not a port number`);
   const logLevel = oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level');
   const qps = positiveNumber(values.qps ?? '200', 'qps', false);
   const burst = positiveNumber(values.burst ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);

@@ -76,12 +76,19 @@ export function connectSyncer(options: ConnectOptions): Syncer {
   });
   const remotes = options.remotes.map((spec) => {
     const read = readClient(spec.kubeConfig); // one read client for all informers of a remote
-    const caches = remoteCaches(spec.name, clusterName, informers(options, spec.kubeConfig, () => read));
+    const caches = remoteCaches(
+      spec.name,
+      clusterName,
+      informers(options, spec.kubeConfig, () => read),
+    );
     return { name: spec.name, labels: spec.labels, client: writeClient(spec.kubeConfig), caches };
   });
   return new Syncer({
     clusterName,
-    local: { client: local, caches: localCaches(informers(options, localKubeConfig, () => readClient(localKubeConfig))) },
+    local: {
+      client: local,
+      caches: localCaches(informers(options, localKubeConfig, () => readClient(localKubeConfig))),
+    },
     remotes,
     events,
     metrics,

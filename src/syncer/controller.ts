@@ -153,7 +153,11 @@ export class Syncer {
       localNamespaces: this.#local.namespaces,
       onTwinCreated: (remote, namespace) => this.#wiring.enqueueNamespaceContents(remote, namespace),
     });
-    this.#objectReconciler = new ObjectReconciler({ ...shared, local: this.#local, enqueue: (key) => this.#enqueue(key) });
+    this.#objectReconciler = new ObjectReconciler({
+      ...shared,
+      local: this.#local,
+      enqueue: (key) => this.#enqueue(key),
+    });
   }
 
   /** Starts every informer; resolves once all caches are synced. Safe on a standby. */
@@ -195,7 +199,9 @@ export class Syncer {
     this.#log.info({ remotes: [...this.#remotes.keys()], caches: this.cacheSizes() }, 'syncer running');
     this.#objectReconciler.markStartup(this.#remotes.values());
     this.resyncAll();
-    this.#cancelTimers.push(every(this.#clock, this.#options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS, () => this.resyncAll()));
+    this.#cancelTimers.push(
+      every(this.#clock, this.#options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS, () => this.resyncAll()),
+    );
     this.#cancelTimers.push(every(this.#clock, MUTATION_TTL_MS, () => this.#sweepMutations()));
     await aborted(signal);
     this.#running = false;

@@ -130,7 +130,10 @@ function copyMetadata(local: KubeObject, ctx: CopyContext): CopyMetadata {
     name,
     namespace: ctx.twinNamespace,
     labels: { ...filtered(meta.labels, DROPPED_LABELS, DROPPED_LABEL_PREFIXES), ...marks.labels },
-    annotations: { ...filtered(meta.annotations, DROPPED_ANNOTATIONS, DROPPED_ANNOTATION_PREFIXES), ...marks.annotations },
+    annotations: {
+      ...filtered(meta.annotations, DROPPED_ANNOTATIONS, DROPPED_ANNOTATION_PREFIXES),
+      ...marks.annotations,
+    },
   };
 }
 

@@ -26,9 +26,12 @@ export function parseKey(key: string): QueueKey | undefined {
   return { remote, kind: kind as QueueKind, namespace, name };
 }
 
-export const objectKey = (remote: string, kind: Kind, namespace: string, name: string): string => formatKey({ remote, kind, namespace, name });
-export const namespaceKey = (remote: string, namespace: string): string => formatKey({ remote, kind: 'Namespace', namespace: '', name: namespace });
-export const backfillKey = (namespace: string): string => formatKey({ remote: '', kind: 'Backfill', namespace, name: '' });
+export const objectKey = (remote: string, kind: Kind, namespace: string, name: string): string =>
+  formatKey({ remote, kind, namespace, name });
+export const namespaceKey = (remote: string, namespace: string): string =>
+  formatKey({ remote, kind: 'Namespace', namespace: '', name: namespace });
+export const backfillKey = (namespace: string): string =>
+  formatKey({ remote: '', kind: 'Backfill', namespace, name: '' });
 
 /** A valid remote name: a DNS-1123 label (used in keys, metric labels and the CLI). */
 export function validRemoteName(name: string): boolean {

@@ -33,7 +33,11 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       cacheSizes = source;
     },
     registry,
-    queueDepth: new Gauge({ name: 'kube_offload_syncer_queue_depth', help: 'Keys waiting in the syncer work queue', registers }),
+    queueDepth: new Gauge({
+      name: 'kube_offload_syncer_queue_depth',
+      help: 'Keys waiting in the syncer work queue',
+      registers,
+    }),
     reconcileDuration: new Histogram({
       name: 'kube_offload_syncer_reconcile_duration_seconds',
       help: 'Duration of one reconcile of a queue key',
@@ -41,11 +45,35 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    writes: new Counter({ name: 'kube_offload_syncer_writes_total', help: 'Write requests sent by the syncer', labelNames: ['verb', 'kind', 'remote'], registers }),
-    writeFailures: new Counter({ name: 'kube_offload_syncer_write_failures_total', help: 'Write requests of the syncer that failed', labelNames: ['verb', 'kind', 'remote', 'code'], registers }),
-    conflicts: new Counter({ name: 'kube_offload_syncer_conflicts_total', help: 'Remote objects or namespaces with our name that kube-offload does not own (left untouched)', labelNames: ['kind', 'remote'], registers }),
-    watchRestarts: new Counter({ name: 'kube_offload_syncer_watch_restarts_total', help: 'Watch restarts of the syncer informers', labelNames: ['informer', 'reason'], registers }),
-    leader: new Gauge({ name: 'kube_offload_syncer_leader', help: '1 while this replica is the active syncer', registers }),
+    writes: new Counter({
+      name: 'kube_offload_syncer_writes_total',
+      help: 'Write requests sent by the syncer',
+      labelNames: ['verb', 'kind', 'remote'],
+      registers,
+    }),
+    writeFailures: new Counter({
+      name: 'kube_offload_syncer_write_failures_total',
+      help: 'Write requests of the syncer that failed',
+      labelNames: ['verb', 'kind', 'remote', 'code'],
+      registers,
+    }),
+    conflicts: new Counter({
+      name: 'kube_offload_syncer_conflicts_total',
+      help: 'Remote objects or namespaces with our name that kube-offload does not own (left untouched)',
+      labelNames: ['kind', 'remote'],
+      registers,
+    }),
+    watchRestarts: new Counter({
+      name: 'kube_offload_syncer_watch_restarts_total',
+      help: 'Watch restarts of the syncer informers',
+      labelNames: ['informer', 'reason'],
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'kube_offload_syncer_leader',
+      help: '1 while this replica is the active syncer',
+      registers,
+    }),
     cacheObjects: new Gauge({
       name: 'kube_offload_syncer_cache_objects',
       help: 'Objects held in each informer cache',
@@ -55,6 +83,10 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
         for (const [informer, n] of Object.entries(cacheSizes?.() ?? {})) this.set({ informer }, n);
       },
     }),
-    eventsDropped: new Counter({ name: 'kube_offload_syncer_events_dropped_total', help: 'Kubernetes Events dropped because the event queue was full', registers }),
+    eventsDropped: new Counter({
+      name: 'kube_offload_syncer_events_dropped_total',
+      help: 'Kubernetes Events dropped because the event queue was full',
+      registers,
+    }),
   };
 }

@@ -103,8 +103,9 @@ export class NamespaceReconciler {
       if (!isAlreadyExists(err)) throw err;
       const live = await remote.client.getOrUndefined(objectPath(NAMESPACES, twin));
       if (!live || isOwnedByUs(live, this.#options.localCluster)) throw err; // ours but not in the cache yet: retry
-      const reason = `twin namespace ${twin} in remote ${remote.name} already exists and is not managed by kube-offload`;
-      this.#reportConflict(target, live.metadata?.uid ?? '', `${reason}; not adopted`);
+      const where = `twin namespace ${twin} in remote ${remote.name}`;
+      const message = `${where} already exists and is not managed by kube-offload; not adopted`;
+      this.#reportConflict(target, live.metadata?.uid ?? '', message);
       return done('conflict');
     }
     this.#options.onTwinCreated(remote, namespace);

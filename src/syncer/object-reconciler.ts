@@ -189,7 +189,8 @@ export class ObjectReconciler {
     remote.mutations.recordWrite(key, slimRemote(withKind(created, kind)));
     this.#options.conflicts.clear(remote.name, key);
     const where = `${object.metadata?.namespace}/${object.metadata?.name}`;
-    if (local) this.#options.events.record(local, 'Normal', 'Replicated', `copied to remote ${remote.name} as ${where}`);
+    if (local)
+      this.#options.events.record(local, 'Normal', 'Replicated', `copied to remote ${remote.name} as ${where}`);
     this.#options.logger.debug({ remote: remote.name, what: target.what }, 'copy created');
     return done();
   }
@@ -273,7 +274,8 @@ export class ObjectReconciler {
 
   #takenMessage(target: CopyTarget): string {
     const { kind, twin, name, remote } = target;
-    return `${kind} ${twin}/${name} already exists in remote ${remote.name} and is not managed by kube-offload; left untouched`;
+    const where = `${kind} ${twin}/${name} already exists in remote ${remote.name}`;
+    return `${where} and is not managed by kube-offload; left untouched`;
   }
 
   #reportConflict(target: CopyTarget, uid: string, message: string): void {

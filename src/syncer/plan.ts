@@ -26,7 +26,11 @@ export function namespaceOptedIn(ns: KubeObject | undefined): boolean {
  * with one, those whose labels match it. An unparseable selector selects none (we would rather
  * not spread data where the user did not want it) and is reported in `error`.
  */
-export function remotesForNamespace(ns: KubeObject | undefined, remotes: readonly RemoteInfo[], compile: SelectorCompiler): { remotes: string[]; error?: string } {
+export function remotesForNamespace(
+  ns: KubeObject | undefined,
+  remotes: readonly RemoteInfo[],
+  compile: SelectorCompiler,
+): { remotes: string[]; error?: string } {
   if (!namespaceOptedIn(ns)) return { remotes: [] };
   const selector = ns?.metadata?.annotations?.[CLUSTERS_ANNOTATION];
   if (selector === undefined || selector.trim() === '') return { remotes: remotes.map((r) => r.name) };
@@ -68,7 +72,11 @@ export type ObjectAction =
  * What to do for one copy. `actual` is what the remote has under that name (from our cache of
  * owned objects, or a foreign object we learned about); `desired` undefined means "no copy".
  */
-export function planObject(desired: KubeObject | undefined, actual: KubeObject | undefined, localCluster: string): ObjectAction {
+export function planObject(
+  desired: KubeObject | undefined,
+  actual: KubeObject | undefined,
+  localCluster: string,
+): ObjectAction {
   if (actual && !isOwnedByUs(actual, localCluster)) {
     if (!desired) return { type: 'none' };
     return { type: 'conflict', reason: conflictReason(actual) };
@@ -85,7 +93,8 @@ export function planObject(desired: KubeObject | undefined, actual: KubeObject |
 function conflictReason(actual: KubeObject): string {
   const meta = actual.metadata ?? {};
   const where = `${meta.namespace ? `${meta.namespace}/` : ''}${meta.name ?? ''}`;
-  return `${actual.kind ?? 'object'} ${where} already exists in the remote cluster and is not managed by kube-offload; left untouched`;
+  const what = `${actual.kind ?? 'object'} ${where}`;
+  return `${what} already exists in the remote cluster and is not managed by kube-offload; left untouched`;
 }
 
 export type NamespaceAction =
@@ -97,10 +106,16 @@ export type NamespaceAction =
   | { type: 'conflict'; reason: string };
 
 /** What to do for a twin namespace. */
-export function planNamespace(desired: KubeObject | undefined, actual: KubeObject | undefined, localCluster: string): NamespaceAction {
+export function planNamespace(
+  desired: KubeObject | undefined,
+  actual: KubeObject | undefined,
+  localCluster: string,
+): NamespaceAction {
   if (actual && !isOwnedByUs(actual, localCluster)) {
     if (!desired) return { type: 'none' };
-    return { type: 'conflict', reason: `namespace ${actual.metadata?.name ?? ''} already exists in the remote cluster and is not managed by kube-offload; not adopted` };
+    const what = `namespace ${actual.metadata?.name ?? ''}`;
+    const reason = `${what} already exists in the remote cluster and is not managed by kube-offload; not adopted`;
+    return { type: 'conflict', reason };
   }
   if (!desired) {
     if (!actual || actual.metadata?.deletionTimestamp) return { type: 'none' };

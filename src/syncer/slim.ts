@@ -12,7 +12,6 @@ import { withoutManagedFields } from '../kube/transforms.ts';
 import { LAST_APPLIED_ANNOTATION } from './copy.ts';
 import { PAYLOAD_DIGEST, PAYLOAD_FIELDS, hasPayloadDigest, payloadDigest } from './digest.ts';
 
-
 /** Transform for local informers. Mutates and returns its argument. */
 export function slimLocal(o: KubeObject): KubeObject {
   withoutManagedFields(o);

@@ -49,7 +49,8 @@ function desiredOfKind(input: CompareInput, kind: Kind, services: Map<string, Ku
     if (!name) continue;
     if (kind === 'EndpointSlice') {
       const service = services.get(object.metadata?.labels?.[SERVICE_NAME_LABEL] ?? '');
-      if (service && isReplicable(service, input.excluded)) desired.set(name, desiredEndpointSlice(object, service, sliceCtx));
+      if (service && isReplicable(service, input.excluded))
+        desired.set(name, desiredEndpointSlice(object, service, sliceCtx));
     } else if (isReplicable(object, input.excluded)) {
       desired.set(name, desiredCopy(object, ctx));
     }
@@ -58,7 +59,12 @@ function desiredOfKind(input: CompareInput, kind: Kind, services: Map<string, Ku
 }
 
 /** Where one desired copy stands. */
-function copyState(desired: KubeObject, actual: KubeObject | undefined, input: CompareInput, twin: TwinState): Omit<ItemReport, 'kind' | 'name'> {
+function copyState(
+  desired: KubeObject,
+  actual: KubeObject | undefined,
+  input: CompareInput,
+  twin: TwinState,
+): Omit<ItemReport, 'kind' | 'name'> {
   if (twin === 'foreign') return { state: 'conflict', why: 'twin namespace not ours' };
   if (!actual) return { state: 'pending', why: 'missing' };
   if (!isOwnedByUs(actual, input.localCluster)) return { state: 'conflict', why: 'foreign object with this name' };
@@ -66,10 +72,16 @@ function copyState(desired: KubeObject, actual: KubeObject | undefined, input: C
   return { state: 'in-sync' };
 }
 
-function compareKind(input: CompareInput, kind: Kind, services: Map<string, KubeObject>, twin: TwinState): ItemReport[] {
+function compareKind(
+  input: CompareInput,
+  kind: Kind,
+  services: Map<string, KubeObject>,
+  twin: TwinState,
+): ItemReport[] {
   const desired = desiredOfKind(input, kind, services);
   const remote = new Map<string, KubeObject>();
-  for (const object of input.remote[kind]) if (object.metadata?.name) remote.set(object.metadata.name, { kind, ...object });
+  for (const object of input.remote[kind])
+    if (object.metadata?.name) remote.set(object.metadata.name, { kind, ...object });
   const items: ItemReport[] = [];
   for (const [name, copy] of desired) items.push({ kind, name, ...copyState(copy, remote.get(name), input, twin) });
   if (twin === 'foreign') return items;

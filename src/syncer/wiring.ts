@@ -93,7 +93,8 @@ export class EventWiring {
     for (const slice of local.slices.list()) this.#enqueueLocal('EndpointSlice', slice);
     for (const remote of remotes) {
       for (const ns of remote.caches.namespaces.list()) this.#onRemoteNamespace(remote, ns, false);
-      for (const kind of KINDS) for (const copy of remote.caches.copies[kind].list()) this.#onRemoteCopy(remote, kind, copy);
+      for (const kind of KINDS)
+        for (const copy of remote.caches.copies[kind].list()) this.#onRemoteCopy(remote, kind, copy);
     }
   }
 
@@ -199,7 +200,9 @@ export class EventWiring {
   #onRemoteNamespace(remote: RemoteCluster, twin: KubeObject, withContents: boolean): void {
     const name = twin.metadata?.name;
     if (!name) return;
-    const namespace = isOwnedByUs(twin, this.#cluster) ? this.#originNamespace(twin) : this.#localNamespaceForTwin(name);
+    const namespace = isOwnedByUs(twin, this.#cluster)
+      ? this.#originNamespace(twin)
+      : this.#localNamespaceForTwin(name);
     if (!namespace) return;
     this.#options.enqueue(namespaceKey(remote.name, namespace));
     if (withContents) this.enqueueNamespaceContents(remote, namespace);

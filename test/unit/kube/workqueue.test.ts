@@ -116,7 +116,13 @@ describe('kube/workqueue', () => {
   });
 
   it('addRateLimited delays grow per key, independently', () => {
-    const q = new WorkQueue({ name: 't', process: async () => {}, clock: new FakeClock(), random: () => 0, backoff: { baseMs: 10, maxMs: 100, jitter: 0.2 } });
+    const q = new WorkQueue({
+      name: 't',
+      process: async () => {},
+      clock: new FakeClock(),
+      random: () => 0,
+      backoff: { baseMs: 10, maxMs: 100, jitter: 0.2 },
+    });
     expect([q.addRateLimited('a'), q.addRateLimited('a'), q.addRateLimited('a')]).to.deep.equal([10, 20, 40]);
     expect(q.addRateLimited('b')).to.equal(10);
     q.forget('a');
@@ -140,7 +146,10 @@ describe('kube/workqueue', () => {
     let calls = 0;
     const dropped: string[] = [];
     const q = new WorkQueue({
-      name: 't', clock, maxRetries: 2, backoff: { baseMs: 10, maxMs: 10 },
+      name: 't',
+      clock,
+      maxRetries: 2,
+      backoff: { baseMs: 10, maxMs: 10 },
       process: async () => {
         calls++;
         throw new Error('nope');
@@ -157,7 +166,13 @@ describe('kube/workqueue', () => {
   it('limits the overall dispatch rate with a token bucket', async () => {
     const clock = new FakeClock();
     const done: number[] = [];
-    const q = new WorkQueue({ name: 't', clock, concurrency: 10, rateLimit: { qps: 10, burst: 2 }, process: async () => void done.push(clock.now()) });
+    const q = new WorkQueue({
+      name: 't',
+      clock,
+      concurrency: 10,
+      rateLimit: { qps: 10, burst: 2 },
+      process: async () => void done.push(clock.now()),
+    });
     const t0 = clock.now();
     for (let i = 0; i < 7; i++) q.add(`k${i}`);
     await clock.advance(0);
@@ -229,7 +244,9 @@ describe('kube/workqueue', () => {
     const clock = new FakeClock();
     let n = 0;
     const q = new WorkQueue({
-      name: 't', clock, backoff: { baseMs: 5, maxMs: 5 },
+      name: 't',
+      clock,
+      backoff: { baseMs: 5, maxMs: 5 },
       process: ((): Promise<void> => {
         n++;
         if (n === 1) throw new Error('sync');
@@ -247,7 +264,10 @@ describe('kube/workqueue', () => {
       const seen: number[] = [];
       let failFirst = true;
       const q = new WorkQueue({
-        name: 't', clock, random: () => 0, backoff: { baseMs: 10, maxMs: 10 },
+        name: 't',
+        clock,
+        random: () => 0,
+        backoff: { baseMs: 10, maxMs: 10 },
         process: async () => {
           seen.push(clock.now());
           if (failFirst) {
@@ -276,7 +296,8 @@ describe('kube/workqueue', () => {
       const clock = new FakeClock();
       const seen: number[] = [];
       const q = new WorkQueue({
-        name: 't', clock,
+        name: 't',
+        clock,
         process: async () => {
           seen.push(clock.now());
           return seen.length === 1 ? { requeueAfter: 1000 } : undefined;
@@ -298,7 +319,9 @@ describe('kube/workqueue', () => {
       const errors: Array<{ key: string; failures: number }> = [];
       const dropped: Array<{ key: string; error: unknown }> = [];
       const q = new WorkQueue({
-        name: 't', clock, backoff: { baseMs: 10, maxMs: 10 },
+        name: 't',
+        clock,
+        backoff: { baseMs: 10, maxMs: 10 },
         process: async () => {
           calls++;
           if (calls < 3) throw new Error('transient');

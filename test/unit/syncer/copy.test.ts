@@ -62,7 +62,14 @@ function localService(spec: Record<string, unknown> = {}): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 'web', namespace: 'shop', uid: 'uid-svc', resourceVersion: '10', labels: { app: 'web', [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } },
+    metadata: {
+      name: 'web',
+      namespace: 'shop',
+      uid: 'uid-svc',
+      resourceVersion: '10',
+      labels: { app: 'web', [REPLICATE_KEY]: 'true' },
+      annotations: { [REPLICATE_KEY]: 'true' },
+    },
     spec: {
       type: 'ClusterIP',
       selector: { app: 'web' },
@@ -82,7 +89,13 @@ function localService(spec: Record<string, unknown> = {}): KubeObject {
 /** What the remote apiserver returns after creating `desired` (server-side defaulting). */
 function asCreatedRemotely(desired: KubeObject, uid = 'remote-uid'): KubeObject {
   const o = structuredClone(desired);
-  o.metadata = { ...o.metadata, uid, resourceVersion: '99', creationTimestamp: '2024-02-02T00:00:00Z', managedFields: [{ manager: 'kube-offload' }] };
+  o.metadata = {
+    ...o.metadata,
+    uid,
+    resourceVersion: '99',
+    creationTimestamp: '2024-02-02T00:00:00Z',
+    managedFields: [{ manager: 'kube-offload' }],
+  };
   if (o.kind === 'Service') {
     const spec = o.spec as Record<string, unknown>;
     if (spec.clusterIP === undefined && spec.type !== 'ExternalName') {
@@ -94,7 +107,10 @@ function asCreatedRemotely(desired: KubeObject, uid = 'remote-uid'): KubeObject 
     spec.sessionAffinity ??= 'None';
     spec.internalTrafficPolicy ??= 'Cluster';
     if (spec.type === 'NodePort' || spec.type === 'LoadBalancer') {
-      spec.ports = (spec.ports as Record<string, unknown>[]).map((p, i) => ({ ...p, nodePort: p.nodePort ?? 31000 + i }));
+      spec.ports = (spec.ports as Record<string, unknown>[]).map((p, i) => ({
+        ...p,
+        nodePort: p.nodePort ?? 31000 + i,
+      }));
       spec.externalTrafficPolicy ??= 'Cluster';
     }
     if (spec.type === 'LoadBalancer') spec.allocateLoadBalancerNodePorts ??= true;
@@ -181,7 +197,10 @@ describe('syncer Service transformation', () => {
   });
 
   it('keeps clusterIP None for headless Services', () => {
-    const spec = desiredCopy(localService({ clusterIP: 'None', clusterIPs: ['None'] }), ctx).spec as Record<string, unknown>;
+    const spec = desiredCopy(localService({ clusterIP: 'None', clusterIPs: ['None'] }), ctx).spec as Record<
+      string,
+      unknown
+    >;
     expect(spec.clusterIP).to.equal('None');
     expect(spec.clusterIPs).to.deep.equal(['None']);
   });
@@ -203,9 +222,28 @@ describe('syncer needsUpdate', () => {
   const variants: Array<[string, Record<string, unknown>]> = [
     ['ClusterIP', {}],
     ['headless', { clusterIP: 'None', clusterIPs: ['None'] }],
-    ['NodePort', { type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }], externalTrafficPolicy: 'Cluster' }],
-    ['LoadBalancer', { type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP', targetPort: 80, nodePort: 30081 }], externalTrafficPolicy: 'Local', healthCheckNodePort: 32001, allocateLoadBalancerNodePorts: true }],
-    ['ClientIP affinity', { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } } }],
+    [
+      'NodePort',
+      {
+        type: 'NodePort',
+        ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }],
+        externalTrafficPolicy: 'Cluster',
+      },
+    ],
+    [
+      'LoadBalancer',
+      {
+        type: 'LoadBalancer',
+        ports: [{ port: 80, protocol: 'TCP', targetPort: 80, nodePort: 30081 }],
+        externalTrafficPolicy: 'Local',
+        healthCheckNodePort: 32001,
+        allocateLoadBalancerNodePorts: true,
+      },
+    ],
+    [
+      'ClientIP affinity',
+      { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } } },
+    ],
   ];
   for (const [name, spec] of variants) {
     it(`is false for a server-defaulted ${name} Service copy`, () => {
@@ -271,14 +309,21 @@ describe('syncer needsUpdate', () => {
   it('detects Service changes a user makes locally: ports, selector removal, extra fields', () => {
     const base = desiredCopy(localService(), ctx);
     const actual = asCreatedRemotely(base);
-    expect(needsUpdate(desiredCopy(localService({ ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] }), ctx), actual)).to.equal(true);
+    expect(
+      needsUpdate(
+        desiredCopy(localService({ ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] }), ctx),
+        actual,
+      ),
+    ).to.equal(true);
     const noSelector = localService();
     delete (noSelector.spec as Record<string, unknown>).selector;
     expect(needsUpdate(desiredCopy(noSelector, ctx), actual)).to.equal(true);
     const withExternal = asCreatedRemotely(base);
     (withExternal.spec as Record<string, unknown>).externalIPs = ['5.6.7.8'];
     expect(needsUpdate(base, withExternal)).to.equal(true);
-    const otherType = asCreatedRemotely(desiredCopy(localService({ type: 'NodePort', externalTrafficPolicy: 'Cluster' }), ctx));
+    const otherType = asCreatedRemotely(
+      desiredCopy(localService({ type: 'NodePort', externalTrafficPolicy: 'Cluster' }), ctx),
+    );
     expect(needsUpdate(base, otherType)).to.equal(true);
   });
 
@@ -290,35 +335,74 @@ describe('syncer needsUpdate', () => {
   });
 
   it('property: a copy compared with its own server-defaulted version never needs an update', () => {
-    const labelMap = fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9.-]{0,10}$/), fc.string({ maxLength: 8 }), { maxKeys: 4 });
+    const labelMap = fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9.-]{0,10}$/), fc.string({ maxLength: 8 }), {
+      maxKeys: 4,
+    });
     fc.assert(
-      fc.property(labelMap, labelMap, fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string({ maxLength: 20 }), { maxKeys: 5 }), (labels, annotations, data) => {
-        const cm = localConfigMap({ data });
-        cm.metadata!.labels = { ...labels, [REPLICATE_KEY]: 'true' };
-        cm.metadata!.annotations = annotations;
-        const desired = desiredCopy(cm, ctx);
-        return !needsUpdate(desired, asCreatedRemotely(desired)) && !needsUpdate(desired, asCreatedRemotely(desiredCopy(cm, ctx)));
-      }),
+      fc.property(
+        labelMap,
+        labelMap,
+        fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.string({ maxLength: 20 }), { maxKeys: 5 }),
+        (labels, annotations, data) => {
+          const cm = localConfigMap({ data });
+          cm.metadata!.labels = { ...labels, [REPLICATE_KEY]: 'true' };
+          cm.metadata!.annotations = annotations;
+          const desired = desiredCopy(cm, ctx);
+          return (
+            !needsUpdate(desired, asCreatedRemotely(desired)) &&
+            !needsUpdate(desired, asCreatedRemotely(desiredCopy(cm, ctx)))
+          );
+        },
+      ),
     );
   });
 });
 
 describe('syncer needsRecreate', () => {
   it('recreates an immutable copy whose data changed, or a Secret whose type changed', () => {
-    const oldSecret: KubeObject = { kind: 'Secret', metadata: { name: 's', namespace: 'shop', uid: 'u' }, type: 'Opaque', data: { a: 'MQ==' }, immutable: true };
+    const oldSecret: KubeObject = {
+      kind: 'Secret',
+      metadata: { name: 's', namespace: 'shop', uid: 'u' },
+      type: 'Opaque',
+      data: { a: 'MQ==' },
+      immutable: true,
+    };
     const actual = asCreatedRemotely(desiredCopy(oldSecret, ctx));
     expect(needsRecreate(desiredCopy({ ...oldSecret, data: { a: 'Mg==' } }, ctx), actual)).to.equal(true);
     expect(needsRecreate(desiredCopy(oldSecret, ctx), actual)).to.equal(false);
-    expect(needsRecreate(desiredCopy({ ...oldSecret, immutable: false, type: 'kubernetes.io/basic-auth' }, ctx), asCreatedRemotely(desiredCopy({ ...oldSecret, immutable: false }, ctx)))).to.equal(true);
+    expect(
+      needsRecreate(
+        desiredCopy({ ...oldSecret, immutable: false, type: 'kubernetes.io/basic-auth' }, ctx),
+        asCreatedRemotely(desiredCopy({ ...oldSecret, immutable: false }, ctx)),
+      ),
+    ).to.equal(true);
   });
 });
 
 describe('syncer updateBody', () => {
   it('keeps what the remote allocated, the resourceVersion and foreign finalizers', () => {
-    const desired = desiredCopy(localService({ type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 }, { name: 'x', port: 90, protocol: 'TCP', targetPort: 90, nodePort: 30090 }] }), ctx);
+    const desired = desiredCopy(
+      localService({
+        type: 'NodePort',
+        ports: [
+          { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: 30080 },
+          { name: 'x', port: 90, protocol: 'TCP', targetPort: 90, nodePort: 30090 },
+        ],
+      }),
+      ctx,
+    );
     const actual = asCreatedRemotely(desired);
     actual.metadata!.finalizers = ['service.kubernetes.io/load-balancer-cleanup'];
-    const changed = desiredCopy(localService({ type: 'NodePort', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 9090 }, { name: 'y', port: 91, protocol: 'TCP', targetPort: 91 }] }), ctx);
+    const changed = desiredCopy(
+      localService({
+        type: 'NodePort',
+        ports: [
+          { name: 'http', port: 80, protocol: 'TCP', targetPort: 9090 },
+          { name: 'y', port: 91, protocol: 'TCP', targetPort: 91 },
+        ],
+      }),
+      ctx,
+    );
     const body = updateBody(changed, actual);
     const spec = body.spec as Record<string, unknown>;
     expect(body.metadata?.resourceVersion).to.equal('99');
@@ -346,15 +430,35 @@ describe('syncer ownership', () => {
 
   it('does not claim the slices the remote endpointslice controller makes for a Service copy', () => {
     // The controller copies the Service's labels (ours included) onto its slices.
-    const serviceCopy = desiredCopy({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: 's-uid' }, spec: { selector: { app: 'web' } } }, ctx);
+    const serviceCopy = desiredCopy(
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'shop', uid: 's-uid' },
+        spec: { selector: { app: 'web' } },
+      },
+      ctx,
+    );
     const controllerSlice: KubeObject = {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: 'web-abcde', namespace: 'shop-local', labels: { ...serviceCopy.metadata?.labels, [SERVICE_NAME_LABEL]: 'web', [ENDPOINTSLICE_MANAGED_BY_LABEL]: 'endpointslice-controller.k8s.io' } },
+      metadata: {
+        name: 'web-abcde',
+        namespace: 'shop-local',
+        labels: {
+          ...serviceCopy.metadata?.labels,
+          [SERVICE_NAME_LABEL]: 'web',
+          [ENDPOINTSLICE_MANAGED_BY_LABEL]: 'endpointslice-controller.k8s.io',
+        },
+      },
     };
     expect(isOwnedByUs(controllerSlice, 'local')).to.equal(false);
     expect(isCopy(controllerSlice)).to.equal(false);
-    const ours = desiredEndpointSlice({ metadata: { name: 'web-x1', namespace: 'shop', uid: 'l-uid' }, endpoints: [] }, serviceCopy, ctx);
+    const ours = desiredEndpointSlice(
+      { metadata: { name: 'web-x1', namespace: 'shop', uid: 'l-uid' }, endpoints: [] },
+      serviceCopy,
+      ctx,
+    );
     expect(isOwnedByUs(asCreatedRemotely(ours), 'local')).to.equal(true);
     expect(isCopy(ours)).to.equal(true);
   });
@@ -368,7 +472,10 @@ describe('syncer ownership', () => {
   });
 
   it('builds the twin namespace with ownership marks', () => {
-    const twin = desiredTwinNamespace({ metadata: { name: 'shop', uid: 'ns-uid', labels: { 'kube-offload.io/enabled': 'true' } } }, ctx);
+    const twin = desiredTwinNamespace(
+      { metadata: { name: 'shop', uid: 'ns-uid', labels: { 'kube-offload.io/enabled': 'true' } } },
+      ctx,
+    );
     expect(twin).to.deep.equal({
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -403,8 +510,19 @@ describe('syncer EndpointSlice copy', () => {
     },
     addressType: 'IPv4',
     endpoints: [
-      { addresses: ['10.244.1.5'], conditions: { ready: true, serving: true, terminating: false }, nodeName: 'worker-node-1', targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop' }, zone: 'z1' },
-      { addresses: ['172.16.0.9'], conditions: { ready: true }, nodeName: 'remote-a', targetRef: { kind: 'Pod', name: 'web-2', namespace: 'shop' } },
+      {
+        addresses: ['10.244.1.5'],
+        conditions: { ready: true, serving: true, terminating: false },
+        nodeName: 'worker-node-1',
+        targetRef: { kind: 'Pod', name: 'web-1', namespace: 'shop' },
+        zone: 'z1',
+      },
+      {
+        addresses: ['172.16.0.9'],
+        conditions: { ready: true },
+        nodeName: 'remote-a',
+        targetRef: { kind: 'Pod', name: 'web-2', namespace: 'shop' },
+      },
     ],
     ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
   };
@@ -422,7 +540,9 @@ describe('syncer EndpointSlice copy', () => {
     expect(copy.metadata?.annotations?.[ORIGIN_ANNOTATION]).to.equal('local/shop/web-abc12');
     expect(copy.metadata).to.not.have.any.keys('ownerReferences', 'generateName', 'uid');
     expect(copy.addressType).to.equal('IPv4');
-    expect(copy.endpoints).to.deep.equal([{ addresses: ['10.244.1.5'], conditions: { ready: true, serving: true, terminating: false }, zone: 'z1' }]);
+    expect(copy.endpoints).to.deep.equal([
+      { addresses: ['10.244.1.5'], conditions: { ready: true, serving: true, terminating: false }, zone: 'z1' },
+    ]);
     expect(copy.ports).to.deep.equal([{ name: 'http', port: 8080, protocol: 'TCP' }]);
     expect(needsUpdate(copy, asCreatedRemotely(copy))).to.equal(false);
   });

@@ -250,7 +250,8 @@ export class FakeCluster {
     replace: async (path, object) => {
       const { key, existing } = this.#existing('update', path);
       const expected = object.metadata?.resourceVersion;
-      if (expected && expected !== existing.metadata?.resourceVersion) throw this.#error('update', path, 409, 'Conflict');
+      if (expected && expected !== existing.metadata?.resourceVersion)
+        throw this.#error('update', path, 409, 'Conflict');
       const stored = clone(object);
       stored.metadata = { ...stored.metadata, uid: existing.metadata?.uid, resourceVersion: this.#nextVersion() };
       return this.#store(key, stored);
@@ -258,7 +259,8 @@ export class FakeCluster {
     patch: async (path, patch) => {
       const { key, existing } = this.#existing('patch', path);
       const expected = (patch as KubeObject).metadata?.resourceVersion;
-      if (expected && expected !== existing.metadata?.resourceVersion) throw this.#error('patch', path, 409, 'Conflict');
+      if (expected && expected !== existing.metadata?.resourceVersion)
+        throw this.#error('patch', path, 409, 'Conflict');
       const stored = mergePatch(existing, patch) as KubeObject;
       stored.metadata = { ...stored.metadata, resourceVersion: this.#nextVersion() };
       return this.#store(key, stored);

@@ -18,7 +18,10 @@ describe('syncer lite kubeconfig', () => {
     return p;
   };
   const base = (user: string, cluster = '    server: https://127.0.0.1:6443\n    certificate-authority-data: Q0E=') =>
-    `apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster:\n${cluster}\nusers:\n- name: u\n  user:\n${user}\n`;
+    'apiVersion: v1\nkind: Config\ncurrent-context: c\n' +
+    'contexts:\n- name: c\n  context: {cluster: k, user: u}\n' +
+    `clusters:\n- name: k\n  cluster:\n${cluster}\n` +
+    `users:\n- name: u\n  user:\n${user}\n`;
 
   it('handles bearer tokens and CA data', async () => {
     const kc = loadLiteKubeConfig(write('token', base('    token: abc')));
@@ -32,7 +35,15 @@ describe('syncer lite kubeconfig', () => {
   it('handles client certificate files relative to the kubeconfig', async () => {
     write('c.crt', 'CERT');
     write('c.key', 'KEY');
-    const kc = loadLiteKubeConfig(write('cert', base('    client-certificate: c.crt\n    client-key: c.key', '    server: https://h:1\n    insecure-skip-tls-verify: true')));
+    const kc = loadLiteKubeConfig(
+      write(
+        'cert',
+        base(
+          '    client-certificate: c.crt\n    client-key: c.key',
+          '    server: https://h:1\n    insecure-skip-tls-verify: true',
+        ),
+      ),
+    );
     const opts: https.RequestOptions = {};
     await kc!.applyToHTTPSOptions(opts);
     expect(String(opts.cert)).to.equal('CERT');
@@ -41,8 +52,12 @@ describe('syncer lite kubeconfig', () => {
   });
 
   it('leaves exec plugins and proxies to client-node', () => {
-    expect(loadLiteKubeConfig(write('exec', base('    exec: {command: aws, apiVersion: client.authentication.k8s.io/v1}')))).to.equal(undefined);
-    expect(loadLiteKubeConfig(write('proxy', base('    token: x', '    server: https://h:1\n    proxy-url: http://p:3128')))).to.equal(undefined);
+    expect(
+      loadLiteKubeConfig(write('exec', base('    exec: {command: aws, apiVersion: client.authentication.k8s.io/v1}'))),
+    ).to.equal(undefined);
+    expect(
+      loadLiteKubeConfig(write('proxy', base('    token: x', '    server: https://h:1\n    proxy-url: http://p:3128'))),
+    ).to.equal(undefined);
     expect(loadLiteKubeConfig(path.join(dir, 'missing'))).to.equal(undefined);
   });
 });

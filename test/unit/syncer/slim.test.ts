@@ -9,11 +9,21 @@ import { REPLICATE_KEY } from '../../../webhooks/keys.ts';
 
 const ctx = { localCluster: 'local', twinNamespace: 'shop-local' };
 
-function local(kind: 'ConfigMap' | 'Secret', payload: { data?: Record<string, string>; binaryData?: Record<string, string> }, extra: Partial<KubeObject> = {}): KubeObject {
+function local(
+  kind: 'ConfigMap' | 'Secret',
+  payload: { data?: Record<string, string>; binaryData?: Record<string, string> },
+  extra: Partial<KubeObject> = {},
+): KubeObject {
   return {
     apiVersion: 'v1',
     kind,
-    metadata: { name: 'x', namespace: 'shop', uid: 'l-uid', labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } },
+    metadata: {
+      name: 'x',
+      namespace: 'shop',
+      uid: 'l-uid',
+      labels: { [REPLICATE_KEY]: 'true' },
+      annotations: { [REPLICATE_KEY]: 'true' },
+    },
     ...payload,
     ...extra,
   };
@@ -39,7 +49,12 @@ describe('syncer cache slimming', () => {
   });
 
   it('leaves Services and EndpointSlices whole (their specs are compared field by field)', () => {
-    const svc = { apiVersion: 'v1', kind: 'Service', metadata: { name: 's', managedFields: [{}] }, spec: { ports: [{ port: 80 }] } };
+    const svc = {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 's', managedFields: [{}] },
+      spec: { ports: [{ port: 80 }] },
+    };
     const slim = slimRemote(structuredClone(svc));
     expect(slim.spec).to.deep.equal(svc.spec);
     expect(slim).to.not.have.property(PAYLOAD_DIGEST);
@@ -47,7 +62,11 @@ describe('syncer cache slimming', () => {
 
   it('drops last-applied-configuration and managedFields from local objects, and nothing else', () => {
     const o = local('Secret', { data: { a: 'YQ==' } });
-    o.metadata = { ...o.metadata, managedFields: [{}], annotations: { ...o.metadata?.annotations, [LAST_APPLIED_ANNOTATION]: '{"data":{"a":"YQ=="}}', keep: 'me' } };
+    o.metadata = {
+      ...o.metadata,
+      managedFields: [{}],
+      annotations: { ...o.metadata?.annotations, [LAST_APPLIED_ANNOTATION]: '{"data":{"a":"YQ=="}}', keep: 'me' },
+    };
     const slim = slimLocal(structuredClone(o));
     expect(slim.metadata?.annotations).to.deep.equal({ [REPLICATE_KEY]: 'true', keep: 'me' });
     expect(slim.data).to.deep.equal({ a: 'YQ==' });
@@ -56,7 +75,8 @@ describe('syncer cache slimming', () => {
   });
 
   it('digests tell payloads apart without ambiguity, and ignore key order and empty maps', () => {
-    const d = (o: { data?: Record<string, string>; binaryData?: Record<string, string> }): string => payloadDigest(o as KubeObject);
+    const d = (o: { data?: Record<string, string>; binaryData?: Record<string, string> }): string =>
+      payloadDigest(o as KubeObject);
     expect(d({ data: { a: '1', b: '2' } })).to.equal(d({ data: { b: '2', a: '1' } }));
     expect(d({ data: {} })).to.equal(d({}));
     expect(d({ data: { a: '1' }, binaryData: {} })).to.equal(d({ data: { a: '1' } }));
@@ -66,7 +86,9 @@ describe('syncer cache slimming', () => {
   });
 
   it('never changes what the syncer decides: needsUpdate/needsRecreate agree on slimmed and whole copies', () => {
-    const payload = fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fc.string({ maxLength: 12 }), { maxKeys: 4 });
+    const payload = fc.dictionary(fc.string({ minLength: 1, maxLength: 5 }), fc.string({ maxLength: 12 }), {
+      maxKeys: 4,
+    });
     fc.assert(
       fc.property(
         fc.constantFrom<'ConfigMap' | 'Secret'>('ConfigMap', 'Secret'),
@@ -76,9 +98,15 @@ describe('syncer cache slimming', () => {
         fc.boolean(),
         fc.boolean(),
         (kind, data, remoteData, binaryData, immutable, remoteImmutable) => {
-          const desired = desiredCopy(local(kind, { data, ...(binaryData ? { binaryData } : {}) }, immutable ? { immutable: true } : {}), ctx);
+          const desired = desiredCopy(
+            local(kind, { data, ...(binaryData ? { binaryData } : {}) }, immutable ? { immutable: true } : {}),
+            ctx,
+          );
           // The remote copy: either in sync, or with another payload / immutability.
-          for (const actual of [remoteOf(desired), { ...remoteOf(desired), data: remoteData, ...(remoteImmutable ? { immutable: true } : {}) }]) {
+          for (const actual of [
+            remoteOf(desired),
+            { ...remoteOf(desired), data: remoteData, ...(remoteImmutable ? { immutable: true } : {}) },
+          ]) {
             const slim = slimRemote(structuredClone(actual));
             expect(needsUpdate(desired, slim)).to.equal(needsUpdate(desired, actual));
             expect(needsRecreate(desired, slim)).to.equal(needsRecreate(desired, actual));

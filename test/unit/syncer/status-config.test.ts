@@ -11,7 +11,18 @@ import { REPLICATE_KEY } from '../../../webhooks/keys.ts';
 
 describe('syncer flags', () => {
   it('parses remotes, labels and defaults', () => {
-    const c = parseSyncerArgs(['--cluster-name', 'local', '--remote', 'eu=/tmp/eu.kc', '--remote', 'us=/tmp/us.kc', '--remote-labels', 'eu=region=eu,tier=gold', '--qps', '50']);
+    const c = parseSyncerArgs([
+      '--cluster-name',
+      'local',
+      '--remote',
+      'eu=/tmp/eu.kc',
+      '--remote',
+      'us=/tmp/us.kc',
+      '--remote-labels',
+      'eu=region=eu,tier=gold',
+      '--qps',
+      '50',
+    ]);
     if (c === 'help') throw new Error('help');
     expect(c.clusterName).to.equal('local');
     expect(c.remotes).to.deep.equal([
@@ -43,8 +54,12 @@ describe('syncer flags', () => {
     expect(() => parseSyncerArgs(['--cluster-name', 'l'])).to.throw(/--remote/);
     expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'EU=/x'])).to.throw(/DNS-1123/);
     expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--remote', 'eu=/y'])).to.throw(/twice/);
-    expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--remote-labels', 'us=a=b'])).to.throw(/--remote-labels/);
-    expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--resync-period', 'soon'])).to.throw(/--resync-period/);
+    expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--remote-labels', 'us=a=b'])).to.throw(
+      /--remote-labels/,
+    );
+    expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--resync-period', 'soon'])).to.throw(
+      /--resync-period/,
+    );
     expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--bogus'])).to.throw();
     expect(parseSyncerArgs(['--help'])).to.equal('help');
   });
@@ -58,22 +73,51 @@ describe('syncer flags', () => {
 describe('syncer rules (from the webhooks)', () => {
   it('excludes kube-root-ca.crt, service-account tokens and Helm releases; honours opt-out', () => {
     expect(excludedFromReplication({ kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt' } })).to.equal(true);
-    expect(excludedFromReplication({ kind: 'Secret', metadata: { name: 't' }, type: 'kubernetes.io/service-account-token' })).to.equal(true);
-    expect(excludedFromReplication({ kind: 'Secret', metadata: { name: 'sh.helm.release.v1.x.v1' }, type: 'helm.sh/release.v1' })).to.equal(true);
-    expect(excludedFromReplication({ kind: 'Secret', metadata: { name: 'db', annotations: { [REPLICATE_KEY]: 'false' } } })).to.equal(true);
-    expect(excludedFromReplication({ kind: 'Secret', metadata: { name: 'db', labels: { [REPLICATE_KEY]: 'true' } }, type: 'Opaque' })).to.equal(false);
+    expect(
+      excludedFromReplication({ kind: 'Secret', metadata: { name: 't' }, type: 'kubernetes.io/service-account-token' }),
+    ).to.equal(true);
+    expect(
+      excludedFromReplication({
+        kind: 'Secret',
+        metadata: { name: 'sh.helm.release.v1.x.v1' },
+        type: 'helm.sh/release.v1',
+      }),
+    ).to.equal(true);
+    expect(
+      excludedFromReplication({ kind: 'Secret', metadata: { name: 'db', annotations: { [REPLICATE_KEY]: 'false' } } }),
+    ).to.equal(true);
+    expect(
+      excludedFromReplication({
+        kind: 'Secret',
+        metadata: { name: 'db', labels: { [REPLICATE_KEY]: 'true' } },
+        type: 'Opaque',
+      }),
+    ).to.equal(false);
   });
 
   it('backfills the stamp with a resourceVersion precondition, mirrors opt-out, skips exclusions', () => {
     expect(backfillStamp({ metadata: { name: 'c', resourceVersion: '7' } }, 'ConfigMap')).to.deep.equal({
       metadata: { resourceVersion: '7', labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } },
     });
-    expect(backfillStamp({ metadata: { name: 'c', resourceVersion: '7', annotations: { [REPLICATE_KEY]: 'false' } } }, 'ConfigMap')).to.deep.equal({
-      metadata: { resourceVersion: '7', labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } },
+    expect(
+      backfillStamp(
+        { metadata: { name: 'c', resourceVersion: '7', annotations: { [REPLICATE_KEY]: 'false' } } },
+        'ConfigMap',
+      ),
+    ).to.deep.equal({
+      metadata: {
+        resourceVersion: '7',
+        labels: { [REPLICATE_KEY]: 'false' },
+        annotations: { [REPLICATE_KEY]: 'false' },
+      },
     });
     expect(backfillStamp({ metadata: { name: 'kube-root-ca.crt' } }, 'ConfigMap')).to.equal(undefined);
-    expect(backfillStamp({ metadata: { name: 't' }, type: 'kubernetes.io/service-account-token' }, 'Secret')).to.equal(undefined);
-    expect(backfillStamp({ metadata: { name: 'c', labels: { [REPLICATE_KEY]: 'true' } } }, 'ConfigMap')).to.equal(undefined);
+    expect(backfillStamp({ metadata: { name: 't' }, type: 'kubernetes.io/service-account-token' }, 'Secret')).to.equal(
+      undefined,
+    );
+    expect(backfillStamp({ metadata: { name: 'c', labels: { [REPLICATE_KEY]: 'true' } } }, 'ConfigMap')).to.equal(
+      undefined,
+    );
   });
 
   it('compiles cluster selectors with the webhook parser', () => {
@@ -96,7 +140,16 @@ describe('syncer status comparison', () => {
 
   it('counts in sync, pending (missing, differs, orphan) and conflicts', () => {
     const twin = served(desiredTwinNamespace({ metadata: { name: 'shop', uid: 'n' } }, ctx));
-    const local = { ...empty, ConfigMap: [cm('same', { a: '1' }), cm('changed', { a: '2' }), cm('missing', {}), cm('taken', {}), cm('unstamped', {}, false)] };
+    const local = {
+      ...empty,
+      ConfigMap: [
+        cm('same', { a: '1' }),
+        cm('changed', { a: '2' }),
+        cm('missing', {}),
+        cm('taken', {}),
+        cm('unstamped', {}, false),
+      ],
+    };
     const remote = {
       ...empty,
       ConfigMap: [
@@ -107,7 +160,14 @@ describe('syncer status comparison', () => {
         { kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', namespace: 'shop-local', uid: 'k' }, data: {} },
       ],
     };
-    const r = compareNamespace({ localCluster: 'local', twin: 'shop-local', twinObject: twin, local, remote, excluded: excludedFromReplication });
+    const r = compareNamespace({
+      localCluster: 'local',
+      twin: 'shop-local',
+      twinObject: twin,
+      local,
+      remote,
+      excluded: excludedFromReplication,
+    });
     expect(r.twinState).to.equal('ready');
     expect([r.inSync, r.pending, r.conflict]).to.deep.equal([1, 3, 1]);
     expect(r.items.find((i) => i.name === 'orphan')?.why).to.equal('orphan copy');
@@ -127,8 +187,21 @@ describe('syncer status comparison', () => {
   });
 
   it('formats a table', () => {
-    const text = formatTable([{ namespace: 'shop', remote: 'r', twin: 'shop-local', twinState: 'ready', inSync: 3, pending: 0, conflict: 0, lastError: '' }]);
-    expect(text.split('\n')[0]).to.match(/^NAMESPACE\s+REMOTE\s+TWIN\s+TWIN STATE\s+IN SYNC\s+PENDING\s+CONFLICT\s+LAST ERROR$/);
+    const text = formatTable([
+      {
+        namespace: 'shop',
+        remote: 'r',
+        twin: 'shop-local',
+        twinState: 'ready',
+        inSync: 3,
+        pending: 0,
+        conflict: 0,
+        lastError: '',
+      },
+    ]);
+    expect(text.split('\n')[0]).to.match(
+      /^NAMESPACE\s+REMOTE\s+TWIN\s+TWIN STATE\s+IN SYNC\s+PENDING\s+CONFLICT\s+LAST ERROR$/,
+    );
     expect(text).to.contain('shop-local');
   });
 });
@@ -150,14 +223,21 @@ describe('syncer EventRecorder', () => {
     const obj: KubeObject = { kind: 'ConfigMap', metadata: { name: 'c', namespace: 'shop', uid: 'u1' } };
     for (let i = 0; i < 100; i++) rec.record(obj, 'Warning', 'ReplicationFailed', 'copy to remote r failed: 503');
     rec.record(obj, 'Normal', 'Replicated', 'copied to remote r as shop-local/c');
-    for (let i = 0; i < 5; i++) rec.record({ ...obj, metadata: { ...obj.metadata, uid: `x${i}` } }, 'Normal', 'Replicated', 'm');
+    for (let i = 0; i < 5; i++)
+      rec.record({ ...obj, metadata: { ...obj.metadata, uid: `x${i}` } }, 'Normal', 'Replicated', 'm');
     expect(dropped).to.be.greaterThan(0);
     release();
     for (let i = 0; i < 50 && rec.pending() > 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(written.filter((w) => w.body.reason === 'ReplicationFailed')).to.have.length(1);
     const first = written[0]!;
     expect(first.path).to.equal('/api/v1/namespaces/shop/events');
-    expect(first.body.involvedObject).to.deep.equal({ apiVersion: 'v1', kind: 'ConfigMap', name: 'c', namespace: 'shop', uid: 'u1' });
+    expect(first.body.involvedObject).to.deep.equal({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      name: 'c',
+      namespace: 'shop',
+      uid: 'u1',
+    });
     rec.stop();
   });
 

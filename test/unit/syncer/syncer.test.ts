@@ -35,9 +35,18 @@ const namespace = (name: string): KubeObject => ({
 });
 
 /** A local ConfigMap; `stamp` is its replication label ('none': not stamped yet). */
-const configMap = (name: string, data: Record<string, string>, stamp: 'true' | 'false' | 'none' = 'true'): KubeObject => {
+const configMap = (
+  name: string,
+  data: Record<string, string>,
+  stamp: 'true' | 'false' | 'none' = 'true',
+): KubeObject => {
   const marks: Record<string, string> = stamp === 'none' ? {} : { [REPLICATE_KEY]: stamp };
-  return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: NS, labels: { app: 'web', ...marks } }, data };
+  return {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: NS, labels: { app: 'web', ...marks } },
+    data,
+  };
 };
 
 /** A ConfigMap in the twin that kube-offload did not write. */
@@ -69,7 +78,9 @@ function harness(local: FakeCluster, remote: FakeCluster) {
   const syncer = new Syncer({
     clusterName: CLUSTER,
     local: { client: local.client, caches: localCaches(local.caches) },
-    remotes: [{ name: REMOTE, labels: {}, client: remote.client, caches: remoteCaches(REMOTE, CLUSTER, remote.caches) }],
+    remotes: [
+      { name: REMOTE, labels: {}, client: remote.client, caches: remoteCaches(REMOTE, CLUSTER, remote.caches) },
+    ],
     events,
     metrics,
     logger,
@@ -128,7 +139,10 @@ describe('syncer shell (fake clusters)', () => {
     await h.start();
     expect(remote.writes()).to.deep.equal(['create /api/v1/namespaces', `create ${COPIES}`]);
     const twin = remote.get('Namespace', undefined, TWIN);
-    expect(twin?.metadata?.labels).to.include({ [MANAGED_BY_LABEL]: MANAGED_BY_VALUE, [ORIGIN_CLUSTER_LABEL]: CLUSTER });
+    expect(twin?.metadata?.labels).to.include({
+      [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+      [ORIGIN_CLUSTER_LABEL]: CLUSTER,
+    });
     const copy = remote.get('ConfigMap', TWIN, 'settings');
     expect(copy?.data).to.deep.equal({ mode: 'fast' });
     expect(copy?.metadata?.labels).to.include({ app: 'web', [MANAGED_BY_LABEL]: MANAGED_BY_VALUE });
@@ -167,7 +181,7 @@ describe('syncer shell (fake clusters)', () => {
     expect(remote.get('Namespace', undefined, TWIN), 'the twin stays').to.not.equal(undefined);
   });
 
-  it('leaves a foreign object with the copy’s name alone (409 AlreadyExists), reports it once, and copies once it is gone', async () => {
+  it('leaves a foreign object under the copy’s name alone (409 AlreadyExists), reports it once', async () => {
     await converged();
     remote.put(foreignConfigMap('taken'));
     local.put(configMap('taken', { ours: 'yes' }));
@@ -236,12 +250,16 @@ describe('syncer shell (fake clusters)', () => {
     expect(await counterValue(h.metrics.writeFailures, failures)).to.equal(1);
   });
 
-  it('does not retry a copy the remote rejects as Invalid (422): reported at once, tried again at the next resync', async () => {
+  it('does not retry a copy rejected as Invalid (422): reported at once, tried again at the next resync', async () => {
     await converged();
     remote.failNext('create', 422, 'Invalid', { resource: 'configmaps', times: 100 });
     local.put(configMap('fresh', { v: '1' }));
     await h.settle();
-    const attempts = (): number => remote.writes().slice(2).filter((w) => w === `create ${COPIES}`).length;
+    const attempts = (): number =>
+      remote
+        .writes()
+        .slice(2)
+        .filter((w) => w === `create ${COPIES}`).length;
     expect(attempts()).to.equal(1);
     await h.settle(4 * 60_000);
     expect(attempts(), 'no retry with backoff').to.equal(1);
@@ -253,7 +271,7 @@ describe('syncer shell (fake clusters)', () => {
     expect(attempts()).to.equal(2);
   });
 
-  it('reads its own writes: a change before the watch caught up updates the new copy instead of creating it again', async () => {
+  it('reads its own writes: a change before the watch caught up updates the new copy, no second create', async () => {
     await converged();
     remote.pauseWatch();
     local.put(configMap('fresh', { v: '1' }));
