@@ -115,21 +115,21 @@ export function createProviderCaches(options: CacheOptions): ProviderCaches {
   const ours = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ORIGIN_CLUSTER_LABEL}=${options.localCluster}`;
   const common = { logger: options.logger, ...(options.registry ? { registry: options.registry } : {}) };
   // The informers take a KubeConfig only to build a client when none is given; ours always is.
-  const on = (client: KubeClient) => ({ client, kubeConfig: client.kubeConfig as KubeConfig });
+  const withClient = (client: KubeClient) => ({ client, kubeConfig: client.kubeConfig as KubeConfig });
   const pods = { ...common, transform: withoutManagedFields<Pod>, path: '/api/v1/pods' };
   // Only "does the copy exist?" is asked of these: keep metadata, never the payloads (the
   // syncer's copies of every replicated Secret and ConfigMap would otherwise fill the heap).
-  const copies = { ...common, ...on(remote), transform: metadataOnly<KubeObject>, labelSelector: ours };
+  const copies = { ...common, ...withClient(remote), transform: metadataOnly<KubeObject>, labelSelector: ours };
   return {
     localPods: createInformer<Pod>({
       ...pods,
-      ...on(local),
+      ...withClient(local),
       fieldSelector: `spec.nodeName=${options.nodeName}`,
       name: `vn-local-pods-${remoteCluster}`,
     }),
     remotePods: createInformer<Pod>({
       ...pods,
-      ...on(remote),
+      ...withClient(remote),
       labelSelector: ours,
       name: `vn-remote-pods-${remoteCluster}`,
     }),
