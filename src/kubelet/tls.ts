@@ -59,7 +59,8 @@ export async function generateServingCert(names: string[], now = Date.now()): Pr
       { name: 'subjectAltName', altNames: names.map(altName) },
     ],
   });
-  return { cert: `${leaf.cert.trim()}\n${ca.cert.trim()}\n`, key: leaf.private, ca: ca.cert };
+  const pem = (text: string): string => `${text.replace(/\r\n/g, '\n').trim()}\n`;
+  return { cert: pem(leaf.cert) + pem(ca.cert), key: pem(leaf.private), ca: pem(ca.cert) };
 }
 
 /** The certificate (first in the PEM) is valid for a while yet and names every one of `names`. */
