@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import https from 'node:https';
 import { nodeRequestAttributes, nodeSubresources } from '../../../src/kubelet/auth/attributes.ts';
 import { KubeletAuth } from '../../../src/kubelet/auth/auth.ts';
-import type { AccessReviewer, TokenReviewer, UserInfo } from '../../../src/kubelet/auth/auth.ts';
+import type { AccessReviewer, UserInfo } from '../../../src/kubelet/auth/auth.ts';
 import { apiserverAccessReviewer, apiserverTokenReviewer } from '../../../src/kubelet/auth/reviews.ts';
 import { DecisionCache } from '../../../src/kubelet/auth/ttl-cache.ts';
 import { localBackend, startTestServer } from './fixtures.ts';
