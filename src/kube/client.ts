@@ -69,9 +69,9 @@ export class KubeApiError extends Error {
 export function statusCodeOf(err: unknown): number | undefined {
   if (err instanceof KubeApiError) return err.statusCode;
   if (err && typeof err === 'object') {
-    const e = err as { statusCode?: unknown; code?: unknown };
-    if (typeof e.statusCode === 'number') return e.statusCode;
-    if (typeof e.code === 'number') return e.code;
+    const candidate = err as { statusCode?: unknown; code?: unknown };
+    if (typeof candidate.statusCode === 'number') return candidate.statusCode;
+    if (typeof candidate.code === 'number') return candidate.code;
   }
   return undefined;
 }
@@ -220,9 +220,10 @@ export class KubeClient {
     await this.kubeConfig.applyToHTTPSOptions(opts);
     if (!this.kubeConfig.getCurrentCluster()?.proxyUrl) {
       const tls: TlsKey = {};
-      for (const f of TLS_FIELDS) if (opts[f] !== undefined) (tls as Record<string, unknown>)[f] = opts[f];
+      for (const field of TLS_FIELDS)
+        if (opts[field] !== undefined) (tls as Record<string, unknown>)[field] = opts[field];
       const prev = this.#agentTls;
-      if (!this.#agent || !prev || !TLS_FIELDS.every((f) => sameValue(prev[f], tls[f]))) {
+      if (!this.#agent || !prev || !TLS_FIELDS.every((field) => sameValue(prev[field], tls[field]))) {
         this.#agent?.destroy();
         const common = { keepAlive: true, keepAliveMsecs: 30_000 };
         this.#agent = this.server.startsWith('https:')

@@ -41,9 +41,10 @@ interface TlsMaterial {
   servername?: string;
 }
 
-function str(o: Rec | undefined, k: string): string | undefined {
-  const v = o?.[k];
-  return typeof v === 'string' && v !== '' ? v : undefined;
+/** A non-empty string field of a kubeconfig entry. */
+function str(entry: Rec | undefined, key: string): string | undefined {
+  const value = entry?.[key];
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 class LiteKubeConfig implements KubeConfigLike {
@@ -89,10 +90,10 @@ class LiteKubeConfig implements KubeConfigLike {
   }
 }
 
-function readData(o: Rec | undefined, dataKey: string, fileKey: string, base: string): Buffer | undefined {
-  const data = str(o, dataKey);
+function readData(entry: Rec | undefined, dataKey: string, fileKey: string, base: string): Buffer | undefined {
+  const data = str(entry, dataKey);
   if (data) return Buffer.from(data, 'base64');
-  const file = str(o, fileKey);
+  const file = str(entry, fileKey);
   return file ? fs.readFileSync(path.resolve(base, file)) : undefined;
 }
 
@@ -102,7 +103,7 @@ export function liteFromFile(file: string): KubeConfigLike | undefined {
   if (!doc) return undefined;
   const base = path.dirname(path.resolve(file));
   const find = <T>(list: unknown, name: string | undefined): T | undefined =>
-    Array.isArray(list) ? ((list as Named<T>[]).find((e) => e.name === name) as T | undefined) : undefined;
+    Array.isArray(list) ? ((list as Named<T>[]).find((entry) => entry.name === name) as T | undefined) : undefined;
   const ctxName = str(doc, 'current-context');
   const ctx = find<Named<Rec>>(doc.contexts, ctxName)?.context;
   if (!ctx) return undefined;

@@ -100,9 +100,9 @@ const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function positiveInt(text: string, flag: string, min = 1): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < min) throw new ConfigError(`--${flag}: "${text}" is not an integer >= ${min}`);
-  return n;
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min) throw new ConfigError(`--${flag}: "${text}" is not an integer >= ${min}`);
+  return value;
 }
 
 function readFlags(argv: string[], env: NodeJS.ProcessEnv, warn: ((line: string) => void) | undefined) {

@@ -76,11 +76,11 @@ export function isNodeReady(node: Node): boolean {
 /** Remote nodes that lend capacity: Ready, schedulable, and not a virtual node themselves. */
 export function countedRemoteNodes(nodes: Node[], convention: VirtualNodeConvention): Node[] {
   return nodes.filter(
-    (n) =>
-      isNodeReady(n) &&
-      !n.spec?.unschedulable &&
-      n.metadata?.labels?.[convention.labelKey] !== convention.labelValue &&
-      n.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === undefined,
+    (node) =>
+      isNodeReady(node) &&
+      !node.spec?.unschedulable &&
+      node.metadata?.labels?.[convention.labelKey] !== convention.labelValue &&
+      node.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === undefined,
   );
 }
 
@@ -229,9 +229,9 @@ export function mergeNodeMetadata(current: Node, cfg: VirtualNodeConfig, summary
   Object.assign(labels, ours);
   const taint = virtualNodeTaint(cfg.convention);
   const taints = [...(current.spec?.taints ?? [])];
-  const i = taints.findIndex((t) => t.key === taint.key && t.effect === taint.effect);
-  if (i < 0) taints.push(taint);
-  else if ((taints[i]?.value ?? '') !== (taint.value ?? '')) taints[i] = { ...taints[i], ...taint };
+  const index = taints.findIndex((t) => t.key === taint.key && t.effect === taint.effect);
+  if (index < 0) taints.push(taint);
+  else if ((taints[index]?.value ?? '') !== (taint.value ?? '')) taints[index] = { ...taints[index], ...taint };
   if (jsonEqual(labels, current.metadata?.labels ?? {}) && jsonEqual(taints, current.spec?.taints ?? []))
     return undefined;
   return { ...current, metadata: { ...current.metadata, labels }, spec: { ...current.spec, taints } };
@@ -261,7 +261,7 @@ export function nodeStatusUpdate(
     jsonEqual(live.allocatable ?? {}, desired.allocatable ?? {}) &&
     jsonEqual(live.addresses ?? [], desired.addresses ?? []) &&
     // Compared on our keys only: the apiserver fills in fields we leave out (kubeProxyVersion).
-    Object.entries(desired.nodeInfo ?? {}).every(([k, v]) => live.nodeInfo?.[k] === v) &&
+    Object.entries(desired.nodeInfo ?? {}).every(([key, value]) => live.nodeInfo?.[key] === value) &&
     jsonEqual(strip(liveOurs), strip(desired.conditions));
   const beat = conditionOf(live.conditions, 'Ready')?.lastHeartbeatTime;
   const fresh = beat ? nowMs - Date.parse(beat) < heartbeatMs : false;

@@ -212,10 +212,10 @@ export function remotePodSpec(spec: PodSpec, ctx: RemotePodContext): PodSpec {
   if (dropped.size) {
     out.volumes = (out.volumes ?? []).filter((v) => !dropped.has(v.name));
     if (out.volumes.length === 0) delete out.volumes;
-    for (const c of [...out.containers, ...(out.initContainers ?? [])]) {
-      if (!c.volumeMounts) continue;
-      c.volumeMounts = c.volumeMounts.filter((m) => !dropped.has(m.name));
-      if (c.volumeMounts.length === 0) delete c.volumeMounts;
+    for (const container of [...out.containers, ...(out.initContainers ?? [])]) {
+      if (!container.volumeMounts) continue;
+      container.volumeMounts = container.volumeMounts.filter((mount) => !dropped.has(mount.name));
+      if (container.volumeMounts.length === 0) delete container.volumeMounts;
     }
   }
   return out;
@@ -237,7 +237,9 @@ export function localKeyOfRemote(remote: Pod, localCluster: string): string | un
 export function remotePodFor(local: Pod, ctx: RemotePodContext): Pod {
   const meta = local.metadata ?? {};
   const annotations: Record<string, string> = {};
-  for (const [k, v] of Object.entries(meta.annotations ?? {})) if (!DROPPED_ANNOTATIONS.includes(k)) annotations[k] = v;
+  for (const [key, value] of Object.entries(meta.annotations ?? {})) {
+    if (!DROPPED_ANNOTATIONS.includes(key)) annotations[key] = value;
+  }
   Object.assign(
     annotations,
     ownershipMarks(ctx.localCluster, originOf(ctx.localCluster, meta.namespace, meta.name ?? ''), meta.uid).annotations,
@@ -325,7 +327,7 @@ export const isTerminating = (pod: Pod | undefined): boolean => !!pod?.metadata?
 
 function conditionsByType(conds: Condition[] | undefined): Record<string, Condition> {
   const out: Record<string, Condition> = {};
-  for (const c of conds ?? []) out[c.type] = c;
+  for (const condition of conds ?? []) out[condition.type] = condition;
   return out;
 }
 
@@ -342,11 +344,13 @@ export function mergedConditions(local: Condition[] | undefined, remote: Conditi
  * kubelet conditions, pod IPs, start time and container statuses; hostIP is the virtual node's.
  */
 export function mirroredStatus(local: Pod, remote: Pod, hostIP: string): PodStatus {
-  const rs = remote.status ?? {};
-  const out: PodStatus = { phase: rs.phase ?? 'Pending' };
-  for (const f of MIRRORED_FIELDS)
-    if (f !== 'phase' && rs[f] !== undefined) (out as Record<string, unknown>)[f] = deepClone(rs[f]);
-  out.conditions = mergedConditions(local.status?.conditions, rs.conditions);
+  const remoteStatus = remote.status ?? {};
+  const out: PodStatus = { phase: remoteStatus.phase ?? 'Pending' };
+  for (const field of MIRRORED_FIELDS) {
+    const value = remoteStatus[field];
+    if (field !== 'phase' && value !== undefined) (out as Record<string, unknown>)[field] = deepClone(value);
+  }
+  out.conditions = mergedConditions(local.status?.conditions, remoteStatus.conditions);
   out.hostIP = hostIP;
   out.hostIPs = [{ ip: hostIP }];
   return out;
@@ -360,9 +364,9 @@ export function mirroredStatus(local: Pod, remote: Pod, hostIP: string): PodStat
 export function statusPatch(local: Pod, desired: PodStatus): Record<string, unknown> | undefined {
   const live = local.status ?? {};
   const patch: Record<string, unknown> = {};
-  for (const f of [...MIRRORED_FIELDS, 'hostIP', 'hostIPs'] as const) {
-    const want = desired[f];
-    if (!jsonEqual(live[f], want)) patch[f] = want === undefined ? null : want;
+  for (const field of [...MIRRORED_FIELDS, 'hostIP', 'hostIPs'] as const) {
+    const want = desired[field];
+    if (!jsonEqual(live[field], want)) patch[field] = want === undefined ? null : want;
   }
   if (!jsonEqual(conditionsByType(live.conditions), conditionsByType(desired.conditions)))
     patch.conditions = desired.conditions ?? [];
@@ -432,9 +436,9 @@ export function remoteLabelsPatch(
   have: Record<string, string>,
 ): Record<string, string | null> | undefined {
   const patch: Record<string, string | null> = {};
-  for (const [k, v] of Object.entries(want)) if (have[k] !== v) patch[k] = v;
-  for (const k of Object.keys(have)) {
-    if (!(k in want) && !REMOTE_OWNED_LABEL_PREFIXES.some((p) => k.startsWith(p))) patch[k] = null;
+  for (const [key, value] of Object.entries(want)) if (have[key] !== value) patch[key] = value;
+  for (const key of Object.keys(have)) {
+    if (!(key in want) && !REMOTE_OWNED_LABEL_PREFIXES.some((prefix) => key.startsWith(prefix))) patch[key] = null;
   }
   return Object.keys(patch).length ? patch : undefined;
 }

@@ -25,11 +25,11 @@ export interface ParsedQuantity {
 
 /** Parses a quantity string; undefined when it is not one. */
 export function parseQuantity(text: string): ParsedQuantity | undefined {
-  const m = QUANTITY.exec(text.trim());
-  if (!m) return undefined;
-  const sign = m[1] === '-' ? -1n : 1n;
-  const number = m[2] ?? '0';
-  const suffix = m[3] ?? '';
+  const match = QUANTITY.exec(text.trim());
+  if (!match) return undefined;
+  const sign = match[1] === '-' ? -1n : 1n;
+  const number = match[2] ?? '0';
+  const suffix = match[3] ?? '';
   const [intPart = '0', fracPart = ''] = number.split('.');
   // digits * 10^-fracLen is the number
   const digits = BigInt((intPart || '0') + fracPart);
@@ -45,14 +45,14 @@ export function parseQuantity(text: string): ParsedQuantity | undefined {
     exp10 += DECIMAL[suffix] ?? 0;
   }
   // nano = digits * multiplier * 10^(exp10 + 9), rounded up when fractional.
-  const e = exp10 + 9;
+  const nanoExp10 = exp10 + 9;
   let nano: bigint;
-  if (e >= 0) {
-    nano = digits * multiplier * 10n ** BigInt(e);
+  if (nanoExp10 >= 0) {
+    nano = digits * multiplier * 10n ** BigInt(nanoExp10);
   } else {
-    const div = 10n ** BigInt(-e);
-    const n = digits * multiplier;
-    nano = n / div + (n % div === 0n ? 0n : 1n);
+    const divisor = 10n ** BigInt(-nanoExp10);
+    const scaled = digits * multiplier;
+    nano = scaled / divisor + (scaled % divisor === 0n ? 0n : 1n);
   }
   return { nano: sign * nano, binary };
 }
@@ -85,16 +85,16 @@ export function sumResources(lists: Array<ResourceList | undefined>): ResourceLi
   const totals = new Map<string, ParsedQuantity>();
   for (const list of lists) {
     for (const [name, value] of Object.entries(list ?? {})) {
-      const q = parseQuantity(value);
-      if (!q) continue;
+      const quantity = parseQuantity(value);
+      if (!quantity) continue;
       const prev = totals.get(name);
-      totals.set(name, prev ? { nano: prev.nano + q.nano, binary: prev.binary || q.binary } : q);
+      totals.set(name, prev ? { nano: prev.nano + quantity.nano, binary: prev.binary || quantity.binary } : quantity);
     }
   }
   const out: ResourceList = {};
   for (const name of [...totals.keys()].sort()) {
-    const q = totals.get(name);
-    if (q) out[name] = formatQuantity(q.nano, q.binary);
+    const total = totals.get(name);
+    if (total) out[name] = formatQuantity(total.nano, total.binary);
   }
   return out;
 }
