@@ -9,8 +9,10 @@
 //   themselves virtual nodes.
 // - Conditions: Ready True while the remote apiserver answers, False (RemoteClusterUnreachable)
 //   when it does not; the kubelet's pressure conditions are always False.
-// - Address: one InternalIP (the provider's pod IP in-cluster, 127.0.0.1 otherwise; see the
-//   --node-ip flag). It is also the hostIP of every pod on the node.
+// - Address: only an InternalIP (the provider's pod IP in-cluster, 127.0.0.1 otherwise; see the
+//   --node-ip flag), and daemonEndpoints.kubeletEndpoint.Port, the kubelet API's bound port:
+//   the apiserver dials the first address of its preferred types, and a Hostname (the node
+//   name) would come first and resolve nowhere. The InternalIP is also every pod's hostIP.
 //
 // Update functions merge into the live object rather than replace it: taints and labels that
 // other controllers add (the node lifecycle controller's not-ready taints, users' labels) are kept.
@@ -44,6 +46,8 @@ export interface VirtualNodeConfig {
   remoteCluster: string;
   /** InternalIP of the node and hostIP of its pods. */
   nodeIP: string;
+  /** Where the kubelet API listens (published as daemonEndpoints); 0 or absent: none. */
+  kubeletPort?: number;
   convention: VirtualNodeConvention;
   /** Extra labels (--label); they win over derived ones. */
   extraLabels?: Record<string, string>;
@@ -178,11 +182,8 @@ export function desiredNodeStatus(
       condition('PIDPressure', 'False', 'KubeletHasSufficientPID', 'virtual node'),
       ready,
     ],
-    addresses: [
-      { type: 'InternalIP', address: cfg.nodeIP },
-      { type: 'Hostname', address: cfg.nodeName },
-    ],
-    daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
+    addresses: [{ type: 'InternalIP', address: cfg.nodeIP }],
+    daemonEndpoints: { kubeletEndpoint: { Port: cfg.kubeletPort ?? 0 } },
     nodeInfo: {
       machineID: '',
       systemUUID: '',
@@ -260,6 +261,8 @@ export function nodeStatusUpdate(
     jsonEqual(live.capacity ?? {}, desired.capacity ?? {}) &&
     jsonEqual(live.allocatable ?? {}, desired.allocatable ?? {}) &&
     jsonEqual(live.addresses ?? [], desired.addresses ?? []) &&
+    // A restarted provider on an ephemeral kubelet port must publish the new one at once.
+    jsonEqual(live.daemonEndpoints ?? {}, desired.daemonEndpoints ?? {}) &&
     // Compared on our keys only: the apiserver fills in fields we leave out (kubeProxyVersion).
     Object.entries(desired.nodeInfo ?? {}).every(([key, value]) => live.nodeInfo?.[key] === value) &&
     jsonEqual(strip(liveOurs), strip(desired.conditions));

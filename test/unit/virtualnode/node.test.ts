@@ -100,7 +100,16 @@ describe('virtualnode node construction', () => {
       { key: 'virtual-node.liqo.io/not-allowed', value: 'true', effect: 'NoExecute' },
     ]);
     expect(node.status?.capacity).to.deep.equal({ cpu: '16', memory: '64Gi', pods: '220' });
-    expect(node.status?.addresses).to.deep.include({ type: 'InternalIP', address: '127.0.0.1' });
+    // Only the InternalIP: the apiserver would dial a Hostname (the node name) first.
+    expect(node.status?.addresses).to.deep.equal([{ type: 'InternalIP', address: '127.0.0.1' }]);
+    expect(node.status?.daemonEndpoints).to.deep.equal({ kubeletEndpoint: { Port: 0 } });
+    const served = buildVirtualNode(
+      { ...cfg, kubeletPort: 10250 },
+      summarizeRemote([], LIQO_CONVENTION),
+      { reachable: true },
+      '2026-01-01T00:00:00Z',
+    );
+    expect(served.status?.daemonEndpoints).to.deep.equal({ kubeletEndpoint: { Port: 10250 } });
     expect(node.status?.nodeInfo?.kubeletVersion).to.equal('v1.36.3');
     const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
     expect(ready).to.include({
@@ -182,6 +191,18 @@ describe('virtualnode node construction', () => {
       60_000,
     );
     expect(notReady?.conditions?.find((c) => c.type === 'Ready')?.status).to.equal('False');
+    // A new kubelet port (a restart on an ephemeral one) is written at once, as is a stale address list.
+    const moved = desiredNodeStatus({ ...cfg, kubeletPort: 40123 }, summary, { reachable: true }, NOW, node.status);
+    expect(nodeStatusUpdate(node, moved, soon, 60_000)?.daemonEndpoints).to.deep.equal({
+      kubeletEndpoint: { Port: 40123 },
+    });
+    const withHostname = {
+      ...node,
+      status: { ...node.status, addresses: [...(node.status?.addresses ?? []), { type: 'Hostname', address: 'x' }] },
+    };
+    expect(nodeStatusUpdate(withHostname, same, soon, 60_000)?.addresses).to.deep.equal([
+      { type: 'InternalIP', address: '127.0.0.1' },
+    ]);
   });
 
   it('treats the virtual node labels, not the copied topology labels, as virtual-only', () => {
