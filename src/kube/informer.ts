@@ -10,10 +10,10 @@
 // sends bookmarks only about once a minute, so that watch would churn every 30 s. Here the
 // server ends each watch after `timeoutSeconds` (5–10 min, randomised so informers don't
 // reconnect in lockstep) and our stall detector only fires after that plus a grace period.
-import type { KubeConfig } from '@kubernetes/client-node';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { KubeApiError, KubeClient, objectKey } from './client.ts';
+import type { KubeConfigLike } from './kubeconfig.ts';
 import type { ApiStatus, KubernetesObject } from './client.ts';
 import { Backoff } from './ratelimit.ts';
 import type { BackoffOptions } from './ratelimit.ts';
@@ -34,7 +34,8 @@ export type WatchRestartReason =
   | 'requested'; // restartWatch() was called
 
 export interface InformerOptions<T = unknown> {
-  kubeConfig: KubeConfig;
+  /** Where to connect; client-node's KubeConfig fits too. */
+  kubeConfig: KubeConfigLike;
   /** Collection path, e.g. "/api/v1/namespaces" or "/api/v1/namespaces/ns/configmaps". */
   path: string;
   labelSelector?: string;

@@ -1,7 +1,6 @@
 // The provider's seams: the narrow API client, caches and Event sink its controllers talk to,
 // and their real implementations on KubeClient, informers and the EventRecorder. Unit tests
 // substitute fakes for all three (and a fake Clock from src/kube/workqueue.ts).
-import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { DeleteOptions, KubeClient, KubernetesObject, ListOptions } from '../kube/client.ts';
 import { isNotFound, resourcePath } from '../kube/client.ts';
@@ -114,8 +113,7 @@ export function createProviderCaches(options: CacheOptions): ProviderCaches {
   const { local, remote, remoteCluster } = options;
   const ours = `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ORIGIN_CLUSTER_LABEL}=${options.localCluster}`;
   const common = { logger: options.logger, ...(options.registry ? { registry: options.registry } : {}) };
-  // The informers take a KubeConfig only to build a client when none is given; ours always is.
-  const withClient = (client: KubeClient) => ({ client, kubeConfig: client.kubeConfig as KubeConfig });
+  const withClient = (client: KubeClient) => ({ client, kubeConfig: client.kubeConfig });
   const pods = { ...common, transform: withoutManagedFields<Pod>, path: '/api/v1/pods' };
   // Only "does the copy exist?" is asked of these: keep metadata, never the payloads (the
   // syncer's copies of every replicated Secret and ConfigMap would otherwise fill the heap).
