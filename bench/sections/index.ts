@@ -4,7 +4,14 @@
 import type { Section } from '../lib/types.ts';
 import { admissionSection } from './admission.ts';
 import { apiserverSection } from './apiserver.ts';
+import { kubeletSection } from './kubelet.ts';
 import { syncerSection } from './syncer.ts';
 import { virtualNodeSection } from './virtualnode.ts';
 
-export const SECTIONS: readonly Section[] = [admissionSection, apiserverSection, syncerSection, virtualNodeSection];
+export const SECTIONS: readonly Section[] = [
+  admissionSection,
+  apiserverSection,
+  syncerSection,
+  virtualNodeSection,
+  kubeletSection,
+];

@@ -1,0 +1,343 @@
+// Section "kubelet": kubectl on an offloaded pod, through the virtual node's kubelet API
+// (local kubectl -> local apiserver -> provider -> remote apiserver -> remote kwok -> the pod
+// server), against the floor: the same kubectl straight on the remote pod (remote apiserver ->
+// kwok -> pod server). Both paths end at the same pod server, so the difference is the local
+// apiserver plus the provider.
+//   port-forward throughput: one 64 MiB download (GET /bytes) per round; rounds alternate paths.
+//   time to first byte:      GET / on a new connection each time (a new forwarded stream each).
+//   logs -f line latency:    a line appended to the container log until kubectl prints it.
+//   exec round trip:         `kubectl exec -- true`, process start to exit.
+//   provider RSS:            with 20 forwarded connections and 20 `kubectl logs -f` open.
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../../src/dev/virtual-node.ts';
+import { appendContainerLog, type Cluster } from '../../src/sandbox/cluster.ts';
+import type { Sandbox } from '../../src/sandbox/sandbox.ts';
+import { poll } from '../../src/shared/async.ts';
+import { openPodStreams } from '../../test/e2e/helpers/apiserver-streams.ts';
+import { kubeletEndpoint } from '../../test/e2e/helpers/kubelet-endpoint.ts';
+import { runKubectlBuffered, spawnKubectl, type KubectlProcess } from '../../test/e2e/helpers/kubectl-process.ts';
+import { APP_PORT, deployOffloadedApp, type OffloadedApp } from '../../test/e2e/helpers/offloaded-app.ts';
+import { httpRequest, startPortForward, type PortForward } from '../../test/e2e/helpers/port-forward.ts';
+import { processRssMiB } from '../lib/process.ts';
+import { measuredRow, median, percentileSorted, sortedCopy } from '../lib/stats.ts';
+import type { BenchContext, BenchOptions, Row, Section } from '../lib/types.ts';
+
+const SECTION = 'kubelet';
+const NAMESPACE = 'bench-kubelet';
+const MiB = 1024 * 1024;
+const OPEN_STREAMS = 20;
+
+function sizes(options: BenchOptions) {
+  return options.quick
+    ? { downloadMiB: 32, throughputRounds: 2, firstBytes: 50, logLines: 50, execs: 8 }
+    : { downloadMiB: 64, throughputRounds: 4, firstBytes: 200, logLines: 200, execs: 20 };
+}
+
+const ROWS = (options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target'>> => [
+  {
+    name: `port-forward throughput (${sizes(options).downloadMiB} MiB download, one connection)`,
+    unit: 'MiB/s',
+    target: { on: 'ratio', op: '>=', value: 0.7 },
+  },
+  {
+    name: 'port-forward time to first byte p99 (new connection each)',
+    unit: 'ms',
+    target: { on: 'ratio', op: '<=', value: 1.5 },
+  },
+  { name: 'kubectl logs -f line latency p99', unit: 'ms', target: { on: 'ours', op: '<=', value: 1000 } },
+  { name: 'kubectl exec -- true round trip (median)', unit: 'ms', target: { on: 'ratio', op: '<=', value: 1.5 } },
+  {
+    name: `provider RSS with ${OPEN_STREAMS} port-forward connections and ${OPEN_STREAMS} logs -f open`,
+    unit: 'MiB',
+    target: null,
+  },
+];
+
+/** Both ways to the same pod: through the virtual node (ours) and straight on the remote (floor). */
+interface Paths {
+  ours: { cluster: Cluster; namespace: string };
+  floor: { cluster: Cluster; namespace: string };
+}
+
+interface KubeletBench {
+  ctx: BenchContext;
+  sandbox: Sandbox;
+  app: OffloadedApp;
+  paths: Paths;
+  providerPid: number;
+}
+
+type Which = keyof Paths;
+const BOTH: Which[] = ['ours', 'floor'];
+
+/** Starts the provider unless the sandbox runs it already; returns its pid. */
+async function ensureProvider(ctx: BenchContext, sandbox: Sandbox): Promise<number> {
+  if (!sandbox.components.some((c) => c.name === 'virtual-node')) {
+    ctx.log('kubelet: starting the virtual node provider');
+    await sandbox.startComponent(await virtualNodeComponent(sandbox.context));
+  }
+  const provider = sandbox.components.find((c) => c.name === 'virtual-node');
+  if (!provider) throw new Error('no virtual-node component');
+  return provider.record.pid;
+}
+
+async function setUp(ctx: BenchContext): Promise<KubeletBench> {
+  const sandbox = await ctx.sandbox();
+  const providerPid = await ensureProvider(ctx, sandbox);
+  const endpoint = await poll(() => kubeletEndpoint(sandbox.local, SANDBOX_VIRTUAL_NODE), {
+    timeoutMs: 60_000,
+    description: `${SANDBOX_VIRTUAL_NODE} to publish its kubelet endpoint`,
+  });
+  ctx.log(`kubelet: the virtual node's kubelet API is on ${endpoint.host}:${endpoint.port}; deploying the app`);
+  const app = await deployOffloadedApp(sandbox.local, sandbox.remote, NAMESPACE);
+  const paths: Paths = {
+    ours: { cluster: sandbox.local, namespace: app.namespace },
+    floor: { cluster: sandbox.remote, namespace: app.twin },
+  };
+  return { ctx, sandbox, app, paths, providerPid };
+}
+
+async function withPortForwards<T>(bench: KubeletBench, fn: (pf: Record<Which, PortForward>) => Promise<T>) {
+  const start = (which: Which) =>
+    startPortForward(bench.paths[which].cluster, {
+      namespace: bench.paths[which].namespace,
+      target: `pod/${bench.app.pod}`,
+      remotePort: APP_PORT,
+    });
+  const [ours, floor] = await Promise.all([start('ours'), start('floor')]);
+  try {
+    return await fn({ ours, floor });
+  } finally {
+    await Promise.all([ours.stop(), floor.stop()]);
+  }
+}
+
+async function downloadMiBps(port: number, megabytes: number): Promise<number> {
+  const answer = await httpRequest(port, { path: `/bytes?n=${megabytes * MiB}`, timeoutMs: 300_000 });
+  if (answer.status !== 200 || answer.body.length !== megabytes * MiB) {
+    throw new Error(`download: HTTP ${answer.status}, ${answer.body.length} bytes`);
+  }
+  return megabytes / (answer.ms / 1000);
+}
+
+async function measureThroughput(bench: KubeletBench, pf: Record<Which, PortForward>) {
+  const { downloadMiB, throughputRounds } = sizes(bench.ctx.options);
+  const runs: Record<Which, number[]> = { ours: [], floor: [] };
+  await downloadMiBps(pf.ours.localPort, 1);
+  await downloadMiBps(pf.floor.localPort, 1);
+  for (let round = 0; round < throughputRounds; round++) {
+    for (const which of round % 2 === 0 ? BOTH : [...BOTH].reverse()) {
+      runs[which].push(await downloadMiBps(pf[which].localPort, downloadMiB));
+    }
+  }
+  bench.ctx.log(
+    `kubelet: throughput ours ${median(runs.ours).toFixed(1)}, floor ${median(runs.floor).toFixed(1)} MiB/s`,
+  );
+  return runs;
+}
+
+async function measureFirstBytes(bench: KubeletBench, pf: Record<Which, PortForward>) {
+  const samples: Record<Which, number[]> = { ours: [], floor: [] };
+  for (let i = 0; i < sizes(bench.ctx.options).firstBytes; i++) {
+    for (const which of i % 2 === 0 ? BOTH : [...BOTH].reverse()) {
+      samples[which].push((await httpRequest(pf[which].localPort, { path: '/' })).firstByteMs);
+    }
+  }
+  return { ours: sortedCopy(samples.ours), floor: sortedCopy(samples.floor) };
+}
+
+/** Resolves when kubectl prints `line`, with the time it did (event-driven, not polled). */
+function lineArrivals(proc: KubectlProcess): (line: string) => Promise<number> {
+  const waiting = new Map<string, (at: number) => void>();
+  let buffered = '';
+  proc.child.stdout!.on('data', (chunk: Buffer) => {
+    const at = performance.now();
+    buffered += chunk.toString('utf8');
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) waiting.get(line)?.(at);
+  });
+  return (line) => new Promise((resolve) => waiting.set(line, resolve));
+}
+
+async function followLatencies(bench: KubeletBench, which: Which): Promise<number[]> {
+  const { cluster, namespace } = bench.paths[which];
+  const follow = spawnKubectl(cluster, ['-n', namespace, 'logs', '-f', '--tail=0', bench.app.pod]);
+  const arrival = lineArrivals(follow);
+  const id = randomUUID().slice(0, 8);
+  try {
+    await poll(
+      async () => {
+        appendContainerLog(bench.sandbox.remote.containers, [`probe-${id}`]);
+        return follow.stdout().includes(`probe-${id}`);
+      },
+      { timeoutMs: 30_000, intervalMs: 500, description: `kubectl logs -f (${which}) to stream` },
+    );
+    const latencies: number[] = [];
+    for (let i = 0; i < sizes(bench.ctx.options).logLines; i++) {
+      const line = `latency-${id}-${i}`;
+      const arrived = arrival(line);
+      const sentAt = performance.now();
+      appendContainerLog(bench.sandbox.remote.containers, [line]);
+      latencies.push((await arrived) - sentAt);
+    }
+    return latencies;
+  } finally {
+    await follow.kill('SIGINT');
+  }
+}
+
+async function execMs(bench: KubeletBench, which: Which): Promise<number> {
+  const { cluster, namespace } = bench.paths[which];
+  const res = await runKubectlBuffered(cluster, ['-n', namespace, 'exec', bench.app.pod, '--', 'true']);
+  if (res.code !== 0) throw new Error(`kubectl exec (${which}) exited ${res.code}: ${res.stderr.trim()}`);
+  return res.ms;
+}
+
+async function measureExec(bench: KubeletBench): Promise<Record<Which, number[]>> {
+  const runs: Record<Which, number[]> = { ours: [], floor: [] };
+  await execMs(bench, 'ours');
+  await execMs(bench, 'floor');
+  for (let i = 0; i < sizes(bench.ctx.options).execs; i++) {
+    for (const which of i % 2 === 0 ? BOTH : [...BOTH].reverse()) runs[which].push(await execMs(bench, which));
+  }
+  return runs;
+}
+
+/** Opens `count` forwarded connections, each inside a request that stays open (a body never ended). */
+function holdConnections(port: number, count: number): { close(): void } {
+  const requests = Array.from({ length: count }, () => {
+    const req = httpRequestOpen(port);
+    req.write(Buffer.alloc(1024));
+    return req;
+  });
+  return { close: () => requests.forEach((req) => req.destroy()) };
+}
+
+function httpRequestOpen(port: number) {
+  // A POST /echo whose body never ends: the connection and its forwarded stream stay open.
+  const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/echo', agent: false });
+  req.on('error', () => {});
+  req.on('response', (res) => res.resume());
+  return req;
+}
+
+async function measureLoadedRss(bench: KubeletBench): Promise<{ idle: number; loaded: number }> {
+  const { remote } = bench.sandbox;
+  const idle = processRssMiB(bench.providerPid);
+  const [logsBefore, forwardsBefore] = [
+    await openPodStreams(remote, 'log'),
+    await openPodStreams(remote, 'portforward'),
+  ];
+  const { cluster, namespace } = bench.paths.ours;
+  const follows = Array.from({ length: OPEN_STREAMS }, () =>
+    spawnKubectl(cluster, ['-n', namespace, 'logs', '-f', '--tail=1', bench.app.pod]),
+  );
+  const pf = await startPortForward(cluster, { namespace, target: `pod/${bench.app.pod}`, remotePort: APP_PORT });
+  const held = holdConnections(pf.localPort, OPEN_STREAMS);
+  try {
+    await poll(
+      async () =>
+        (await openPodStreams(remote, 'log')) >= logsBefore + OPEN_STREAMS &&
+        (await openPodStreams(remote, 'portforward')) >= forwardsBefore + 1,
+      {
+        timeoutMs: 60_000,
+        intervalMs: 250,
+        description: `${OPEN_STREAMS} logs -f and the port-forward to reach the remote`,
+      },
+    );
+    await poll(() => connectionsHeld(bench, OPEN_STREAMS), {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      description: `${OPEN_STREAMS} forwarded connections at the pod server`,
+    });
+    return { idle, loaded: processRssMiB(bench.providerPid) };
+  } finally {
+    held.close();
+    await pf.stop();
+    await Promise.all(follows.map((follow) => follow.kill('SIGINT')));
+  }
+}
+
+/** Whether the pod server holds at least `count` open connections for the app's pod. */
+async function connectionsHeld(bench: KubeletBench, count: number): Promise<boolean> {
+  const res = await fetch(`${bench.sandbox.remote.podServerUrl}/sandbox/connections`);
+  const counts = (await res.json()) as { pods: Record<string, Record<string, { open: number }>> };
+  const ports = counts.pods[`${bench.app.twin}/${bench.app.pod}`] ?? {};
+  return Object.values(ports).reduce((sum, port) => sum + port.open, 0) >= count;
+}
+
+function kubeletRows(
+  options: BenchOptions,
+  results: {
+    throughput: Record<Which, number[]>;
+    firstBytes: Record<Which, Float64Array>;
+    logLatencies: Record<Which, Float64Array>;
+    execs: Record<Which, number[]>;
+    rss: { idle: number; loaded: number };
+  },
+): Row[] {
+  const planned = ROWS(options);
+  const row = (i: number, fields: { ours: number; floor?: number; note: string; runs?: Record<Which, number[]> }) =>
+    measuredRow({
+      section: SECTION,
+      name: planned[i]!.name,
+      unit: planned[i]!.unit,
+      target: planned[i]!.target,
+      ...fields,
+    });
+  const { throughput, firstBytes, logLatencies, execs, rss } = results;
+  const floorNote = 'floor: kubectl straight on the remote pod';
+  return [
+    row(0, {
+      ours: median(throughput.ours),
+      floor: median(throughput.floor),
+      note: `${floorNote}; median`,
+      runs: throughput,
+    }),
+    row(1, {
+      ours: percentileSorted(firstBytes.ours, 99),
+      floor: percentileSorted(firstBytes.floor, 99),
+      note: `${floorNote}; ${firstBytes.ours.length} connections each; p50 ${percentileSorted(firstBytes.ours, 50).toFixed(1)} ms`,
+    }),
+    row(2, {
+      ours: percentileSorted(logLatencies.ours, 99),
+      floor: percentileSorted(logLatencies.floor, 99),
+      note: `${floorNote}; ${logLatencies.ours.length} lines; p50 ${percentileSorted(logLatencies.ours, 50).toFixed(1)} ms`,
+    }),
+    row(3, {
+      ours: median(execs.ours),
+      floor: median(execs.floor),
+      note: `${floorNote}; kubectl process start to exit`,
+      runs: execs,
+    }),
+    row(4, { ours: rss.loaded, note: `VmRSS; ${rss.idle.toFixed(0)} MiB before they opened` }),
+  ];
+}
+
+async function run(ctx: BenchContext): Promise<Row[]> {
+  const bench = await setUp(ctx);
+  const { throughput, firstBytes } = await withPortForwards(bench, async (pf) => ({
+    throughput: await measureThroughput(bench, pf),
+    firstBytes: await measureFirstBytes(bench, pf),
+  }));
+  ctx.log('kubelet: logs -f line latency');
+  const logLatencies = {
+    ours: sortedCopy(await followLatencies(bench, 'ours')),
+    floor: sortedCopy(await followLatencies(bench, 'floor')),
+  };
+  ctx.log('kubelet: exec round trips');
+  const execs = await measureExec(bench);
+  ctx.log(`kubelet: provider RSS with ${OPEN_STREAMS} forwarded connections and ${OPEN_STREAMS} logs -f`);
+  const rss = await measureLoadedRss(bench);
+  ctx.artifacts.kubelet = { throughput, execs, firstBytes: Array.from(firstBytes.ours), rss };
+  return kubeletRows(ctx.options, { throughput, firstBytes, logLatencies, execs, rss });
+}
+
+export const kubeletSection: Section = {
+  id: SECTION,
+  title: 'Kubelet API of the virtual node (sandbox)',
+  plannedRows: ROWS,
+  run,
+};
