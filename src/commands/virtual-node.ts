@@ -35,10 +35,10 @@ export async function run(argv: string[]): Promise<number> {
   const metrics = createProviderMetrics();
   let built: Built;
   try {
-    built = buildProviders(config, logger, metrics);
+    built = await buildProviders(config, logger, metrics);
   } catch (error) {
     const message = errorMessage(error);
-    logger.fatal({ err: message }, 'cannot load kubeconfigs');
+    logger.fatal({ err: message }, 'cannot load kubeconfigs or serve the kubelet API');
     await flushLogger(logger);
     process.stderr.write(`kube-offload virtual-node: ${message}\n`);
     return 1;
@@ -104,8 +104,12 @@ interface Built {
   clients: KubeClient[];
 }
 
-/** One provider per remote; throws when a kubeconfig cannot be loaded. */
-function buildProviders(config: VirtualNodeCommandConfig, logger: Logger, metrics: ProviderMetrics): Built {
+/** One provider per remote; throws when a kubeconfig cannot be loaded or a kubelet port bound. */
+async function buildProviders(
+  config: VirtualNodeCommandConfig,
+  logger: Logger,
+  metrics: ProviderMetrics,
+): Promise<Built> {
   const userAgent = `kube-offload-virtual-node/${VERSION}`;
   const writeLimiter = (): TokenBucket => new TokenBucket({ qps: config.qps, burst: config.burst });
   // The light kubeconfig loader: client-node (~60 MiB of RSS) is loaded only for exec/OIDC auth.
@@ -114,11 +118,13 @@ function buildProviders(config: VirtualNodeCommandConfig, logger: Logger, metric
   // Events have their own (lower) rate limit in the recorder; they must not slow status writes.
   const eventsClient = new KubeClient(localConfig, { userAgent });
   const clients = [localClient, eventsClient];
-  const providers = config.remotes.map((remote) => {
+  const providers = [];
+  for (const [index, remote] of config.remotes.entries()) {
     const remoteConfig = loadKubeClientConfig(remote.kubeconfig);
     const remoteClient = new KubeClient(remoteConfig, { writeLimiter: writeLimiter(), userAgent });
     clients.push(remoteClient);
-    return createVirtualNodeProvider({
+    const kubeletPort = config.kubelet.port === 0 ? 0 : config.kubelet.port + index;
+    const provider = await createVirtualNodeProvider({
       localCluster: config.clusterName,
       remoteCluster: remote.name,
       local: localClient,
@@ -140,8 +146,10 @@ function buildProviders(config: VirtualNodeCommandConfig, logger: Logger, metric
       leaseIntervalMs: config.leaseIntervalMs,
       resyncPeriodMs: config.resyncPeriodMs,
       referencesWarnAfterMs: config.referencesWarnAfterMs,
+      kubelet: { ...config.kubelet, port: kubeletPort },
     });
-  });
+    providers.push(provider);
+  }
   return { providers, localClient, clients };
 }
 

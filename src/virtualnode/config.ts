@@ -22,11 +22,21 @@ export interface RemoteConfig {
   nodeName: string;
 }
 
+/** The kubelet API each virtual node serves (the apiserver's logs, exec, port-forward, top). */
+export interface KubeletApiConfig {
+  /** The first node's port; the next remotes take the following ones. 0: ephemeral ports. */
+  port: number;
+  address: string;
+  certDir?: string;
+  clientCaFile?: string;
+}
+
 export interface VirtualNodeCommandConfig {
   clusterName: string;
   remotes: RemoteConfig[];
   kubeconfig?: string;
   nodeIP: string;
+  kubelet: KubeletApiConfig;
   extraLabels: Record<string, string>;
   convention: VirtualNodeConvention;
   metricsPort?: number;
@@ -62,6 +72,15 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
                             give REMOTE=NAME, repeatable
   --node-ip IP              InternalIP of the virtual node and hostIP of its pods
                             (default $POD_IP, else 127.0.0.1)
+  --kubelet-port N          port of the kubelet API (logs, exec, attach, port-forward, stats) the
+                            node publishes; with several remotes the next ones take N+1, ...
+                            (default 10250; 0 = ephemeral ports)
+  --kubelet-address ADDR    address the kubelet API listens on (default 0.0.0.0)
+  --kubelet-cert-dir DIR    keeps each node's self-made serving certificate in DIR/<node>/
+                            (kubelet.crt, kubelet.key); default: a new one at every start
+  --client-ca-file FILE     CA bundle that client certificates (the apiserver's
+                            --kubelet-client-certificate) are checked against; without it only
+                            bearer tokens (TokenReview) authenticate
   --label K=V               extra label on the virtual node(s); repeatable
   --virtual-node-label K=V  label of virtual nodes (default ${labelKey}=${labelValue})
   --virtual-node-taint K=V:EFFECT
@@ -112,6 +131,10 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv, warn: ((line: string)
     kubeconfig: { type: 'string' },
     'node-name': { type: 'string', multiple: true },
     'node-ip': { type: 'string' },
+    'kubelet-port': { type: 'string', default: '10250' },
+    'kubelet-address': { type: 'string', default: '0.0.0.0' },
+    'kubelet-cert-dir': { type: 'string' },
+    'client-ca-file': { type: 'string' },
     label: { type: 'string', multiple: true },
     'virtual-node-label': { type: 'string' },
     'virtual-node-taint': { type: 'string' },
@@ -148,6 +171,10 @@ export function parseVirtualNodeArgs(
 
   const nodeIP = values['node-ip'] ?? (env.POD_IP && isIP(env.POD_IP) ? env.POD_IP : '127.0.0.1');
   if (!isIP(nodeIP)) throw new ConfigError(`--node-ip: "${nodeIP}" is not an IP address`);
+  const kubelet = parseKubeletApi(values);
+  if (kubelet.port > 0 && kubelet.port + remotes.length - 1 > 65535) {
+    throw new ConfigError(`--kubelet-port: ${kubelet.port} leaves no port for each of ${remotes.length} remotes`);
+  }
   const extraLabels = parseLabels(values.label ?? []);
   const metricsPort =
     values['metrics-port'] === undefined ? undefined : portNumber(values['metrics-port'], 'metrics-port');
@@ -158,6 +185,7 @@ export function parseVirtualNodeArgs(
     remotes,
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     nodeIP,
+    kubelet,
     extraLabels,
     convention: parseConvention(values['virtual-node-label'], values['virtual-node-taint']),
     ...(metricsPort !== undefined ? { metricsPort } : {}),
@@ -215,6 +243,22 @@ function parseRemotes(remoteFlags: string[], nodeFlags: string[]): RemoteConfig[
     }
   }
   return remotes;
+}
+
+function parseKubeletApi(values: {
+  'kubelet-port': string;
+  'kubelet-address': string;
+  'kubelet-cert-dir'?: string | undefined;
+  'client-ca-file'?: string | undefined;
+}): KubeletApiConfig {
+  const address = values['kubelet-address'];
+  if (!isIP(address)) throw new ConfigError(`--kubelet-address: "${address}" is not an IP address`);
+  return {
+    port: portNumber(values['kubelet-port'], 'kubelet-port'),
+    address,
+    ...(values['kubelet-cert-dir'] ? { certDir: values['kubelet-cert-dir'] } : {}),
+    ...(values['client-ca-file'] ? { clientCaFile: values['client-ca-file'] } : {}),
+  };
 }
 
 function parseLabels(flags: string[]): Record<string, string> {

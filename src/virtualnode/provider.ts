@@ -9,12 +9,17 @@
 //
 // Everything it talks to comes in through narrow seams (api.ts): a ProviderClient per cluster,
 // the caches, the Event sink and a Clock, so that unit tests drive it against fakes.
-// createVirtualNodeProvider() builds the real ones from two KubeClients.
+// createVirtualNodeProvider() builds the real ones from two KubeClients, and starts the node's
+// kubelet API (src/kubelet) first, since the node publishes the port it is bound to.
 import type { Logger } from 'pino';
 import type { KubeClient } from '../kube/client.ts';
+import { startNodeKubelet } from '../kubelet/node-endpoint.ts';
+import type { KubeletEndpointSettings } from '../kubelet/node-endpoint.ts';
+import type { RemotePodTarget } from '../kubelet/backend.ts';
 import { realClock } from '../kube/workqueue.ts';
 import type { Clock } from '../kube/workqueue.ts';
 import { errorMessage } from '../shared/errors.ts';
+import { twinNamespaceName } from '../shared/twin.ts';
 import { createProviderCaches, providerClient, recordPodEvents } from './api.ts';
 import type { PodEvents, ProviderCaches, ProviderClient } from './api.ts';
 import { LeaseController } from './lease-controller.ts';
@@ -62,6 +67,8 @@ export interface ProviderOptions extends ProviderSettings {
   clock?: Clock;
   /** Jitter source of the pod retry backoff; default Math.random. */
   random?: () => number;
+  /** The node's kubelet API, stopped with the provider. */
+  kubeletServer?: { close(): Promise<void> };
 }
 
 /** The provider on real clusters. */
@@ -73,6 +80,8 @@ export interface ClusterProviderOptions extends ProviderSettings {
    * (limited by the recorder's own rate) from taking pod status writes' share of `local`'s limit.
    */
   events?: KubeClient;
+  /** Serve the node's kubelet API (logs, exec, attach, port-forward, stats) with these settings. */
+  kubelet?: KubeletEndpointSettings;
 }
 
 /** What happened in the provider, for tests and logs. */
@@ -84,9 +93,12 @@ export interface ProviderState {
   remotePods: number;
 }
 
-/** The provider on two KubeClients: informers for the caches, an EventRecorder for Events. */
-export function createVirtualNodeProvider(options: ClusterProviderOptions): VirtualNodeProvider {
-  const { local, remote, events, ...settings } = options;
+/**
+ * The provider on two KubeClients: informers for the caches, an EventRecorder for Events, and the
+ * kubelet API listening before the node is built, so that the node carries its bound port.
+ */
+export async function createVirtualNodeProvider(options: ClusterProviderOptions): Promise<VirtualNodeProvider> {
+  const { local, remote, events, kubelet, ...settings } = options;
   const logger = childLogger(settings);
   const registry = settings.metrics?.registry;
   const caches = createProviderCaches({
@@ -98,13 +110,43 @@ export function createVirtualNodeProvider(options: ClusterProviderOptions): Virt
     logger,
     ...(registry ? { registry } : {}),
   });
+  const kubeletServer = kubelet ? await startKubelet(options, kubelet, caches, logger) : undefined;
+  const node = kubeletServer ? { ...settings.node, kubeletPort: kubeletServer.port } : settings.node;
   return new VirtualNodeProvider({
     ...settings,
+    node,
+    ...(kubeletServer ? { kubeletServer } : {}),
     local: providerClient(local),
     remote: providerClient(remote),
     caches,
     events: recordPodEvents(events ?? local, logger),
   });
+}
+
+/** The node's kubelet API: its pods are the local pods bound to it, run in their twin namespaces. */
+async function startKubelet(
+  options: ClusterProviderOptions,
+  endpoint: KubeletEndpointSettings,
+  caches: ProviderCaches,
+  logger: Logger,
+): Promise<Awaited<ReturnType<typeof startNodeKubelet>>> {
+  const { nodeName, nodeIP } = options.node;
+  const resolvePod = (namespace: string, name: string): RemotePodTarget | undefined => {
+    const pod = caches.localPods.get(`${namespace}/${name}`);
+    if (pod?.spec?.nodeName !== nodeName) return undefined;
+    return { namespace: twinNamespaceName(namespace, options.localCluster), name };
+  };
+  const server = await startNodeKubelet({
+    nodeName,
+    nodeIP,
+    settings: endpoint,
+    local: options.local,
+    remote: options.remote,
+    resolvePod,
+    onError: (err, what) => logger.warn({ err: errorMessage(err), what }, 'kubelet API'),
+  });
+  logger.info({ port: server.port, address: endpoint.address ?? '0.0.0.0' }, 'kubelet API listening');
+  return server;
 }
 
 const childLogger = (settings: ProviderSettings): Logger =>
@@ -216,5 +258,6 @@ export class VirtualNodeProvider {
     this.#periodic.stop();
     await this.#pods.stop();
     this.#opts.events.stop();
+    await this.#opts.kubeletServer?.close();
   }
 }

@@ -20,6 +20,40 @@ describe('virtualnode flags', () => {
     expect(c.leaseIntervalMs).to.equal(10_000);
   });
 
+  it('kubelet API: port 10250 on all addresses by default; port, address, cert dir and client CA flags', () => {
+    const defaults = parse(['--cluster-name', 'local', '--remote', 'r=/k']);
+    expect(defaults.kubelet).to.deep.equal({ port: 10250, address: '0.0.0.0' });
+    const c = parse([
+      '--cluster-name',
+      'local',
+      '--remote',
+      'r=/k',
+      '--kubelet-port',
+      '0',
+      '--kubelet-address',
+      '127.0.0.1',
+      '--kubelet-cert-dir',
+      '/var/lib/kubelet-certs',
+      '--client-ca-file',
+      '/ca.pem',
+    ]);
+    expect(c.kubelet).to.deep.equal({
+      port: 0,
+      address: '127.0.0.1',
+      certDir: '/var/lib/kubelet-certs',
+      clientCaFile: '/ca.pem',
+    });
+    expect(() => parse(['--cluster-name', 'l', '--remote', 'r=/k', '--kubelet-port', '70000'])).to.throw(
+      /--kubelet-port/,
+    );
+    expect(() => parse(['--cluster-name', 'l', '--remote', 'r=/k', '--kubelet-address', 'any'])).to.throw(
+      /--kubelet-address/,
+    );
+    expect(() =>
+      parse(['--cluster-name', 'l', '--remote', 'a=/k', '--remote', 'b=/k', '--kubelet-port', '65535']),
+    ).to.throw(/no port for each/);
+  });
+
   it('takes the pod IP from the environment in-cluster', () => {
     expect(parse(['--cluster-name', 'local', '--remote', 'r=/k'], { POD_IP: '10.244.1.5' }).nodeIP).to.equal(
       '10.244.1.5',
