@@ -10,10 +10,12 @@
 # Progress goes to stderr; stdout gets exactly one line, the bin directory, so callers can do
 #   BIN=$(bash controlplane/build.sh | tail -1)
 #
-# Usage: build.sh [--print-bin-dir | --print-key | --force | --help]
+# Usage: build.sh [--print-bin-dir | --print-key | --force | --tool NAME | --help]
 #   --print-bin-dir  print the bin directory (built or not) and exit; needs no Go
 #   --print-key      print the version key and exit
 #   --force          rebuild even if the cache is complete
+#   --tool NAME      build only the packaging tool NAME (helm, promtool) into the bin directory
+#                    when missing or stale, and print its path (see build_tool below)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,7 +37,8 @@ case "${1:-}" in
   --print-bin-dir) MODE=print-bin-dir ;;
   --print-key) MODE=print-key ;;
   --force) MODE=force ;;
-  -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --tool) MODE=tool; TOOL=${2:-}; [[ -n "$TOOL" ]] || die "--tool needs a name (helm, promtool)" ;;
+  -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument: $1 (try --help)" ;;
 esac
 
@@ -81,6 +84,67 @@ case "$MODE" in
   print-bin-dir) printf '%s\n' "$BIN"; exit 0 ;;
   print-key) printf '%s\n' "$KEY"; exit 0 ;;
 esac
+
+# --- packaging tools: helm, promtool (build_tool) ------------------------------------------
+# Used by the packaging tests only (the Helm chart, the PrometheusRule), so never built by a plain
+# run: `build.sh --tool NAME` builds NAME when it is missing or its sources changed, and prints
+# its path. Like agnhost-webhook they are not part of KEY: each tool's module (controlplane/NAME:
+# go.mod with a `tool` line, go.sum) and TOOLS_RECIPE hash to <key>/NAME.src-hash, and the binary
+# lands in the same bin dir, through a temp file renamed into place.
+TOOLS_RECIPE=1
+# name|package|-X version stamps (module versions come from the tool's go.mod)
+tool_spec() {
+  local v
+  case "$1" in
+    helm)
+      v=$(modver "$HERE/helm/go.mod" helm.sh/helm/v4)
+      printf '%s' "helm.sh/helm/v4/cmd/helm|-X helm.sh/helm/v4/internal/version.version=${v} -X helm.sh/helm/v4/internal/version.gitTreeState=archive" ;;
+    promtool)
+      # Prometheus publishes v3.X.Y as the Go module version v0.3XX.Y.
+      v=$(modver "$HERE/promtool/go.mod" github.com/prometheus/prometheus)
+      local minor=${v#v0.3}; minor=${minor%%.*}; minor=$((10#$minor))
+      printf '%s' "github.com/prometheus/prometheus/cmd/promtool|-X github.com/prometheus/common/version.Version=3.${minor}.${v##*.} -X github.com/prometheus/common/version.Branch=archive" ;;
+    *) die "unknown tool '$1' (helm, promtool)" ;;
+  esac
+}
+tool_hash() { # tool_hash <name>
+  (
+    cd "$HERE"
+    {
+      echo "tools-recipe=$TOOLS_RECIPE"
+      find "$1" -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print | LC_ALL=C sort | xargs sha256sum
+    } | sha256sum | cut -c1-12
+  )
+}
+build_tool() { # build_tool <name>: prints the binary's path
+  local name=$1 spec pkg ldx hash tmp t0=$SECONDS
+  spec=$(tool_spec "$name"); pkg=${spec%%|*}; ldx=${spec#*|}
+  hash=$(tool_hash "$name")
+  if [[ -x "$BIN/$name" && "$(cat "$DEST/$name.src-hash" 2>/dev/null)" == "$hash" ]]; then
+    log "$name cached at $BIN/$name"
+    printf '%s\n' "$BIN/$name"
+    return 0
+  fi
+  command -v go >/dev/null 2>&1 || die "'go' not found on PATH; Go >= ${MIN_GO} is needed to build $name"
+  export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
+  mkdir -p "$BIN"
+  tmp=$(mktemp -d "$BIN/.tmp-$name.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  log "building $name ($pkg, sources $hash)... go $(go env GOVERSION), GOMODCACHE=$(go env GOMODCACHE)"
+  (cd "$HERE/$name" && go build -p 2 -mod=readonly -trimpath -buildvcs=false -ldflags="-s -w ${ldx}" -o "$tmp/$name" "$pkg") ||
+    die "building $name ($pkg in controlplane/$name) failed"
+  mv -f "$tmp/$name" "$BIN/$name"
+  printf '%s\n' "$hash" >"$tmp/hash"
+  mv -f "$tmp/hash" "$DEST/$name.src-hash"
+  rm -rf "$tmp"
+  trap - EXIT
+  log "built $name in $((SECONDS - t0))s at $BIN/$name"
+  printf '%s\n' "$BIN/$name"
+}
+if [[ "$MODE" == tool ]]; then
+  build_tool "$TOOL"
+  exit 0
+fi
 
 # The agnhost module must use the control plane's k8s.io/kubernetes.
 AGNHOST_K8S_VERSION=$(modver "$HERE/agnhost/go.mod" k8s.io/kubernetes)
