@@ -1,108 +1,87 @@
-// The worst admissible pod for /mutate/pods: the largest input the webhook still accepts, shaped to
+// The worst admissible pod for /mutate/pods: the largest input the webhook still places, shaped to
 // cost the most: placement LocalAndRemote with a cluster selector (two imposed terms, each ANDed
-// with every user term), the selector at the webhook's limit of requirements, and a large
-// required node affinity of the user's own whose keys never clash with the imposed ones (so no
-// product is dropped as contradictory) plus preferred terms.
-//
-// The sizes come from the limits webhooks/ exports (found by name, e.g.
-// MAX_SELECTOR_REQUIREMENTS); any limit not exported yet falls back to a size chosen within
-// Kubernetes' documented limits (annotations at most 256 KiB in all, an object at most 1.5 MiB in
-// etcd), and the row's note says which numbers were used.
-import * as core from '../../webhooks/index.ts';
+// with every term of the pod's own), and
+//   - the kube-offload.io/clusters selector at both limits webhooks/ exports:
+//     MAX_CLUSTER_SELECTOR_REQUIREMENTS requirements, filled with `in (...)` values up to
+//     MAX_CLUSTER_SELECTOR_LENGTH characters;
+//   - a large required node affinity of the pod's own, whose keys never clash with the imposed
+//     ones (so no product is dropped as contradictory), and as many preferred terms. webhooks/
+//     sets no limit there; Kubernetes' is the object size: 64 terms of 16 expressions of 3
+//     values merge into a pod of ~0.95 MiB, under etcd's 1.5 MiB, from a review of ~0.2 MiB.
+import { MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS } from '../../webhooks/index.ts';
 import { CLUSTERS_ANNOTATION, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../webhooks/keys.ts';
 import { placementReview } from './pod.ts';
 
 export interface WorstSizes {
-  /** Requirements in the kube-offload.io/clusters selector. */
+  /** Requirements of the kube-offload.io/clusters selector. */
   selectorRequirements: number;
-  /** Values per `in (...)` requirement, in the selector and in the user's affinity. */
-  values: number;
-  /** The user's required nodeSelectorTerms. */
+  /** Characters of the selector, at most. */
+  selectorLength: number;
+  /** The pod's own required nodeSelectorTerms, and as many preferred terms. */
   terms: number;
-  /** matchExpressions per user term. */
+  /** matchExpressions per term of the pod's own. */
   expressions: number;
-  /** The user's preferred terms. */
-  preferred: number;
+  /** Values per expression of the pod's own. */
+  values: number;
 }
 
-/** Sizes within Kubernetes' own limits: ~19 KiB of selector, a merged pod of ~0.7 MiB. */
-const FALLBACK: WorstSizes = { selectorRequirements: 500, values: 3, terms: 8, expressions: 8, preferred: 8 };
-
-/** Exported name patterns of webhooks/ that bound each size. */
-const LIMIT_NAMES: Record<keyof WorstSizes, RegExp> = {
-  selectorRequirements: /^MAX_(CLUSTER_)?SELECTOR_REQUIREMENTS$|^MAX_REQUIREMENTS$/,
-  values: /^MAX_(SELECTOR_|REQUIREMENT_)?VALUES(_PER_REQUIREMENT)?$/,
-  terms: /^MAX_(NODE_SELECTOR_|REQUIRED_|AFFINITY_)?TERMS$/,
-  expressions: /^MAX_(MATCH_)?EXPRESSIONS(_PER_TERM)?$/,
-  preferred: /^MAX_PREFERRED(_TERMS)?$/,
+export const WORST_SIZES: WorstSizes = {
+  selectorRequirements: MAX_CLUSTER_SELECTOR_REQUIREMENTS,
+  selectorLength: MAX_CLUSTER_SELECTOR_LENGTH,
+  terms: 64,
+  expressions: 16,
+  values: 3,
 };
 
-/** The sizes to use and where they came from. */
-export function worstSizes(exports: Record<string, unknown> = core): { sizes: WorstSizes; describe: string } {
-  const sizes = { ...FALLBACK };
-  const found: string[] = [];
-  for (const key of Object.keys(LIMIT_NAMES) as Array<keyof WorstSizes>) {
-    const hit = Object.entries(exports).find(
-      ([name, value]) => LIMIT_NAMES[key].test(name) && typeof value === 'number',
-    );
-    if (!hit) continue;
-    sizes[key] = hit[1] as number;
-    found.push(hit[0]);
-  }
-  const shape =
-    `selector of ${sizes.selectorRequirements} requirements x ${sizes.values} values, ` +
-    `${sizes.terms} required terms x ${sizes.expressions} expressions, ${sizes.preferred} preferred terms`;
-  const missing = Object.keys(LIMIT_NAMES).length - found.length;
-  const origin =
-    found.length === 0
-      ? "webhooks/ exports no limits yet: sizes within Kubernetes' limits"
-      : `limits from webhooks/ ${found.join(', ')}${missing > 0 ? `; ${missing} within Kubernetes' limits` : ''}`;
-  return { sizes, describe: `${shape} (${origin})` };
+function selectorWith(requirements: number, values: number): string {
+  const requirement = (i: number) => `k${i} in (${Array.from({ length: values }, (_, v) => `v${i}x${v}`).join(',')})`;
+  return Array.from({ length: requirements }, (_, i) => requirement(i)).join(',');
 }
 
-const pad = (i: number) => String(i).padStart(4, '0');
-
-/** `worst.bench.example/k0000 in (a0000,b0000,c0000),...`: distinct keys, valid names and values. */
-export function worstSelector(sizes: WorstSizes): string {
-  const requirements: string[] = [];
-  for (let i = 0; i < sizes.selectorRequirements; i++) {
-    const values = Array.from(
-      { length: sizes.values },
-      (_, v) => `${String.fromCharCode(97 + (v % 26))}${pad(i)}x${v}`,
-    );
-    requirements.push(`worst.bench.example/k${pad(i)} in (${values.join(',')})`);
-  }
-  return requirements.join(',');
+/** `k0 in (v0x0,v0x1,...),k1 in (...)`: every requirement, as many values as the length allows. */
+export function worstSelector(sizes: WorstSizes): { selector: string; values: number } {
+  let values = 1;
+  while (selectorWith(sizes.selectorRequirements, values + 1).length <= sizes.selectorLength) values++;
+  return { selector: selectorWith(sizes.selectorRequirements, values), values };
 }
 
-function userTerms(
+function ownTerms(
   sizes: WorstSizes,
 ): Array<{ matchExpressions: Array<{ key: string; operator: string; values: string[] }> }> {
   return Array.from({ length: sizes.terms }, (_, t) => ({
     matchExpressions: Array.from({ length: sizes.expressions }, (_, e) => ({
-      key: `user.bench.example/t${pad(t)}e${pad(e)}`,
+      key: `own.bench.example/t${t}e${e}`,
       operator: 'In',
-      values: Array.from({ length: sizes.values }, (_, v) => `v${pad(t)}${pad(e)}x${v}`),
+      values: Array.from({ length: sizes.values }, (_, v) => `t${t}e${e}v${v}`),
     })),
   }));
 }
 
 /** The placement review of the realistic pod, made the worst admissible one. */
-export async function worstAdmissibleReview(): Promise<{ review: Record<string, any>; describe: string }> {
-  const { sizes, describe: shape } = worstSizes();
+export function worstAdmissibleReview(sizes: WorstSizes = WORST_SIZES): {
+  review: Record<string, any>;
+  describe: string;
+} {
   const review = placementReview();
   const pod = review.request.object;
+  const { selector, values } = worstSelector(sizes);
   pod.metadata.annotations[PLACEMENT_ANNOTATION] = 'LocalAndRemote';
   pod.metadata.annotations[PREFER_ANNOTATION] = 'Local';
-  pod.metadata.annotations[CLUSTERS_ANNOTATION] = worstSelector(sizes);
-  const terms = userTerms(sizes);
+  pod.metadata.annotations[CLUSTERS_ANNOTATION] = selector;
+  const terms = ownTerms(sizes);
   pod.spec.affinity = {
     nodeAffinity: {
       requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms },
-      preferredDuringSchedulingIgnoredDuringExecution: terms
-        .slice(0, sizes.preferred)
-        .map((preference, i) => ({ weight: 1 + (i % 100), preference })),
+      preferredDuringSchedulingIgnoredDuringExecution: terms.map((preference, i) => ({
+        weight: 1 + (i % 100),
+        preference,
+      })),
     },
   };
-  return { review, describe: `LocalAndRemote, prefer Local; ${shape}` };
+  const describe =
+    `LocalAndRemote, prefer Local; selector of ${sizes.selectorRequirements} requirements x ${values} values, ` +
+    `${selector.length} characters (MAX_CLUSTER_SELECTOR_REQUIREMENTS, MAX_CLUSTER_SELECTOR_LENGTH); ` +
+    `the pod's own ${sizes.terms} required and ${sizes.terms} preferred terms x ${sizes.expressions} expressions ` +
+    `x ${sizes.values} values (no limit in webhooks/; within Kubernetes' object size)`;
+  return { review, describe };
 }

@@ -349,7 +349,7 @@ function curveOf(results: Map<string, Series>, c: number): AdmissionCurve {
 /** The worst admissible pod, timed one review at a time over one kept-alive connection. */
 async function worstRow(ctx: BenchContext, setup: Setup): Promise<Row> {
   const planned = memoryPlan(ctx.options)[3] as Planned;
-  const worst = await worstAdmissibleReview();
+  const worst = worstAdmissibleReview();
   const ca = fs.readFileSync(path.join(setup.certDir, 'ca.crt'));
   const body = JSON.stringify(worst.review);
   const timed = await timeReviews(setup.ours.server.port, ca, '/mutate/pods', body, sizes(ctx.options).worstSamples);
