@@ -82,7 +82,7 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --handler-timeout DUR     deadline for an admission verdict (default 9s)
   --drain-timeout DUR       max time to drain in-flight requests on SIGTERM (default 20s)
   --max-buffered-bytes SIZE request bytes admissions may hold at once, e.g. 16Mi; reviews
-                            beyond it wait (default 16Mi, at least 3Mi: one largest review)
+                            beyond it wait (default 8Mi, at least 3Mi: one largest review)
   --max-waiting-reviews N   reviews that may wait for that room; beyond, 429 (default 1000)
   --log-level LEVEL         ${LOG_LEVELS.join(' | ')} (default info)
   -h, --help                this text
@@ -156,7 +156,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     headersTimeoutMs: duration('headers-timeout', '10s'),
     handlerTimeoutMs: duration('handler-timeout', '9s'),
     drainTimeoutMs: duration('drain-timeout', '20s'),
-    maxBufferedBytes: parseByteSize(values['max-buffered-bytes'] ?? '16Mi', 'max-buffered-bytes'),
+    maxBufferedBytes: parseByteSize(values['max-buffered-bytes'] ?? '8Mi', 'max-buffered-bytes'),
     maxWaitingReviews: count(values['max-waiting-reviews'] ?? '1000', 'max-waiting-reviews'),
     logLevel: oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level'),
   };

@@ -22,13 +22,37 @@ export interface ClusterState {
   health(): { ok: boolean; reason?: string };
 }
 
+/** The metadata the informers key and compare objects by, plus what the webhook reads. */
+interface CachedMetadata {
+  name?: string;
+  uid?: string;
+  resourceVersion?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
 /** The fields of a Namespace and a Node that the webhook reads. */
 export interface NamespaceObject {
-  metadata?: { name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  metadata?: CachedMetadata;
 }
 export interface NodeObject {
-  metadata?: { name?: string; labels?: Record<string, string> };
+  metadata?: CachedMetadata;
   status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+/**
+ * Informer transforms: the caches keep only what is read above. A Node carries images, addresses
+ * and managedFields worth tens of KiB; a Namespace, managedFields and every annotation.
+ */
+function slimMetadata(metadata: CachedMetadata | undefined): CachedMetadata {
+  const { name, uid, resourceVersion, labels, annotations } = metadata ?? {};
+  return { name, uid, resourceVersion, labels, annotations };
+}
+export function slimNamespace(namespace: NamespaceObject): NamespaceObject {
+  return { metadata: slimMetadata(namespace.metadata) };
+}
+export function slimNode(node: NodeObject): NodeObject {
+  const conditions = node.status?.conditions?.map(({ type, status }) => ({ type, status }));
+  return { metadata: slimMetadata(node.metadata), status: { conditions } };
 }
 
 function policyOf(namespace: NamespaceObject): NamespacePolicy {
@@ -71,12 +95,14 @@ export function createClusterState(options: {
     path: '/api/v1/namespaces',
     labelSelector: `${ENABLED_LABEL}=true`,
     name: 'webhook-namespaces',
+    transform: slimNamespace,
   });
   const nodes = options.createInformer<NodeObject>({
     ...common,
     path: '/api/v1/nodes',
     labelSelector: `${options.convention.labelKey}=${options.convention.labelValue}`,
     name: 'webhook-virtual-nodes',
+    transform: slimNode,
   });
 
   // Derived views are rebuilt only when an informer reports a change, not per admission.

@@ -217,11 +217,17 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
       try {
         request = parseReview(parsed);
         const verdict = handler(request, context) as AdmissionResponse | PromiseLike<AdmissionResponse>;
-        if (isThenable(verdict)) verdict.then(respond, fail).then(undefined, fail);
-        else respond(verdict);
+        if (isThenable(verdict)) {
+          verdict.then(respond, fail).then(undefined, fail);
+          return;
+        }
+        respond(verdict);
       } catch (error) {
         fail(error);
       }
+      // Answered: nothing of the review needs to outlive this turn, whoever still holds a callback.
+      body = undefined;
+      request = undefined;
     };
     const read = (): void => {
       cancelWait = undefined;

@@ -16,7 +16,8 @@ export interface GateLimits {
 
 interface Waiter {
   bytes: number;
-  admit: () => void;
+  /** Dropped once admitted or cancelled: it holds the whole admission (request, parsed body). */
+  admit: (() => void) | undefined;
   /** 'cancelled' when the wait was given up (deadline, client gone): skipped at its turn. */
   state: 'waiting' | 'admitted' | 'cancelled';
 }
@@ -31,8 +32,8 @@ export class AdmissionGate {
   readonly limits: GateLimits;
   #admittedBytes = 0;
   #admitted = 0;
-  /** FIFO of waiters; cancelled ones stay until they reach the head. */
-  #waiters: Waiter[] = [];
+  /** FIFO of waiters; cancelled ones stay until they reach the head; consumed slots are cleared. */
+  #waiters: Array<Waiter | undefined> = [];
   #head = 0;
   #waiting = 0;
 
@@ -59,6 +60,7 @@ export class AdmissionGate {
     return () => {
       if (waiter.state !== 'waiting') return;
       waiter.state = 'cancelled';
+      waiter.admit = undefined;
       this.#waiting--;
       // The head may have been the one holding the others back.
       this.#admitWaiters();
@@ -88,15 +90,17 @@ export class AdmissionGate {
   #admitWaiters(): void {
     while (this.#head < this.#waiters.length) {
       const waiter = this.#waiters[this.#head] as Waiter;
-      if (waiter.state === 'waiting') {
-        if (!this.#fits(waiter.bytes)) break;
-        this.#take(waiter.bytes);
-        this.#waiting--;
-        waiter.state = 'admitted';
-      }
-      // Advanced before admit(), which may leave() at once and so come back here.
+      if (waiter.state === 'waiting' && !this.#fits(waiter.bytes)) break;
+      // Cleared and advanced before admit(), which may leave() at once and so come back here.
+      this.#waiters[this.#head] = undefined;
       this.#head++;
-      if (waiter.state === 'admitted') waiter.admit();
+      const admit = waiter.admit;
+      waiter.admit = undefined;
+      if (waiter.state !== 'waiting' || !admit) continue;
+      this.#take(waiter.bytes);
+      this.#waiting--;
+      waiter.state = 'admitted';
+      admit();
     }
     // Drop the consumed prefix now and then, not on every admission.
     if (this.#head === this.#waiters.length) {

@@ -245,6 +245,23 @@ describe('webhook cluster awareness (no cluster)', function () {
       const nodes = byPath('/api/v1/nodes') as FakeInformer<NodeObject>;
       expect(namespaces.options.labelSelector).to.equal('kube-offload.io/enabled=true');
       expect(nodes.options.labelSelector).to.equal('example.com/virtual=yes');
+      // The caches keep only what is read.
+      const node = {
+        metadata: { name: 'n', resourceVersion: '7', labels: { a: 'b' }, managedFields: [{ manager: 'kubelet' }] },
+        status: {
+          conditions: [{ type: 'Ready', status: 'True', message: 'kubelet is posting ready status' }],
+          images: [{}],
+        },
+      };
+      expect(nodes.options.transform?.(node)).to.deep.equal({
+        metadata: { name: 'n', uid: undefined, resourceVersion: '7', labels: { a: 'b' }, annotations: undefined },
+        status: { conditions: [{ type: 'Ready', status: 'True' }] },
+      });
+      expect(
+        namespaces.options.transform?.({ metadata: { name: 'x', annotations: { p: 'q' } }, spec: {} } as never),
+      ).to.deep.equal({
+        metadata: { name: 'x', uid: undefined, resourceVersion: undefined, labels: undefined, annotations: { p: 'q' } },
+      });
 
       const started = state.start();
       expect(state.hasSynced()).to.equal(false);

@@ -1,6 +1,6 @@
 // Flag parsing of `kube-offload webhook`: defaults, derived values and rejections.
 import { expect } from 'chai';
-import { parseWebhookArgs } from '../../../src/webhook/config.ts';
+import { parseByteSize, parseWebhookArgs } from '../../../src/webhook/config.ts';
 import { ConfigError, parseDuration } from '../../../src/shared/flags.ts';
 import type { WebhookConfig } from '../../../src/webhook/config.ts';
 
@@ -35,6 +35,8 @@ describe('webhook config', function () {
       caSyncIntervalMs: 30_000,
       certValidityMs: 365 * 86_400_000,
       drainTimeoutMs: 20_000,
+      maxBufferedBytes: 8 * 1024 * 1024,
+      maxWaitingReviews: 1000,
       logLevel: 'info',
     });
     expect(config.convention).to.deep.equal({
@@ -87,6 +89,20 @@ describe('webhook config', function () {
     expect(parseDuration('1.5s', 'x')).to.equal(1500);
     for (const bad of ['', '10', 'm', '5 m', '1x', '-1s'])
       expect(() => parseDuration(bad, 'x'), bad).to.throw(ConfigError);
+  });
+
+  it('parses sizes of the admission gate', function () {
+    expect(parseByteSize('16Mi', 'x')).to.equal(16 * 1024 * 1024);
+    expect(parseByteSize('512Ki', 'x')).to.equal(512 * 1024);
+    expect(parseByteSize('20M', 'x')).to.equal(20_000_000);
+    expect(parseByteSize('4194304', 'x')).to.equal(4194304);
+    for (const bad of ['', '1.5Mi', '16MiB', '-1', 'Mi', '16 Mi']) {
+      expect(() => parseByteSize(bad, 'x'), bad).to.throw(ConfigError);
+    }
+    const config = parse(['--cert-dir', 'd', '--max-buffered-bytes', '32Mi', '--max-waiting-reviews', '10']);
+    expect(config).to.deep.include({ maxBufferedBytes: 32 * 1024 * 1024, maxWaitingReviews: 10 });
+    expect(rejection(['--cert-dir', 'd', '--max-buffered-bytes', '1Mi'])).to.include('at least 3Mi');
+    expect(rejection(['--cert-dir', 'd', '--max-waiting-reviews', 'many'])).to.include('not a whole number');
   });
 
   it('rejects contradictions and out-of-range values', function () {
