@@ -7,8 +7,13 @@
 //   3. waits until every Deployment is available and every pod Running, then prints the local
 //      `kubectl get pods -o wide` (workers with 10.244.x IPs, the virtual node with 172.16.x)
 //      and what was replicated into the twin namespace of the remote cluster;
-//   4. deletes the payment pod and shows its replacement Running;
-//   5. leaves the sandbox up and prints how to use it and how to tear it down.
+//   4. operates an offloaded frontend pod like any other: `kubectl port-forward
+//      service/frontend-external 8080:80` answers an HTTP request (the sandbox's pod server, through
+//      kwok's port-forward in the remote cluster, says which pod and cluster it stands for), then
+//      `kubectl logs` and `kubectl exec` on that pod;
+//   5. deletes the payment pod and shows its replacement Running;
+//   6. leaves the sandbox up and prints how to use it and how to tear it down.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -80,7 +85,9 @@ export async function run(argv: string[]): Promise<number> {
     return await demo(path.resolve(values.dir), values.namespace, timeoutMs);
   } catch (e) {
     process.stderr.write(`kube-offload demo failed: ${(e as Error).message}\n`);
-    process.stderr.write(`the sandbox (if it started) is left up for inspection; "npx kube-offload sandbox down" tears it down\n`);
+    process.stderr.write(
+      `the sandbox (if it started) is left up for inspection; "npx kube-offload sandbox down" tears it down\n`,
+    );
     return 1;
   }
 }
@@ -104,13 +111,15 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   const cacheDir = path.join(dir, '.kube-cache');
   const localKc = state.clusters.local.kubeconfig;
   const remoteKc = state.clusters.remote.kubeconfig;
-  const kubectl = (kc: string, args: string[], input?: string): Promise<KubectlResult> => runKubectl(binDir, kc, cacheDir, args, input === undefined ? {} : { input });
+  const kubectl = (kc: string, args: string[], input?: string): Promise<KubectlResult> =>
+    runKubectl(binDir, kc, cacheDir, args, input === undefined ? {} : { input });
   const must = async (kc: string, args: string[], input?: string): Promise<string> => {
     const r = await kubectl(kc, args, input);
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr.trim() || r.stdout.trim()}`);
     return r.stdout;
   };
-  const json = async <T>(kc: string, args: string[]): Promise<T> => JSON.parse(await must(kc, [...args, '-o', 'json'])) as T;
+  const json = async <T>(kc: string, args: string[]): Promise<T> =>
+    JSON.parse(await must(kc, [...args, '-o', 'json'])) as T;
   const deadline = Date.now() + timeoutMs;
   const waitUntil = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => {
     let last = '';
@@ -129,7 +138,11 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   // The virtual node must be there before the pods come, or the scheduler has nowhere to
   // put the Remote ones (they would wait, but the demo is about watching them land).
   await waitUntil(`node ${SANDBOX_VIRTUAL_NODE} to be Ready`, async () => {
-    const node = await json<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(localKc, ['get', 'node', SANDBOX_VIRTUAL_NODE]);
+    const node = await json<{ status?: { conditions?: Array<{ type: string; status: string }> } }>(localKc, [
+      'get',
+      'node',
+      SANDBOX_VIRTUAL_NODE,
+    ]);
     return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined;
   });
 
@@ -149,18 +162,32 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   await waitUntil('every Deployment to be available and every pod Running', async () => {
     const deps = (await json<{ items: Deployment[] }>(localKc, ['-n', namespace, 'get', 'deployments'])).items;
     const pods = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods'])).items;
-    const live = pods.filter((p) => !p.metadata.deletionTimestamp && p.status.phase !== 'Failed' && p.status.phase !== 'Succeeded');
-    const available = deps.length >= deployments && deps.every((d) => (d.status.availableReplicas ?? 0) >= (d.spec.replicas ?? 1) && (d.status.updatedReplicas ?? 0) >= (d.spec.replicas ?? 1));
-    return available && live.length > 0 && live.every((p) => p.status.phase === 'Running' && p.status.podIP) ? true : undefined;
+    const live = pods.filter(
+      (p) => !p.metadata.deletionTimestamp && p.status.phase !== 'Failed' && p.status.phase !== 'Succeeded',
+    );
+    const available =
+      deps.length >= deployments &&
+      deps.every(
+        (d) =>
+          (d.status.availableReplicas ?? 0) >= (d.spec.replicas ?? 1) &&
+          (d.status.updatedReplicas ?? 0) >= (d.spec.replicas ?? 1),
+      );
+    return available && live.length > 0 && live.every((p) => p.status.phase === 'Running' && p.status.podIP)
+      ? true
+      : undefined;
   });
   note(`all pods Running after ${elapsed()}`);
 
   say();
   say(`$ kubectl -n ${namespace} get pods -o wide          # the local cluster`);
   process.stdout.write(await must(localKc, ['-n', namespace, 'get', 'pods', '-o', 'wide', '--sort-by=.spec.nodeName']));
-  const pods = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods'])).items.filter((p) => p.status.phase === 'Running');
+  const pods = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods'])).items.filter(
+    (p) => p.status.phase === 'Running',
+  );
   const onVirtual = pods.filter((p) => p.spec.nodeName === SANDBOX_VIRTUAL_NODE);
-  say(`# ${pods.length - onVirtual.length} pods on local workers (10.244.x), ${onVirtual.length} on ${SANDBOX_VIRTUAL_NODE} (the remote cluster, 172.16.x)`);
+  say(
+    `# ${pods.length - onVirtual.length} pods on local workers (10.244.x), ${onVirtual.length} on ${SANDBOX_VIRTUAL_NODE} (the remote cluster, 172.16.x)`,
+  );
 
   say();
   say(`$ KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get services,configmaps,secrets          # the remote cluster`);
@@ -169,22 +196,28 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   say(`$ KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get pods -o wide`);
   process.stdout.write(await must(remoteKc, ['-n', twin, 'get', 'pods', '-o', 'wide']));
 
-  // 4. Delete the payment pod; its Deployment replaces it (Remote: on the virtual node again).
+  // 4. kubectl port-forward, logs and exec on an offloaded pod.
+  await operateOffloadedPod({ binDir, kubeconfig: localKc, namespace, pods, must });
+
+  // 5. Delete the payment pod; its Deployment replaces it (Remote: on the virtual node again).
   const payment = pods.find((p) => p.metadata.labels?.app === 'paymentservice');
   if (!payment) throw new Error('no Running paymentservice pod');
   say();
   say(`$ kubectl -n ${namespace} delete pod ${payment.metadata.name}`);
   process.stdout.write(await must(localKc, ['-n', namespace, 'delete', 'pod', payment.metadata.name, '--wait=false']));
   await waitUntil('the payment pod to be replaced and Running', async () => {
-    const now = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods', '-l', 'app=paymentservice'])).items;
+    const now = (await json<{ items: Pod[] }>(localKc, ['-n', namespace, 'get', 'pods', '-l', 'app=paymentservice']))
+      .items;
     const gone = !now.some((p) => p.metadata.name === payment.metadata.name);
-    const replacement = now.find((p) => p.metadata.name !== payment.metadata.name && p.status.phase === 'Running' && p.status.podIP);
+    const replacement = now.find(
+      (p) => p.metadata.name !== payment.metadata.name && p.status.phase === 'Running' && p.status.podIP,
+    );
     return gone && replacement ? replacement : undefined;
   });
   say(`$ kubectl -n ${namespace} get pods -l app=paymentservice -o wide`);
   process.stdout.write(await must(localKc, ['-n', namespace, 'get', 'pods', '-l', 'app=paymentservice', '-o', 'wide']));
 
-  // 5. How to go on.
+  // 6. How to go on.
   const dirFlag = rel(dir) === '.sandbox' ? '' : ` --dir ${rel(dir)}`;
   say();
   say(`Demo done in ${elapsed()}. The sandbox is still up; explore it with:`);
@@ -195,6 +228,85 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   say(`  npx kube-offload sandbox status${dirFlag}     # the processes (logs: ${rel(path.join(dir, 'components'))})`);
   say(`Tear it down with:  npx kube-offload sandbox down${dirFlag}`);
   return 0;
+}
+
+interface OffloadedPodDemo {
+  binDir: string;
+  kubeconfig: string;
+  namespace: string;
+  pods: Pod[];
+  must: (kc: string, args: string[]) => Promise<string>;
+}
+
+/** The local port the demo asks kubectl to forward to the frontend (any free one if it is taken). */
+const FORWARD_PORT = 8080;
+
+/** `kubectl port-forward`, started; resolves with the local port once kubectl listens. */
+function startPortForward(demo: OffloadedPodDemo, target: string, ports: string) {
+  const argv = [`--kubeconfig=${demo.kubeconfig}`, '-n', demo.namespace, 'port-forward', target, ports];
+  const child = spawn(path.join(demo.binDir, 'kubectl'), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const listening = new Promise<number>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const port = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+      if (port) resolve(Number(port));
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', () => reject(new Error(`kubectl port-forward ${target} ${ports}: ${output.trim()}`)));
+  });
+  return { child, listening };
+}
+
+/** Forwards FORWARD_PORT (or, when taken, any port) to the Service; returns the command and the port. */
+async function forwardFrontend(demo: OffloadedPodDemo) {
+  for (const ports of [`${FORWARD_PORT}:80`, ':80']) {
+    const forward = startPortForward(demo, 'service/frontend-external', ports);
+    try {
+      return { ...forward, ports, localPort: await forward.listening };
+    } catch (err) {
+      if (ports === ':80') throw err;
+    }
+  }
+  throw new Error('unreachable');
+}
+
+/** Port 0 or none published: the provider serves no kubelet API (yet). */
+async function virtualNodeKubeletPort(demo: OffloadedPodDemo): Promise<number> {
+  const node = JSON.parse(await demo.must(demo.kubeconfig, ['get', 'node', SANDBOX_VIRTUAL_NODE, '-o', 'json']));
+  return Number(node.status?.daemonEndpoints?.kubeletEndpoint?.Port ?? 0);
+}
+
+async function operateOffloadedPod(demo: OffloadedPodDemo): Promise<void> {
+  const frontend = demo.pods.find(
+    (p) => p.metadata.labels?.app === 'frontend' && p.spec.nodeName === SANDBOX_VIRTUAL_NODE,
+  );
+  if (!frontend) throw new Error(`no Running frontend pod on ${SANDBOX_VIRTUAL_NODE}`);
+  if ((await virtualNodeKubeletPort(demo)) === 0) {
+    note(`${SANDBOX_VIRTUAL_NODE} publishes no kubelet port: skipping kubectl port-forward, logs and exec on it`);
+    return;
+  }
+  const ns = demo.namespace;
+  const forward = await forwardFrontend(demo);
+  try {
+    say();
+    say(
+      `$ kubectl -n ${ns} port-forward service/frontend-external ${forward.ports} &     # the frontend runs remotely`,
+    );
+    say(`$ curl -s http://127.0.0.1:${forward.localPort}/`);
+    const res = await fetch(`http://127.0.0.1:${forward.localPort}/`, { signal: AbortSignal.timeout(30_000) });
+    process.stdout.write(await res.text());
+  } finally {
+    forward.child.kill();
+  }
+  const pod = frontend.metadata.name;
+  say(`$ kubectl -n ${ns} logs ${pod} --tail=2`);
+  process.stdout.write(await demo.must(demo.kubeconfig, ['-n', ns, 'logs', pod, '--tail=2']));
+  say(`$ kubectl -n ${ns} exec ${pod} -- sh -c 'echo "hello from $(pwd)"'     # kwok runs it on this machine`);
+  process.stdout.write(
+    await demo.must(demo.kubeconfig, ['-n', ns, 'exec', pod, '--', 'sh', '-c', 'echo "hello from $(pwd)"']),
+  );
 }
 
 function rel(p: string): string {

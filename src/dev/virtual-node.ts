@@ -27,9 +27,6 @@ export const REMOTE_SERVICE_ACCOUNT = 'kube-offload-virtual-node-remote';
 /** The virtual node's InternalIP in the sandbox: where the local apiserver finds its kubelet API. */
 export const SANDBOX_NODE_IP = '127.0.0.1';
 
-/** Flag names the provider may use for its kubelet serving certificate's directory. */
-const CERT_DIR_FLAGS = ['--kubelet-cert-dir', '--kubelet-serving-cert-dir', '--cert-dir'];
-
 let knownFlags: Promise<Set<string>> | undefined;
 
 /** The flags `kube-offload virtual-node` takes, from its --help (read once per process). */
@@ -44,11 +41,12 @@ function providerFlags(ctx: SandboxContext): Promise<Set<string>> {
 async function kubeletApiArgs(ctx: SandboxContext, workDir: string): Promise<string[]> {
   const flags = await providerFlags(ctx);
   if (!flags.has('--kubelet-port')) return [];
-  const certDirFlag = CERT_DIR_FLAGS.find((flag) => flags.has(flag));
+  const optional = (flag: string, value: string) => (flags.has(flag) ? [flag, value] : []);
   return [
     '--kubelet-port', '0',
-    ...(flags.has('--client-ca-file') ? ['--client-ca-file', ctx.local.caCertPath] : []),
-    ...(certDirFlag ? [certDirFlag, path.join(workDir, 'kubelet-certs')] : []),
+    ...optional('--kubelet-address', SANDBOX_NODE_IP),
+    ...optional('--client-ca-file', ctx.local.caCertPath),
+    ...optional('--kubelet-cert-dir', path.join(workDir, 'kubelet-certs')),
   ];
 }
 
