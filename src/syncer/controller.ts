@@ -11,16 +11,13 @@
 // - we only ever update or delete objects that carry our ownership labels for this cluster, and
 //   deletes carry the uid we saw as a precondition;
 // - a foreign object or namespace with our name is reported (Event + metric), never written.
-import { statusCodeOf } from '../kube/client.ts';
-import { TerminalError, WorkQueue, realClock } from '../kube/workqueue.ts';
+import { WorkQueue, realClock } from '../kube/workqueue.ts';
 import type { Clock } from '../kube/workqueue.ts';
-import { errorMessage } from '../shared/errors.ts';
-import type { KubeObject } from '../../webhooks/types.ts';
-import { withKind } from './api.ts';
 import type { EventSink, SyncerClient, SyncerLogger } from './api.ts';
 import { BackfillController } from './backfill.ts';
 import type { LocalCaches, NamedCache, RemoteCaches } from './caches.ts';
 import { ConflictTracker } from './conflicts.ts';
+import { FailureReporter } from './failures.ts';
 import { parseKey } from './keys.ts';
 import type { QueueKey } from './keys.ts';
 import type { SyncerMetrics } from './metrics.ts';
@@ -61,8 +58,6 @@ export interface SyncerOptions {
 
 const DEFAULT_WORKERS = 16;
 const DEFAULT_RESYNC_PERIOD_MS = 300_000;
-/** Consecutive failures of a key before it is reported (warn log, ReplicationFailed Event). */
-const PERSISTENT_FAILURES = 3;
 
 /** Calls `fn` every `ms` on the clock until the returned function is called. */
 function every(clock: Clock, ms: number, fn: () => void): () => void {
@@ -96,6 +91,7 @@ export class Syncer {
   readonly #namespaceReconciler: NamespaceReconciler;
   readonly #objectReconciler: ObjectReconciler;
   readonly #backfill: BackfillController;
+  readonly #failures: FailureReporter;
   readonly #queueDepths = { copies: 0, backfill: 0 };
   #queue: WorkQueue | undefined;
   #running = false;
@@ -123,30 +119,8 @@ export class Syncer {
     this.#selector = selector;
     const conflicts = new ConflictTracker({ metrics, logger, events });
     this.#conflicts = conflicts;
-    this.#backfill = new BackfillController({
-      client: options.local.client,
-      namespaces: this.#local.namespaces,
-      metrics,
-      logger,
-      periodMs: options.backfillPeriodMs,
-      concurrency: Math.min(this.#workers(), 4),
-      clock: this.#clock,
-      onDepth: (depth) => this.#setQueueDepth('backfill', depth),
-    });
-    this.#wiring = new EventWiring({
-      localCluster,
-      local: this.#local,
-      remotes,
-      enqueue: (key) => this.#enqueue(key),
-      enqueueBackfill: (namespace) => {
-        if (this.#running) this.#backfill.enqueue(namespace);
-      },
-      active: () => this.#running,
-      onVirtualNodeChange: () => {
-        if (this.#selector.recompute()) this.resyncAll();
-      },
-      logger,
-    });
+    this.#backfill = this.#newBackfill();
+    this.#wiring = this.#newWiring(remotes);
     const shared = { localCluster, selector, conflicts, events, metrics, logger };
     this.#namespaceReconciler = new NamespaceReconciler({
       ...shared,
@@ -157,6 +131,38 @@ export class Syncer {
       ...shared,
       local: this.#local,
       enqueue: (key) => this.#enqueue(key),
+    });
+    this.#failures = new FailureReporter({ local: this.#local, events, logger });
+  }
+
+  #newBackfill(): BackfillController {
+    const { local, metrics, logger, backfillPeriodMs } = this.#options;
+    return new BackfillController({
+      client: local.client,
+      namespaces: local.caches.namespaces,
+      metrics,
+      logger,
+      periodMs: backfillPeriodMs,
+      concurrency: Math.min(this.#workers(), 4),
+      clock: this.#clock,
+      onDepth: (depth) => this.#setQueueDepth('backfill', depth),
+    });
+  }
+
+  #newWiring(remotes: RemoteCluster[]): EventWiring {
+    return new EventWiring({
+      localCluster: this.#options.clusterName,
+      local: this.#local,
+      remotes,
+      enqueue: (key) => this.#enqueue(key),
+      enqueueBackfill: (namespace) => {
+        if (this.#running) this.#backfill.enqueue(namespace);
+      },
+      active: () => this.#running,
+      onVirtualNodeChange: () => {
+        if (this.#selector.recompute()) this.resyncAll();
+      },
+      logger: this.#log,
     });
   }
 
@@ -247,7 +253,7 @@ export class Syncer {
       concurrency: this.#workers(),
       process: (key) => this.#reconcile(key),
       onDepth: (depth) => this.#setQueueDepth('copies', depth),
-      onError: (key, err, failures) => this.#onReconcileError(key, err, failures),
+      onError: (key, err, failures) => this.#failures.failed(key, err, failures),
       backoff: { baseMs: 200, maxMs: 60_000, jitter: 0.3 },
       clock: this.#clock,
     });
@@ -290,33 +296,5 @@ export class Syncer {
     if (!remote || key.kind === 'Backfill') return undefined;
     if (key.kind === 'Namespace') return this.#namespaceReconciler.reconcile(remote, key.name);
     return this.#objectReconciler.reconcile(remote, key.kind, key.namespace, key.name);
-  }
-
-  #onReconcileError(key: string, err: unknown, failures: number): void {
-    const terminal = err instanceof TerminalError;
-    const persistent = terminal || failures >= PERSISTENT_FAILURES;
-    const code = statusCodeOf(terminal ? err.cause : err);
-    const message = terminal
-      ? 'reconcile failed; not retried before the object changes or the next resync'
-      : 'reconcile failed; retrying with backoff';
-    this.#log[persistent ? 'warn' : 'debug']({ key, failures, code, err: errorMessage(err) }, message);
-    // Transient failures (stale cache 409s, a blip) are retried quietly; report persistent ones.
-    const parsed = parseKey(key);
-    if (!parsed || !persistent) return;
-    const local = this.#localObjectOf(parsed);
-    const event = `copy to remote ${parsed.remote} failed: ${errorMessage(err)}`;
-    if (local) this.#options.events.record(local, 'Warning', 'ReplicationFailed', event);
-  }
-
-  #localObjectOf(key: QueueKey): KubeObject | undefined {
-    const { namespaces, objects, slices } = this.#local;
-    if (key.kind === 'Backfill') return undefined;
-    if (key.kind === 'Namespace') {
-      const namespace = namespaces.get(key.name);
-      return namespace && withKind(namespace, 'Namespace');
-    }
-    const cache = key.kind === 'EndpointSlice' ? slices : objects[key.kind];
-    const object = cache.get(`${key.namespace}/${key.name}`);
-    return object && withKind(object, key.kind);
   }
 }

@@ -24,69 +24,51 @@ export interface SyncerMetrics {
   eventsDropped: Counter;
 }
 
+const PREFIX = 'kube_offload_syncer_';
+
 export function createMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): SyncerMetrics {
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'kube_offload_syncer_' });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const registers = [registry];
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> =>
+    new Counter({ name: PREFIX + name, help, labelNames, registers });
+  const gauge = (name: string, help: string): Gauge => new Gauge({ name: PREFIX + name, help, registers });
   let cacheSizes: (() => Record<string, number>) | undefined;
   return {
     setCacheSizes: (source) => {
       cacheSizes = source;
     },
     registry,
-    queueDepth: new Gauge({
-      name: 'kube_offload_syncer_queue_depth',
-      help: 'Keys waiting in the syncer work queue',
-      registers,
-    }),
+    queueDepth: gauge('queue_depth', 'Keys waiting in the syncer work queue'),
     reconcileDuration: new Histogram({
-      name: 'kube_offload_syncer_reconcile_duration_seconds',
+      name: `${PREFIX}reconcile_duration_seconds`,
       help: 'Duration of one reconcile of a queue key',
       labelNames: ['kind', 'result'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    writes: new Counter({
-      name: 'kube_offload_syncer_writes_total',
-      help: 'Write requests sent by the syncer',
-      labelNames: ['verb', 'kind', 'remote'],
-      registers,
-    }),
-    writeFailures: new Counter({
-      name: 'kube_offload_syncer_write_failures_total',
-      help: 'Write requests of the syncer that failed',
-      labelNames: ['verb', 'kind', 'remote', 'code'],
-      registers,
-    }),
-    conflicts: new Counter({
-      name: 'kube_offload_syncer_conflicts_total',
-      help: 'Remote objects or namespaces with our name that kube-offload does not own (left untouched)',
-      labelNames: ['kind', 'remote'],
-      registers,
-    }),
-    watchRestarts: new Counter({
-      name: 'kube_offload_syncer_watch_restarts_total',
-      help: 'Watch restarts of the syncer informers',
-      labelNames: ['informer', 'reason'],
-      registers,
-    }),
-    leader: new Gauge({
-      name: 'kube_offload_syncer_leader',
-      help: '1 while this replica is the active syncer',
-      registers,
-    }),
+    writes: counter('writes_total', 'Write requests sent by the syncer', ['verb', 'kind', 'remote']),
+    writeFailures: counter('write_failures_total', 'Write requests of the syncer that failed', [
+      'verb',
+      'kind',
+      'remote',
+      'code',
+    ]),
+    conflicts: counter(
+      'conflicts_total',
+      'Remote objects or namespaces with our name that kube-offload does not own (left untouched)',
+      ['kind', 'remote'],
+    ),
+    watchRestarts: counter('watch_restarts_total', 'Watch restarts of the syncer informers', ['informer', 'reason']),
+    leader: gauge('leader', '1 while this replica is the active syncer'),
     cacheObjects: new Gauge({
-      name: 'kube_offload_syncer_cache_objects',
+      name: `${PREFIX}cache_objects`,
       help: 'Objects held in each informer cache',
       labelNames: ['informer'],
       registers,
       collect() {
-        for (const [informer, n] of Object.entries(cacheSizes?.() ?? {})) this.set({ informer }, n);
+        for (const [informer, count] of Object.entries(cacheSizes?.() ?? {})) this.set({ informer }, count);
       },
     }),
-    eventsDropped: new Counter({
-      name: 'kube_offload_syncer_events_dropped_total',
-      help: 'Kubernetes Events dropped because the event queue was full',
-      registers,
-    }),
+    eventsDropped: counter('events_dropped_total', 'Kubernetes Events dropped because the event queue was full'),
   };
 }
