@@ -3,9 +3,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 
 export interface SyncerMetrics {
   registry: Registry;
-  /** Keys ready to be processed in the work queue. */
+  /** Keys ready to be processed in the work queues (copies and backfill). */
   queueDepth: Gauge;
-  /** Time spent in one reconcile, by key kind and result (ok, error, conflict). */
+  /** Time spent in one reconcile, by key kind and result (error, or an Outcome of result.ts: ok, wait, conflict...). */
   reconcileDuration: Histogram<'kind' | 'result'>;
   /** Write requests sent, by verb (create, update, delete, patch), kind and remote ("local" for backfill stamps). */
   writes: Counter<'verb' | 'kind' | 'remote'>;
