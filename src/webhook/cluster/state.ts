@@ -85,8 +85,7 @@ export function createClusterState(options: {
 }): ClusterState {
   const common = {
     client: options.client,
-    // Unused when a client is given; typed as client-node's KubeConfig until informer.ts takes the light one.
-    kubeConfig: options.client.kubeConfig as unknown as InformerOptions['kubeConfig'],
+    kubeConfig: options.client.kubeConfig,
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.registry ? { registry: options.registry } : {}),
   };

@@ -18,8 +18,9 @@ import type { Logger } from '../../shared/log.ts';
 import { clientText, clipText, createLineWriter } from '../../shared/log.ts';
 import type { AdmissionOutcome, WebhookMetrics } from '../metrics.ts';
 import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics.ts';
-import { contentTypeProblem, declaredLength, HttpError, MAX_BODY_BYTES, readJsonBody } from './body.ts';
+import { contentTypeProblem, declaredLength, HttpError, MAX_BODY_BYTES, parseJsonBody, readBody } from './body.ts';
 import type { AdmissionGate } from './gate.ts';
+import type { DecisionPacer } from './pacer.ts';
 import { encodeReview, parseReview } from './review.ts';
 
 export interface AdmissionDeps {
@@ -30,6 +31,8 @@ export interface AdmissionDeps {
   handlerTimeoutMs: number;
   /** Shared by all admission routes: bounds the request bytes held at once. */
   gate: AdmissionGate;
+  /** Shared by all admission routes: lets I/O in between long decisions. */
+  pacer: DecisionPacer;
 }
 
 /** A metav1.Status body: the API server shows its message when a webhook call fails. */
@@ -112,7 +115,7 @@ function errorClass(error: unknown): string {
 
 export function admissionRoute(path: string, handler: AdmissionHandler, deps: AdmissionDeps): AdmissionRoute {
   const webhook = webhookLabel(path);
-  const { context, handlerTimeoutMs, gate } = deps;
+  const { context, handlerTimeoutMs, gate, pacer } = deps;
   // Bound once: the webhook name is serialized into the child logger a single time.
   const logger = deps.logger.child({ webhook });
   // Admissions that pass are the bulk: a line each only at debug level (the metrics count
@@ -211,11 +214,11 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
         durationSeconds: seconds,
       });
     };
-    const decide = (parsed: unknown): void => {
+    const decide = (bytes: Buffer): void => {
       if (done) return;
-      body = parsed;
       try {
-        request = parseReview(parsed);
+        body = parseJsonBody(bytes);
+        request = parseReview(body);
         const verdict = handler(request, context) as AdmissionResponse | PromiseLike<AdmissionResponse>;
         if (isThenable(verdict)) {
           verdict.then(respond, fail).then(undefined, fail);
@@ -237,7 +240,7 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
         finish('bad_request');
         return;
       }
-      readJsonBody(req).then(decide, fail);
+      readBody(req).then((bytes) => pacer.run(() => decide(bytes)), fail);
     };
 
     // The API server gives up after the webhook's timeoutSeconds; answering first lets it show

@@ -10,6 +10,7 @@ import type { WebhookMetrics } from '../metrics.ts';
 import type { AdmissionRoute } from './admission.ts';
 import { admissionRoute, sendStatus } from './admission.ts';
 import { AdmissionGate } from './gate.ts';
+import { DecisionPacer } from './pacer.ts';
 import type { GateLimits } from './gate.ts';
 import type { Checks } from './health.ts';
 import { sendChecks } from './health.ts';
@@ -31,6 +32,12 @@ export interface AppDeps {
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/**
+ * Decision time per event-loop turn before further decisions wait for the next turn (see
+ * pacer.ts): far above a turn of ordinary reviews, far below a probe's 1 s timeout.
+ */
+const DECISION_SLICE_MS = 10;
+
 /** The path without the query, and without one trailing slash ("/healthz/" is "/healthz"). */
 function routePath(url: string): string {
   const query = url.indexOf('?');
@@ -41,8 +48,12 @@ function routePath(url: string): string {
 export function createRequestListener(deps: AppDeps): RequestListener {
   const gate = new AdmissionGate(deps.limits);
   deps.metrics.gateSource.stats = () => gate.stats();
+  // A decision that throws despite answering its own errors: a bug worth a line, not a crash.
+  const pacer = new DecisionPacer(DECISION_SLICE_MS, (error) =>
+    deps.logger.error({ errorClass: error instanceof Error ? error.name : typeof error }, 'admission decision threw'),
+  );
   const routes = new Map<string, AdmissionRoute>(
-    ADMISSION_PATHS.map((path) => [path, admissionRoute(path, deps.handlers[path], { ...deps, gate })]),
+    ADMISSION_PATHS.map((path) => [path, admissionRoute(path, deps.handlers[path], { ...deps, gate, pacer })]),
   );
   const serveOther = createOtherRoutes(deps, routes);
   return (req, res) => {

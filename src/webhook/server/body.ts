@@ -45,11 +45,11 @@ export function declaredLength(req: IncomingMessage): number | undefined {
 }
 
 /**
- * Reads and parses the body (the content type already checked). The bytes are collected into a
+ * Reads the body (the content type already checked). The bytes are collected into a
  * single buffer of the declared length when there is one, so a large body is held once, not as
  * chunks plus their concatenation.
  */
-export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<unknown> {
+export function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Promise<Buffer> {
   const declared = declaredLength(req);
   const tooLarge = (): HttpError =>
     new HttpError(413, 'RequestEntityTooLarge', `request body exceeds the limit of ${limit} bytes (3 MiB)`);
@@ -89,17 +89,20 @@ export function readJsonBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Prom
       else body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
       chunks = undefined;
       whole = undefined;
-      let parsed: unknown;
-      try {
-        parsed = JSON.parse(body.toString('utf8'));
-      } catch {
-        return reject(new HttpError(400, 'BadRequest', describeJsonSyntaxError(body)));
-      }
-      resolve(parsed);
+      resolve(body);
     });
     req.on('error', (error: NodeJS.ErrnoException) => {
       // The client went away mid-body (ECONNRESET "aborted"); nobody will read the answer.
       reject(new HttpError(400, 'BadRequest', `request body could not be read (${error.code ?? error.name})`));
     });
   });
+}
+
+/** The body as JSON; a 400 saying where it goes wrong when it is not. */
+export function parseJsonBody(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'BadRequest', describeJsonSyntaxError(body));
+  }
 }
