@@ -99,14 +99,16 @@ export class KubeletAuth {
       try {
         decision = await this.#decisions.get(decisionKey(user, attrs), () => this.#reviewAccess(user, attrs));
       } catch {
-        const message = `Authorization error (user=${user.username}, verb=${attrs.verb}, resource=nodes, subresource=${attrs.subresource})`;
+        const who = `user=${user.username}, verb=${attrs.verb}`;
+        const message = `Authorization error (${who}, resource=nodes, subresource=${attrs.subresource})`;
         return { ok: false, statusCode: 500, message };
       }
       if (decision.allowed) return { ok: true, user };
     }
     const first = attributes[0] as NodeRequestAttributes;
     const subresources = attributes.map((a) => a.subresource).join(' ');
-    const message = `Forbidden (user=${user.username}, verb=${first.verb}, resource=nodes, subresource(s)=[${subresources}])\n`;
+    const who = `user=${user.username}, verb=${first.verb}`;
+    const message = `Forbidden (${who}, resource=nodes, subresource(s)=[${subresources}])\n`;
     return { ok: false, statusCode: 403, message };
   }
 }

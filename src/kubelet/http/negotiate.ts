@@ -18,7 +18,9 @@ export function negotiateProtocol(header: string | string[] | undefined, support
   }
   const protocol = offered.find((p) => supported.includes(p));
   if (!protocol) {
-    const message = `unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]`;
+    const message =
+      'unable to upgrade: unable to negotiate protocol: ' +
+      `client supports [${offered.join(' ')}], server accepts [${supported.join(' ')}]`;
     return { ok: false, statusCode: 403, message };
   }
   return { ok: true, protocol };

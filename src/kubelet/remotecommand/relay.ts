@@ -32,11 +32,13 @@ export async function relayExec(client: ClientExecStreams, session: ExecSession)
   });
   connectStdin(client.stdin, session.stdin);
   if (client.resize) forwardResizes(client.resize, (size) => session.resize(size));
-  const outputs = [pipeOutput(session.stdout, client.stdout), pipeOutput(session.stderr, client.stderr)];
+  // Handled from the start: a client that hangs up fails these while the command still runs.
+  const outputs = Promise.all([pipeOutput(session.stdout, client.stdout), pipeOutput(session.stderr, client.stderr)]);
+  outputs.catch(() => undefined);
   let status: Buffer;
   try {
     status = (await session.done) ?? successStatus();
-    await Promise.all(outputs);
+    await outputs;
   } catch (err) {
     status = internalErrorStatus(err instanceof Error ? err.message : String(err));
   }

@@ -4,7 +4,8 @@
 //
 // Usage:
 //
-//	spdyclient exec -url https://127.0.0.1:10250/exec/ns/pod/c?command=sh&... -ca ca.pem -cert c.pem -key k.pem [-stdin] [-tty]
+//	spdyclient exec -url https://127.0.0.1:10250/exec/ns/pod/c?command=sh&... \
+//		-ca ca.pem -cert c.pem -key k.pem [-stdin] [-tty]
 //		[-protocol v4.channel.k8s.io] [-token T]
 //	spdyclient portforward -url https://127.0.0.1:10250/portForward/ns/pod -port 80 -bytes 10485760 [-conns 3]
 //
@@ -176,7 +177,8 @@ func runPortForward(args []string) {
 	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	stop, ready := make(chan struct{}), make(chan struct{})
 	var log bytes.Buffer
-	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", *port)}, stop, ready, &log, &log)
+	ports := []string{fmt.Sprintf("0:%d", *port)}
+	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, ports, stop, ready, &log, &log)
 	if err != nil {
 		fail(err)
 	}
@@ -189,11 +191,11 @@ func runPortForward(args []string) {
 	case <-time.After(30 * time.Second):
 		fail(errors.New("port-forward not ready after 30s"))
 	}
-	ports, err := fw.GetPorts()
+	forwarded, err := fw.GetPorts()
 	if err != nil {
 		fail(err)
 	}
-	local := fmt.Sprintf("127.0.0.1:%d", ports[0].Local)
+	local := fmt.Sprintf("127.0.0.1:%d", forwarded[0].Local)
 	results := make([]connResult, *conns)
 	var wg sync.WaitGroup
 	for i := range results {

@@ -1,7 +1,9 @@
 // The kubelet API against client-go's own SPDY clients (the code kube-apiserver and kubectl use
 // towards a kubelet), built from test/peers/spdyclient. Skipped without a Go toolchain.
 import { expect } from 'chai';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -125,6 +127,24 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
       expect(result.code, result.stderr).to.equal(0);
     }
     await waitFor(() => backend.open.size === 0 && echo.connections() === 0);
+  });
+
+  it('killing the client mid-command kills the command, with no stray rejections', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): number => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const url = execUrl(['sh', '-c', 'while true; do echo x; echo y >&2; sleep 0.02; done']);
+      const child = spawn(binary!, ['exec', '-url', url, ...tlsArgs()], { stdio: ['ignore', 'pipe', 'ignore'] });
+      await once(child.stdout, 'data');
+      expect(backend.open.size).to.equal(1);
+      child.kill('SIGKILL');
+      await waitFor(() => backend.open.size === 0);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(rejections).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
   });
 
   it('a pod not bound to this node is 404', async () => {

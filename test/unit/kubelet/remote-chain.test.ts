@@ -56,7 +56,8 @@ describe('kubelet API → remote apiserver → pod (Go peer in front)', function
   });
 
   const execUrl = (command: string[], streams: string, pod = 'web'): string =>
-    `https://127.0.0.1:${server.port}/exec/shop/${pod}/app?${command.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&${streams}`;
+    `https://127.0.0.1:${server.port}/exec/shop/${pod}/app?` +
+    `${command.map((c) => `command=${encodeURIComponent(c)}`).join('&')}&${streams}`;
 
   it('exec: output, stderr and exit code 3 travel back; the remote saw the twin pod and the remote token', async () => {
     const result = await runPeer(binary!, [
@@ -166,7 +167,7 @@ describe('kubelet API → remote apiserver → pod (Go peer in front)', function
     await waitFor(() => pods.open.size === 0 && echo.connections() === 0);
   });
 
-  it('logs: query passed through, follow streams until the client leaves, then the remote stream is cancelled', async () => {
+  it('logs: query passed through; a follow streams until the client leaves, then the remote one ends', async () => {
     const get = (query: string): Promise<{ status: number; body: string }> =>
       new Promise((resolve, reject) => {
         https

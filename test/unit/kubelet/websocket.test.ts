@@ -71,6 +71,26 @@ describe('kubelet API over WebSocket', () => {
     expect(JSON.parse(channels.get(3)?.toString() ?? '{}')).to.deep.include({ status: 'Success' });
   });
 
+  it('a client hanging up mid-command kills the command, with no stray rejections', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (reason: unknown): number => rejections.push(reason);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const loop = encodeURIComponent('while true; do echo x; echo y >&2; sleep 0.02; done');
+      const ws = connect(`/exec/default/web/c?command=sh&command=-c&command=${loop}&output=1&error=1`, [
+        'v5.channel.k8s.io',
+      ]);
+      await new Promise<void>((resolve) => ws.on('message', (d: Buffer) => d[0] === 2 && resolve()));
+      expect(backend.open.size).to.equal(1);
+      ws.terminate();
+      await waitFor(() => backend.open.size === 0);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(rejections).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   it('port-forward v4: port prefix first on both channels, data echoed, two ports at once', async () => {
     const ws = connect('/portForward/default/web?port=80&port=81', ['v4.channel.k8s.io']);
     const messages: Buffer[] = [];
