@@ -2,7 +2,7 @@
 // clusters selector mean the same everywhere.
 import { REPLICATE_KEY } from '../../webhooks/keys.ts';
 import { replicationDecision } from '../../webhooks/replicated.ts';
-import { compileSelector } from '../../webhooks/selector.ts';
+import { matchesSelector, parseClusterSelector } from '../../webhooks/selector.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 
 /** Stamped but excluded or opted out (kube-root-ca.crt, SA tokens, Helm releases, "false"). */
@@ -31,8 +31,14 @@ export function backfillStamp(object: KubeObject, kind: string): Record<string, 
   };
 }
 
-/** Compiles a `kube-offload.io/clusters` selector; throws the parser's error when invalid. */
+/**
+ * Compiles a `kube-offload.io/clusters` selector with the same parser and limits as the webhooks,
+ * so the syncer and pod placement agree on every value; throws the parser's error when invalid
+ * or over the limits.
+ */
 export function compileClusterSelector(selector: string): (labels: Record<string, string>) => boolean {
-  const match = compileSelector(selector);
-  return (labels) => match(labels);
+  const parsed = parseClusterSelector(selector);
+  if (!parsed.ok) throw parsed.error;
+  const requirements = parsed.requirements;
+  return (labels) => matchesSelector(labels, requirements);
 }

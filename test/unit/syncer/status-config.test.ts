@@ -125,6 +125,9 @@ describe('syncer rules (from the webhooks)', () => {
     expect(m({ region: 'eu' })).to.equal(true);
     expect(m({ region: 'eu', legacy: 'x' })).to.equal(false);
     expect(() => compileClusterSelector('region in (')).to.throw();
+    // The webhooks' limits apply here too, so replication and placement never disagree.
+    const tooMany = Array.from({ length: 65 }, (_, i) => `k${i}=v`).join(',');
+    expect(() => compileClusterSelector(tooMany)).to.throw(/65 requirements/);
   });
 });
 
