@@ -203,7 +203,8 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
       });
 
       it('exec -it gives the command a terminal', async () => {
-        const args = ['-n', NS, 'exec', '-it', app.pod, '--', 'sh', '-c', 'tty; echo tty-ok'];
+        // The command lingers a second: kwok drops terminal output still unread when it exits.
+        const args = ['-n', NS, 'exec', '-it', app.pod, '--', 'sh', '-c', 'tty; echo tty-ok; sleep 1'];
         const res = await runKubectlInTerminal(local, args, { env: mode.env, timeoutMs: 30_000 });
         expect(res.stdout.toString())
           .to.match(/\/dev\/pts\/\d+/)
@@ -414,20 +415,18 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
       await expectRefused(await clientCertificate(local.dir, 'kubelet-e2e-nobody'), app.pod, 403);
     });
 
-    it('maps paths to node subresources as a kubelet does: nodes/log reads logs but may not exec', async () => {
-      await kubectlOk(local, ['create', 'clusterrole', 'kubelet-e2e-node-logs', '--verb=get', '--resource=nodes/log']);
-      await kubectlOk(local, [
-        'create',
-        'clusterrolebinding',
-        'kubelet-e2e-node-logs',
-        '--clusterrole=kubelet-e2e-node-logs',
-        '--serviceaccount=default:kubelet-e2e-log-reader',
-      ]);
-      const reader = await serviceAccountToken(local, 'default', 'kubelet-e2e-log-reader');
-      await waitFor(async () => (await kubeletRequest(endpoint, reader, logsPath(app.pod))).status === 200, {
+    it('maps paths to node subresources as a kubelet does: nodes/stats reads stats, only nodes/proxy reaches pods', async () => {
+      const role = 'kubelet-e2e-node-stats';
+      await kubectlOk(local, ['create', 'clusterrole', role, '--verb=get', '--resource=nodes/stats']);
+      const binding = [`--clusterrole=${role}`, '--serviceaccount=default:kubelet-e2e-stats-reader'];
+      await kubectlOk(local, ['create', 'clusterrolebinding', role, ...binding]);
+      const reader = await serviceAccountToken(local, 'default', 'kubelet-e2e-stats-reader');
+      await waitFor(async () => (await kubeletRequest(endpoint, reader, '/stats/summary')).status === 200, {
         timeoutMs: 30_000,
-        description: 'nodes/log to allow reading logs',
+        description: 'nodes/stats to allow /stats/summary',
       });
+      // A kubelet authorizes /containerLogs as nodes/proxy (nodes/log is for /logs/, the node's own).
+      expect((await kubeletRequest(endpoint, reader, logsPath(app.pod))).status).to.equal(403);
       await expectRefused(reader, app.pod, 403);
     });
 

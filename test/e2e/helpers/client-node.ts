@@ -75,8 +75,8 @@ export async function clientNodePortForward(
 export interface LogStream {
   text(): string;
   stop(): void;
-  /** Settles when the log request ends (or is stopped). */
-  done: Promise<unknown>;
+  /** Resolves when the whole answer has arrived (client-node ends the stream it was given then). */
+  done: Promise<void>;
 }
 
 /** client-node's Log: the whole answer (follow: false) or a stream to stop (follow: true). */
@@ -86,8 +86,7 @@ export async function clientNodeLog(
   options: { follow?: boolean; tailLines?: number; timestamps?: boolean; previous?: boolean; sinceSeconds?: number },
 ): Promise<LogStream> {
   const out = new Collector();
-  let finish: (err: unknown) => void = () => {};
-  const done = new Promise((resolve) => (finish = resolve));
-  const abort = await new Log(kc).log(target.namespace, target.pod, target.container, out, finish, options);
+  const done = new Promise<void>((resolve) => out.once('finish', resolve));
+  const abort = await new Log(kc).log(target.namespace, target.pod, target.container, out, options);
   return { text: () => out.text(), stop: () => abort.abort(), done };
 }
