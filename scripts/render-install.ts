@@ -60,29 +60,43 @@ export function kustomize(dir: string, kubectl = kubectlPath()): string {
   return out.stdout;
 }
 
+export interface VariantSpec {
+  /** Paths relative to the repository. */
+  resources: string[];
+  components?: string[];
+  /** More kustomization fields (patches, images, ...). */
+  extra?: Record<string, unknown>;
+}
+
 /**
- * Builds a kustomization made on the fly: `resources` and `components` are paths relative to the
- * repository (kustomize wants them relative to the kustomization, so it lives in a temp dir).
+ * Runs `use` with the directory of a kustomization made on the fly (kustomize wants paths
+ * relative to the kustomization, so it lives in a temp dir that refers back to the repository).
  */
-export function kustomizeVariant(
-  spec: { resources: string[]; components?: string[]; extra?: Record<string, unknown> },
-  kubectl = kubectlPath(),
-): string {
+export function withVariantDir<T>(spec: VariantSpec, use: (dir: string) => T): T {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-kustomize-'));
+  const rel = (p: string): string => path.relative(dir, path.join(ROOT, p));
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: spec.resources.map(rel),
+    ...(spec.components?.length ? { components: spec.components.map(rel) } : {}),
+    ...spec.extra,
+  };
+  fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization));
+  let result: T | undefined;
   try {
-    const rel = (p: string): string => path.relative(dir, path.join(ROOT, p));
-    const kustomization = {
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: spec.resources.map(rel),
-      ...(spec.components?.length ? { components: spec.components.map(rel) } : {}),
-      ...spec.extra,
-    };
-    fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization));
-    return kustomize(dir, kubectl);
+    result = use(dir);
+    return result;
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    // An async `use` cleans up once it settles.
+    if (result instanceof Promise) void result.finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+    else fs.rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** `kubectl kustomize` of a kustomization made on the fly (see withVariantDir). */
+export function kustomizeVariant(spec: VariantSpec, kubectl = kubectlPath()): string {
+  return withVariantDir(spec, (dir) => kustomize(dir, kubectl));
 }
 
 /** Parses multi-document YAML as Kubernetes does (YAML 1.1: 0644 is octal, `on` is true). */

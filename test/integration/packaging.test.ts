@@ -294,7 +294,7 @@ describe('packaging', function () {
       }
     });
 
-    it('every dashboard query is valid PromQL (promtool query on a rule of its own)', function () {
+    it('every dashboard query is valid PromQL (promtool check rules, as recording rules)', function () {
       this.timeout(30_000);
       // Grafana's $__rate_interval/$__range and $namespace become ordinary values first.
       const dashboard = JSON.parse(
