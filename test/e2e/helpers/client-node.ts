@@ -10,9 +10,19 @@ export function kubeConfigFrom(kubeconfigPath: string): KubeConfig {
   return kc;
 }
 
-/** Collects what is written to it. */
+/**
+ * Collects what is written to it. A source piped in may fail (an aborted Log stream does, and
+ * client-node leaves that error unhandled): the error is kept instead of crashing the process.
+ */
 class Collector extends Writable {
   readonly chunks: Buffer[] = [];
+  sourceError: Error | undefined;
+
+  constructor() {
+    super();
+    this.on('pipe', (source) => source.on('error', (err: Error) => (this.sourceError = err)));
+  }
+
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
     this.chunks.push(Buffer.from(chunk));
     done();
