@@ -14,10 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { kubeOffloadComponents } from '../../src/dev/components.ts';
-import type { Cluster } from '../../src/sandbox/cluster.ts';
+import { startCluster, type Cluster } from '../../src/sandbox/cluster.ts';
 import { COMPONENTS, ROOT, parseObjects, withVariantDir } from '../../scripts/render-install.ts';
 import { exportedName, metricsUsed } from '../../scripts/metrics-used.ts';
 import { kubectlOk, useSandbox } from './helpers/index.ts';
+import { stringify } from 'yaml';
 
 const env = useSandbox({ components: kubeOffloadComponents });
 const local = (): Cluster => env.sandbox.local;
@@ -201,6 +202,95 @@ describe('packaging on real apiservers', function () {
       }
     } finally {
       fs.rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
+
+// GKE and other managed clusters admit system-cluster-critical pods only in namespaces whose
+// ResourceQuota matches that priority class (kube-apiserver's ResourceQuota plugin with
+// limitedResources). A cluster configured that way shows the refusal, and that
+// components/priority-quota (in the default install) lifts it.
+describe('priority-quota on an apiserver that limits critical priority classes', function () {
+  let cluster: Cluster | undefined;
+  let dir: string | undefined;
+  const pod = (): string => {
+    const install = parseObjects(fs.readFileSync(path.join(ROOT, 'deploy/install.yaml'), 'utf8'));
+    const deployment = install.find((o) => o.kind === 'Deployment' && o.metadata.name === 'kube-offload-webhook');
+    const template = (deployment?.spec as { template: { metadata: object; spec: object } }).template;
+    return stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { ...template.metadata, name: 'critical', namespace: 'kube-offload-system' },
+      spec: template.spec,
+    });
+  };
+
+  before(async function () {
+    this.timeout(300_000);
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-quota-'));
+    const config = path.join(dir, 'admission.yaml');
+    fs.writeFileSync(
+      config,
+      stringify({
+        apiVersion: 'apiserver.config.k8s.io/v1',
+        kind: 'AdmissionConfiguration',
+        plugins: [
+          {
+            name: 'ResourceQuota',
+            configuration: {
+              apiVersion: 'apiserver.config.k8s.io/v1',
+              kind: 'ResourceQuotaConfiguration',
+              limitedResources: [
+                {
+                  resource: 'pods',
+                  matchScopes: [
+                    {
+                      scopeName: 'PriorityClass',
+                      operator: 'In',
+                      values: ['system-node-critical', 'system-cluster-critical'],
+                    },
+                  ],
+                },
+              ],
+            },
+          },
+        ],
+      }),
+    );
+    cluster = await startCluster({
+      name: 'local',
+      dir: path.join(dir, 'cluster'),
+      binDir: env.sandbox.local.binDir,
+      apiserverArgs: [`--admission-control-config-file=${config}`],
+    });
+    await kubectlOk(cluster, ['create', 'namespace', 'kube-offload-system']);
+    await kubectlOk(cluster, ['-n', 'kube-offload-system', 'create', 'serviceaccount', 'kube-offload-webhook']);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    try {
+      await cluster?.stop();
+    } finally {
+      if (dir) fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    }
+  });
+
+  it('refuses the webhook pod without the quota and admits it with components/priority-quota', async function () {
+    this.timeout(60_000);
+    const c = cluster as Cluster;
+    const refused = await c.kubectl(['create', '--dry-run=server', '-f', '-'], { input: pod() });
+    expect(refused.code).to.not.equal(0);
+    expect(refused.stderr, refused.stderr).to.include('insufficient quota to match these scopes');
+    note(`without the quota: ${refused.stderr.trim()}`);
+    await kubectlOk(c, ['apply', '-f', path.join(ROOT, 'manifests/components/priority-quota/resourcequota.yaml')]);
+    // The quota controller must have computed the quota's usage before admission counts on it.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const res = await c.kubectl(['create', '--dry-run=server', '-f', '-'], { input: pod() });
+      if (res.code === 0) break;
+      if (Date.now() > deadline) throw new Error(`still refused with the quota: ${res.stderr}`);
+      await new Promise((r) => setTimeout(r, 250));
     }
   });
 });
