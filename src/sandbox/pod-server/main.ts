@@ -11,6 +11,7 @@ import { sleep } from '../../shared/async.ts';
 import { criLogLine } from '../kwok-kubelet-api.ts';
 import { ApiClient, type WatchEvent } from './api.ts';
 import { PodListener } from './listeners.ts';
+import { KwokNodes } from './nodes.ts';
 import { Pods, podKey, type PodObject } from './pods.ts';
 import type { ResponderHooks } from './responder.ts';
 
@@ -77,7 +78,8 @@ async function main(): Promise<void> {
     ready: () => synced,
     connections: () => ({ shared: shared.counts, pods: pods.connections() }),
   };
-  const pods = new Pods({ cluster: options.cluster, api: options.api, hooks, log });
+  const nodes = new KwokNodes(options.api);
+  const pods = new Pods({ cluster: options.cluster, api: options.api, nodes, hooks, log });
   const shared = new PodListener({ cluster: options.cluster }, hooks);
   await shared.listen(options.port);
   log(`pod server of cluster ${options.cluster} listening on 127.0.0.1:${options.port}`);

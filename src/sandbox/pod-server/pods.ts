@@ -1,10 +1,11 @@
-// The pods the pod server answers for. Every pod bound to a node, not finished, with declared
-// TCP container ports gets one listener per port and a kwok PortForward object (named after
+// The pods the pod server answers for. Every pod bound to a node kwok plays, not finished, with
+// declared TCP container ports gets one listener per port and a kwok PortForward object (named after
 // the pod, owned by it) that sends kwok's port-forward for those ports to the listeners.
 // Pods without declared ports cost nothing: the shared listener answers for them.
 import type { ApiClient } from './api.ts';
 import type { ResponderHooks } from './responder.ts';
 import { PodListener, type ConnectionCounts } from './listeners.ts';
+import type { KwokNodes } from './nodes.ts';
 
 export interface PodObject {
   metadata: { name: string; namespace: string; uid: string; deletionTimestamp?: string };
@@ -42,6 +43,7 @@ interface PodEntry {
 export interface PodsOptions {
   cluster: string;
   api: ApiClient;
+  nodes: KwokNodes;
   hooks: ResponderHooks;
   log: (line: string) => void;
 }
@@ -100,7 +102,7 @@ export class Pods {
   async #reconcile(pod: PodObject): Promise<void> {
     const key = podKey(pod);
     const entry = this.#entries.get(key);
-    if (!wantsListeners(pod)) return this.#forget(key, !!entry);
+    if (!(await this.#served(pod))) return this.#forget(key, !!entry);
     if (entry && entry.uid !== pod.metadata.uid) await this.#forget(key, false);
     const current = this.#entries.get(key) ?? (await this.#open(pod));
     for (const listener of current.listeners.values()) {
@@ -108,6 +110,10 @@ export class Pods {
       listener.identity.nodeName = pod.spec?.nodeName;
     }
     if (!current.forwarded) current.forwarded = await this.#applyPortForward(pod, current);
+  }
+
+  async #served(pod: PodObject): Promise<boolean> {
+    return wantsListeners(pod) && this.#options.nodes.plays(pod.spec?.nodeName ?? '');
   }
 
   async #open(pod: PodObject): Promise<PodEntry> {
