@@ -10,12 +10,14 @@
 # Progress goes to stderr; stdout gets exactly one line, the bin directory, so callers can do
 #   BIN=$(bash controlplane/build.sh | tail -1)
 #
-# Usage: build.sh [--print-bin-dir | --print-key | --force | --tool NAME | --help]
+# Usage: build.sh [--print-bin-dir | --print-key | --force | --tool NAME | --real-node | --help]
 #   --print-bin-dir  print the bin directory (built or not) and exit; needs no Go
 #   --print-key      print the version key and exit
 #   --force          rebuild even if the cache is complete
 #   --tool NAME      build only the packaging tool NAME (helm, promtool) into the bin directory
 #                    when missing or stale, and print its path (see build_tool below)
+#   --real-node      build only what the sandbox's real nodes need (kubelet, kube-proxy, coredns,
+#                    the demo shop's server) when missing or stale, and print the bin directory
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -38,7 +40,8 @@ case "${1:-}" in
   --print-key) MODE=print-key ;;
   --force) MODE=force ;;
   --tool) MODE=tool; TOOL=${2:-}; [[ -n "$TOOL" ]] || die "--tool needs a name (helm, promtool)" ;;
-  -h|--help) sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  --real-node) MODE=real-node ;;
+  -h|--help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
   *) die "unknown argument: $1 (try --help)" ;;
 esac
 
@@ -84,6 +87,43 @@ case "$MODE" in
   print-bin-dir) printf '%s\n' "$BIN"; exit 0 ;;
   print-key) printf '%s\n' "$KEY"; exit 0 ;;
 esac
+
+# --- version stamps -----------------------------------------------------------------------
+# set_version_stamps: sets kube_ldflags, etcd_ldflags, kwok_ldflags (also used by --real-node).
+set_version_stamps() {
+  local build_date k8s_core k8s_major k8s_minor pkg
+  build_date=$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)
+  k8s_core=${K8S_VERSION#v}; k8s_core=${k8s_core%%[-+]*}
+  k8s_major=${k8s_core%%.*}
+  k8s_minor=${k8s_core#*.}; k8s_minor=${k8s_minor%%.*}
+  kube_ldflags=""
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    kube_ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION}"
+    kube_ldflags+=" -X ${pkg}.gitMajor=${k8s_major}"
+    kube_ldflags+=" -X ${pkg}.gitMinor=${k8s_minor}"
+    # Built from the published module zip, not a git checkout: no commit hash is known.
+    # "archive" is the tree state upstream uses for source without git metadata.
+    kube_ldflags+=" -X ${pkg}.gitCommit=unknown"
+    kube_ldflags+=" -X ${pkg}.gitTreeState=archive"
+    kube_ldflags+=" -X ${pkg}.buildDate=${build_date}"
+  done
+  etcd_ldflags=" -X go.etcd.io/etcd/api/v3/version.GitSHA=go-module-${ETCD_VERSION}"
+  kwok_ldflags=" -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
+  kwok_ldflags+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${K8S_VERSION#v}"
+}
+
+# require_go: Go >= MIN_GO on PATH (else a clear error); sets GOVER.
+require_go() {
+  local num
+  command -v go >/dev/null 2>&1 ||
+    die "'go' not found on PATH; Go >= ${MIN_GO} is needed to build the control plane"
+  GOVER=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null) || die "'go env GOVERSION' failed; is Go installed correctly?"
+  GOVER=${GOVER#go}
+  num=${GOVER%%[!0-9.]*} # strip suffixes such as "rc1" or " X:..."
+  if [[ "$(printf '%s\n%s\n' "$MIN_GO" "$num" | sort -V | head -n1)" != "$MIN_GO" ]]; then
+    die "Go ${GOVER} is too old; Go >= ${MIN_GO} is needed (k8s.io/kubernetes ${K8S_VERSION} requires it)"
+  fi
+}
 
 # --- packaging tools: helm, promtool (build_tool) ------------------------------------------
 # Used by the packaging tests only (the Helm chart, the PrometheusRule), so never built by a plain
@@ -146,6 +186,78 @@ if [[ "$MODE" == tool ]]; then
   exit 0
 fi
 
+# --- real-node binaries: kubelet, kube-proxy, coredns, shop (build_real_node) ---------------
+# What the sandbox's real nodes run (src/sandbox/realnode): a kubelet and kube-proxy from the same
+# k8s.io/kubernetes as the control plane (module realnode/kube), a slim CoreDNS (realnode/coredns)
+# and the demo shop's server (demo/shop/server, baked into the nodes' image). Never built by a plain
+# run: `build.sh --real-node` builds each one that is missing or whose sources changed into the bin
+# dir and prints the bin dir. Like agnhost-webhook they are not part of KEY: each binary's module
+# files and REAL_NODE_RECIPE hash to <key>/NAME.src-hash. Build the control plane first: a full
+# control-plane build replaces the whole key directory.
+REAL_NODE_RECIPE=1
+# name|module dir (relative to controlplane/)|package|kind (kube: the control plane's tags and stamps)
+REAL_NODE_TARGETS=(
+  "kubelet|realnode/kube|k8s.io/kubernetes/cmd/kubelet|kube"
+  "kube-proxy|realnode/kube|k8s.io/kubernetes/cmd/kube-proxy|kube"
+  "coredns|realnode/coredns|.|plain"
+  "shop|../demo/shop/server|.|plain"
+)
+real_node_hash() { # real_node_hash <module dir>
+  (
+    cd "$HERE/$1"
+    {
+      echo "real-node-recipe=$REAL_NODE_RECIPE"
+      find . -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print | LC_ALL=C sort | xargs sha256sum
+    } | sha256sum | cut -c1-12
+  )
+}
+real_node_stale() { # real_node_stale <target spec>: missing, or built from other sources
+  local name dir
+  IFS='|' read -r name dir _ <<<"$1"
+  [[ ! -x "$BIN/$name" || "$(cat "$DEST/$name.src-hash" 2>/dev/null)" != "$(real_node_hash "$dir")" ]]
+}
+build_real_node_one() { # build_real_node_one <target spec> <temp dir>
+  local name dir pkg kind tags="" ldx="" hash t0=$SECONDS
+  IFS='|' read -r name dir pkg kind <<<"$1"
+  hash=$(real_node_hash "$dir")
+  [[ "$kind" == kube ]] && { ldx=$kube_ldflags; tags="selinux,notest,grpcnotrace"; }
+  log "building $name (controlplane/$dir, sources $hash)..."
+  (cd "$HERE/$dir" && go build -p 2 -mod=readonly -trimpath -buildvcs=false ${tags:+-tags="$tags"} \
+    -ldflags="-s -w${ldx}" -o "$2/$name" "$pkg") || die "building $name ($pkg in controlplane/$dir) failed"
+  mv -f "$2/$name" "$BIN/$name"
+  printf '%s\n' "$hash" >"$2/hash"
+  mv -f "$2/hash" "$DEST/$name.src-hash"
+  log "built $name in $((SECONDS - t0))s"
+}
+build_real_node() {
+  local t stale=() tmp
+  [[ "$(modver "$HERE/realnode/kube/go.mod" k8s.io/kubernetes)" == "$K8S_VERSION" ]] ||
+    die "controlplane/realnode/kube/go.mod must require k8s.io/kubernetes ${K8S_VERSION}, as controlplane/kube does"
+  for t in "${REAL_NODE_TARGETS[@]}"; do real_node_stale "$t" && stale+=("$t"); done
+  if ((${#stale[@]} == 0)); then
+    log "real-node binaries cached at $BIN"
+    return 0
+  fi
+  require_go
+  export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0
+  mkdir -p "$BIN"
+  exec 8>"$CACHE_ROOT/.lock-$KEY-real-node"
+  flock 8
+  set_version_stamps
+  tmp=$(mktemp -d "$BIN/.tmp-real-node.XXXXXX")
+  trap 'rm -rf "$tmp"' EXIT
+  for t in "${stale[@]}"; do
+    real_node_stale "$t" && build_real_node_one "$t" "$tmp" # another run may have built it meanwhile
+  done
+  rm -rf "$tmp"
+  trap - EXIT
+}
+if [[ "$MODE" == real-node ]]; then
+  build_real_node
+  printf '%s\n' "$BIN"
+  exit 0
+fi
+
 # The agnhost module must use the control plane's k8s.io/kubernetes.
 AGNHOST_K8S_VERSION=$(modver "$HERE/agnhost/go.mod" k8s.io/kubernetes)
 [[ "$AGNHOST_K8S_VERSION" == "$K8S_VERSION" ]] ||
@@ -179,14 +291,7 @@ if [[ "$MODE" != force ]] && complete "$BIN" && agnhost_current "$DEST"; then
 fi
 
 # --- Go toolchain check -------------------------------------------------------------------
-command -v go >/dev/null 2>&1 ||
-  die "'go' not found on PATH; Go >= ${MIN_GO} is needed to build the control plane"
-GOVER=$(GOTOOLCHAIN=local go env GOVERSION 2>/dev/null) || die "'go env GOVERSION' failed; is Go installed correctly?"
-GOVER=${GOVER#go}
-GOVER_NUM=${GOVER%%[!0-9.]*} # strip suffixes such as "rc1" or " X:..."
-if [[ "$(printf '%s\n%s\n' "$MIN_GO" "$GOVER_NUM" | sort -V | head -n1)" != "$MIN_GO" ]]; then
-  die "Go ${GOVER} is too old; Go >= ${MIN_GO} is needed (k8s.io/kubernetes ${K8S_VERSION} requires it)"
-fi
+require_go # see its definition above
 # Use the Go that is installed; never switch to (or download) another toolchain silently.
 export GOTOOLCHAIN=local
 # The modules here are standalone; ignore any go.work a parent directory might hold.
@@ -213,25 +318,7 @@ fi
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# --- version stamps -----------------------------------------------------------------------
-BUILD_DATE=$(date -u ${SOURCE_DATE_EPOCH:+--date=@${SOURCE_DATE_EPOCH}} +%Y-%m-%dT%H:%M:%SZ)
-k8s_core=${K8S_VERSION#v}; k8s_core=${k8s_core%%[-+]*}
-K8S_MAJOR=${k8s_core%%.*}
-K8S_MINOR=${k8s_core#*.}; K8S_MINOR=${K8S_MINOR%%.*}
-kube_ldflags=""
-for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-  kube_ldflags+=" -X ${pkg}.gitVersion=${K8S_VERSION}"
-  kube_ldflags+=" -X ${pkg}.gitMajor=${K8S_MAJOR}"
-  kube_ldflags+=" -X ${pkg}.gitMinor=${K8S_MINOR}"
-  # Built from the published module zip, not a git checkout: no commit hash is known.
-  # "archive" is the tree state upstream uses for source without git metadata.
-  kube_ldflags+=" -X ${pkg}.gitCommit=unknown"
-  kube_ldflags+=" -X ${pkg}.gitTreeState=archive"
-  kube_ldflags+=" -X ${pkg}.buildDate=${BUILD_DATE}"
-done
-etcd_ldflags=" -X go.etcd.io/etcd/api/v3/version.GitSHA=go-module-${ETCD_VERSION}"
-kwok_ldflags=" -X sigs.k8s.io/kwok/pkg/consts.Version=${KWOK_VERSION#v}"
-kwok_ldflags+=" -X sigs.k8s.io/kwok/pkg/consts.KubeVersion=${K8S_VERSION#v}"
+set_version_stamps
 
 # --- build ----------------------------------------------------------------------------------
 START=$SECONDS
