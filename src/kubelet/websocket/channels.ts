@@ -84,8 +84,16 @@ export class WsChannels {
     });
   }
 
-  close(code = 1000): void {
-    if (this.#ws.readyState === this.#ws.OPEN || this.#ws.readyState === this.#ws.CONNECTING) this.#ws.close(code);
+  /**
+   * Starts the closing handshake; drops the socket if the peer has not answered within
+   * `forceAfterMs` (ws itself would wait 30 s, long for one finished connection of many).
+   */
+  close(code = 1000, forceAfterMs = 5000): void {
+    if (this.#ws.readyState !== this.#ws.OPEN && this.#ws.readyState !== this.#ws.CONNECTING) return;
+    this.#ws.close(code);
+    const force = setTimeout(() => this.#ws.terminate(), forceAfterMs);
+    force.unref();
+    void this.closed.then(() => clearTimeout(force));
   }
 
   terminate(): void {

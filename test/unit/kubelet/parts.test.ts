@@ -2,7 +2,10 @@ import { expect } from 'chai';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
 import { negotiateProtocol } from '../../../src/kubelet/http/negotiate.ts';
 import { matchRoute, parseExecOptions, parseLogQuery, parseStreamOptions } from '../../../src/kubelet/http/routes.ts';
 import { forwardResizes } from '../../../src/kubelet/remotecommand/relay.ts';
@@ -13,6 +16,7 @@ import {
   successStatus,
 } from '../../../src/kubelet/remotecommand/status.ts';
 import { certificateCovers, loadOrCreateServingCert } from '../../../src/kubelet/tls.ts';
+import { WsChannels } from '../../../src/kubelet/websocket/channels.ts';
 
 describe('kubelet API parts', () => {
   describe('routes', () => {
@@ -127,6 +131,24 @@ describe('kubelet API parts', () => {
         { width: 80, height: 24 },
         { width: 100, height: 40 },
       ]);
+    });
+  });
+
+  describe('WebSocket channels', () => {
+    it('close() drops the socket when the peer never answers the closing handshake', async () => {
+      const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+      await once(server, 'listening');
+      // The peer stops reading: it will never see, let alone answer, our close frame.
+      server.on('connection', (peer: WebSocket & { _socket: { pause(): void } }) => peer._socket.pause());
+      const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+      await once(ws, 'open');
+      const channels = new WsChannels(ws, { closeSignal: false });
+      const started = Date.now();
+      channels.close(1000, 200);
+      await channels.closed;
+      expect(Date.now() - started).to.be.lessThan(5000);
+      for (const client of server.clients) client.terminate();
+      server.close();
     });
   });
 
