@@ -268,6 +268,8 @@ async function connectionsHeld(bench: KubeletBench, count: number): Promise<bool
   return Object.values(ports).reduce((sum, port) => sum + port.open, 0) >= count;
 }
 
+const p50 = (sorted: Float64Array): string => `p50 ${percentileSorted(sorted, 50).toFixed(1)} ms`;
+
 function kubeletRows(
   options: BenchOptions,
   results: {
@@ -299,12 +301,12 @@ function kubeletRows(
     row(1, {
       ours: percentileSorted(firstBytes.ours, 99),
       floor: percentileSorted(firstBytes.floor, 99),
-      note: `${floorNote}; ${firstBytes.ours.length} connections each; p50 ${percentileSorted(firstBytes.ours, 50).toFixed(1)} ms`,
+      note: `${floorNote}; ${firstBytes.ours.length} connections each; ${p50(firstBytes.ours)}`,
     }),
     row(2, {
       ours: percentileSorted(logLatencies.ours, 99),
       floor: percentileSorted(logLatencies.floor, 99),
-      note: `${floorNote}; ${logLatencies.ours.length} lines; p50 ${percentileSorted(logLatencies.ours, 50).toFixed(1)} ms`,
+      note: `${floorNote}; ${logLatencies.ours.length} lines; ${p50(logLatencies.ours)}`,
     }),
     row(3, {
       ours: median(execs.ours),

@@ -185,9 +185,9 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
     (p) => p.status.phase === 'Running',
   );
   const onVirtual = pods.filter((p) => p.spec.nodeName === SANDBOX_VIRTUAL_NODE);
-  say(
-    `# ${pods.length - onVirtual.length} pods on local workers (10.244.x), ${onVirtual.length} on ${SANDBOX_VIRTUAL_NODE} (the remote cluster, 172.16.x)`,
-  );
+  const onWorkers = pods.length - onVirtual.length;
+  const where = `${onVirtual.length} on ${SANDBOX_VIRTUAL_NODE} (the remote cluster, 172.16.x)`;
+  say(`# ${onWorkers} pods on local workers (10.244.x), ${where}`);
 
   say();
   say(`$ KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get services,configmaps,secrets          # the remote cluster`);

@@ -59,7 +59,10 @@ export interface VirtualNodeComponentOptions {
   serviceAccounts?: boolean;
 }
 
-export async function virtualNodeComponent(ctx: SandboxContext, options: VirtualNodeComponentOptions = {}): Promise<ComponentSpec> {
+export async function virtualNodeComponent(
+  ctx: SandboxContext,
+  options: VirtualNodeComponentOptions = {},
+): Promise<ComponentSpec> {
   const name = options.name ?? 'virtual-node';
   const port = await ctx.freePort();
   const asServiceAccounts = options.serviceAccounts ?? true;

@@ -65,8 +65,12 @@ function systemTar(): string {
 }
 
 function writeTarShim(binDir: string): void {
-  const shim = `#!/bin/sh\n# 512-byte records: stop at the end of the archive, whether or not stdin ends.\nexec ${systemTar()} "$@" -b1\n`;
-  fs.writeFileSync(path.join(binDir, 'tar'), shim, { mode: 0o755 });
+  const shim = [
+    '#!/bin/sh',
+    '# 512-byte records: stop at the end of the archive, whether or not stdin ends.',
+    `exec ${systemTar()} "$@" -b1`,
+  ];
+  fs.writeFileSync(path.join(binDir, 'tar'), `${shim.join('\n')}\n`, { mode: 0o755 });
 }
 
 /** Creates the directories, both logs (with a first line each) and the containers' tools. */

@@ -128,7 +128,7 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
   });
 
   describe('kubectl logs', () => {
-    it('shows the remote container log, with --tail, --timestamps, --previous and --since as on the floor', async () => {
+    it('shows the remote container log as on the floor: --tail, --timestamps, --previous, --since', async () => {
       const id = uniqueId();
       fs.appendFileSync(
         remote.containers.logFile,
@@ -152,7 +152,7 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
       expect(since).to.include(`line-1-${id}`).and.not.include(`old-${id}`);
     });
 
-    it('keeps `logs -f` streaming for more than 30 s with quiet gaps, and closes the remote stream when kubectl is killed', async function () {
+    it('keeps `logs -f` streaming > 30 s with quiet gaps; killing kubectl closes the remote stream', async function () {
       this.timeout(120_000);
       const baseline = await openPodStreams(remote, 'log');
       const follow = spawnKubectl(local, ['-n', NS, 'logs', '-f', '--tail=0', app.pod]);
@@ -261,7 +261,7 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
         });
       }
 
-      it("port-forward: 100 sequential connections leave no growth in the provider's sockets or memory", async function () {
+      it('port-forward: 100 sequential connections grow neither provider sockets nor memory', async function () {
         this.timeout(180_000);
         const pid = providerPid();
         const pf = await startPortForward(local, {
@@ -397,7 +397,7 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
       expect(await podServerConnections(), 'a refused port-forward reached the pod').to.equal(before);
     }
 
-    it('serves the apiserver (kubelet client certificate) and refuses a pod not on the virtual node with 404', async () => {
+    it('serves the apiserver (its kubelet client certificate); 404 for a pod not on the virtual node', async () => {
       const apiserver = apiserverKubeletClient(local.dir);
       const logs = await kubeletRequest(endpoint, apiserver, `${logsPath(app.pod)}?tailLines=1`);
       expect(logs.status, logs.body).to.equal(200);
@@ -415,7 +415,7 @@ describe('kubectl on an offloaded pod: the virtual node kubelet API (e2e)', func
       await expectRefused(await clientCertificate(local.dir, 'kubelet-e2e-nobody'), app.pod, 403);
     });
 
-    it('maps paths to node subresources as a kubelet does: nodes/stats reads stats, only nodes/proxy reaches pods', async () => {
+    it('authorizes as a kubelet: nodes/stats reads stats, only nodes/proxy reaches pods', async () => {
       const role = 'kubelet-e2e-node-stats';
       await kubectlOk(local, ['create', 'clusterrole', role, '--verb=get', '--resource=nodes/stats']);
       const binding = [`--clusterrole=${role}`, '--serviceaccount=default:kubelet-e2e-stats-reader'];

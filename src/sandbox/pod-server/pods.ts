@@ -153,7 +153,8 @@ export class Pods {
       metadata: { name, namespace, ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name, uid }] },
       spec: { forwards },
     };
-    const path = `/${PORT_FORWARDS}/namespaces/${namespace}/portforwards/${name}?fieldManager=${FIELD_MANAGER}&force=true`;
+    const query = `fieldManager=${FIELD_MANAGER}&force=true`;
+    const path = `/${PORT_FORWARDS}/namespaces/${namespace}/portforwards/${name}?${query}`;
     const res = await this.#options.api.request('PATCH', path, object, 'application/apply-patch+yaml');
     if (res.status === 200 || res.status === 201) return true;
     this.#options.log(
