@@ -145,6 +145,19 @@ function replaceBetweenMarkers(file: string, content: string): void {
 
 type Results = ReturnType<typeof resultsOf>;
 
+/** Breaks text into lines of at most `width` characters at spaces (Markdown prose). */
+function wrap(text: string, width: number): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}
+
 function resultsOf(
   parsed: Parsed,
   rows: Row[],
@@ -197,7 +210,7 @@ function writeFullRun(results: Results, ctx: BenchContext): void {
     `${count(rows, 'miss')} miss, ${rows.length - count(rows, 'pass') - count(rows, 'miss') - count(rows, 'info')} ` +
     `not measured) is in [\`bench/README.md\`](bench/README.md#latest-results), with what each row means, its ` +
     `floor and its target.`;
-  replaceBetweenMarkers(TOP_README, summary);
+  replaceBetweenMarkers(TOP_README, wrap(summary, 100));
   ctx.log('wrote the table into bench/README.md and the summary into README.md');
 }
 
