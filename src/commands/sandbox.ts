@@ -1,9 +1,10 @@
-// `kube-offload sandbox up|down|status [--dir D] [--no-kube-offload] [--audit]`
+// `kube-offload sandbox up|down|status [--dir D] [--no-kube-offload] [--no-real-nodes] [--audit]`
 //
 // up      builds/reuses the control-plane binaries, starts the local and the remote cluster
 //         (and kube-offload's components) as background processes that outlive this
-//         command, writes <dir>/local.kubeconfig, <dir>/remote.kubeconfig, <dir>/state.json;
-//         returns when everything is ready.
+//         command, with one real node per cluster (unless --no-real-nodes), writes
+//         <dir>/local.kubeconfig, <dir>/remote.kubeconfig, <dir>/state.json; returns when
+//         everything is ready.
 // down    stops every process recorded in <dir> (checking each pid is still ours), verifies
 //         they are gone, removes <dir>.
 // status  prints each component up/down (and ready); exit 0 when all are up and ready.
@@ -15,7 +16,7 @@ import { ensureBinaries } from '../sandbox/binaries.ts';
 import { sandboxStatus, startSandbox, stopSandboxDir } from '../sandbox/sandbox.ts';
 import { kubeOffloadComponents } from '../dev/components.ts';
 
-const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--no-kube-offload] [--audit]
+const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--no-kube-offload] [--no-real-nodes] [--audit]
 
   up       start the local and remote clusters (plus kube-offload) in the background
   down     stop every process the sandbox started and remove DIR
@@ -23,6 +24,8 @@ const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--no-kube
 
   --dir DIR            sandbox directory (default: .sandbox)
   --no-kube-offload    up: clusters only, no webhook/syncer/virtual node
+  --no-real-nodes      up: fake (kwok) workers only; no real node (containerd, kubelet) per cluster,
+                       which needs root and Debian packages (installed when missing)
   --audit              up: write apiserver audit logs (DIR/<cluster>/logs/audit.log)
 `;
 
@@ -39,6 +42,7 @@ export async function run(argv: string[]): Promise<number> {
       options: {
         dir: { type: 'string', default: '.sandbox' },
         'no-kube-offload': { type: 'boolean', default: false },
+        'no-real-nodes': { type: 'boolean', default: false },
         audit: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -60,7 +64,11 @@ export async function run(argv: string[]): Promise<number> {
   const dir = path.resolve(values.dir);
   switch (sub) {
     case 'up':
-      return up(dir, { withKubeOffload: !values['no-kube-offload'], audit: values.audit });
+      return up(dir, {
+        withKubeOffload: !values['no-kube-offload'],
+        realNodes: !values['no-real-nodes'],
+        audit: values.audit,
+      });
     case 'down':
       return down(dir);
     case 'status':
@@ -71,7 +79,13 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function up(dir: string, opts: { withKubeOffload: boolean; audit: boolean }): Promise<number> {
+interface UpOptions {
+  withKubeOffload: boolean;
+  realNodes: boolean;
+  audit: boolean;
+}
+
+async function up(dir: string, opts: UpOptions): Promise<number> {
   const t0 = Date.now();
   const current = await sandboxStatus(dir);
   if (current.state && current.processes.length > 0 && current.processes.every((p) => p.up && p.ready !== false)) {
@@ -92,6 +106,7 @@ async function up(dir: string, opts: { withKubeOffload: boolean; audit: boolean 
       binDir,
       persistent: true,
       components: opts.withKubeOffload ? kubeOffloadComponents : [],
+      realNodes: opts.realNodes,
       audit: opts.audit,
       log: (line) => err(`sandbox: ${line}`),
     });

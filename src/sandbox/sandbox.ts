@@ -19,6 +19,15 @@ import {
 import { ensureBinaries } from './binaries.ts';
 import { isAlive, isOurs, terminateRecord, type ProcessRecord } from './procs.ts';
 import { recordedProcesses, STATE_FILE, writeState, type SandboxRun } from './sandbox-state.ts';
+import {
+  prepareRealNodesFor,
+  startRealNodesIn,
+  stopRealNodesOf,
+  stopStartedRealNodes,
+  withRealNodeFlags,
+  type PreparedRealNodes,
+  type RealNodes,
+} from './realnode/sandbox-hooks.ts';
 
 export type { RunningComponent } from './components.ts';
 export { readState, recordedProcesses, STATE_FILE } from './sandbox-state.ts';
@@ -35,6 +44,12 @@ export interface SandboxOptions {
   persistent?: boolean;
   /** Audit log on both apiservers (see Cluster.auditLogPath). */
   audit?: boolean | AuditOptions;
+  /**
+   * One real node per cluster (real-node-local, real-node-remote: containerd, kubelet, kube-proxy,
+   * CoreDNS, see realnode/index.ts) next to the fake workers, which get a NoSchedule taint. Needs
+   * root; one sandbox at a time per host. Default false: fake workers only, fast.
+   */
+  realNodes?: boolean;
   /** Per-cluster overrides. */
   local?: Partial<ClusterOptions>;
   remote?: Partial<ClusterOptions>;
@@ -49,6 +64,8 @@ export interface Sandbox {
   stateFile: string;
   components: RunningComponent[];
   context: SandboxContext;
+  /** The real nodes, when SandboxOptions.realNodes asked for them. */
+  readonly realNodes: RealNodes | undefined;
   /** Starts one more component (tests can add their own processes this way). */
   startComponent(spec: ComponentSpec): Promise<RunningComponent>;
   /** Stops everything; verifies no process is left. */
@@ -98,6 +115,7 @@ async function removeSandboxDir(dir: string): Promise<void> {
  * Returns the records that were running.
  */
 export async function stopSandboxDir(dir: string, opts: { removeDir?: boolean } = {}): Promise<ProcessRecord[]> {
+  await stopRealNodesOf(dir);
   const running = recordedProcesses(dir).filter(isOurs);
   await terminateInRankOrder(running);
   const left = running.filter(isOurs);
@@ -154,9 +172,26 @@ async function startClusters(options: SandboxOptions, defaults: ClusterDefaults)
   return results.map((result) => (result as PromiseFulfilledResult<Cluster>).value) as [Cluster, Cluster];
 }
 
-/** Components in reverse start order (they talk to the clusters), then both clusters. */
-async function stopRun(run: SandboxRun): Promise<void> {
+/** The clusters, with the apiserver flags real nodes need when they come; a failure gives the host back. */
+async function startClustersFor(
+  prepared: PreparedRealNodes | undefined,
+  options: SandboxOptions,
+  defaults: ClusterDefaults,
+): Promise<[Cluster, Cluster]> {
+  if (!prepared) return startClusters(options, defaults);
+  const flagged = { ...options, local: withRealNodeFlags(options.local), remote: withRealNodeFlags(options.remote) };
+  try {
+    return await startClusters(flagged, defaults);
+  } catch (err) {
+    await stopRealNodesOf(defaults.dir).catch(() => {});
+    throw err;
+  }
+}
+
+/** Components in reverse start order (they talk to the clusters), the real nodes, then both clusters. */
+async function stopRun(run: SandboxRun, realNodes?: RealNodes): Promise<void> {
   for (const component of [...run.components].reverse()) await component.stop();
+  await stopStartedRealNodes(realNodes);
   await Promise.all([run.local.stop(), run.remote.stop()]);
   fs.rmSync(run.stateFile, { force: true });
 }
@@ -166,7 +201,12 @@ async function componentSpecs(options: SandboxOptions, context: SandboxContext):
   return typeof options.components === 'function' ? await options.components(context) : options.components;
 }
 
-function sandboxHandle(run: SandboxRun, context: SandboxContext, host: ComponentHost): Sandbox {
+function sandboxHandle(
+  run: SandboxRun,
+  context: SandboxContext,
+  host: ComponentHost,
+  realNodes: () => RealNodes | undefined,
+): Sandbox {
   let stopped = false;
   return {
     dir: run.dir,
@@ -175,6 +215,9 @@ function sandboxHandle(run: SandboxRun, context: SandboxContext, host: Component
     stateFile: run.stateFile,
     components: run.components,
     context,
+    get realNodes() {
+      return realNodes();
+    },
     async startComponent(spec) {
       if (run.components.some((component) => component.name === spec.name))
         throw new Error(`component ${spec.name} already exists`);
@@ -184,7 +227,7 @@ function sandboxHandle(run: SandboxRun, context: SandboxContext, host: Component
       if (stopped) return;
       stopped = true;
       const records = recordedProcesses(run.dir);
-      await stopRun(run);
+      await stopRun(run, realNodes());
       const left = records.filter((record) => isAlive(record.pid) && isOurs(record));
       if (left.length) throw new Error(`still running after stop: ${describe(left)}`);
     },
@@ -198,7 +241,8 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const persistent = !!options.persistent;
   await prepareSandboxDir(dir, log);
   const binDir = options.binDir ?? (await ensureBinaries());
-  const [local, remote] = await startClusters(options, { dir, binDir, persistent, log });
+  const prepared = options.realNodes ? await prepareRealNodesFor(dir, binDir, log) : undefined;
+  const [local, remote] = await startClustersFor(prepared, options, { dir, binDir, persistent, log });
   log(`both clusters ready (${Date.now() - startedAt} ms)`);
 
   const context = await makeContext(dir, local, remote);
@@ -227,11 +271,13 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     },
     onStopped: () => writeState(run),
   };
-  const sandbox = sandboxHandle(run, context, host);
+  let realNodes: RealNodes | undefined;
+  const sandbox = sandboxHandle(run, context, host, () => realNodes);
   try {
+    if (prepared) realNodes = await startRealNodesIn(prepared, local, remote, { persistent, log });
     for (const spec of await componentSpecs(options, context)) await sandbox.startComponent(spec);
   } catch (err) {
-    await stopRun(run).catch(() => {});
+    await stopRun(run, realNodes).catch(() => {});
     throw err;
   }
   writeState(run);

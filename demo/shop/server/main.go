@@ -7,16 +7,20 @@
 //
 //	SERVICE_NAME   the service it plays (frontend, cartservice, ...)
 //	PORT           where it listens (default 8080)
-//	*_ADDR         a dependency, "host:port", as Online Boutique passes them (CART_SERVICE_ADDR=cartservice:7070)
+//	*_ADDR         a dependency, "host:port", as Online Boutique passes them (CART_SERVICE_ADDR=cartservice:7070;
+//	               not the <SVC>_PORT_<n>_TCP_ADDR variables the kubelet sets for every Service)
 //	DNS_CALLS      more dependencies, written as plain DNS names ("adservice:9555 emailservice.shop:5000")
 //	POD_NAME, POD_NAMESPACE, NODE_NAME, POD_IP   from the downward API
 //	SECRET_VALUE   a Secret's key through secretKeyRef (reported as its length and a digest, never in clear)
 //	CONFIG_DIR     a ConfigMap volume (default /etc/shop): "currency", and "clusters" (lines "name CIDR")
 //	               naming the cluster whose pod network holds POD_IP
 //
+//	TOKEN_FILE     a service-account token (default: the one Kubernetes mounts); its CA is ca.crt beside it
+//
 // Endpoints: / (call every dependency, answer the trace), /whoami (this hop only),
-// /call?addr=host:port (call one address, answer its trace), /ready (readiness: 503 once the
-// file /tmp/unready exists), /healthz.
+// /call?addr=host:port (call one address, answer its trace), /apiserver (who the token makes us
+// at the apiserver the `kubernetes` Service leads to), /ready (readiness: 503 once the file
+// /tmp/unready exists), /healthz.
 package main
 
 import (
@@ -31,7 +35,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -61,7 +67,15 @@ type Call struct {
 
 type dependency struct{ addr, via string }
 
-const callTimeout = 4 * time.Second
+const (
+	callTimeout = 4 * time.Second
+	// hopsHeader counts the hops of a request, so that a cycle of calls ends.
+	hopsHeader = "X-Shop-Hops"
+	maxHops    = 8
+)
+
+// The kubelet's Service variables (CARTSERVICE_PORT_7070_TCP_ADDR) are not dependencies.
+var serviceLinkVariable = regexp.MustCompile(`_PORT_\d+_(TCP|UDP|SCTP)_ADDR$`)
 
 var client = &http.Client{Timeout: callTimeout}
 
@@ -127,7 +141,7 @@ func dependencies() []dependency {
 	var deps []dependency
 	for _, kv := range os.Environ() {
 		key, value, _ := strings.Cut(kv, "=")
-		if strings.HasSuffix(key, "_ADDR") && value != "" {
+		if strings.HasSuffix(key, "_ADDR") && !serviceLinkVariable.MatchString(key) && value != "" {
 			deps = append(deps, dependency{addr: value, via: "env " + key})
 		}
 	}
@@ -138,15 +152,16 @@ func dependencies() []dependency {
 	return deps
 }
 
-func call(ctx context.Context, dep dependency) Call {
+func call(ctx context.Context, dep dependency, hops int) (result Call) {
 	started := time.Now()
-	result := Call{Addr: dep.addr, Via: dep.via}
+	result = Call{Addr: dep.addr, Via: dep.via}
 	defer func() { result.Millis = time.Since(started).Milliseconds() }()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+dep.addr+"/", nil)
 	if err != nil {
 		result.Error = err.Error()
 		return result
 	}
+	req.Header.Set(hopsHeader, strconv.Itoa(hops+1))
 	res, err := client.Do(req)
 	if err != nil {
 		result.Error = err.Error()
@@ -166,14 +181,14 @@ func call(ctx context.Context, dep dependency) Call {
 	return result
 }
 
-func callAll(ctx context.Context, deps []dependency) []Call {
+func callAll(ctx context.Context, deps []dependency, hops int) []Call {
 	calls := make([]Call, len(deps))
 	var wg sync.WaitGroup
 	for i, dep := range deps {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			calls[i] = call(ctx, dep)
+			calls[i] = call(ctx, dep, hops)
 		}()
 	}
 	wg.Wait()
@@ -201,13 +216,21 @@ func answer(w http.ResponseWriter, hop Hop) {
 	_ = enc.Encode(hop)
 }
 
+// hopsOf is how many hops the request made so far; ok is false past maxHops.
+func hopsOf(r *http.Request) (hops int, ok bool) {
+	hops, _ = strconv.Atoi(r.Header.Get(hopsHeader))
+	return hops, hops < maxHops
+}
+
 func handleRoot(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
 	}
 	hop := self()
-	hop.Calls = callAll(r.Context(), dependencies())
+	if hops, ok := hopsOf(r); ok {
+		hop.Calls = callAll(r.Context(), dependencies(), hops)
+	}
 	answer(w, hop)
 }
 
@@ -218,7 +241,8 @@ func handleCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	hop := self()
-	hop.Calls = []Call{call(r.Context(), dependency{addr: addr, via: "query"})}
+	hops, _ := hopsOf(r)
+	hop.Calls = []Call{call(r.Context(), dependency{addr: addr, via: "query"}, hops)}
 	answer(w, hop)
 }
 
@@ -235,6 +259,7 @@ func main() {
 	mux.HandleFunc("/", handleRoot)
 	mux.HandleFunc("/whoami", func(w http.ResponseWriter, _ *http.Request) { answer(w, self()) })
 	mux.HandleFunc("/call", handleCall)
+	mux.HandleFunc("/apiserver", handleApiserver)
 	mux.HandleFunc("/ready", handleReady)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	addr := ":" + env("PORT", "8080")
