@@ -12,7 +12,9 @@ import { LeaderElector } from '../kube/leader.ts';
 import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
 import type { SyncerConfig } from '../syncer/config.ts';
 import type { Syncer } from '../syncer/controller.ts';
-import { connectSyncer } from '../syncer/connect.ts';
+import { connectSyncer, discoverPeers } from '../syncer/connect.ts';
+import type { ConnectOptions } from '../syncer/connect.ts';
+import type { PeerWatcher } from '../kube/peer-watcher.ts';
 import { loadLiteKubeConfig } from '../kube/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import type { SyncerMetrics } from '../syncer/metrics.ts';
@@ -27,8 +29,8 @@ function kubeConfigFor(file?: string): KubeConfig {
 
 type Logger = ReturnType<typeof createLogger>;
 
-/** /metrics, and /healthz and /readyz from the syncer's informers. */
-function serveHealth(syncer: Syncer, metrics: SyncerMetrics, port: number): Promise<HealthServer> {
+/** /metrics, and /healthz and /readyz from the syncer's informers (and the peer Secrets'). */
+function serveHealth(syncer: Syncer, peers: PeerWatcher, metrics: SyncerMetrics, port: number): Promise<HealthServer> {
   metrics.setCacheSizes(() => syncer.cacheSizes());
   return startHealthServer({
     port,
@@ -41,7 +43,7 @@ function serveHealth(syncer: Syncer, metrics: SyncerMetrics, port: number): Prom
       return { ok: health.ok, detail: lines.join('\n') };
     },
     readyz: () => {
-      const synced = syncer.hasSynced();
+      const synced = syncer.hasSynced() && peers.hasSynced();
       const detail = synced ? 'caches synced' : `caches not synced yet (${JSON.stringify(syncer.cacheSizes())})`;
       return { ok: synced, detail };
     },
@@ -87,14 +89,21 @@ function campaign(
   return { elector, running: () => running };
 }
 
-function connect(config: SyncerConfig, metrics: SyncerMetrics, logger: Logger): { syncer: Syncer; local: KubeConfig } {
+interface Connected {
+  syncer: Syncer;
+  peers: PeerWatcher;
+  local: KubeConfig;
+}
+
+/** The syncer on the --remote remotes, and the watcher that adds and removes peers at run time. */
+function connect(config: SyncerConfig, metrics: SyncerMetrics, logger: Logger): Connected {
   const local = kubeConfigFor(config.kubeconfig);
   const remotes = config.remotes.map((remote) => ({
     name: remote.name,
     kubeConfig: kubeConfigFor(remote.kubeconfig),
     labels: remote.labels,
   }));
-  const syncer = connectSyncer({
+  const options: ConnectOptions = {
     clusterName: config.clusterName,
     localKubeConfig: local,
     remotes,
@@ -105,8 +114,11 @@ function connect(config: SyncerConfig, metrics: SyncerMetrics, logger: Logger): 
     workers: config.workers,
     resyncPeriodMs: config.resyncPeriodMs,
     backfillPeriodMs: config.backfillPeriodMs,
-  });
-  return { syncer, local };
+  };
+  const syncer = connectSyncer(options);
+  const reserved = new Set(config.remotes.map((remote) => remote.name));
+  const peers = discoverPeers(syncer, { ...options, namespace: config.peerNamespace, reserved });
+  return { syncer, peers, local };
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -119,19 +131,24 @@ export async function run(argv: string[]): Promise<number> {
   let server: HealthServer | undefined;
   const metrics = createMetrics();
   try {
-    const { syncer, local } = connect(config, metrics, logger);
-    server = await serveHealth(syncer, metrics, config.metricsPort);
+    const { syncer, peers, local } = connect(config, metrics, logger);
+    server = await serveHealth(syncer, peers, metrics, config.metricsPort);
     const remotes = config.remotes.map((remote) => remote.name);
     const starting = {
       metricsPort: server.port,
       cluster: config.clusterName,
       remotes,
+      peerSecrets: `${config.peerNamespace} (kube-offload.io/component=syncer)`,
       leaderElect: config.leaderElect,
     };
     logger.info(starting, 'syncer starting');
     syncer.startCaches().then(
       () => logger.info({ caches: syncer.cacheSizes() }, 'caches synced'),
       (err: unknown) => logger.error({ err: String(err) }, 'caches failed to start'),
+    );
+    peers.start().then(
+      () => logger.info({ remotes: peers.remotes() }, 'peer Secrets read'),
+      (err: unknown) => logger.error({ err: String(err) }, 'peer Secrets cannot be watched'),
     );
 
     let stopping = false;
@@ -145,6 +162,7 @@ export async function run(argv: string[]): Promise<number> {
     await leadership?.elector.stop(); // aborts run() through its signal and releases the Lease
     work.abort();
     await (leadership ? leadership.running() : running);
+    await peers.stop();
     syncer.stop();
     await server.close();
     await flushLogger(logger);

@@ -99,9 +99,16 @@ function readData(entry: Rec | undefined, dataKey: string, fileKey: string, base
 
 /** Parses one kubeconfig file; undefined when it needs features only client-node has. */
 export function liteFromFile(file: string): KubeConfigLike | undefined {
-  const doc = parseYaml(fs.readFileSync(file, 'utf8')) as Rec | null;
-  if (!doc) return undefined;
-  const base = path.dirname(path.resolve(file));
+  return liteFromText(fs.readFileSync(file, 'utf8'), path.dirname(path.resolve(file)));
+}
+
+/**
+ * Parses a kubeconfig given as text (e.g. from a Secret); relative file names are resolved from
+ * `base`. Undefined when it needs features only client-node has.
+ */
+export function liteFromText(text: string, base = process.cwd()): KubeConfigLike | undefined {
+  const doc = parseYaml(text) as Rec | null;
+  if (!doc || typeof doc !== 'object') return undefined;
   const find = <T>(list: unknown, name: string | undefined): T | undefined =>
     Array.isArray(list) ? ((list as Named<T>[]).find((entry) => entry.name === name) as T | undefined) : undefined;
   const ctxName = str(doc, 'current-context');
@@ -173,4 +180,34 @@ export function loadLiteKubeConfig(file?: string): KubeConfigLike | undefined {
  */
 export function loadKubeClientConfig(file?: string): KubeConfigLike {
   return loadLiteKubeConfig(file) ?? loadKubeConfig(file);
+}
+
+/**
+ * A KubeConfigLike whose credentials can be replaced while clients and informers use it: every
+ * request asks for the current ones, so a rotated token is used from the next request on (a
+ * KubeClient rebuilds its connections when the TLS material changes). The API server must stay
+ * the same: a KubeClient keeps the URL it was built with.
+ */
+export class SwappableKubeConfig implements KubeConfigLike {
+  #current: KubeConfigLike;
+
+  constructor(initial: KubeConfigLike) {
+    this.#current = initial;
+  }
+
+  /** Uses `next` from now on; throws when it names another API server. */
+  swap(next: KubeConfigLike): void {
+    const before = this.#current.getCurrentCluster()?.server;
+    const after = next.getCurrentCluster()?.server;
+    if (before !== after) throw new Error(`cannot swap credentials of ${before} for those of ${after}`);
+    this.#current = next;
+  }
+
+  getCurrentCluster(): LiteCluster | null {
+    return this.#current.getCurrentCluster();
+  }
+
+  applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> {
+    return this.#current.applyToHTTPSOptions(opts);
+  }
 }

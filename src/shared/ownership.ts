@@ -10,6 +10,38 @@ import {
   ORIGIN_UID_ANNOTATION,
 } from '../../webhooks/keys.ts';
 
+/** Kubernetes' own label on EndpointSlices: which controller manages a slice. */
+export const ENDPOINTSLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
+/** The remote endpointslice controller only touches slices whose managed-by is its own. */
+export const ENDPOINTSLICE_MANAGED_BY_VALUE = 'kube-offload.io';
+
+/**
+ * Kubernetes' EndpointSlice controller copies a Service's labels onto the slices it manages, so the
+ * slices the remote controller publishes for one of our Service copies (its selector matches the
+ * offloaded pods) carry our ownership labels too. They are the controller's, not ours: a slice is
+ * ours only when its own managed-by says so. Without this the syncer deleted them as orphans and
+ * the controller recreated them, forever.
+ */
+export function managedByAnotherSliceController(labels: Record<string, string>): boolean {
+  const by = labels[ENDPOINTSLICE_MANAGED_BY_LABEL];
+  return by !== undefined && by !== ENDPOINTSLICE_MANAGED_BY_VALUE;
+}
+
+/**
+ * True when a remote object (a copy, a twin namespace, an offloaded pod) carries our ownership
+ * labels for this local cluster: only such objects are ever updated or deleted.
+ */
+export function isOwnedByUs(remote: KubeObject | undefined, localCluster: string): boolean {
+  const labels = remote?.metadata?.labels;
+  if (labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return false;
+  return labels[ORIGIN_CLUSTER_LABEL] === localCluster && !managedByAnotherSliceController(labels);
+}
+
+/** The label selector of what we own in a remote for this local cluster (check with isOwnedByUs). */
+export function ownedSelector(localCluster: string): string {
+  return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ORIGIN_CLUSTER_LABEL}=${localCluster}`;
+}
+
 /** Where a copy goes: the local cluster it comes from and the twin namespace it lands in. */
 export interface CopyContext {
   /** The local cluster's name (`--cluster-name`). */
@@ -24,17 +56,24 @@ export function originOf(localCluster: string, namespace: string | undefined, na
 }
 
 /** Parses an origin annotation; undefined when malformed. */
-export function parseOrigin(value: string | undefined): { cluster: string; namespace?: string; name: string } | undefined {
+export function parseOrigin(
+  value: string | undefined,
+): { cluster: string; namespace?: string; name: string } | undefined {
   if (!value) return undefined;
   const parts = value.split('/');
   if (parts.some((p) => p === '')) return undefined;
-  if (parts.length === 3) return { cluster: parts[0] as string, namespace: parts[1] as string, name: parts[2] as string };
+  if (parts.length === 3)
+    return { cluster: parts[0] as string, namespace: parts[1] as string, name: parts[2] as string };
   if (parts.length === 2) return { cluster: parts[0] as string, name: parts[1] as string };
   return undefined;
 }
 
 /** Our ownership marks, added to labels/annotations of every copy and twin namespace. */
-export function ownershipMarks(localCluster: string, origin: string, originUid: string | undefined): { labels: Record<string, string>; annotations: Record<string, string> } {
+export function ownershipMarks(
+  localCluster: string,
+  origin: string,
+  originUid: string | undefined,
+): { labels: Record<string, string>; annotations: Record<string, string> } {
   const annotations: Record<string, string> = { [ORIGIN_ANNOTATION]: origin };
   if (originUid) annotations[ORIGIN_UID_ANNOTATION] = originUid;
   return {
@@ -46,7 +85,11 @@ export function ownershipMarks(localCluster: string, origin: string, originUid: 
 /** The twin namespace of a local namespace, with our ownership marks. */
 export function desiredTwinNamespace(localNamespace: KubeObject, ctx: CopyContext): KubeObject {
   const name = localNamespace.metadata?.name ?? '';
-  const marks = ownershipMarks(ctx.localCluster, originOf(ctx.localCluster, undefined, name), localNamespace.metadata?.uid);
+  const marks = ownershipMarks(
+    ctx.localCluster,
+    originOf(ctx.localCluster, undefined, name),
+    localNamespace.metadata?.uid,
+  );
   return {
     apiVersion: 'v1',
     kind: 'Namespace',

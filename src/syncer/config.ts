@@ -1,16 +1,20 @@
 // Flags of `kube-offload syncer` and `kube-offload status` (pure parsing, unit-tested).
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { ConfigError, LOG_LEVELS, oneOf, parseDuration, parseFlags } from '../shared/flags.ts';
+import { ConfigError, LOG_LEVELS, dnsLabel, oneOf, parseDuration, parseFlags } from '../shared/flags.ts';
 import type { LogLevel } from '../shared/flags.ts';
 import { validRemoteName } from './keys.ts';
 
-export const SYNCER_USAGE = `usage: kube-offload syncer --cluster-name NAME --remote NAME=KUBECONFIG [...] [flags]
+export const SYNCER_USAGE = `usage: kube-offload syncer --cluster-name NAME [--remote NAME=KUBECONFIG ...] [flags]
 
 Copies stamped Services, Secrets and ConfigMaps (and the EndpointSlices of replicated Services)
-of opted-in namespaces into each remote's twin namespace.
+of opted-in namespaces into each remote's twin namespace. The remotes are those "kube-offload peer"
+connected (Secrets labelled kube-offload.io/component=syncer in --peer-namespace, followed while
+running: added, removed, credentials rotated) plus those given with --remote.
 
   --cluster-name NAME         this (local) cluster's name; twin namespaces are <namespace>-<NAME>
-  --remote NAME=KUBECONFIG    a remote cluster and the kubeconfig file to reach it (repeatable)
+  --remote NAME=KUBECONFIG    a remote cluster and the kubeconfig file to reach it (repeatable; a peer
+                              Secret for the same NAME is then ignored)
+  --peer-namespace NS         where the peer Secrets are (default: $POD_NAMESPACE, else kube-offload-system)
   --remote-labels NAME=K=V,K2=V2
                               labels of remote NAME, matched by a namespace's kube-offload.io/clusters
                               selector (repeatable). Every remote also has kube-offload.io/remote-cluster=NAME
@@ -52,6 +56,7 @@ export interface RemoteFlag {
 export interface SyncerConfig {
   clusterName: string;
   remotes: RemoteFlag[];
+  peerNamespace: string;
   kubeconfig?: string;
   metricsPort: number;
   leaderElect: boolean;
@@ -78,7 +83,6 @@ const LABEL_KEY =
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
 
 function parseRemotes(remoteFlags: string[], labelFlags: string[]): RemoteFlag[] {
-  if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
   const remotes: RemoteFlag[] = [];
   for (const flag of remoteFlags) {
     const equals = flag.indexOf('=');
@@ -136,6 +140,7 @@ const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
 export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): SyncerConfig | 'help' {
   const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
+    'peer-namespace': { type: 'string' },
     'metrics-port': { type: 'string' },
     'leader-elect': { type: 'boolean' },
     'lease-namespace': { type: 'string' },
@@ -163,6 +168,7 @@ export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const config: SyncerConfig = {
     clusterName: clusterName(values['cluster-name']),
     remotes: parseRemotes(values.remote ?? [], values['remote-labels'] ?? []),
+    peerNamespace: dnsLabel(values['peer-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE, 'peer-namespace'),
     metricsPort,
     leaderElect: values['leader-elect'] === true,
     leaseNamespace: values['lease-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE,

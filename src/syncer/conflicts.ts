@@ -50,6 +50,11 @@ export class ConflictTracker {
     this.#known.delete(`${remote}/${key}`);
   }
 
+  /** Forgets every conflict in a remote (it was removed). */
+  forgetRemote(remote: string): void {
+    for (const id of this.#known.keys()) if (id.startsWith(`${remote}/`)) this.#known.delete(id);
+  }
+
   /** Conflicts currently known: "remote/Kind/twin/name" (or "remote/Namespace/twin"). */
   list(): string[] {
     return [...this.#known.keys()];

@@ -36,6 +36,8 @@ export interface SyncerRemote {
   labels: Record<string, string>;
   client: SyncerClient;
   caches: RemoteCaches;
+  /** Called when the remote is removed or the syncer stopped: close its connections. */
+  close?: () => void;
 }
 
 export interface SyncerOptions {
@@ -52,7 +54,7 @@ export interface SyncerOptions {
   /** How often opted-in namespaces are scanned for unstamped objects; default 1 min. */
   backfillPeriodMs?: number;
   clock?: Clock;
-  /** Called by stop() after the caches stopped: close connections, flush Events. */
+  /** Called by stop() after the caches stopped and the remotes closed: close connections, flush Events. */
   onStop?: () => void;
 }
 
@@ -83,8 +85,11 @@ export class Syncer {
   readonly #metrics: SyncerMetrics;
   readonly #clock: Clock;
   readonly #local: LocalCaches;
+  /** Every remote, by name: those of the options, then those added at run time. */
   readonly #remotes = new Map<string, RemoteCluster>();
-  readonly #caches: NamedCache[];
+  readonly #closers = new Map<string, () => void>();
+  /** The remotes of the options: start-up and readiness wait for their caches. */
+  readonly #initialRemotes: RemoteCluster[];
   readonly #selector: RemoteSelector;
   readonly #conflicts: ConflictTracker;
   readonly #wiring: EventWiring;
@@ -103,16 +108,11 @@ export class Syncer {
     this.#metrics = options.metrics;
     this.#clock = options.clock ?? realClock;
     this.#local = options.local.caches;
-    const now = (): number => this.#clock.now();
-    for (const { name, labels, client, caches } of options.remotes) {
-      this.#remotes.set(name, { name, flagLabels: labels, client, caches, mutations: new MutationCache({ now }) });
-    }
-    const remotes = [...this.#remotes.values()];
-    this.#caches = [...this.#local.all, ...remotes.flatMap((remote) => remote.caches.all)];
+    this.#initialRemotes = options.remotes.map((remote) => this.#register(remote));
     const { metrics, logger, events } = options;
     const localCluster = options.clusterName;
     const selector = new RemoteSelector({
-      remotes,
+      remotes: () => this.#remotes.values(),
       virtualNodes: this.#local.virtualNodes,
       localNamespaces: this.#local.namespaces,
     });
@@ -120,7 +120,8 @@ export class Syncer {
     const conflicts = new ConflictTracker({ metrics, logger, events });
     this.#conflicts = conflicts;
     this.#backfill = this.#newBackfill();
-    this.#wiring = this.#newWiring(remotes);
+    this.#wiring = this.#newWiring();
+    for (const remote of this.#initialRemotes) this.#wiring.wireRemote(remote);
     const shared = { localCluster, selector, conflicts, events, metrics, logger };
     this.#namespaceReconciler = new NamespaceReconciler({
       ...shared,
@@ -149,11 +150,22 @@ export class Syncer {
     });
   }
 
-  #newWiring(remotes: RemoteCluster[]): EventWiring {
+  /** A remote as the reconcilers see it; it takes keys once its caches have synced. */
+  #register(spec: SyncerRemote): RemoteCluster {
+    const now = (): number => this.#clock.now();
+    const { name, labels, client, caches } = spec;
+    const mutations = new MutationCache({ now });
+    const remote: RemoteCluster = { name, flagLabels: labels, client, caches, mutations, synced: false };
+    this.#remotes.set(name, remote);
+    if (spec.close) this.#closers.set(name, spec.close);
+    return remote;
+  }
+
+  #newWiring(): EventWiring {
     return new EventWiring({
       localCluster: this.#options.clusterName,
       local: this.#local,
-      remotes,
+      remotes: () => this.#syncedRemotes(),
       enqueue: (key) => this.#enqueue(key),
       enqueueBackfill: (namespace) => {
         if (this.#running) this.#backfill.enqueue(namespace);
@@ -166,19 +178,80 @@ export class Syncer {
     });
   }
 
-  /** Starts every informer; resolves once all caches are synced. Safe on a standby. */
+  /**
+   * Starts the local informers and those of the options' remotes; resolves once they are synced.
+   * Safe on a standby. Remotes added at run time start their own (addRemote).
+   */
   async startCaches(): Promise<void> {
-    await Promise.all(this.#caches.map(({ cache }) => cache.start()));
+    const initial = [...this.#local.all, ...this.#initialRemotes.flatMap((remote) => remote.caches.all)];
+    await Promise.all(initial.map(({ cache }) => cache.start()));
+    for (const remote of this.#initialRemotes) remote.synced = this.#remotes.get(remote.name) === remote;
     this.#selector.recompute();
   }
 
+  /**
+   * Ready: the local caches and those of the options' remotes have synced. A remote added at run
+   * time does not count: a peer that cannot be reached must not take the syncer out of service.
+   */
   hasSynced(): boolean {
-    return this.#caches.every(({ cache }) => cache.hasSynced());
+    const initial = [...this.#local.all, ...this.#initialRemotes.flatMap((remote) => remote.caches.all)];
+    return initial.every(({ cache }) => cache.hasSynced());
+  }
+
+  /**
+   * Adds a remote while running (or before): its caches start, and once they have synced every
+   * key of that remote is reconciled. Resolves then; rejects if it is removed before.
+   */
+  async addRemote(spec: SyncerRemote): Promise<void> {
+    if (this.#remotes.has(spec.name)) throw new Error(`remote ${spec.name} already exists`);
+    const remote = this.#register(spec);
+    this.#wiring.wireRemote(remote);
+    this.#log.info({ remote: spec.name }, 'remote added; starting its caches');
+    await Promise.all(remote.caches.all.map(({ cache }) => cache.start()));
+    if (this.#remotes.get(spec.name) !== remote) return;
+    remote.synced = true;
+    this.#selector.recompute();
+    this.#log.info({ remote: spec.name, caches: this.cacheSizes() }, 'remote caches synced; replicating');
+    if (!this.#running) return;
+    this.#objectReconciler.markStartup([remote], { keepOthers: true });
+    this.#wiring.resyncRemote(remote);
+  }
+
+  /**
+   * Stops replicating to a remote: its keys are dropped from then on, its caches stop and its
+   * connections close. What was copied there stays (unpeer removes it). False if unknown.
+   */
+  removeRemote(name: string): boolean {
+    const remote = this.#remotes.get(name);
+    if (!remote) return false;
+    this.#remotes.delete(name);
+    remote.synced = false;
+    for (const { cache } of remote.caches.all) cache.stop();
+    this.#conflicts.forgetRemote(name);
+    this.#selector.recompute();
+    this.#closers.get(name)?.();
+    this.#closers.delete(name);
+    this.#log.info({ remote: name }, 'remote removed; its caches stopped');
+    return true;
+  }
+
+  /** The remotes, by name (including those whose caches have not synced yet). */
+  remoteNames(): string[] {
+    return [...this.#remotes.keys()];
+  }
+
+  #syncedRemotes(): RemoteCluster[] {
+    return [...this.#remotes.values()].filter((remote) => remote.synced);
+  }
+
+  /** Every cache: local, and of every remote. */
+  #allCaches(): NamedCache[] {
+    return [...this.#local.all, ...[...this.#remotes.values()].flatMap((remote) => remote.caches.all)];
   }
 
   /** Per informer health; `ok` false when a watch stalled. */
   health(): { ok: boolean; informers: Array<{ name: string; ok: boolean; reason?: string }> } {
-    const informers = this.#caches.map(({ name, cache }) => ({ name, ...cache.health() }));
+    const informers = this.#allCaches().map(({ name, cache }) => ({ name, ...cache.health() }));
     // A stalled stream is our problem (the informer restarts it; if it keeps stalling, a restart
     // of the process may help); an unreachable remote apiserver is not, and restarting us would
     // only throw the caches away. So only stalls make /healthz fail.
@@ -187,7 +260,7 @@ export class Syncer {
   }
 
   cacheSizes(): Record<string, number> {
-    return Object.fromEntries(this.#caches.map(({ name, cache }) => [name, cache.list().length]));
+    return Object.fromEntries(this.#allCaches().map(({ name, cache }) => [name, cache.list().length]));
   }
 
   /**
@@ -203,7 +276,7 @@ export class Syncer {
     this.#running = true;
     this.#metrics.leader.set(1);
     this.#log.info({ remotes: [...this.#remotes.keys()], caches: this.cacheSizes() }, 'syncer running');
-    this.#objectReconciler.markStartup(this.#remotes.values());
+    this.#objectReconciler.markStartup(this.#syncedRemotes());
     this.resyncAll();
     this.#cancelTimers.push(
       every(this.#clock, this.#options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS, () => this.resyncAll()),
@@ -217,10 +290,12 @@ export class Syncer {
     this.#queue = undefined;
   }
 
-  /** Stops informers, then calls onStop (call after run() resolved). */
+  /** Stops informers, closes the remotes, then calls onStop (call after run() resolved). */
   stop(): void {
     this.#stopTimers();
-    for (const { cache } of this.#caches) cache.stop();
+    for (const { cache } of this.#allCaches()) cache.stop();
+    for (const close of this.#closers.values()) close();
+    this.#closers.clear();
     this.#options.onStop?.();
   }
 
@@ -293,7 +368,8 @@ export class Syncer {
 
   #dispatch(key: QueueKey): Promise<SyncResult> | undefined {
     const remote = this.#remotes.get(key.remote);
-    if (!remote || key.kind === 'Backfill') return undefined;
+    // A removed remote's keys are dropped; one still syncing is reconciled in full once synced.
+    if (!remote?.synced || key.kind === 'Backfill') return undefined;
     if (key.kind === 'Namespace') return this.#namespaceReconciler.reconcile(remote, key.name);
     return this.#objectReconciler.reconcile(remote, key.kind, key.namespace, key.name);
   }

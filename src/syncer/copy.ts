@@ -13,18 +13,23 @@
 //   ipFamilyPolicy, which is kept) and loadBalancerIP (an address of the local environment).
 //   The type is kept.
 import type { KubeObject } from '../../webhooks/types.ts';
-import { originOf, ownershipMarks } from '../shared/ownership.ts';
+import {
+  ENDPOINTSLICE_MANAGED_BY_LABEL,
+  ENDPOINTSLICE_MANAGED_BY_VALUE,
+  isOwnedByUs,
+  managedByAnotherSliceController,
+  originOf,
+  ownershipMarks,
+} from '../shared/ownership.ts';
 import type { CopyContext } from '../shared/ownership.ts';
 import { deepClone } from '../../webhooks/json.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ORIGIN_CLUSTER_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
 
 export type { KubeObject, CopyContext };
+export { ENDPOINTSLICE_MANAGED_BY_LABEL, ENDPOINTSLICE_MANAGED_BY_VALUE, isOwnedByUs };
 
 /** Kubernetes' own keys (not ours; webhooks/keys.ts holds kube-offload's keys only). */
 export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
-export const ENDPOINTSLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-/** The remote endpointslice controller only touches slices whose managed-by is its own. */
-export const ENDPOINTSLICE_MANAGED_BY_VALUE = 'kube-offload.io';
 export const LAST_APPLIED_ANNOTATION = 'kubectl.kubernetes.io/last-applied-configuration';
 
 /** The kinds the syncer copies. EndpointSlices are derived from replicated Services. */
@@ -85,25 +90,6 @@ function filtered(
   const out: Record<string, string> = {};
   for (const [key, value] of Object.entries(map ?? {})) if (keep(key, exact, prefixes)) out[key] = value;
   return out;
-}
-
-/**
- * Kubernetes' EndpointSlice controller copies a Service's labels onto the slices it manages, so the
- * slices the remote controller publishes for one of our Service copies (its selector matches the
- * offloaded pods) carry our ownership labels too. They are the controller's, not ours: a slice is
- * ours only when its own managed-by says so. Without this the syncer deleted them as orphans and
- * the controller recreated them, forever.
- */
-function managedByAnotherSliceController(labels: Record<string, string>): boolean {
-  const by = labels[ENDPOINTSLICE_MANAGED_BY_LABEL];
-  return by !== undefined && by !== ENDPOINTSLICE_MANAGED_BY_VALUE;
-}
-
-/** True when a remote object carries our ownership labels for this local cluster. */
-export function isOwnedByUs(remote: KubeObject | undefined, localCluster: string): boolean {
-  const labels = remote?.metadata?.labels;
-  if (labels?.[MANAGED_BY_LABEL] !== MANAGED_BY_VALUE) return false;
-  return labels[ORIGIN_CLUSTER_LABEL] === localCluster && !managedByAnotherSliceController(labels);
 }
 
 /** True when an object is a copy made by kube-offload (from any cluster): never a source. */

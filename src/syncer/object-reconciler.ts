@@ -73,9 +73,12 @@ export class ObjectReconciler {
     this.#cluster = options.localCluster;
   }
 
-  /** Remembers every local object as existing before we started (call when leadership begins). */
-  markStartup(remotes: Iterable<RemoteCluster>): void {
-    this.#startupKeys.clear();
+  /**
+   * Remembers every local object as existing before we started (call when leadership begins, and
+   * with `keepOthers` for a remote added while leading).
+   */
+  markStartup(remotes: Iterable<RemoteCluster>, options: { keepOthers?: boolean } = {}): void {
+    if (!options.keepOthers) this.#startupKeys.clear();
     const { objects, slices } = this.#options.local;
     const existing: Array<[Kind, KubeObject]> = [];
     for (const kind of STAMPED_KINDS) for (const o of objects[kind].list()) existing.push([kind, o]);

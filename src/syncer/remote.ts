@@ -14,6 +14,8 @@ export interface RemoteCluster {
   client: SyncerClient;
   caches: RemoteCaches;
   mutations: MutationCache;
+  /** True once its caches have synced, until it is removed: only then does it take keys. */
+  synced: boolean;
 }
 
 /** The key of a copy in the mutation cache and among conflicts: `Kind/twin/name`. */

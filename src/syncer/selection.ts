@@ -8,7 +8,8 @@ import type { RemoteInfo } from './plan.ts';
 import { compileClusterSelector } from './rules.ts';
 
 export interface RemoteSelectorOptions {
-  remotes: ReadonlyArray<{ name: string; flagLabels: Record<string, string> }>;
+  /** The remotes right now (the set changes at run time). */
+  remotes: () => Iterable<{ name: string; flagLabels: Record<string, string> }>;
   virtualNodes: Cache;
   localNamespaces: Cache;
 }
@@ -25,7 +26,7 @@ export class RemoteSelector {
   /** Recomputes every remote's labels; true when they changed. */
   recompute(): boolean {
     const nodes = this.#options.virtualNodes.list();
-    const next: RemoteInfo[] = this.#options.remotes.map((remote) => {
+    const next: RemoteInfo[] = [...this.#options.remotes()].map((remote) => {
       const node = nodes.find((n) => n.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === remote.name);
       const labels = { ...(node?.metadata?.labels ?? {}), ...remote.flagLabels, [REMOTE_CLUSTER_LABEL]: remote.name };
       return { name: remote.name, labels };

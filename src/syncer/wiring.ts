@@ -16,7 +16,8 @@ import type { RemoteCluster } from './remote.ts';
 export interface EventWiringOptions {
   localCluster: string;
   local: LocalCaches;
-  remotes: readonly RemoteCluster[];
+  /** The remotes that take keys right now (synced, not removed); the set changes at run time. */
+  remotes: () => readonly RemoteCluster[];
   /** Queues a key for the copy reconcilers (ignored while not leading). */
   enqueue: (key: string) => void;
   /** Queues a namespace for the backfill (ignored while not leading). */
@@ -77,25 +78,30 @@ export class EventWiring {
     this.#wireLocalSlices();
     this.#wireLocalNamespaces();
     onEveryChange(options.local.virtualNodes, () => options.onVirtualNodeChange());
-    for (const remote of options.remotes) this.#wireRemote(remote);
   }
 
   /** Queues every key we know of: all local objects and namespaces, all remote copies and twins. */
   resyncAll(): void {
-    const { local, remotes, enqueue, enqueueBackfill } = this.#options;
-    for (const ns of local.namespaces.list()) {
-      const name = ns.metadata?.name;
-      if (!name) continue;
-      enqueueBackfill(name);
-      for (const remote of remotes) enqueue(namespaceKey(remote.name, name));
+    for (const ns of this.#options.local.namespaces.list()) {
+      if (ns.metadata?.name) this.#options.enqueueBackfill(ns.metadata.name);
     }
-    for (const kind of STAMPED_KINDS) for (const o of local.objects[kind].list()) this.#enqueueLocal(kind, o);
-    for (const slice of local.slices.list()) this.#enqueueLocal('EndpointSlice', slice);
-    for (const remote of remotes) {
-      for (const ns of remote.caches.namespaces.list()) this.#onRemoteNamespace(remote, ns, false);
-      for (const kind of KINDS)
-        for (const copy of remote.caches.copies[kind].list()) this.#onRemoteCopy(remote, kind, copy);
-    }
+    for (const remote of this.#options.remotes()) this.resyncRemote(remote);
+  }
+
+  /** Queues every key of one remote: each local namespace and object, its copies and twins. */
+  resyncRemote(remote: RemoteCluster): void {
+    const { local, enqueue } = this.#options;
+    for (const ns of local.namespaces.list())
+      if (ns.metadata?.name) enqueue(namespaceKey(remote.name, ns.metadata.name));
+    const queue = (kind: Kind, object: KubeObject): void => {
+      const { namespace, name } = object.metadata ?? {};
+      if (namespace && name) enqueue(objectKey(remote.name, kind, namespace, name));
+    };
+    for (const kind of STAMPED_KINDS) for (const o of local.objects[kind].list()) queue(kind, o);
+    for (const slice of local.slices.list()) queue('EndpointSlice', slice);
+    for (const ns of remote.caches.namespaces.list()) this.#onRemoteNamespace(remote, ns, false);
+    for (const kind of KINDS)
+      for (const copy of remote.caches.copies[kind].list()) this.#onRemoteCopy(remote, kind, copy);
   }
 
   /** Queues every copy of a namespace for one remote: local objects, and the copies already there. */
@@ -148,25 +154,46 @@ export class EventWiring {
       const name = o.metadata?.name;
       if (!name) return;
       this.#options.enqueueBackfill(name);
-      for (const remote of this.#options.remotes) {
+      for (const remote of this.#options.remotes()) {
         this.#options.enqueue(namespaceKey(remote.name, name));
         this.enqueueNamespaceContents(remote, name);
       }
     });
   }
 
-  #wireRemote(remote: RemoteCluster): void {
-    for (const kind of KINDS) onEveryChange(remote.caches.copies[kind], (o) => this.#onRemoteCopy(remote, kind, o));
-    remote.caches.namespaces.on('add', (o) => this.#onRemoteNamespace(remote, o, true));
-    remote.caches.namespaces.on('update', (o) => this.#onRemoteNamespace(remote, o, false));
-    remote.caches.namespaces.on('delete', (o) => this.#onRemoteNamespace(remote, o, true));
+  /** Queues keys for the changes in a remote's caches, while it takes keys (synced, not removed). */
+  wireRemote(remote: RemoteCluster): void {
+    const live =
+      <A extends unknown[]>(handler: (...args: A) => void) =>
+      (...args: A): void => {
+        if (remote.synced) handler(...args);
+      };
+    for (const kind of KINDS) {
+      onEveryChange(
+        remote.caches.copies[kind],
+        live((o: KubeObject) => this.#onRemoteCopy(remote, kind, o)),
+      );
+    }
+    const namespaces = remote.caches.namespaces;
+    namespaces.on(
+      'add',
+      live((o: KubeObject) => this.#onRemoteNamespace(remote, o, true)),
+    );
+    namespaces.on(
+      'update',
+      live((o: KubeObject) => this.#onRemoteNamespace(remote, o, false)),
+    );
+    namespaces.on(
+      'delete',
+      live((o: KubeObject) => this.#onRemoteNamespace(remote, o, true)),
+    );
   }
 
   /** Queues a local object's key for every remote. */
   #enqueueLocal(kind: Kind, object: KubeObject): void {
     const { namespace, name } = object.metadata ?? {};
     if (!namespace || !name) return;
-    for (const remote of this.#options.remotes) this.#options.enqueue(objectKey(remote.name, kind, namespace, name));
+    for (const remote of this.#options.remotes()) this.#options.enqueue(objectKey(remote.name, kind, namespace, name));
   }
 
   /** A Service changed: its slices' copies follow it (replicated or not, ports). */
@@ -174,7 +201,7 @@ export class EventWiring {
     const { namespace, name } = service.metadata ?? {};
     if (!namespace || !name) return;
     for (const slice of this.#slices.slicesOf(namespace, name)) {
-      for (const remote of this.#options.remotes) {
+      for (const remote of this.#options.remotes()) {
         this.#options.enqueue(objectKey(remote.name, 'EndpointSlice', namespace, slice));
       }
     }

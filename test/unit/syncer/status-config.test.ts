@@ -49,9 +49,25 @@ describe('syncer flags', () => {
     expect(leaseNamespace(base, { POD_NAMESPACE: '' })).to.equal('kube-offload-system');
   });
 
+  it('runs without --remote (remotes come from peer Secrets), in --peer-namespace or $POD_NAMESPACE', () => {
+    const peers = (argv: string[], env: NodeJS.ProcessEnv): { remotes: number; namespace: string } => {
+      const c = parseSyncerArgs(['--cluster-name', 'local', ...argv], env);
+      if (c === 'help') throw new Error('help');
+      return { remotes: c.remotes.length, namespace: c.peerNamespace };
+    };
+    expect(peers([], {})).to.deep.equal({ remotes: 0, namespace: 'kube-offload-system' });
+    expect(peers([], { POD_NAMESPACE: 'ops' })).to.deep.equal({ remotes: 0, namespace: 'ops' });
+    expect(peers(['--peer-namespace', 'peers'], { POD_NAMESPACE: 'ops' })).to.deep.equal({
+      remotes: 0,
+      namespace: 'peers',
+    });
+  });
+
   it('rejects bad input with a message naming the flag', () => {
     expect(() => parseSyncerArgs(['--remote', 'eu=/x'])).to.throw(/--cluster-name/);
-    expect(() => parseSyncerArgs(['--cluster-name', 'l'])).to.throw(/--remote/);
+    expect(() => parseSyncerArgs(['--cluster-name', 'l', '--peer-namespace', 'Kube_System'])).to.throw(
+      /--peer-namespace: "Kube_System" is not a DNS-1123 label/,
+    );
     expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'EU=/x'])).to.throw(/DNS-1123/);
     expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--remote', 'eu=/y'])).to.throw(/twice/);
     expect(() => parseSyncerArgs(['--cluster-name', 'l', '--remote', 'eu=/x', '--remote-labels', 'us=a=b'])).to.throw(
