@@ -1,13 +1,16 @@
 // The kubelet API of one virtual node, assembled: serving certificate (kept in a directory),
 // client CA, TokenReview and SubjectAccessReview against the local apiserver, and the remote
 // cluster as the backend. The provider supplies which pods are bound to its node and where
-// they run remotely.
+// they run remotely; with the list of those pods, stats and resource metrics come from the
+// remote's PodMetrics.
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeClient } from '../kube/client.ts';
 import { KubeletAuth } from './auth/auth.ts';
 import { apiserverAccessReviewer, apiserverTokenReviewer } from './auth/reviews.ts';
 import type { RemotePodTarget } from './backend.ts';
+import type { LocalPod } from './metrics/usage.ts';
+import type { RemoteStatsOptions } from './metrics/remote-stats.ts';
 import { remoteClusterBackend } from './remote-backend.ts';
 import { KubeletServer } from './server.ts';
 import { loadOrCreateServingCert } from './tls.ts';
@@ -35,7 +38,21 @@ export interface NodeKubeletOptions {
   remote: KubeClient;
   /** The remote pod of a local pod bound to this node; undefined answers 404. */
   resolvePod(namespace: string, name: string): RemotePodTarget | undefined;
+  /**
+   * The local pods bound to this node, for /stats/summary and /metrics/resource (read from the
+   * remote's metrics.k8s.io PodMetrics). Absent: both answer empty documents.
+   */
+  listPods?(): LocalPod[];
   onError?: (err: unknown, what: string) => void;
+}
+
+function statsOptions(options: NodeKubeletOptions, listPods: () => LocalPod[]): Omit<RemoteStatsOptions, 'resolvePod'> {
+  return {
+    nodeName: options.nodeName,
+    client: options.remote,
+    listPods,
+    ...(options.onError ? { onError: options.onError } : {}),
+  };
 }
 
 /** Starts the node's kubelet API; `server.port` is the port to publish. */
@@ -52,6 +69,7 @@ export async function startNodeKubelet(options: NodeKubeletOptions): Promise<Kub
       remote: remoteApiFromKubeConfig(options.remote.kubeConfig),
       logs: options.remote,
       resolvePod: async (namespace, name) => options.resolvePod(namespace, name),
+      ...(options.listPods ? { stats: statsOptions(options, options.listPods) } : {}),
     }),
     auth: new KubeletAuth({
       nodeName,

@@ -15,7 +15,8 @@ import { matchRoute } from './http/routes.ts';
 import type { Route } from './http/routes.ts';
 import { serveStreamingUpgrade } from './http/streaming.ts';
 import type { StreamingContext } from './http/streaming.ts';
-import { emptyResourceMetrics, emptyStatsSummary } from './stats.ts';
+import { emptyResourceMetrics } from './metrics/resource-metrics.ts';
+import { emptyStatsSummary } from './metrics/summary.ts';
 
 export interface KubeletServerOptions {
   nodeName: string;
