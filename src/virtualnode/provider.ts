@@ -123,7 +123,10 @@ export async function createVirtualNodeProvider(options: ClusterProviderOptions)
   });
 }
 
-/** The node's kubelet API: its pods are the local pods bound to it, run in their twin namespaces. */
+/**
+ * The node's kubelet API: its pods are the local pods bound to it, run in their twin namespaces;
+ * their stats come from the remote's PodMetrics.
+ */
 async function startKubelet(
   options: ClusterProviderOptions,
   endpoint: KubeletEndpointSettings,
@@ -143,6 +146,8 @@ async function startKubelet(
     local: options.local,
     remote: options.remote,
     resolvePod,
+    // The informer only holds the pods bound to this node (field selector spec.nodeName).
+    listPods: () => caches.localPods.list(),
     onError: (err, what) => logger.warn({ err: errorMessage(err), what }, 'kubelet API'),
   });
   logger.info({ port: server.port, address: endpoint.address ?? '0.0.0.0' }, 'kubelet API listening');
