@@ -241,7 +241,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   const persistent = !!options.persistent;
   await prepareSandboxDir(dir, log);
   const binDir = options.binDir ?? (await ensureBinaries());
-  const prepared = options.realNodes ? await prepareRealNodesFor(dir, binDir, log) : undefined;
+  const prepared = options.realNodes ? await prepareRealNodesFor(dir, binDir, { persistent, log }) : undefined;
   const [local, remote] = await startClustersFor(prepared, options, { dir, binDir, persistent, log });
   log(`both clusters ready (${Date.now() - startedAt} ms)`);
 

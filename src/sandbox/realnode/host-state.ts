@@ -38,6 +38,8 @@ export interface Owner {
   sandboxDir: string;
   pid: number;
   startTicks: number;
+  /** The real nodes outlive the claiming process (`sandbox up`); else they die with it (tests). */
+  persistent: boolean;
   claimedAt: string;
 }
 
@@ -99,11 +101,14 @@ export function isMountPoint(dir: string): boolean {
   return mounts.some((line) => line.split(' ')[4] === dir);
 }
 
-/** The claiming process is still running, or any recorded process of the real nodes is. */
+/**
+ * The claiming process is still running, or (when the real nodes were to outlive it) any recorded
+ * process of them is. Real nodes of a process that died without tearing them down are stale.
+ */
 export function ownerAlive(owner: Owner): boolean {
   const stat = readStat(owner.pid);
   if (stat && stat.state !== 'Z' && stat.startTicks === owner.startTicks) return true;
-  return recordedRealNodeProcesses().some(isOurs);
+  return owner.persistent && recordedRealNodeProcesses().some(isOurs);
 }
 
 function snapshotHost(): void {
@@ -117,7 +122,7 @@ function snapshotHost(): void {
  * Claims the real nodes for `sandboxDir` and snapshots what they will change on the host. False
  * when HOST_STATE_DIR already exists (an owner, live or stale: the caller decides).
  */
-export function tryClaim(sandboxDir: string): boolean {
+export function tryClaim(sandboxDir: string, persistent: boolean): boolean {
   try {
     fs.mkdirSync(HOST_STATE_DIR, { mode: 0o700 });
   } catch (err) {
@@ -129,6 +134,7 @@ export function tryClaim(sandboxDir: string): boolean {
     sandboxDir,
     pid: process.pid,
     startTicks: self?.startTicks ?? 0,
+    persistent,
     claimedAt: new Date().toISOString(),
   };
   snapshotHost();

@@ -55,14 +55,16 @@ export interface RealNodes {
 }
 
 export interface RealNodeOptions {
+  /** The real nodes outlive this process (`sandbox up`). */
+  persistent: boolean;
   log?: (line: string) => void;
   /** Where build progress goes (default stderr). */
   progress?: NodeJS.WritableStream | null;
 }
 
 /** Takes the host's real nodes for `sandboxDir`, cleaning up after a run that died holding them. */
-async function claimHost(sandboxDir: string, log: (line: string) => void): Promise<void> {
-  if (tryClaim(sandboxDir)) {
+async function claimHost(sandboxDir: string, persistent: boolean, log: (line: string) => void): Promise<void> {
+  if (tryClaim(sandboxDir, persistent)) {
     // Claimed, yet a network of ours is there: its record was lost (it lives on /run). Ours by name.
     const plans = realNodePlans(sandboxDir);
     if (await networkPresent(plans)) await tearDownNetwork(plans);
@@ -77,7 +79,8 @@ async function claimHost(sandboxDir: string, log: (line: string) => void): Promi
   }
   log(`cleaning up the real nodes an earlier run left (${owner?.sandboxDir ?? 'unknown sandbox'})`);
   const left = await tearDownRealNodes(owner?.sandboxDir ?? sandboxDir);
-  if (!tryClaim(sandboxDir)) throw new Error(`could not clean up earlier real nodes: ${JSON.stringify(left)}`);
+  if (!tryClaim(sandboxDir, persistent))
+    throw new Error(`could not clean up earlier real nodes: ${JSON.stringify(left)}`);
 }
 
 /**
@@ -87,7 +90,7 @@ async function claimHost(sandboxDir: string, log: (line: string) => void): Promi
 export async function prepareRealNodes(
   sandboxDir: string,
   binDir: string,
-  opts: RealNodeOptions = {},
+  opts: RealNodeOptions,
 ): Promise<PreparedRealNodes> {
   const log = opts.log ?? (() => {});
   if (!isRoot()) {
@@ -96,7 +99,7 @@ export async function prepareRealNodes(
   await ensurePackages(log);
   const binaries = await ensureRealNodeBinaries(binDir, opts.progress === undefined ? process.stderr : opts.progress);
   const imageArchive = await ensureImageArchive(binaries.shop, path.join(path.dirname(binDir), 'images'));
-  await claimHost(sandboxDir, log);
+  await claimHost(sandboxDir, opts.persistent, log);
   return { sandboxDir, binaries, imageArchive };
 }
 

@@ -16,9 +16,9 @@ export type { PreparedRealNodes, RealNodes } from './index.ts';
 export function prepareRealNodesFor(
   sandboxDir: string,
   binDir: string,
-  log: (line: string) => void,
+  opts: { persistent: boolean; log: (line: string) => void },
 ): Promise<PreparedRealNodes> {
-  return prepareRealNodes(sandboxDir, binDir, { log: (line) => log(line) });
+  return prepareRealNodes(sandboxDir, binDir, opts);
 }
 
 /** A cluster's options with the apiserver flags real nodes need appended. */
