@@ -1,5 +1,6 @@
 // A stand-in for the remote cluster's apiserver: the pod subresources exec, attach, portforward
-// (WebSocket, as an apiserver proxies them to a kubelet) and log, served from a local backend.
+// (WebSocket, as an apiserver proxies them to a kubelet) and log, served from a local backend,
+// and the metrics.k8s.io/v1beta1 PodMetrics a metrics-server would serve (or its absence).
 // It insists on a bearer token, so tests see the remote credentials travel.
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +12,7 @@ import type { WebSocket } from 'ws';
 import { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeConfigLike } from '../../../src/kube/kubeconfig.ts';
 import type { ExecOptions, KubeletBackend, StreamOptions } from '../../../src/kubelet/backend.ts';
+import type { PodMetricsItem } from '../../../src/kubelet/metrics/remote-pod-metrics.ts';
 import { parsePorts, serveWebSocketPortForward } from '../../../src/kubelet/portforward/websocket.ts';
 import { relayExec } from '../../../src/kubelet/remotecommand/relay.ts';
 import { webSocketExecStreams } from '../../../src/kubelet/remotecommand/websocket.ts';
@@ -27,7 +29,50 @@ export interface FakeRemote {
   requests: string[];
   /** The WebSocket subprotocols the remote accepts for exec/attach. */
   execProtocols: string[];
+  /** The remote's metrics API; change it at will. */
+  metrics: FakeMetricsApi;
   close(): Promise<void>;
+}
+
+export interface FakeMetricsApi {
+  /** What discovery of /apis/metrics.k8s.io/v1beta1 answers: 200, or 404 (no such API), 503, ... */
+  discovery: number;
+  /** What a PodMetrics list answers when not 200 (e.g. 403 for want of RBAC). */
+  listStatus: number;
+  /** PodMetrics by namespace. */
+  pods: Record<string, PodMetricsItem[]>;
+}
+
+const METRICS_PATH = /^\/apis\/metrics\.k8s\.io\/v1beta1(?:\/namespaces\/([^/]+)\/pods)?$/;
+
+function status(code: number, reason: string, message: string): string {
+  return JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code });
+}
+
+const DISCOVERY = JSON.stringify({
+  kind: 'APIResourceList',
+  apiVersion: 'v1',
+  groupVersion: 'metrics.k8s.io/v1beta1',
+  resources: [
+    { name: 'nodes', namespaced: false, kind: 'NodeMetrics', verbs: ['get', 'list'] },
+    { name: 'pods', namespaced: true, kind: 'PodMetrics', verbs: ['get', 'list'] },
+  ],
+});
+
+/** The metrics API's answer to one GET, as the apiserver aggregating a metrics-server gives it. */
+function serveMetrics(metrics: FakeMetricsApi, namespace: string | undefined, res: ServerResponse): void {
+  const json = { 'Content-Type': 'application/json' };
+  if (metrics.discovery !== 200) {
+    const reason = metrics.discovery === 404 ? 'NotFound' : 'ServiceUnavailable';
+    return void res.writeHead(metrics.discovery, json).end(status(metrics.discovery, reason, 'metrics API'));
+  }
+  if (namespace === undefined) return void res.writeHead(200, json).end(DISCOVERY);
+  if (metrics.listStatus !== 200) {
+    const forbidden = `pods.metrics.k8s.io is forbidden: cannot list resource "pods" in namespace "${namespace}"`;
+    return void res.writeHead(metrics.listStatus, json).end(status(metrics.listStatus, 'Forbidden', forbidden));
+  }
+  const items = metrics.pods[decodeURIComponent(namespace)] ?? [];
+  res.writeHead(200, json).end(JSON.stringify({ kind: 'PodMetricsList', apiVersion: 'metrics.k8s.io/v1beta1', items }));
 }
 
 const POD_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward|log)$/;
@@ -58,6 +103,7 @@ function streamOptions(query: URLSearchParams): StreamOptions {
 export async function startFakeRemote(backend: KubeletBackend): Promise<FakeRemote> {
   const serving = await generateServingCert(['127.0.0.1']);
   const requests: string[] = [];
+  const metrics: FakeMetricsApi = { discovery: 404, listStatus: 200, pods: {} };
   const execProtocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
   const wss = new WebSocketServer({
     noServer: true,
@@ -74,6 +120,8 @@ export async function startFakeRemote(backend: KubeletBackend): Promise<FakeRemo
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     const match = POD_PATH.exec(url.pathname);
     if (!authorized(req)) return void res.writeHead(401).end();
+    const metricsMatch = METRICS_PATH.exec(url.pathname);
+    if (metricsMatch) return serveMetrics(metrics, metricsMatch[1], res);
     if (!match || match[3] !== 'log') return void res.writeHead(404).end();
     const [, namespace, name] = match as unknown as [string, string, string];
     if (name === 'missing') return void res.writeHead(404, { 'Content-Type': 'application/json' }).end(notFound(name));
@@ -140,6 +188,7 @@ export async function startFakeRemote(backend: KubeletBackend): Promise<FakeRemo
     client: new KubeClient(kubeConfig),
     requests,
     execProtocols,
+    metrics,
     close: async () => {
       for (const ws of wss.clients) ws.terminate();
       wss.close();

@@ -45,6 +45,7 @@ describe('startNodeKubelet (the provider-facing assembly)', () => {
       remote: remote.client,
       resolvePod: (namespace, name) =>
         namespace === 'shop' && name === 'web' ? { namespace: 'shop-local', name: 'web' } : undefined,
+      listPods: () => [{ metadata: { namespace: 'shop', name: 'web', uid: 'uid-web' } }],
     });
   });
 
@@ -88,10 +89,17 @@ describe('startNodeKubelet (the provider-facing assembly)', () => {
     });
   });
 
-  it('404 for a pod not bound to the node; tokens go through TokenReview and SAR', async () => {
+  it('404 for a pod not bound to the node; tokens go through TokenReview and SAR; stats from the remote', async () => {
     expect((await get('/containerLogs/shop/other/app', { cert: clients.cert, key: clients.key })).status).to.equal(404);
     const bearer = { headers: { Authorization: 'Bearer sa-token' } };
-    expect((await get('/stats/summary', bearer)).status).to.equal(200);
+    remote.metrics.discovery = 200;
+    remote.metrics.pods = {
+      'shop-local': [{ metadata: { namespace: 'shop-local', name: 'web' }, containers: [{ name: 'app', usage: {} }] }],
+    };
+    const stats = await get('/stats/summary', bearer);
+    expect(stats.status).to.equal(200);
+    expect(JSON.parse(stats.body).pods[0].podRef).to.deep.equal({ name: 'web', namespace: 'shop', uid: 'uid-web' });
+    expect(remote.requests.at(-1)).to.equal('GET /apis/metrics.k8s.io/v1beta1/namespaces/shop-local/pods');
     expect((await get('/containerLogs/shop/web/app', bearer)).status).to.equal(403);
     expect(created.filter((c) => c.body.kind === 'TokenReview')).to.have.length(1);
   });
