@@ -1,5 +1,6 @@
 // The kubelet API against client-go's own SPDY clients (the code kube-apiserver and kubectl use
-// towards a kubelet), built from test/peers/spdyclient. Skipped without a Go toolchain.
+// towards a kubelet), built from test/peers/spdyclient. Without a Go toolchain they fail (Go is
+// part of the test environment), they are not skipped.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,16 +14,15 @@ import { runPeer, spdyClientBinary } from './go-peer.ts';
 
 describe('kubelet API with client-go SPDY clients (Go peer)', function () {
   this.timeout(120_000);
-  let binary: string | undefined;
+  let binary: string;
   let echo: Awaited<ReturnType<typeof echoServer>>;
   let backend: LocalBackend;
   let server: TestServer;
   let dir: string;
   let files: { ca: string; cert: string; key: string; strangerCert: string; strangerKey: string };
 
-  before(async function () {
+  before(async () => {
     binary = await spdyClientBinary();
-    if (!binary) return this.skip();
     echo = await echoServer();
     backend = localBackend({
       pods: { 'default/web': { namespace: 'default-local', name: 'web' } },
@@ -57,21 +57,21 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
 
   it('exec: stdout and stderr apart, exit code 3 reaches the client', async () => {
     const url = execUrl(['sh', '-c', 'echo out; echo err >&2; exit 3']);
-    const result = await runPeer(binary!, ['exec', '-url', url, ...tlsArgs()]);
+    const result = await runPeer(binary, ['exec', '-url', url, ...tlsArgs()]);
     expect(result.stdout.toString()).to.equal('out\n');
     expect(result.stderr).to.equal('err\n');
     expect(result.code).to.equal(3);
   });
 
   it('exec: exit code 0 on success', async () => {
-    const result = await runPeer(binary!, ['exec', '-url', execUrl(['true']), ...tlsArgs()]);
+    const result = await runPeer(binary, ['exec', '-url', execUrl(['true']), ...tlsArgs()]);
     expect(result.code, result.stderr).to.equal(0);
   });
 
   it('exec: 1 MiB through stdin comes back on stdout, and stdin EOF ends the command', async () => {
     const input = randomBytes(1 << 20);
     const url = execUrl(['cat'], 'input=1&output=1&error=1');
-    const result = await runPeer(binary!, ['exec', '-stdin', '-url', url, ...tlsArgs()], input);
+    const result = await runPeer(binary, ['exec', '-stdin', '-url', url, ...tlsArgs()], input);
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout.length).to.equal(input.length);
     expect(result.stdout.equals(input)).to.equal(true);
@@ -80,7 +80,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
   for (const protocol of ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io']) {
     it(`exec over ${protocol}`, async () => {
       const url = execUrl(['sh', '-c', 'echo hi; exit 4']);
-      const result = await runPeer(binary!, ['exec', '-protocol', protocol, '-url', url, ...tlsArgs()]);
+      const result = await runPeer(binary, ['exec', '-protocol', protocol, '-url', url, ...tlsArgs()]);
       expect(result.stdout.toString()).to.equal('hi\n');
       if (protocol.startsWith('v4')) expect(result.code).to.equal(4);
       else expect(result.stderr).to.match(/command terminated with non-zero exit code: exit status 4/);
@@ -90,7 +90,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
   it('exec with a tty: resize events reach the backend', async () => {
     backend.resizes.length = 0;
     const url = execUrl(['sh', '-c', 'sleep 0.3; echo tty'], 'output=1&tty=1');
-    const result = await runPeer(binary!, ['exec', '-tty', '-url', url, ...tlsArgs()]);
+    const result = await runPeer(binary, ['exec', '-tty', '-url', url, ...tlsArgs()]);
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout.toString()).to.equal('tty\n');
     expect(backend.resizes).to.deep.equal([{ width: 100, height: 40 }]);
@@ -98,7 +98,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
 
   it('attach: stdin goes in, output comes out', async () => {
     const url = `${base()}/attach/default/web/main?input=1&output=1&error=1`;
-    const result = await runPeer(binary!, ['exec', '-stdin', '-url', url, ...tlsArgs()], Buffer.from('attached\n'));
+    const result = await runPeer(binary, ['exec', '-stdin', '-url', url, ...tlsArgs()], Buffer.from('attached\n'));
     expect(result.code, result.stderr).to.equal(0);
     expect(result.stdout.toString()).to.equal('attached\n');
   });
@@ -106,7 +106,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
   it('port-forward: 10 MiB each way on each of 3 concurrent connections, nothing left open', async () => {
     const url = `${base()}/portForward/default/web`;
     const args = ['portforward', '-url', url, '-port', '80', '-bytes', String(10 << 20), '-conns', '3', ...tlsArgs()];
-    const result = await runPeer(binary!, args);
+    const result = await runPeer(binary, args);
     expect(result.code, result.stderr).to.equal(0);
     const conns = JSON.parse(result.stdout.toString()) as Array<{
       sent: number;
@@ -123,7 +123,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
     const url = `${base()}/portForward/default/web`;
     for (let round = 0; round < 5; round++) {
       const args = ['portforward', '-url', url, '-port', '80', '-bytes', '1000', '-conns', '10', ...tlsArgs()];
-      const result = await runPeer(binary!, args);
+      const result = await runPeer(binary, args);
       expect(result.code, result.stderr).to.equal(0);
     }
     await waitFor(() => backend.open.size === 0 && echo.connections() === 0);
@@ -135,7 +135,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
     process.on('unhandledRejection', onRejection);
     try {
       const url = execUrl(['sh', '-c', 'while true; do echo x; echo y >&2; sleep 0.02; done']);
-      const child = spawn(binary!, ['exec', '-url', url, ...tlsArgs()], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const child = spawn(binary, ['exec', '-url', url, ...tlsArgs()], { stdio: ['ignore', 'pipe', 'ignore'] });
       await once(child.stdout, 'data');
       expect(backend.open.size).to.equal(1);
       child.kill('SIGKILL');
@@ -148,16 +148,16 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
   });
 
   it('a pod not bound to this node is 404', async () => {
-    const result = await runPeer(binary!, ['exec', '-url', execUrl(['true'], 'output=1', 'elsewhere'), ...tlsArgs()]);
+    const result = await runPeer(binary, ['exec', '-url', execUrl(['true'], 'output=1', 'elsewhere'), ...tlsArgs()]);
     expect(result.code).to.equal(125);
     expect(result.stderr).to.match(/pod "elsewhere" does not exist/);
   });
 
   it('no credentials, or a certificate from another CA, is 401', async () => {
-    const anonymous = await runPeer(binary!, ['exec', '-url', execUrl(['true']), '-ca', files.ca]);
+    const anonymous = await runPeer(binary, ['exec', '-url', execUrl(['true']), '-ca', files.ca]);
     expect(anonymous.code).to.equal(125);
     expect(anonymous.stderr).to.match(/Unauthorized/);
-    const stranger = await runPeer(binary!, [
+    const stranger = await runPeer(binary, [
       'exec',
       '-url',
       execUrl(['true']),
@@ -172,7 +172,7 @@ describe('kubelet API with client-go SPDY clients (Go peer)', function () {
   });
 
   it('a user without nodes/proxy is 403', async () => {
-    const result = await runPeer(binary!, ['exec', '-url', execUrl(['true']), '-ca', files.ca, '-token', 'good']);
+    const result = await runPeer(binary, ['exec', '-url', execUrl(['true']), '-ca', files.ca, '-token', 'good']);
     expect(result.code).to.equal(125);
     expect(result.stderr).to.match(/Forbidden \(user=alice, verb=create, resource=nodes, subresource\(s\)=\[proxy\]\)/);
   });

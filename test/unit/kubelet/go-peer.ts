@@ -20,8 +20,13 @@ function sourceHash(): string {
   return hash.digest('hex').slice(0, 12);
 }
 
-/** The peer binary, built on first use; undefined when there is no Go toolchain. */
-export async function spdyClientBinary(): Promise<string | undefined> {
+/** Go is part of the test environment (.ci/run builds the control plane with it): without it, fail. */
+const NO_GO =
+  'the Go peer tests need a Go toolchain, and `go` is not on PATH: install Go (the version in ' +
+  'test/peers/spdyclient/go.mod or newer) and put it on PATH; these tests fail rather than skip without it';
+
+/** The peer binary, built on first use; throws, with what to do, when there is no Go toolchain. */
+export async function spdyClientBinary(): Promise<string> {
   const binary = path.join(CACHE_DIR, `spdyclient-${sourceHash()}`);
   if (fs.existsSync(binary)) return binary;
   fs.mkdirSync(CACHE_DIR, { recursive: true });
@@ -29,7 +34,8 @@ export async function spdyClientBinary(): Promise<string | undefined> {
   try {
     await promisify(execFile)('go', ['build', '-o', partial, '.'], { cwd: PEER_DIR, timeout: 300_000 });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    fs.rmSync(partial, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(NO_GO, { cause: err });
     throw err;
   }
   fs.renameSync(partial, binary);
