@@ -10,19 +10,23 @@ import tseslint from 'typescript-eslint';
 const components = ['./src/webhook', './src/syncer', './src/virtualnode'];
 const harness = ['./src/sandbox', './src/dev', './src/commands/sandbox.ts', './src/commands/demo.ts'];
 const others = (self) => components.filter((c) => c !== self);
+// Peering (peer, unpeer): a library for the commands, below them and beside the components.
+const peering = './src/peering';
 
 /** Each zone: files in `target` may not import from `from`. */
 const layers = [
   // The pure admission core imports nothing of ours.
   { target: './webhooks', from: ['./src', './bench', './test'], message: 'webhooks/ is the pure core: no imports from src/' },
   // The shared layer sits below the API client layer and every component.
-  { target: './src/shared', from: ['./src/kube', './src/kubelet', ...components, ...harness, './src/commands'] },
+  { target: './src/shared', from: ['./src/kube', './src/kubelet', peering, ...components, ...harness, './src/commands'] },
   // The API client layer knows no component and no admission logic.
-  { target: './src/kube', from: ['./webhooks', './src/kubelet', ...components, ...harness, './src/commands'] },
+  { target: './src/kube', from: ['./webhooks', './src/kubelet', peering, ...components, ...harness, './src/commands'] },
   // The kubelet API library sits beside src/kube: it serves any backend and knows no component.
-  { target: './src/kubelet', from: ['./webhooks', ...components, ...harness, './src/commands'] },
-  // Components never import each other, the commands or the harness.
-  ...components.map((self) => ({ target: self, from: [...others(self), ...harness, './src/commands'] })),
+  { target: './src/kubelet', from: ['./webhooks', peering, ...components, ...harness, './src/commands'] },
+  // Components never import each other, peering, the commands or the harness.
+  ...components.map((self) => ({ target: self, from: [...others(self), peering, ...harness, './src/commands'] })),
+  // Peering imports src/kube, src/shared and webhooks/ only; the commands import it.
+  { target: peering, from: ['./src/kubelet', ...components, ...harness, './src/commands'] },
   // The harness hosts components it does not know (src/dev assembles them).
   { target: './src/sandbox', from: [...components, './src/dev', './src/commands'] },
   // Product commands do not reach into the harness.

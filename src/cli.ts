@@ -7,6 +7,7 @@ const COMMANDS: Record<string, string> = {
   webhook: 'admission server (/mutate/pods, /mutate/workloads, /mutate/replicated, /validate)',
   syncer: 'copies stamped objects into each remote twin namespace',
   'virtual-node': 'virtual node provider: runs pods bound to a virtual node in its remote cluster',
+  peer: 'connects a remote cluster: identities and tokens there, kubeconfig Secrets here',
   status: 'replication status per opted-in namespace and remote',
   sandbox: 'up|down|status: two local clusters plus kube-offload',
   demo: 'brings the sandbox up and deploys the micro-service demo',

@@ -1,0 +1,230 @@
+// e2e: `kube-offload peer` on the sandbox's two clusters, run as a user runs it (the CLI, admin
+// kubeconfigs), and the syncer started WITHOUT --remote under exactly the RBAC of manifests/, which
+// finds the remote through the peer Secret. Every assertion reads the clusters.
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
+import { liteFromText } from '../../src/kube/kubeconfig.ts';
+import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../src/shared/peer-secret.ts';
+import type { PeerComponent } from '../../src/shared/peer-secret.ts';
+import { ComponentProcess, useSandbox, waitFor } from './helpers/index.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const SYSTEM = 'kube-offload-system';
+const CLUSTER = 'local';
+const REMOTE = 'remote';
+
+type Obj = { metadata: { name: string; uid?: string; resourceVersion?: string; [k: string]: any }; [k: string]: any };
+
+const run = promisify(execFile);
+
+/** Runs the CLI as a user would; resolves with its exit code and output. */
+async function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), ...args],
+      {
+        cwd: ROOT,
+        env: { ...process.env, ...env },
+        timeout: 120_000,
+      },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failed = err as { code?: number; stdout?: string; stderr?: string };
+    return {
+      code: typeof failed.code === 'number' ? failed.code : 1,
+      stdout: failed.stdout ?? '',
+      stderr: failed.stderr ?? '',
+    };
+  }
+}
+
+describe('peer (e2e, two real clusters)', function () {
+  this.timeout(240_000);
+  const env = useSandbox({});
+  let local: KubeClient;
+  let remote: KubeClient;
+  let workDir: string;
+  let peerArgs: string[];
+  const procs: ComponentProcess[] = [];
+
+  const secretPath = (component: PeerComponent): string =>
+    `/api/v1/namespaces/${SYSTEM}/secrets/${peerSecretName(REMOTE, component)}`;
+
+  /** A client with the credentials a peer Secret holds. */
+  async function peerClient(component: PeerComponent): Promise<KubeClient> {
+    const entry = readPeerSecret(await local.get<Obj>(secretPath(component)));
+    if ('error' in entry) throw new Error(entry.error);
+    return new KubeClient(liteFromText(entry.kubeconfig)!);
+  }
+
+  before(async function () {
+    this.timeout(300_000);
+    const sb = env.sandbox;
+    workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-peer-e2e-'));
+    local = new KubeClient(loadKubeConfig(sb.local.kubeconfigPath));
+    remote = new KubeClient(loadKubeConfig(sb.remote.kubeconfigPath));
+    peerArgs = [
+      'peer',
+      '--kubeconfig',
+      sb.local.kubeconfigPath,
+      '--remote-kubeconfig',
+      sb.remote.kubeconfigPath,
+      '--name',
+      REMOTE,
+      '--cluster-name',
+      CLUSTER,
+    ];
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    for (const p of procs) await p.stop('SIGKILL');
+    local?.close();
+    remote?.close();
+    if (workDir && !process.env.KEEP_PEER_LOGS) fs.rmSync(workDir, { recursive: true, force: true });
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state !== 'failed') return;
+    for (const p of procs) {
+      if (!fs.existsSync(p.logFile)) continue;
+      const lines = fs
+        .readFileSync(p.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => !l.includes('"level":"debug"'));
+      process.stderr.write(`--- ${p.logFile} (last lines)\n${lines.slice(-30).join('\n')}\n`);
+    }
+  });
+
+  it('peer applies the remote identities and stores a working, least-privilege kubeconfig per component', async () => {
+    const first = await cli(peerArgs);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stdout).to.match(/serviceaccount\/kube-offload-system\/kube-offload-syncer-remote\s+created/);
+    expect(first.stdout).to.match(/secret\/kube-offload-system\/kube-offload-peer-remote-syncer\s+created/);
+    expect(first.stdout).to.include(
+      'peered: the syncer and the virtual node provider pick up remote remote within seconds',
+    );
+    for (const component of ['syncer', 'virtual-node'] as const) {
+      const secret = await local.get<Obj>(secretPath(component));
+      expect(secret.metadata.labels).to.include({
+        'kube-offload.io/remote-cluster': REMOTE,
+        'kube-offload.io/component': component,
+      });
+      expect(secret.metadata.annotations[PEER_ANNOTATIONS.localCluster]).to.equal(CLUSTER);
+      const client = await peerClient(component);
+      try {
+        // It authenticates (as its ServiceAccount) and is authorized for what the component does...
+        const probe = component === 'syncer' ? '/api/v1/namespaces' : '/api/v1/nodes';
+        expect((await client.list(probe)).items).to.be.an('array');
+        // ...and for nothing more (neither writes Deployments).
+        const refused = await client.list('/apis/apps/v1/deployments').then(
+          () => 0,
+          (err: { statusCode: number }) => err.statusCode,
+        );
+        expect(refused).to.equal(403);
+      } finally {
+        client.close();
+      }
+    }
+  });
+
+  it('peer twice changes nothing: no object in either cluster is written', async () => {
+    const versions = async (): Promise<string[]> => [
+      ...(await Promise.all(
+        (['syncer', 'virtual-node'] as const).map(
+          async (c) => (await local.get<Obj>(secretPath(c))).metadata.resourceVersion ?? '',
+        ),
+      )),
+      ...(await remote.list<Obj>(`/api/v1/namespaces/${SYSTEM}/serviceaccounts`)).items.map(
+        (o) => `${o.metadata.name}@${o.metadata.resourceVersion}`,
+      ),
+      ...(
+        await remote.list<Obj>('/apis/rbac.authorization.k8s.io/v1/clusterroles', {
+          labelSelector: 'app.kubernetes.io/part-of=kube-offload',
+        })
+      ).items.map((o) => `${o.metadata.name}@${o.metadata.resourceVersion}`),
+      ...(await remote.list<Obj>(`/api/v1/namespaces/${SYSTEM}/secrets`)).items.map(
+        (o) => `${o.metadata.name}@${o.metadata.resourceVersion}`,
+      ),
+    ];
+    const before = await versions();
+    // KUBECONFIG is honoured: both admin kubeconfigs merged, the clusters picked by context.
+    const second = await cli(['peer', '--context', 'local', '--remote-context', 'remote', '--name', REMOTE], {
+      KUBECONFIG: [env.sandbox.local.kubeconfigPath, env.sandbox.remote.kubeconfigPath].join(path.delimiter),
+    });
+    expect(second.code, second.stderr).to.equal(0);
+    expect(second.stdout).to.include('nothing changed: remote remote is peered');
+    expect(second.stdout).to.not.match(/\s(created|configured|minted|updated|deleted)\b/);
+    expect(await versions()).to.deep.equal(before);
+  });
+
+  it('peer refuses a cluster as its own remote, and an unknown context, naming the flag', async () => {
+    const self = await cli([
+      'peer',
+      '--kubeconfig',
+      env.sandbox.local.kubeconfigPath,
+      '--remote-kubeconfig',
+      env.sandbox.local.kubeconfigPath,
+      '--name',
+      'self',
+    ]);
+    expect(self.code).to.equal(1);
+    expect(self.stderr).to.include('a cluster is not its own remote');
+    const unknown = await cli([
+      'peer',
+      '--kubeconfig',
+      env.sandbox.local.kubeconfigPath,
+      '--remote-kubeconfig',
+      env.sandbox.remote.kubeconfigPath,
+      '--remote-context',
+      'eu',
+      '--name',
+      'eu',
+    ]);
+    expect(unknown.code).to.equal(1);
+    expect(unknown.stderr).to.match(
+      /--remote-context: "eu" is not a context of .*remote.kubeconfig \(contexts: remote\)/,
+    );
+  });
+
+  it('peer --rotate revokes the old tokens at once', async () => {
+    const old = await peerClient('syncer');
+    try {
+      const rotated = await cli([...peerArgs, '--rotate']);
+      expect(rotated.code, rotated.stderr).to.equal(0);
+      expect(rotated.stdout).to.match(
+        /token of serviceaccount\/kube-offload-system\/kube-offload-syncer-remote\s+minted/,
+      );
+      expect(rotated.stdout).to.match(
+        /secret\/kube-offload-system\/kube-offload-syncer-remote-local-\S+\s+deleted \(the old token is revoked\)/,
+      );
+      const status = await waitFor(
+        () =>
+          old.list('/api/v1/namespaces').then(
+            () => 0,
+            (err: { statusCode: number }) => err.statusCode,
+          ),
+        { description: 'the old token to be refused', timeoutMs: 10_000 },
+      );
+      expect(status).to.equal(401);
+    } finally {
+      old.close();
+    }
+    const fresh = await peerClient('syncer');
+    try {
+      expect((await fresh.list('/api/v1/namespaces')).items).to.be.an('array');
+    } finally {
+      fresh.close();
+    }
+  });
+});
