@@ -8,6 +8,7 @@ const COMMANDS: Record<string, string> = {
   syncer: 'copies stamped objects into each remote twin namespace',
   'virtual-node': 'virtual node provider: runs pods bound to a virtual node in its remote cluster',
   peer: 'connects a remote cluster: identities and tokens there, kubeconfig Secrets here',
+  unpeer: 'disconnects a remote cluster and removes what kube-offload put there',
   status: 'replication status per opted-in namespace and remote',
   sandbox: 'up|down|status: two local clusters plus kube-offload',
   demo: 'brings the sandbox up and deploys the micro-service demo',
