@@ -1,5 +1,9 @@
 // `kube-offload demo` (npm run demo): the scenario kube-offload exists for, on the sandbox.
 //
+// With real nodes (the default when it starts the sandbox, or when the running one has them) the
+// demo is the shop of demo/shop on real containers: src/dev/shop-demo.ts. Otherwise (--kwok, or a
+// running sandbox without real nodes) it is the kwok one below:
+//
 //   1. brings the sandbox up (two clusters + webhook, syncer, virtual node provider), or reuses
 //      the one already running in --dir;
 //   2. creates namespace boutique, opts it in (kube-offload.io/enabled=true) and applies
@@ -25,15 +29,19 @@ import { readState, sandboxStatus, startSandbox } from '../sandbox/sandbox.ts';
 import { twinNamespaceName } from '../shared/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../dev/virtual-node.ts';
+import { hasRealNodes, runShopDemo } from '../dev/shop-demo.ts';
 
-const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR]
+const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR] [--kwok]
 
-Brings the sandbox up (or reuses it), deploys the micro-service demo (demo/boutique.yaml) into an
-opted-in namespace, shows where every pod runs and what was replicated, deletes the payment pod
-and shows it rescheduled. The sandbox stays up afterwards.
+Brings the sandbox up (or reuses it), deploys the micro-service demo into an opted-in namespace,
+shows where every pod runs and what was replicated, deletes the payment pod and shows it
+rescheduled. The sandbox stays up afterwards. With real nodes (needs root) the demo is the shop of
+demo/shop, real containers whose requests cross the clusters; with --kwok (or a running sandbox
+without real nodes), demo/boutique.yaml on kwok's fake workers.
 
   --dir DIR          sandbox directory (default .sandbox)
-  --namespace NS     namespace for the demo (default boutique)
+  --namespace NS     namespace for the demo (default shop, or boutique with kwok)
+  --kwok             fake workers only: start the sandbox without real nodes
   --timeout SECONDS  give up waiting for pods after this long (default 150)
 `;
 
@@ -63,7 +71,8 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         dir: { type: 'string', default: '.sandbox' },
-        namespace: { type: 'string', default: 'boutique' },
+        namespace: { type: 'string' },
+        kwok: { type: 'boolean', default: false },
         timeout: { type: 'string', default: '150' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -82,7 +91,7 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    return await demo(path.resolve(values.dir), values.namespace, timeoutMs);
+    return await demo(path.resolve(values.dir), { namespace: values.namespace, kwok: values.kwok }, timeoutMs);
   } catch (e) {
     process.stderr.write(`kube-offload demo failed: ${(e as Error).message}\n`);
     process.stderr.write(
@@ -92,7 +101,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function demo(dir: string, namespace: string, timeoutMs: number): Promise<number> {
+async function demo(dir: string, choice: { namespace?: string; kwok: boolean }, timeoutMs: number): Promise<number> {
   const t0 = Date.now();
   const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
   const binDir = await ensureBinaries({ progress: process.stderr });
@@ -103,7 +112,9 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
     note(`reusing the sandbox running in ${rel(dir)}`);
   } else {
     note(`starting the sandbox in ${rel(dir)} ...`);
-    await startSandbox({ dir, binDir, persistent: true, components: kubeOffloadComponents, log: (line) => note(line) });
+    const realNodes = !choice.kwok;
+    const log = (line: string) => note(line);
+    await startSandbox({ dir, binDir, persistent: true, components: kubeOffloadComponents, realNodes, log });
     note(`sandbox up after ${elapsed()}`);
   }
   const state = readState(dir);
@@ -121,6 +132,15 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   const json = async <T>(kc: string, args: string[]): Promise<T> =>
     JSON.parse(await must(kc, [...args, '-o', 'json'])) as T;
   const deadline = Date.now() + timeoutMs;
+  if (!choice.kwok && (await hasRealNodes(binDir, localKc, cacheDir))) {
+    const namespace = choice.namespace ?? 'shop';
+    const shop = { binDir, localKubeconfig: localKc, remoteKubeconfig: remoteKc, cacheDir, namespace, deadline };
+    await runShopDemo({ ...shop, say, note, rel });
+    printHowToGoOn({ dir, binDir, localKc, remoteKc, namespace, elapsed: elapsed() });
+    return 0;
+  }
+  if (!choice.kwok) note('the running sandbox has no real nodes: the kwok demo (sandbox down first for real nodes)');
+  const namespace = choice.namespace ?? 'boutique';
   const waitUntil = async <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> => {
     let last = '';
     for (;;) {
@@ -217,17 +237,31 @@ async function demo(dir: string, namespace: string, timeoutMs: number): Promise<
   say(`$ kubectl -n ${namespace} get pods -l app=paymentservice -o wide`);
   process.stdout.write(await must(localKc, ['-n', namespace, 'get', 'pods', '-l', 'app=paymentservice', '-o', 'wide']));
 
-  // 6. How to go on.
+  printHowToGoOn({ dir, binDir, localKc, remoteKc, namespace, elapsed: elapsed() });
+  return 0;
+}
+
+interface HowToGoOn {
+  dir: string;
+  binDir: string;
+  localKc: string;
+  remoteKc: string;
+  namespace: string;
+  elapsed: string;
+}
+
+/** 6. How to go on. */
+function printHowToGoOn({ dir, binDir, localKc, remoteKc, namespace, elapsed }: HowToGoOn): void {
+  const twin = twinNamespaceName(namespace, SANDBOX_CLUSTER_NAME);
   const dirFlag = rel(dir) === '.sandbox' ? '' : ` --dir ${rel(dir)}`;
   say();
-  say(`Demo done in ${elapsed()}. The sandbox is still up; explore it with:`);
+  say(`Demo done in ${elapsed}. The sandbox is still up; explore it with:`);
   say(`  export PATH=${binDir}:$PATH     # the sandbox's kubectl (v1.36, built from the Go modules)`);
   say(`  KUBECONFIG=${rel(localKc)} kubectl -n ${namespace} get pods -o wide     # the local cluster`);
   say(`  KUBECONFIG=${rel(localKc)} kubectl get nodes -L liqo.io/type,topology.kubernetes.io/region`);
   say(`  KUBECONFIG=${rel(remoteKc)} kubectl -n ${twin} get all     # the twin namespace in the remote cluster`);
   say(`  npx kube-offload sandbox status${dirFlag}     # the processes (logs: ${rel(path.join(dir, 'components'))})`);
   say(`Tear it down with:  npx kube-offload sandbox down${dirFlag}`);
-  return 0;
 }
 
 interface OffloadedPodDemo {
