@@ -66,6 +66,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       labelNames: ['informer'],
       registers,
       collect() {
+        this.reset(); // a removed remote's informers are gone, not frozen at their last size
         for (const [informer, count] of Object.entries(cacheSizes?.() ?? {})) this.set({ informer }, count);
       },
     }),

@@ -9,8 +9,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { liteFromText } from '../../src/kube/kubeconfig.ts';
+import { serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
+import { freePort } from '../../src/sandbox/util.ts';
 import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../src/shared/peer-secret.ts';
 import type { PeerComponent } from '../../src/shared/peer-secret.ts';
+import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { ENABLED_LABEL, MANAGED_BY_LABEL, ORIGIN_CLUSTER_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
 import { ComponentProcess, useSandbox, waitFor } from './helpers/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -56,6 +60,17 @@ describe('peer (e2e, two real clusters)', function () {
   let workDir: string;
   let peerArgs: string[];
   const procs: ComponentProcess[] = [];
+  let syncer: ComponentProcess;
+  const twin = twinNamespaceName('shop', CLUSTER);
+  const STAMP = { labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } };
+  const configMap = (name: string, data: Record<string, string>) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: 'shop', ...STAMP },
+    data,
+  });
+  const remoteCopy = (name: string): Promise<Obj | undefined> =>
+    remote.getOrUndefined<Obj>(`/api/v1/namespaces/${twin}/configmaps/${name}`);
 
   const secretPath = (component: PeerComponent): string =>
     `/api/v1/namespaces/${SYSTEM}/secrets/${peerSecretName(REMOTE, component)}`;
@@ -84,6 +99,35 @@ describe('peer (e2e, two real clusters)', function () {
       '--cluster-name',
       CLUSTER,
     ];
+    // The syncer as in the Deployment, minus --remote: its ServiceAccount with exactly the RBAC of
+    // manifests/, no remote at all until a peer Secret appears.
+    const kubeconfig = path.join(workDir, 'local-syncer.kubeconfig');
+    await serviceAccountKubeconfig(sb.local, { namespace: SYSTEM, name: 'kube-offload-syncer', file: kubeconfig });
+    syncer = new ComponentProcess({
+      command: 'syncer',
+      port: await freePort(),
+      logFile: path.join(workDir, 'syncer.log'),
+    });
+    procs.push(syncer);
+    syncer.start([
+      '--cluster-name',
+      CLUSTER,
+      '--kubeconfig',
+      kubeconfig,
+      '--peer-namespace',
+      SYSTEM,
+      '--resync-period',
+      '20s',
+      '--log-level',
+      'debug',
+    ]);
+    await waitFor(() => syncer.ready(), { description: 'the syncer to be ready with no remote', timeoutMs: 60_000 });
+    await local.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'shop', labels: { [ENABLED_LABEL]: 'true' } },
+    });
+    await local.create('/api/v1/namespaces/shop/configmaps', configMap('settings', { color: 'blue' }));
   });
 
   after(async function () {
@@ -136,6 +180,16 @@ describe('peer (e2e, two real clusters)', function () {
         client.close();
       }
     }
+  });
+
+  it('the syncer started without --remote replicates into the new peer within seconds', async () => {
+    const copy = await waitFor(() => remoteCopy('settings'), {
+      description: 'the ConfigMap copied',
+      timeoutMs: 20_000,
+    });
+    expect(copy.data).to.deep.equal({ color: 'blue' });
+    expect(copy.metadata.labels).to.include({ [MANAGED_BY_LABEL]: 'kube-offload', [ORIGIN_CLUSTER_LABEL]: CLUSTER });
+    expect(fs.readFileSync(syncer.logFile, 'utf8')).to.include('remote added from its peer Secret');
   });
 
   it('peer twice changes nothing: no object in either cluster is written', async () => {
@@ -197,6 +251,38 @@ describe('peer (e2e, two real clusters)', function () {
     );
   });
 
+  it('rotating mid-run loses no update: the syncer swaps the new token in, without a restart', async () => {
+    await local.create('/api/v1/namespaces/shop/configmaps', configMap('counter', { n: '0' }));
+    await waitFor(() => remoteCopy('counter'), { description: 'the counter copied' });
+    const pid = syncer.child?.pid;
+    let n = 0;
+    let writing = true;
+    const writer = (async () => {
+      while (writing || n < 30) {
+        n++;
+        await local.patch('/api/v1/namespaces/shop/configmaps/counter', { data: { n: String(n) } });
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    const rotated = await cli([...peerArgs, '--rotate']);
+    writing = false;
+    await writer;
+    expect(rotated.code, rotated.stderr).to.equal(0);
+    const last = String(n);
+    await waitFor(async () => (await remoteCopy('counter'))?.data?.n === last, {
+      description: `the copy to reach n=${last}`,
+      timeoutMs: 60_000,
+    });
+    // A new ConfigMap after the old token is revoked is copied too: the syncer writes with the new one.
+    await local.create('/api/v1/namespaces/shop/configmaps', configMap('after-rotation', { ok: 'yes' }));
+    await waitFor(() => remoteCopy('after-rotation'), {
+      description: 'a copy made with the new token',
+      timeoutMs: 30_000,
+    });
+    expect(syncer.running() && syncer.child?.pid === pid, 'the same syncer process').to.equal(true);
+    expect(fs.readFileSync(syncer.logFile, 'utf8')).to.include('remote credentials rotated');
+  });
+
   it('peer --rotate revokes the old tokens at once', async () => {
     const old = await peerClient('syncer');
     try {
@@ -226,5 +312,44 @@ describe('peer (e2e, two real clusters)', function () {
     } finally {
       fresh.close();
     }
+  });
+
+  it('unpeer removes the twin namespace and our copies, leaves what we do not own, and the syncer lets go', async () => {
+    await remote.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
+    await remote.create('/api/v1/namespaces/team/configmaps', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'theirs' },
+      data: { keep: 'me' },
+    });
+    const result = await cli(['unpeer', '--kubeconfig', env.sandbox.local.kubeconfigPath, '--name', REMOTE]);
+    expect(result.code, `${result.stdout}\n${result.stderr}`).to.equal(0);
+    expect(result.stdout).to.match(/local\s+secret\/kube-offload-system\/kube-offload-peer-remote-syncer\s+deleted/);
+    expect(result.stdout).to.match(new RegExp(`remote\\s+namespace/${twin}\\s+deleted \\(with \\d+ ConfigMaps?`));
+    expect(result.stdout).to.include('unpeered: nothing of kube-offload is left in remote remote');
+    expect(await remote.getOrUndefined(`/api/v1/namespaces/${twin}`), 'the twin namespace').to.equal(undefined);
+    const ours = `${MANAGED_BY_LABEL}=kube-offload,${ORIGIN_CLUSTER_LABEL}=${CLUSTER}`;
+    for (const resource of ['configmaps', 'secrets', 'services']) {
+      expect(
+        (await remote.list(`/api/v1/${resource}`, { labelSelector: ours })).items,
+        `our ${resource}`,
+      ).to.deep.equal([]);
+    }
+    expect((await remote.get<Obj>('/api/v1/namespaces/team/configmaps/theirs')).data).to.deep.equal({ keep: 'me' });
+    for (const component of ['syncer', 'virtual-node'] as const) {
+      expect(await local.getOrUndefined(secretPath(component)), `${component} peer Secret`).to.equal(undefined);
+    }
+    expect(
+      (await remote.list(`/api/v1/namespaces/${SYSTEM}/secrets`, { labelSelector: 'kube-offload.io/token-for' })).items,
+      'token Secrets',
+    ).to.deep.equal([]);
+    // The syncer dropped the remote: its caches are gone, and it stays up and ready.
+    await waitFor(async () => !(await syncer.metrics()).includes(`informer="${REMOTE}/`), {
+      description: "the remote's caches to stop",
+      timeoutMs: 20_000,
+    });
+    expect(fs.readFileSync(syncer.logFile, 'utf8')).to.include('remote removed');
+    expect(syncer.running()).to.equal(true);
+    expect(await syncer.ready(), 'ready with no remote again').to.equal(true);
   });
 });
