@@ -5,6 +5,7 @@ import type { Section } from '../lib/types.ts';
 import { admissionSection } from './admission.ts';
 import { apiserverSection } from './apiserver.ts';
 import { kubeletSection } from './kubelet.ts';
+import { realNodeSection } from './realnode.ts';
 import { syncerSection } from './syncer.ts';
 import { virtualNodeSection } from './virtualnode.ts';
 
@@ -14,4 +15,5 @@ export const SECTIONS: readonly Section[] = [
   syncerSection,
   virtualNodeSection,
   kubeletSection,
+  realNodeSection,
 ];

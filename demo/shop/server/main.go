@@ -19,8 +19,8 @@
 //
 // Endpoints: / (call every dependency, answer the trace), /whoami (this hop only),
 // /call?addr=host:port (call one address, answer its trace), /apiserver (who the token makes us
-// at the apiserver the `kubernetes` Service leads to), /ready (readiness: 503 once the file
-// /tmp/unready exists), /healthz.
+// at the apiserver the `kubernetes` Service leads to), /bench?addr=host:port&n=N (latency of N
+// calls to another service), /ready (readiness: 503 once the file /tmp/unready exists), /healthz.
 package main
 
 import (
@@ -260,6 +260,7 @@ func main() {
 	mux.HandleFunc("/whoami", func(w http.ResponseWriter, _ *http.Request) { answer(w, self()) })
 	mux.HandleFunc("/call", handleCall)
 	mux.HandleFunc("/apiserver", handleApiserver)
+	mux.HandleFunc("/bench", handleBench)
 	mux.HandleFunc("/ready", handleReady)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	addr := ":" + env("PORT", "8080")
