@@ -4,6 +4,7 @@ import { probeUrl } from './components.ts';
 import { isOurs, type ProcessRecord } from './procs.ts';
 import { readState, recordedProcesses, type ClusterState, type SandboxState } from './sandbox-state.ts';
 import { isHealthy } from './util.ts';
+import { realNodeRecordsOf } from './realnode/index.ts';
 
 export interface ProcessStatus {
   name: string;
@@ -68,8 +69,9 @@ export async function sandboxStatus(
 ): Promise<{ state: SandboxState | undefined; processes: ProcessStatus[] }> {
   const state = readState(dir);
   const probes = statusProbes(state);
+  const records = [...recordedProcesses(dir), ...realNodeRecordsOf(dir)];
   const processes = await Promise.all(
-    latestRecordPerName(recordedProcesses(dir)).map(async (r): Promise<ProcessStatus> => {
+    latestRecordPerName(records).map(async (r): Promise<ProcessStatus> => {
       const up = isOurs(r);
       const probe = probes.get(r.name);
       const ready = up && probe ? await probe() : undefined;

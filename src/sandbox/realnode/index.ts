@@ -9,12 +9,13 @@
 //   stopRealNodes()     undoes everything (also what a run that died left behind)
 import path from 'node:path';
 import type { AdminApi } from '../apiserver.ts';
+import type { ProcessRecord } from '../procs.ts';
 import { ensureRealNodeBinaries, type RealNodeBinaries } from './binaries.ts';
 import { createCgroups } from './cgroups.ts';
 import { startContainerd } from './containerd.ts';
 import { clusterCa, writeNodeKubeconfigs } from './credentials.ts';
 import { createDnsObjects, startCoreDns } from './dns.ts';
-import { ownerAlive, readOwner, tryClaim } from './host-state.ts';
+import { ownerAlive, readOwner, recordedRealNodeProcesses, tryClaim } from './host-state.ts';
 import { ensureImageArchive } from './images.ts';
 import { startKubelet } from './kubelet.ts';
 import { startKubeProxy } from './kube-proxy.ts';
@@ -176,6 +177,13 @@ export async function stopRealNodes(sandboxDir: string): Promise<TeardownReport 
   const owner = readOwner();
   if (!owner || path.resolve(owner.sandboxDir) !== path.resolve(sandboxDir)) return undefined;
   return tearDownRealNodes(sandboxDir);
+}
+
+/** The process records of the sandbox's real nodes (none when they belong to no sandbox, or another). */
+export function realNodeRecordsOf(sandboxDir: string): ProcessRecord[] {
+  const owner = readOwner();
+  if (!owner || path.resolve(owner.sandboxDir) !== path.resolve(sandboxDir)) return [];
+  return recordedRealNodeProcesses();
 }
 
 /** The directory the real nodes of a sandbox keep their files in (logs under <cluster>/logs). */
