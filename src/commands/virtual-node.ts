@@ -1,4 +1,5 @@
-// `kube-offload virtual-node`: one virtual node per --remote, run until SIGTERM/SIGINT.
+// `kube-offload virtual-node`: one virtual node per remote (--remote, and the peer Secrets,
+// followed while running), run until SIGTERM/SIGINT.
 // Exit 2 on bad flags, 1 when a kubeconfig cannot be loaded or leadership is lost.
 import http from 'node:http';
 import os from 'node:os';
@@ -6,8 +7,13 @@ import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parseCommandFlags } from '../shared/flags.ts';
-import { KubeClient } from '../kube/client.ts';
+import { KubeClient, resourcePath } from '../kube/client.ts';
+import type { KubernetesObject } from '../kube/client.ts';
+import { createInformer } from '../kube/informer.ts';
 import { loadKubeClientConfig } from '../kube/kubeconfig.ts';
+import type { KubeConfigLike } from '../kube/kubeconfig.ts';
+import { PeerWatcher } from '../kube/peer-watcher.ts';
+import { peerSecretSelector } from '../shared/peer-secret.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { TokenBucket } from '../kube/ratelimit.ts';
 import { errorMessage } from '../shared/errors.ts';
@@ -18,6 +24,8 @@ import { createProviderMetrics } from '../virtualnode/metrics.ts';
 import type { ProviderMetrics } from '../virtualnode/metrics.ts';
 import { createVirtualNodeProvider } from '../virtualnode/provider.ts';
 import type { VirtualNodeProvider } from '../virtualnode/provider.ts';
+import { ProviderSet } from '../virtualnode/provider-set.ts';
+import type { BuiltProvider } from '../virtualnode/provider-set.ts';
 import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
 
 const VERSION = '0.1.0';
@@ -43,22 +51,20 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`kube-offload virtual-node: ${message}\n`);
     return 1;
   }
-  const { providers, localClient, clients } = built;
-
-  let started = false;
-  const startAll = (): void => {
-    started = true;
-    for (const provider of providers) {
-      provider.start().catch((err: unknown) => {
-        logger.error({ node: provider.nodeName, err: String(err) }, 'provider failed to start');
-      });
-    }
-  };
+  const { providers, peers, localClient, clients } = built;
+  const startAll = (): void => providers.startAll();
+  peers.start().then(
+    () => logger.info({ remotes: peers.remotes() }, 'peer Secrets read'),
+    (err: unknown) => logger.error({ err: errorMessage(err) }, 'peer Secrets cannot be watched'),
+  );
 
   const server =
     config.metricsPort === undefined
       ? undefined
-      : await serveMetrics(config, logger, metrics, () => ({ started, providers }));
+      : await serveMetrics(config, logger, metrics, () => ({
+          started: providers.started,
+          providers: providers.list(),
+        }));
 
   const elector = config.leaderElect
     ? electLeader(config, localClient, logger, startAll, () => shutdown.request('leadership-lost'))
@@ -67,7 +73,8 @@ export async function run(argv: string[]): Promise<number> {
 
   const signal = await shutdown.requested;
   logger.info({ event: 'shutdown', signal }, `stopping (${signal}); virtual nodes and pods stay`);
-  await Promise.all(providers.map((provider) => provider.stop()));
+  await peers.stop();
+  await providers.stopAll();
   await elector?.stop();
   server?.close();
   for (const client of clients) client.close();
@@ -98,48 +105,92 @@ function electLeader(
 }
 
 interface Built {
-  providers: VirtualNodeProvider[];
+  providers: ProviderSet;
+  /** Adds and removes providers as peer Secrets come and go. */
+  peers: PeerWatcher;
   localClient: KubeClient;
   /** Every client made, to close at shutdown. */
   clients: KubeClient[];
 }
 
-/** One provider per remote; throws when a kubeconfig cannot be loaded or a kubelet port bound. */
+interface RemoteSource {
+  kubeConfig: KubeConfigLike;
+  nodeName: string;
+}
+
+/**
+ * One provider per remote: those of --remote now, those of the peer Secrets as they come and go.
+ * Throws when a --remote kubeconfig cannot be loaded or a kubelet port bound.
+ */
 async function buildProviders(
   config: VirtualNodeCommandConfig,
   logger: Logger,
   metrics: ProviderMetrics,
 ): Promise<Built> {
   const userAgent = `kube-offload-virtual-node/${VERSION}`;
-  const writeLimiter = (): TokenBucket => new TokenBucket({ qps: config.qps, burst: config.burst });
   // The light kubeconfig loader: client-node (~60 MiB of RSS) is loaded only for exec/OIDC auth.
   const localConfig = loadKubeClientConfig(config.kubeconfig);
-  const localClient = new KubeClient(localConfig, { writeLimiter: writeLimiter(), userAgent });
+  const localClient = new KubeClient(localConfig, { writeLimiter: writeLimiter(config), userAgent });
   // Events have their own (lower) rate limit in the recorder; they must not slow status writes.
   const eventsClient = new KubeClient(localConfig, { userAgent });
-  const clients = [localClient, eventsClient];
-  const providers = [];
-  for (const [index, remote] of config.remotes.entries()) {
-    const remoteConfig = loadKubeClientConfig(remote.kubeconfig);
-    const remoteClient = new KubeClient(remoteConfig, { writeLimiter: writeLimiter(), userAgent });
-    clients.push(remoteClient);
-    const kubeletPort = config.kubelet.port === 0 ? 0 : config.kubelet.port + index;
+  const sources = new Map<string, RemoteSource>();
+  const build = (remote: string, portIndex: number): Promise<BuiltProvider> => {
+    const source = sources.get(remote);
+    if (!source) throw new Error(`remote ${remote}: no kubeconfig`);
+    return buildProvider(config, { remote, ...source, portIndex }, { localClient, eventsClient, logger, metrics });
+  };
+  const providers = new ProviderSet(build, logger);
+  for (const remote of config.remotes) {
+    sources.set(remote.name, { kubeConfig: loadKubeClientConfig(remote.kubeconfig), nodeName: remote.nodeName });
+    await providers.add(remote.name);
+  }
+  const peers = watchPeers(config, localConfig, logger, {
+    add: async (remote, kubeConfig) => {
+      sources.set(remote, { kubeConfig, nodeName: `virtual-${remote}` });
+      await providers.add(remote).catch((err: unknown) => {
+        logger.error({ remote, err: errorMessage(err) }, 'cannot serve a virtual node for this peer');
+      });
+    },
+    remove: async (remote) => {
+      await providers.remove(remote);
+      sources.delete(remote);
+    },
+  });
+  return { providers, peers, localClient, clients: [localClient, eventsClient] };
+}
+
+const writeLimiter = (config: VirtualNodeCommandConfig): TokenBucket =>
+  new TokenBucket({ qps: config.qps, burst: config.burst });
+
+/** The provider of one remote; its kubelet API listens on the base port + `portIndex`. */
+async function buildProvider(
+  config: VirtualNodeCommandConfig,
+  remote: RemoteSource & { remote: string; portIndex: number },
+  shared: { localClient: KubeClient; eventsClient: KubeClient; logger: Logger; metrics: ProviderMetrics },
+): Promise<BuiltProvider> {
+  const kubeletPort = config.kubelet.port === 0 ? 0 : config.kubelet.port + remote.portIndex;
+  if (kubeletPort > 65535) throw new Error(`--kubelet-port: no port left for remote ${remote.remote}`);
+  const remoteClient = new KubeClient(remote.kubeConfig, {
+    writeLimiter: writeLimiter(config),
+    userAgent: `kube-offload-virtual-node/${VERSION}`,
+  });
+  try {
     const provider = await createVirtualNodeProvider({
       localCluster: config.clusterName,
-      remoteCluster: remote.name,
-      local: localClient,
+      remoteCluster: remote.remote,
+      local: shared.localClient,
       remote: remoteClient,
-      events: eventsClient,
+      events: shared.eventsClient,
       node: {
         nodeName: remote.nodeName,
-        remoteCluster: remote.name,
+        remoteCluster: remote.remote,
         nodeIP: config.nodeIP,
         convention: config.convention,
         extraLabels: config.extraLabels,
         providerVersion: VERSION,
       },
-      logger,
-      metrics,
+      logger: shared.logger,
+      metrics: shared.metrics,
       workers: config.workers,
       probeIntervalMs: config.probeIntervalMs,
       unreachableAfter: config.unreachableAfter,
@@ -148,9 +199,29 @@ async function buildProviders(
       referencesWarnAfterMs: config.referencesWarnAfterMs,
       kubelet: { ...config.kubelet, port: kubeletPort },
     });
-    providers.push(provider);
+    return { provider, close: () => remoteClient.close() };
+  } catch (err) {
+    remoteClient.close();
+    throw err;
   }
-  return { providers, localClient, clients };
+}
+
+/** The peer Secrets of the provider (kube-offload.io/component=virtual-node) in --peer-namespace. */
+function watchPeers(
+  config: VirtualNodeCommandConfig,
+  localConfig: KubeConfigLike,
+  logger: Logger,
+  handlers: ConstructorParameters<typeof PeerWatcher>[0]['handlers'],
+): PeerWatcher {
+  const secrets = createInformer<KubernetesObject>({
+    kubeConfig: localConfig,
+    path: resourcePath({ version: 'v1', resource: 'secrets', namespace: config.peerNamespace }),
+    labelSelector: peerSecretSelector('virtual-node'),
+    name: 'local/peer-secrets',
+    logger,
+  });
+  const reserved = new Set(config.remotes.map((remote) => remote.name));
+  return new PeerWatcher({ secrets, component: 'virtual-node', handlers, reserved, logger });
 }
 
 /** /metrics, /healthz and /readyz; `status` tells whether this replica leads and its providers. */

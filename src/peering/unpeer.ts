@@ -10,7 +10,8 @@
 // 3. in the remote, the twin namespaces we own (ownership labels for this local cluster, deleted
 //    with a uid precondition; their copies and pods go with them), and any copy or pod we own
 //    outside them; a twin that comes back (a reconcile that was under way) is deleted again;
-// 4. the provider's peer Secret (the provider removes its node; a node left behind is deleted);
+// 4. the provider's peer Secret (the provider stops), then the virtual node (deleted again if the
+//    provider re-registered it before it stopped);
 // 5. the tokens are revoked: their token Secrets in the remote are deleted, the syncer's last
 //    (it is the credential that deletes them).
 import { isConflict, isNotFound } from '../kube/client.ts';
@@ -62,8 +63,8 @@ const realClock: UnpeerClock = {
 /** The copies the syncer makes, and the pods the provider makes. */
 const COPY_KINDS = ['Service', 'Secret', 'ConfigMap', 'EndpointSlice'] as const;
 
-/** How long the provider gets to remove its node after its Secret is gone. */
-const NODE_GRACE_MS = 15_000;
+/** How long a deleted virtual node is watched for a provider that re-registers it while stopping. */
+const NODE_WATCH_MS = 15_000;
 
 class Run {
   readonly steps: Step[] = [];
@@ -97,7 +98,7 @@ export async function unpeer(options: UnpeerOptions): Promise<UnpeerReport> {
   const nodes = await virtualNodes(run);
   for (const node of nodes) await drain(run, node);
   await removeRemoteObjects(run);
-  await deletePeerSecret(run, 'virtual-node', 'the provider removes its node');
+  await deletePeerSecret(run, 'virtual-node', 'the provider stops serving its node');
   for (const node of nodes) await removeNode(run, node);
   await revokeTokens(run);
   return { remote: options.name, localCluster: options.localCluster, steps: run.steps, left: run.left };
@@ -230,13 +231,16 @@ async function awaitTwinsGone(run: Run): Promise<void> {
 async function removeNode(run: Run, node: KubeObject): Promise<void> {
   const name = String(node.metadata?.name);
   const path = pathOf('Node', name);
-  const removed = await run.until(NODE_GRACE_MS, async () => !(await run.options.local.getOrUndefined(path)));
-  if (removed) {
-    run.step('local', `node/${name}`, 'gone', 'removed by the provider');
-    return;
-  }
-  const deleted = await deleteIfThere(run.options.local, path, node.metadata?.uid);
+  let deleted = false;
+  let absent = 0;
+  const gone = await run.until(NODE_WATCH_MS, async () => {
+    const live = await run.options.local.getOrUndefined(path);
+    if (live && (await deleteIfThere(run.options.local, path, live.metadata?.uid))) deleted = true;
+    absent = live ? 0 : absent + 1;
+    return absent >= 2;
+  });
   run.step('local', `node/${name}`, deleted ? 'deleted' : 'gone');
+  if (!gone) run.left.push(`local node/${name} (re-registered: is a provider still serving it?)`);
 }
 
 /** The token Secrets of this remote's peer Secrets, the provider's first, plus leftovers of ours. */

@@ -34,6 +34,8 @@ export interface KubeletApiConfig {
 export interface VirtualNodeCommandConfig {
   clusterName: string;
   remotes: RemoteConfig[];
+  /** Where the peer Secrets are (remotes found at run time). */
+  peerNamespace: string;
   kubeconfig?: string;
   nodeIP: string;
   kubelet: KubeletApiConfig;
@@ -56,16 +58,21 @@ export interface VirtualNodeCommandConfig {
 
 const { labelKey, labelValue, taintKey, taintValue, taintEffect } = LIQO_CONVENTION;
 
-const SYNOPSIS = 'usage: kube-offload virtual-node --cluster-name LOCAL --remote NAME=KUBECONFIG [flags]';
+const SYNOPSIS = 'usage: kube-offload virtual-node --cluster-name LOCAL [--remote NAME=KUBECONFIG ...] [flags]';
 
 export const VIRTUAL_NODE_USAGE = `${SYNOPSIS}
 
 Registers one virtual node per remote cluster in the local cluster and runs the pods bound to
-it in the remote cluster's twin namespace (<namespace>-<LOCAL>).
+it in the remote cluster's twin namespace (<namespace>-<LOCAL>). The remotes are those
+"kube-offload peer" connected (Secrets labelled kube-offload.io/component=virtual-node in
+--peer-namespace, followed while running) plus those given with --remote.
 
   --cluster-name NAME       name of the local cluster (origin marks, twin namespace names)
                             (required)
-  --remote NAME=KUBECONFIG  a remote cluster and its kubeconfig; repeatable (at least one)
+  --remote NAME=KUBECONFIG  a remote cluster and its kubeconfig; repeatable (a peer Secret
+                            for the same NAME is then ignored)
+  --peer-namespace NS       where the peer Secrets are (default: $POD_NAMESPACE, else
+                            kube-offload-system)
   --kubeconfig FILE         local cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config,
                             in-cluster)
   --node-name NAME          virtual node name (default virtual-<remote>); with several remotes
@@ -128,6 +135,7 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv, warn: ((line: string)
   return parseFlags(renameDeprecatedFlags(argv, DEPRECATED_FLAGS, warn), {
     'cluster-name': { type: 'string' },
     remote: { type: 'string', multiple: true },
+    'peer-namespace': { type: 'string', default: env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE },
     kubeconfig: { type: 'string' },
     'node-name': { type: 'string', multiple: true },
     'node-ip': { type: 'string' },
@@ -183,6 +191,7 @@ export function parseVirtualNodeArgs(
   return {
     clusterName,
     remotes,
+    peerNamespace: dnsLabel(values['peer-namespace'], 'peer-namespace'),
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     nodeIP,
     kubelet,
@@ -220,7 +229,6 @@ function parseNodeNames(remoteFlags: string[], nodeFlags: string[]): Map<string,
 }
 
 function parseRemotes(remoteFlags: string[], nodeFlags: string[]): RemoteConfig[] {
-  if (remoteFlags.length === 0) throw new ConfigError('--remote NAME=KUBECONFIG is required (at least one)');
   const nodeNames = parseNodeNames(remoteFlags, nodeFlags);
   const remotes: RemoteConfig[] = [];
   const seenNodes = new Set<string>();

@@ -61,6 +61,8 @@ describe('peer (e2e, two real clusters)', function () {
   let peerArgs: string[];
   const procs: ComponentProcess[] = [];
   let syncer: ComponentProcess;
+  let provider: ComponentProcess;
+  const NODE = `virtual-${REMOTE}`;
   const twin = twinNamespaceName('shop', CLUSTER);
   const STAMP = { labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } };
   const configMap = (name: string, data: Record<string, string>) => ({
@@ -122,6 +124,45 @@ describe('peer (e2e, two real clusters)', function () {
       'debug',
     ]);
     await waitFor(() => syncer.ready(), { description: 'the syncer to be ready with no remote', timeoutMs: 60_000 });
+    // The virtual node provider likewise: no --remote, its own ServiceAccount and RBAC.
+    const providerKubeconfig = path.join(workDir, 'local-virtual-node.kubeconfig');
+    await serviceAccountKubeconfig(sb.local, {
+      namespace: SYSTEM,
+      name: 'kube-offload-virtual-node',
+      file: providerKubeconfig,
+    });
+    const logFile = path.join(workDir, 'virtual-node.log');
+    provider = new ComponentProcess({
+      command: 'virtual-node',
+      port: await freePort(),
+      logFile,
+      metricsHost: '127.0.0.1',
+    });
+    procs.push(provider);
+    provider.start([
+      '--cluster-name',
+      CLUSTER,
+      '--kubeconfig',
+      providerKubeconfig,
+      '--peer-namespace',
+      SYSTEM,
+      '--node-ip',
+      '127.0.0.1',
+      '--kubelet-port',
+      '0',
+      '--kubelet-address',
+      '127.0.0.1',
+      '--client-ca-file',
+      sb.local.caCertPath,
+      '--probe-interval',
+      '2s',
+      '--log-level',
+      'debug',
+    ]);
+    await waitFor(() => provider.ready(), {
+      description: 'the provider to be ready with no remote',
+      timeoutMs: 60_000,
+    });
     await local.create('/api/v1/namespaces', {
       apiVersion: 'v1',
       kind: 'Namespace',
@@ -190,6 +231,23 @@ describe('peer (e2e, two real clusters)', function () {
     expect(copy.data).to.deep.equal({ color: 'blue' });
     expect(copy.metadata.labels).to.include({ [MANAGED_BY_LABEL]: 'kube-offload', [ORIGIN_CLUSTER_LABEL]: CLUSTER });
     expect(fs.readFileSync(syncer.logFile, 'utf8')).to.include('remote added from its peer Secret');
+  });
+
+  it("the provider started without --remote registers the new peer's virtual node, Ready, within seconds", async () => {
+    const ready = async (): Promise<boolean> => {
+      const node = await local.getOrUndefined<Obj>(`/api/v1/nodes/${NODE}`);
+      return (
+        node?.status?.conditions?.some(
+          (c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True',
+        ) ?? false
+      );
+    };
+    await waitFor(ready, { description: `node ${NODE} Ready`, timeoutMs: 30_000 });
+    const node = await local.get<Obj>(`/api/v1/nodes/${NODE}`);
+    expect(node.metadata.labels).to.include({
+      'kube-offload.io/remote-cluster': REMOTE,
+      'liqo.io/type': 'virtual-node',
+    });
   });
 
   it('peer twice changes nothing: no object in either cluster is written', async () => {
@@ -314,7 +372,22 @@ describe('peer (e2e, two real clusters)', function () {
     }
   });
 
-  it('unpeer removes the twin namespace and our copies, leaves what we do not own, and the syncer lets go', async () => {
+  it('unpeer drains the node, removes the twin namespace and our copies, leaves what we do not own', async () => {
+    // A pod running on the virtual node, i.e. in the remote's twin namespace.
+    await local.create('/api/v1/namespaces/shop/pods', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'shop', labels: { app: 'web' } },
+      spec: {
+        nodeName: NODE,
+        tolerations: [{ key: 'virtual-node.liqo.io/not-allowed', operator: 'Exists', effect: 'NoExecute' }],
+        containers: [{ name: 'web', image: 'registry.k8s.io/pause:3.10' }],
+      },
+    });
+    await waitFor(() => remote.getOrUndefined(`/api/v1/namespaces/${twin}/pods/web`), {
+      description: 'the offloaded pod in the remote',
+      timeoutMs: 60_000,
+    });
     await remote.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } });
     await remote.create('/api/v1/namespaces/team/configmaps', {
       apiVersion: 'v1',
@@ -327,6 +400,12 @@ describe('peer (e2e, two real clusters)', function () {
     expect(result.stdout).to.match(/local\s+secret\/kube-offload-system\/kube-offload-peer-remote-syncer\s+deleted/);
     expect(result.stdout).to.match(new RegExp(`remote\\s+namespace/${twin}\\s+deleted \\(with \\d+ ConfigMaps?`));
     expect(result.stdout).to.include('unpeered: nothing of kube-offload is left in remote remote');
+    expect(result.stdout).to.match(new RegExp(`local\\s+node/${NODE}\\s+cordoned`));
+    expect(result.stdout).to.match(/local\s+pod\/shop\/web\s+deleted \(its controller recreates it elsewhere\)/);
+    expect(result.stdout).to.match(new RegExp(`local\\s+node/${NODE}\\s+deleted`));
+    expect(await local.getOrUndefined('/api/v1/namespaces/shop/pods/web'), 'the local pod').to.equal(undefined);
+    expect(await local.getOrUndefined(`/api/v1/nodes/${NODE}`), 'the virtual node').to.equal(undefined);
+    expect(fs.readFileSync(provider.logFile, 'utf8')).to.include('virtual node provider stopped');
     expect(await remote.getOrUndefined(`/api/v1/namespaces/${twin}`), 'the twin namespace').to.equal(undefined);
     const ours = `${MANAGED_BY_LABEL}=kube-offload,${ORIGIN_CLUSTER_LABEL}=${CLUSTER}`;
     for (const resource of ['configmaps', 'secrets', 'services']) {

@@ -84,7 +84,7 @@ describe('virtualnode flags', () => {
   it('rejects bad input with a message naming the flag', () => {
     const bad: Array<[string[], RegExp]> = [
       [['--remote', 'r=/k'], /--cluster-name is required/],
-      [['--cluster-name', 'l'], /--remote/],
+      [['--cluster-name', 'l', '--peer-namespace', 'Peers'], /--peer-namespace: "Peers" is not a DNS-1123 label/],
       [['--cluster-name', 'l', '--remote', 'r'], /--remote: "r" is not KEY=VALUE/],
       [['--cluster-name', 'l', '--remote', 'r=/k', '--remote', 'r=/k2'], /given twice/],
       [['--cluster-name', 'l', '--remote', 'r=/k', '--node-ip', 'nope'], /--node-ip/],
