@@ -1,9 +1,22 @@
-// `kube-offload status`: replication status per opted-in namespace × remote, recomputed by
-// reading both clusters with the syncer's own comparison (src/syncer/status.ts). The last error
+// `kube-offload status`: each remote (peered, or given with --remote) with its reachability,
+// virtual node, twin namespaces, offloaded pods and last error (src/peering/remote-status.ts),
+// then the replication status per opted-in namespace × remote, recomputed by reading both
+// clusters with the syncer's own comparison (src/syncer/status.ts). The last replication error
 // comes from the syncer's ReplicationFailed / ReplicationConflict Events in the local namespace.
+import { stringify } from 'yaml';
 import { parseCommandFlags } from '../shared/flags.ts';
-import { KubeClient, loadKubeConfig, resourcePath } from '../kube/client.ts';
+import { KubeClient, resourcePath } from '../kube/client.ts';
+import { liteFromText, loadKubeClientConfig } from '../kube/kubeconfig.ts';
+import { errorMessage } from '../shared/errors.ts';
+import { PEER_ANNOTATIONS } from '../shared/peer-secret.ts';
+import type { PeerEntry } from '../shared/peer-secret.ts';
 import { twinNamespaceName } from '../shared/twin.ts';
+import type { PeeringClient } from '../peering/api.ts';
+import { clientFor, loadCluster } from '../peering/clusters.ts';
+import { listPeerSecrets, resolveLocalCluster } from '../peering/local.ts';
+import type { PeerSecret } from '../peering/local.ts';
+import { formatRemotes, remoteStatus } from '../peering/remote-status.ts';
+import type { RemoteStatus } from '../peering/remote-status.ts';
 import {
   ENABLED_LABEL,
   REMOTE_CLUSTER_LABEL,
@@ -14,7 +27,7 @@ import type { KubeObject } from '../../webhooks/types.ts';
 import { KIND_INFO, KINDS } from '../syncer/copy.ts';
 import type { Kind } from '../syncer/copy.ts';
 import { STATUS_USAGE, parseStatusArgs } from '../syncer/config.ts';
-import type { RemoteFlag, StatusConfig } from '../syncer/config.ts';
+import type { StatusConfig } from '../syncer/config.ts';
 import { remotesForNamespace } from '../syncer/plan.ts';
 import { compileClusterSelector, excludedFromReplication } from '../syncer/rules.ts';
 import { compareNamespace, formatTable } from '../syncer/status.ts';
@@ -77,8 +90,16 @@ async function lastErrors(client: KubeClient, namespace: string): Promise<EventL
   return events.sort((a, b) => time(b).localeCompare(time(a)));
 }
 
-interface RemoteClient extends RemoteFlag {
-  client: KubeClient;
+/** A remote to report on: how it was found, and a client for it (none when that failed). */
+interface RemoteClient {
+  name: string;
+  source: RemoteStatus['source'];
+  labels: Record<string, string>;
+  server: string;
+  tokenExpires?: string;
+  client?: KubeClient;
+  /** Why there is no client. */
+  error?: string;
 }
 
 /** What one namespace looks like from the local side, shared by every remote's row. */
@@ -104,16 +125,16 @@ async function listVirtualNodes(local: KubeClient): Promise<KubeObject[]> {
   }
 }
 
+/** The local cluster's name, and the virtual nodes' names. */
+interface LocalContext {
+  clusterName: string;
+  virtualNames: Set<string>;
+}
+
 /** One namespace × remote: the row of the table, and the items out of sync for -o json. */
-async function compareRemote(
-  view: LocalView,
-  remote: RemoteClient,
-  config: StatusConfig,
-  virtualNames: Set<string>,
-  report: Report,
-): Promise<void> {
+async function compareRemote(view: LocalView, remote: RemoteClient, ctx: LocalContext, report: Report): Promise<void> {
   const { name, selection } = view;
-  const twin = twinNamespaceName(name, config.clusterName);
+  const twin = twinNamespaceName(name, ctx.clusterName);
   const lastError = view.errors.find((event) => (event.message ?? '').includes(`remote ${remote.name}`));
   const errorText = lastError
     ? `${lastError.reason}: ${lastError.message ?? ''}`.replace(/\s+/g, ' ').slice(0, 120)
@@ -137,20 +158,21 @@ async function compareRemote(
   let twinObject: KubeObject | undefined;
   let remoteObjects = EMPTY;
   try {
+    if (!remote.client) throw new Error(remote.error ?? 'no credentials');
     twinObject = await remote.client.getOrUndefined<KubeObject>(`${path('Namespace')}/${encodeURIComponent(twin)}`);
     if (twinObject) remoteObjects = await listKinds(remote.client, twin);
   } catch (err) {
-    report.rows.push(row('unreachable', undefined, (err as Error).message.slice(0, 120)));
+    report.rows.push(row('unreachable', undefined, errorMessage(err).slice(0, 120)));
     return;
   }
   const comparison = compareNamespace({
-    localCluster: config.clusterName,
+    localCluster: ctx.clusterName,
     twin,
     twinObject,
     local: view.objects,
     remote: remoteObjects,
     excluded: excludedFromReplication,
-    isVirtualNode: (node) => virtualNames.has(node),
+    isVirtualNode: (node) => ctx.virtualNames.has(node),
   });
   const { twinState, inSync, pending, conflict } = comparison;
   report.rows.push(row(twinState, { inSync, pending, conflict }));
@@ -158,9 +180,9 @@ async function compareRemote(
   report.details.push({ namespace: name, remote: remote.name, twin, twinState, items: outOfSync });
 }
 
-async function statusReport(config: StatusConfig, local: KubeClient, remotes: RemoteClient[]): Promise<Report> {
+async function statusReport(clusterName: string, local: KubeClient, remotes: RemoteClient[]): Promise<Report> {
   const virtualNodes = await listVirtualNodes(local);
-  const virtualNames = new Set(virtualNodes.map((node) => node.metadata?.name ?? ''));
+  const ctx = { clusterName, virtualNames: new Set(virtualNodes.map((node) => node.metadata?.name ?? '')) };
   const remoteInfo = remotes.map((remote) => {
     const node = virtualNodes.find((n) => n.metadata?.labels?.[REMOTE_CLUSTER_LABEL] === remote.name);
     return {
@@ -180,27 +202,107 @@ async function statusReport(config: StatusConfig, local: KubeClient, remotes: Re
       objects: await listKinds(local, name),
       errors: await lastErrors(local, name),
     };
-    for (const remote of remotes) await compareRemote(view, remote, config, virtualNames, report);
+    for (const remote of remotes) await compareRemote(view, remote, ctx, report);
   }
   return report;
+}
+
+const USER_AGENT = 'kube-offload-status';
+
+/** The remotes of --remote, with their kubeconfig files. */
+function flagRemotes(config: StatusConfig): RemoteClient[] {
+  return config.remotes.map((remote) => {
+    const client = new KubeClient(loadKubeClientConfig(remote.kubeconfig), { userAgent: USER_AGENT });
+    return { name: remote.name, source: 'flag', labels: remote.labels, server: client.server, client };
+  });
+}
+
+/** A peered remote, read with the syncer's credentials (the provider's when there are none). */
+function peerRemote(name: string, entries: PeerEntry[]): RemoteClient {
+  const entry = entries.find((e) => e.component === 'syncer') ?? entries[0];
+  const base = { name, source: 'peer' as const, labels: {}, server: '' };
+  const kubeConfig = entry ? liteFromText(entry.kubeconfig) : undefined;
+  if (!entry || !kubeConfig) return { ...base, error: `the peer Secret of remote ${name} holds no usable kubeconfig` };
+  const client = new KubeClient(kubeConfig, { userAgent: USER_AGENT });
+  const tokenExpires = entry.annotations[PEER_ANNOTATIONS.tokenExpires];
+  return { ...base, server: client.server, client, ...(tokenExpires ? { tokenExpires } : {}) };
+}
+
+/** The remotes the peer Secrets name, by name. */
+function peerRemotes(secrets: PeerSecret[]): RemoteClient[] {
+  const byRemote = new Map<string, PeerEntry[]>();
+  for (const { entry } of secrets) {
+    if ('error' in entry) continue;
+    byRemote.set(entry.remote, [...(byRemote.get(entry.remote) ?? []), entry]);
+  }
+  return [...byRemote].sort(([a], [b]) => a.localeCompare(b)).map(([name, entries]) => peerRemote(name, entries));
+}
+
+/** Sums the namespace rows of each remote into its status. */
+async function remoteStatuses(
+  clusterName: string,
+  local: KubeClient,
+  remotes: RemoteClient[],
+  rows: StatusRow[],
+): Promise<RemoteStatus[]> {
+  return Promise.all(
+    remotes.map((remote) => {
+      const mine = rows.filter((row) => row.remote === remote.name);
+      const sum = (field: 'inSync' | 'pending' | 'conflict'): number => mine.reduce((n, row) => n + row[field], 0);
+      const namespaceError = mine.find((row) => row.lastError)?.lastError;
+      return remoteStatus({
+        name: remote.name,
+        source: remote.source,
+        server: remote.server,
+        ...(remote.tokenExpires ? { tokenExpires: remote.tokenExpires } : {}),
+        localCluster: clusterName,
+        local,
+        remote: remote.client ?? unreachable(remote.error ?? 'no credentials'),
+        objects: { inSync: sum('inSync'), pending: sum('pending'), conflict: sum('conflict') },
+        ...(namespaceError ? { namespaceError } : {}),
+      });
+    }),
+  );
+}
+
+/** A client for a remote we have no credentials for: every call fails with `why`. */
+function unreachable(why: string): PeeringClient {
+  const fail = async (): Promise<never> => {
+    throw new Error(why);
+  };
+  return { listAll: fail, getOrUndefined: fail, create: fail, replace: fail, patch: fail, delete: fail };
+}
+
+function print(config: StatusConfig, remotes: RemoteStatus[], report: Report): void {
+  const document = { remotes, rows: report.rows, details: report.details };
+  if (config.output === 'json') process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
+  else if (config.output === 'yaml') process.stdout.write(stringify(document));
+  else {
+    const remoteTable = remotes.length ? formatRemotes(remotes) : 'no remotes: connect one with kube-offload peer\n';
+    const namespaces = report.rows.length ? formatTable(report.rows) : 'no opted-in namespaces\n';
+    process.stdout.write(`${remoteTable}\n${namespaces}`);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
   const config = parseCommandFlags('status', argv, parseStatusArgs, STATUS_USAGE);
   if (typeof config === 'number') return config;
+  let local: KubeClient | undefined;
+  let remotes: RemoteClient[] = [];
   try {
-    const client = (kubeconfig?: string): KubeClient =>
-      new KubeClient(loadKubeConfig(kubeconfig), { userAgent: 'kube-offload-status' });
-    const local = client(config.kubeconfig);
-    const remotes = config.remotes.map((remote) => ({ ...remote, client: client(remote.kubeconfig) }));
-    const { rows, details } = await statusReport(config, local, remotes);
-    if (config.output === 'json') process.stdout.write(`${JSON.stringify({ rows, details }, null, 2)}\n`);
-    else process.stdout.write(rows.length ? formatTable(rows) : 'no opted-in namespaces\n');
-    local.close();
-    for (const remote of remotes) remote.client.close();
+    const localConfig = loadCluster({ ...config, flags: { kubeconfig: 'kubeconfig', context: 'context' } });
+    local = clientFor(localConfig, USER_AGENT);
+    const secrets = config.remotes.length ? [] : await listPeerSecrets(local);
+    const clusterName = await resolveLocalCluster(local, config.clusterName, secrets);
+    remotes = config.remotes.length ? flagRemotes(config) : peerRemotes(secrets);
+    const report = await statusReport(clusterName, local, remotes);
+    print(config, await remoteStatuses(clusterName, local, remotes, report.rows), report);
     return 0;
   } catch (error) {
-    process.stderr.write(`kube-offload status: ${(error as Error).message}\n`);
+    process.stderr.write(`kube-offload status: ${errorMessage(error)}\n`);
     return 1;
+  } finally {
+    local?.close();
+    for (const remote of remotes) remote.client?.close();
   }
 }

@@ -33,17 +33,22 @@ running: added, removed, credentials rotated) plus those given with --remote.
   -h, --help                  this text
 `;
 
-export const STATUS_USAGE = `usage: kube-offload status --cluster-name NAME --remote NAME=KUBECONFIG [...] [flags]
+export const STATUS_USAGE = `usage: kube-offload status [flags]
 
-Prints, for each opted-in namespace and remote: the twin namespace, objects in sync, pending and
-in conflict, and the last replication error (from the syncer's Events). Computed by reading both
-clusters with the same comparison the syncer uses.
+Prints each remote: whether it answers, its virtual node's readiness and capacity, its twin
+namespaces, the objects in sync, pending and in conflict, the offloaded pods and the last error;
+then each opted-in namespace per remote. The remotes are those "kube-offload peer" connected (their
+peer Secrets, read with the syncer's and the provider's credentials), or those given with --remote.
+Computed by reading both clusters with the comparison the syncer uses; the last replication error
+comes from the syncer's Events.
 
-  --cluster-name NAME         the local cluster's name (as given to the syncer)
-  --remote NAME=KUBECONFIG    repeatable
+  --kubeconfig FILE           the local cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --context CTX               the local cluster's context in it
+  --cluster-name NAME         the local cluster's name (default: from the peer Secrets, else
+                              kube-offload-system/kube-offload-config's cluster-name)
+  --remote NAME=KUBECONFIG    a remote and a kubeconfig for it, instead of the peer Secrets (repeatable)
   --remote-labels NAME=K=V,.. as for the syncer
-  --kubeconfig FILE           the local cluster
-  -o, --output table|json     default table
+  -o, --output table|json|yaml  default table
   -h, --help                  this text
 `;
 
@@ -72,10 +77,13 @@ export interface SyncerConfig {
 }
 
 export interface StatusConfig {
-  clusterName: string;
+  /** Undefined: found in the peer Secrets or kube-offload-config. */
+  clusterName?: string;
+  /** Empty: the peered remotes. */
   remotes: RemoteFlag[];
   kubeconfig?: string;
-  output: 'table' | 'json';
+  context?: string;
+  output: 'table' | 'json' | 'yaml';
 }
 
 const LABEL_KEY =
@@ -190,16 +198,18 @@ export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process
 export function parseStatusArgs(argv: string[]): StatusConfig | 'help' {
   const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
+    context: { type: 'string' },
     output: { type: 'string', short: 'o' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
-  const output = oneOf(values.output ?? 'table', ['table', 'json'] as const, 'output');
+  const output = oneOf(values.output ?? 'table', ['table', 'json', 'yaml'] as const, 'output');
   const config: StatusConfig = {
-    clusterName: clusterName(values['cluster-name']),
     remotes: parseRemotes(values.remote ?? [], values['remote-labels'] ?? []),
     output,
   };
+  if (values['cluster-name'] !== undefined) config.clusterName = clusterName(values['cluster-name']);
   if (values.kubeconfig) config.kubeconfig = values.kubeconfig;
+  if (values.context) config.context = values.context;
   return config;
 }

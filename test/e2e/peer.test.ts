@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { liteFromText } from '../../src/kube/kubeconfig.ts';
 import { serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
@@ -370,6 +371,60 @@ describe('peer (e2e, two real clusters)', function () {
     } finally {
       fresh.close();
     }
+  });
+
+  it('status with no flags prints every remote and namespace; -o json and -o yaml parse', async () => {
+    const kubeconfig = env.sandbox.local.kubeconfigPath;
+    const table = await cli(['status', '--kubeconfig', kubeconfig]);
+    expect(table.code, table.stderr).to.equal(0);
+    const lines = table.stdout.split('\n');
+    expect(lines[0]).to.match(/^REMOTE\s+REACHABLE\s+NODE\s+READY\s+CPU\s+MEMORY\s+PODS\s+TWINS\s+IN SYNC\s+PENDING/);
+    expect(lines[1]).to.match(
+      new RegExp(`^${REMOTE}\\s+yes\\s+${NODE}\\s+True\\s+\\S+\\s+\\S+\\s+\\S+\\s+${twin}\\s+\\d+\\s+0\\s+0`),
+    );
+    expect(table.stdout).to.match(new RegExp(`\\nshop\\s+${REMOTE}\\s+${twin}\\s+ready`));
+    const json = await cli(['status', '--kubeconfig', kubeconfig, '-o', 'json']);
+    expect(json.code, json.stderr).to.equal(0);
+    const document = JSON.parse(json.stdout) as { remotes: any[]; rows: any[] };
+    expect(document.remotes).to.have.length(1);
+    const [status] = document.remotes;
+    expect(status).to.include({ name: REMOTE, source: 'peer', reachable: true, lastError: '' });
+    expect(status.virtualNode).to.include({ name: NODE, ready: 'True', schedulable: true });
+    expect(status.twinNamespaces).to.deep.equal([twin]);
+    expect(status.objects.inSync).to.be.greaterThan(2);
+    expect(status.tokenExpires).to.match(/^\d{4}-\d\d-\d\dT/);
+    expect(document.rows.find((row) => row.namespace === 'shop')).to.include({ remote: REMOTE, twinState: 'ready' });
+    const yaml = await cli(['status', '--kubeconfig', kubeconfig, '-o', 'yaml']);
+    expect(yaml.code, yaml.stderr).to.equal(0);
+    const fromYaml = parseYaml(yaml.stdout) as typeof document;
+    expect(fromYaml.remotes.map((r) => r.name)).to.deep.equal([REMOTE]);
+    expect(fromYaml.remotes[0].virtualNode.ready).to.equal('True');
+  });
+
+  it('a revoked credential shows up in status, nothing crashes, and peer repairs it', async () => {
+    const annotations = (await local.get<Obj>(secretPath('syncer'))).metadata.annotations as Record<string, string>;
+    const [namespace, name] = annotations[PEER_ANNOTATIONS.tokenSecret]!.split('/');
+    await remote.delete(`/api/v1/namespaces/${namespace}/secrets/${name}`);
+    const revoked = await waitFor(
+      async () => {
+        const out = await cli(['status', '--kubeconfig', env.sandbox.local.kubeconfigPath, '-o', 'json']);
+        const [status] = (JSON.parse(out.stdout) as { remotes: any[] }).remotes;
+        return status.reachable === false ? status : undefined;
+      },
+      { description: 'status to show the remote unreachable', timeoutMs: 20_000 },
+    );
+    expect(revoked.lastError).to.include('401');
+    const repaired = await cli(peerArgs);
+    expect(repaired.code, repaired.stderr).to.equal(0);
+    expect(repaired.stdout).to.match(
+      /token of serviceaccount\/kube-offload-system\/kube-offload-syncer-remote\s+minted/,
+    );
+    await local.create('/api/v1/namespaces/shop/configmaps', configMap('after-repair', { ok: 'yes' }));
+    await waitFor(() => remoteCopy('after-repair'), {
+      description: 'a copy made with the repaired token',
+      timeoutMs: 60_000,
+    });
+    expect(syncer.running() && provider.running(), 'the components kept running').to.equal(true);
   });
 
   it('unpeer drains the node, removes the twin namespace and our copies, leaves what we do not own', async () => {

@@ -84,6 +84,16 @@ describe('syncer flags', () => {
     const c = parseStatusArgs(['--cluster-name', 'local', '--remote', 'r=/k', '-o', 'json']);
     expect(c).to.deep.include({ clusterName: 'local', output: 'json' });
   });
+
+  it('status needs no flag: the remotes and the cluster name come from the peer Secrets', () => {
+    expect(parseStatusArgs([])).to.deep.equal({ remotes: [], output: 'table' });
+    expect(parseStatusArgs(['--context', 'prod', '-o', 'yaml'])).to.deep.equal({
+      remotes: [],
+      output: 'yaml',
+      context: 'prod',
+    });
+    expect(() => parseStatusArgs(['-o', 'wide'])).to.throw(/--output: "wide" is not one of table, json, yaml/);
+  });
 });
 
 describe('syncer rules (from the webhooks)', () => {
