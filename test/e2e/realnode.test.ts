@@ -119,8 +119,14 @@ describe('real nodes: the demo shop across two clusters (e2e, root)', function (
 
   it("answers the frontend's request with a trace whose hops were served in both clusters", async () => {
     const frontend = await podOf(local(), NS, 'frontend');
-    const { status, body } = await fetchFromHost(`http://${frontend.status.podIP}:8080/`);
-    expect(status, JSON.stringify(body)).to.equal(200);
+    // Pods are Ready a moment before every kube-proxy has the newest Services: ask until 200.
+    const { body } = await waitFor(
+      async () => {
+        const answer = await fetchFromHost(`http://${frontend.status.podIP}:8080/`);
+        return answer.status === 200 ? answer : undefined;
+      },
+      { timeoutMs: 15_000, description: 'the frontend answering 200' },
+    );
     const hops = hopsOf(body);
     const clustersOf = (service: string) =>
       new Set(hops.filter((hop) => hop.service === service).map((hop) => hop.cluster));

@@ -9,6 +9,7 @@ import {
   stopRealNodes,
   type PreparedRealNodes,
   type RealNodes,
+  type TeardownReport,
 } from './index.ts';
 
 export type { PreparedRealNodes, RealNodes } from './index.ts';
@@ -45,14 +46,16 @@ export function startRealNodesIn(
 export async function stopRealNodesOf(dir: string): Promise<void> {
   const report = await stopRealNodes(dir);
   if (!report) return;
-  const left = [...report.processes, ...report.mounts, ...report.cgroups];
-  if (left.length) throw new Error(`real nodes: still there after teardown: ${left.join(', ')}`);
+  throwIfLeft(report);
+}
+
+function throwIfLeft(report: TeardownReport): void {
+  const left = [...report.processes, ...report.mounts, ...report.cgroups, ...report.errors];
+  if (left.length) throw new Error(`real nodes: not everything was undone: ${left.join('; ')}`);
 }
 
 /** Stops started real nodes; throws if something is left. */
 export async function stopStartedRealNodes(realNodes: RealNodes | undefined): Promise<void> {
   if (!realNodes) return;
-  const report = await realNodes.stop();
-  const left = [...report.processes, ...report.mounts, ...report.cgroups];
-  if (left.length) throw new Error(`real nodes: still there after teardown: ${left.join(', ')}`);
+  throwIfLeft(await realNodes.stop());
 }

@@ -31,6 +31,8 @@ export interface TeardownReport {
   processes: string[];
   mounts: string[];
   cgroups: string[];
+  /** Steps that failed ("<step>: <error>"); the steps after them ran all the same. */
+  errors: string[];
 }
 
 function byComponent(records: ProcessRecord[], component: string): ProcessRecord[] {
@@ -150,17 +152,29 @@ function stillRunning(records: ProcessRecord[], plans: RealNodePlan[]): string[]
 export async function tearDownRealNodes(sandboxDir: string): Promise<TeardownReport> {
   const plans = realNodePlans(sandboxDir);
   const records = recordedRealNodeProcesses();
-  await stopProcesses(plans, records);
+  const errors: string[] = [];
+  // Every step runs even when one before it failed: each undoes something of its own.
+  const step = async <T>(name: string, fn: () => T | Promise<T>, fallback: T): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      errors.push(`${name}: ${(err as Error).message}`);
+      return fallback;
+    }
+  };
+  await step('stopping processes', () => stopProcesses(plans, records), undefined);
   const processes = stillRunning(records, plans);
-  const mounts = await unmountUnder(realNodesDir(sandboxDir));
-  await tearDownNetwork(plans);
-  const cgroups = (await Promise.all(plans.map((plan) => removeCgroups(plan.cgroupRoot)))).flat();
-  removeCniCache(plans);
-  removeLogLinks(realNodesDir(sandboxDir));
-  restoreSysctls();
-  await removeCreatedHostPaths();
-  if (processes.length === 0 && mounts.length === 0 && cgroups.length === 0) releaseClaim();
-  return { processes, mounts, cgroups };
+  const mounts = await step('unmounting', () => unmountUnder(realNodesDir(sandboxDir)), [] as string[]);
+  await step('deleting network namespaces', () => tearDownNetwork(plans), undefined);
+  const removeAll = () => Promise.all(plans.map((plan) => removeCgroups(plan.cgroupRoot)));
+  const cgroups = (await step('removing cgroups', removeAll, [] as string[][])).flat();
+  await step('removing CNI cache entries', () => removeCniCache(plans), undefined);
+  await step('removing container log links', () => removeLogLinks(realNodesDir(sandboxDir)), undefined);
+  await step('restoring sysctls', restoreSysctls, undefined);
+  await step('removing host paths', removeCreatedHostPaths, undefined);
+  const clean = processes.length === 0 && mounts.length === 0 && cgroups.length === 0 && errors.length === 0;
+  if (clean) releaseClaim();
+  return { processes, mounts, cgroups, errors };
 }
 
 /** The sandbox directory whose real nodes hold the host, if any. */
