@@ -61,6 +61,8 @@ export interface ClusterOptions {
   kubeconfigPath?: string;
   serviceClusterIPRange?: string;
   podCIDR?: string;
+  /** The range kwok hands pod IPs from for nodes without a podCIDR of their own. Default: podCIDR. */
+  kwokPodCIDR?: string;
   nodes?: NodeSpec[];
   /** Turn on the apiserver audit log (e.g. to count writes). */
   audit?: boolean | AuditOptions;
@@ -226,7 +228,7 @@ async function launchFakeWorkers(ctx: StartContext, plane: ControlPlane, kwokKub
       binDir,
       dir: clusterDir.path,
       kubeconfig: kwokKubeconfig,
-      podCIDR: network.podCIDR,
+      podCIDR: ctx.options.kwokPodCIDR ?? network.podCIDR,
       nodeIP: network.nodes[0]?.ip ?? '10.0.0.1',
       port: ports.kwok,
       kubeletApiObjects: kubeletApiObjects(containers, ports.podServer),

@@ -179,7 +179,8 @@ async function startClustersFor(
   defaults: ClusterDefaults,
 ): Promise<[Cluster, Cluster]> {
   if (!prepared) return startClusters(options, defaults);
-  const flagged = { ...options, local: withRealNodeFlags(options.local), remote: withRealNodeFlags(options.remote) };
+  const local = withRealNodeFlags('local', options.local);
+  const flagged = { ...options, local, remote: withRealNodeFlags('remote', options.remote) };
   try {
     return await startClusters(flagged, defaults);
   } catch (err) {

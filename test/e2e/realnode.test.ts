@@ -70,7 +70,11 @@ describe('real nodes: the demo shop across two clusters (e2e, root)', function (
     }
   });
 
-  it('keeps real and fake pod ranges apart: fake workers are tainted and own other /24s', async () => {
+  it('keeps real and fake pod ranges apart: fake workers are tainted and own other ranges', async () => {
+    const kwok = local()
+      .processes()
+      .find((record) => record.name === 'local/kwok');
+    expect(kwok?.argv).to.include('--cidr=10.244.128.0/17');
     const nodes = await getItems(local(), 'nodes', { selector: 'type=kwok' });
     const realRange = realNodePlan('local', env.sandbox.dir).podCIDR;
     for (const node of nodes) {

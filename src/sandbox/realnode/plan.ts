@@ -96,6 +96,14 @@ export function realNodePlans(sandboxDir: string): RealNodePlan[] {
   return REAL_NODE_CLUSTERS.map((cluster) => realNodePlan(cluster, sandboxDir));
 }
 
+/**
+ * kwok's fallback pod range (for nodes without a podCIDR of their own) while a real node runs:
+ * the upper half of the cluster's pod network, away from the real node's range.
+ */
+export function kwokPodCIDRBesideRealNode(cluster: RealNodeCluster): string {
+  return cluster === 'local' ? '10.244.128.0/17' : '172.16.128.0/17';
+}
+
 /** The kube-apiserver flags a cluster with a real node needs (the `kubernetes` Service's endpoint). */
 export function realNodeApiserverArgs(): string[] {
   // Pods reach their apiserver through the `kubernetes` Service; its endpoint is the advertised

@@ -2,6 +2,7 @@
 // the clusters start (and give the apiservers the flag they need), start them once both clusters
 // run, and tear them down with the sandbox.
 import type { Cluster, ClusterOptions } from '../cluster.ts';
+import { kwokPodCIDRBesideRealNode } from './plan.ts';
 import {
   prepareRealNodes,
   realNodeApiserverArgs,
@@ -22,9 +23,16 @@ export function prepareRealNodesFor(
   return prepareRealNodes(sandboxDir, binDir, opts);
 }
 
-/** A cluster's options with the apiserver flags real nodes need appended. */
-export function withRealNodeFlags(options: Partial<ClusterOptions> | undefined): Partial<ClusterOptions> {
-  return { ...options, apiserverArgs: [...(options?.apiserverArgs ?? []), ...realNodeApiserverArgs()] };
+/** A cluster's options with the apiserver flags real nodes need, and kwok's pod range away from theirs. */
+export function withRealNodeFlags(
+  cluster: 'local' | 'remote',
+  options: Partial<ClusterOptions> | undefined,
+): Partial<ClusterOptions> {
+  return {
+    kwokPodCIDR: kwokPodCIDRBesideRealNode(cluster),
+    ...options,
+    apiserverArgs: [...(options?.apiserverArgs ?? []), ...realNodeApiserverArgs()],
+  };
 }
 
 export function startRealNodesIn(
