@@ -20,7 +20,7 @@ import { ensureImageArchive } from './images.ts';
 import { startKubelet } from './kubelet.ts';
 import { startKubeProxy } from './kube-proxy.ts';
 import { networkPresent, setUpNetwork, tearDownNetwork } from './network.ts';
-import { ensurePackages } from './packages.ts';
+import { ensurePackages, missingPackages } from './packages.ts';
 import { FAKE_WORKER_TAINT, realNodePlan, realNodePlans, realNodesDir, type RealNodePlan } from './plan.ts';
 import { RealNodeProcesses } from './processes.ts';
 import { startApiserverRelay } from './relay.ts';
@@ -95,7 +95,11 @@ export async function prepareRealNodes(
 ): Promise<PreparedRealNodes> {
   const log = opts.log ?? (() => {});
   if (!isRoot()) {
-    throw new Error('real nodes need root (network namespaces, cgroups, mounts); use --no-real-nodes without it');
+    const missing = missingPackages();
+    const packages = missing.length ? `, and these Debian packages: ${missing.join(' ')}` : '';
+    throw new Error(
+      `real nodes need root (network namespaces, cgroups, mounts)${packages}; without, use --no-real-nodes`,
+    );
   }
   await ensurePackages(log);
   const binaries = await ensureRealNodeBinaries(binDir, opts.progress === undefined ? process.stderr : opts.progress);
