@@ -1,6 +1,8 @@
-// e2e: `kube-offload peer` on the sandbox's two clusters, run as a user runs it (the CLI, admin
-// kubeconfigs), and the syncer started WITHOUT --remote under exactly the RBAC of manifests/, which
-// finds the remote through the peer Secret. Every assertion reads the clusters.
+// e2e: `kube-offload peer`, `unpeer` and `status` run as a user runs them (the CLI, admin
+// kubeconfigs) on the sandbox's clusters, plus a third cluster as a second remote (region us-east
+// next to the sandbox remote's eu-west). The syncer and the virtual node provider are started
+// WITHOUT --remote, under exactly the RBAC of manifests/, and find the remotes through the peer
+// Secrets. Every assertion reads the clusters.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
@@ -10,12 +12,20 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { liteFromText } from '../../src/kube/kubeconfig.ts';
+import { startCluster } from '../../src/sandbox/cluster.ts';
+import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
 import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../src/shared/peer-secret.ts';
 import type { PeerComponent } from '../../src/shared/peer-secret.ts';
 import { twinNamespaceName } from '../../src/shared/twin.ts';
-import { ENABLED_LABEL, MANAGED_BY_LABEL, ORIGIN_CLUSTER_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
+import {
+  CLUSTERS_ANNOTATION,
+  ENABLED_LABEL,
+  MANAGED_BY_LABEL,
+  ORIGIN_CLUSTER_LABEL,
+  REPLICATE_KEY,
+} from '../../webhooks/keys.ts';
 import { ComponentProcess, useSandbox, waitFor } from './helpers/index.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -53,7 +63,7 @@ async function cli(
   }
 }
 
-describe('peer (e2e, two real clusters)', function () {
+describe('peer (e2e, the sandbox clusters plus a second remote in us-east)', function () {
   this.timeout(240_000);
   const env = useSandbox({});
   let local: KubeClient;
@@ -63,6 +73,10 @@ describe('peer (e2e, two real clusters)', function () {
   const procs: ComponentProcess[] = [];
   let syncer: ComponentProcess;
   let provider: ComponentProcess;
+  /** A second remote cluster (KWOK nodes in region us-east), next to the sandbox's (eu-west). */
+  let usCluster: Cluster | undefined;
+  let us: KubeClient;
+  const US = 'us';
   const NODE = `virtual-${REMOTE}`;
   const twin = twinNamespaceName('shop', CLUSTER);
   const STAMP = { labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } };
@@ -177,6 +191,8 @@ describe('peer (e2e, two real clusters)', function () {
     for (const p of procs) await p.stop('SIGKILL');
     local?.close();
     remote?.close();
+    us?.close();
+    await usCluster?.stop();
     if (workDir && !process.env.KEEP_PEER_LOGS) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -427,6 +443,84 @@ describe('peer (e2e, two real clusters)', function () {
     expect(syncer.running() && provider.running(), 'the components kept running').to.equal(true);
   });
 
+  it("a second remote: both peered, namespaces pick remotes by their virtual nodes' region", async function () {
+    this.timeout(300_000);
+    usCluster = await startCluster({
+      name: US,
+      dir: path.join(workDir, US),
+      binDir: env.sandbox.local.binDir,
+      kubeconfigPath: path.join(workDir, `${US}.kubeconfig`),
+      serviceClusterIPRange: '10.98.0.0/16',
+      podCIDR: '172.18.0.0/16',
+      nodes: [1, 2].map((i) => ({
+        name: `us-node-${i}`,
+        ip: `10.30.0.${10 + i}`,
+        podCIDR: `172.18.${i}.0/24`,
+        labels: { 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': `us-east-${'ab'[i - 1]}` },
+      })),
+    });
+    us = new KubeClient(loadKubeConfig(usCluster.kubeconfigPath));
+    const peered = await cli([
+      'peer',
+      '--kubeconfig',
+      env.sandbox.local.kubeconfigPath,
+      '--remote-kubeconfig',
+      usCluster.kubeconfigPath,
+      '--name',
+      US,
+    ]);
+    expect(peered.code, peered.stderr).to.equal(0);
+    const regionOf = async (node: string): Promise<string | undefined> =>
+      (await local.getOrUndefined<Obj>(`/api/v1/nodes/${node}`))?.metadata.labels?.['topology.kubernetes.io/region'];
+    await waitFor(async () => (await regionOf(`virtual-${US}`)) === 'us-east', {
+      description: 'virtual-us in us-east',
+      timeoutMs: 30_000,
+    });
+    expect(await regionOf(NODE)).to.equal('eu-west');
+    for (const [namespace, region] of [
+      ['east', 'us-east'],
+      ['west', 'eu-west'],
+    ] as const) {
+      await local.create('/api/v1/namespaces', {
+        apiVersion: 'v1',
+        kind: 'Namespace',
+        metadata: {
+          name: namespace,
+          labels: { [ENABLED_LABEL]: 'true' },
+          annotations: { [CLUSTERS_ANNOTATION]: `topology.kubernetes.io/region=${region}` },
+        },
+      });
+      await local.create(`/api/v1/namespaces/${namespace}/configmaps`, {
+        ...configMap('settings', { region }),
+        metadata: { name: 'settings', namespace, ...STAMP },
+      });
+    }
+    const copyIn = (client: KubeClient, namespace: string) =>
+      client.getOrUndefined<Obj>(`/api/v1/namespaces/${twinNamespaceName(namespace, CLUSTER)}/configmaps/settings`);
+    await waitFor(() => copyIn(us, 'east'), { description: 'east copied to us-east', timeoutMs: 30_000 });
+    await waitFor(() => copyIn(remote, 'west'), { description: 'west copied to eu-west', timeoutMs: 30_000 });
+    await waitFor(() => copyIn(us, 'shop'), {
+      description: 'shop (no selector) copied to us-east too',
+      timeoutMs: 30_000,
+    });
+    const json = await cli(['status', '--kubeconfig', env.sandbox.local.kubeconfigPath, '-o', 'json']);
+    const document = JSON.parse(json.stdout) as { remotes: any[]; rows: any[] };
+    expect(document.remotes.map((r) => `${r.name}:${r.reachable}:${r.virtualNode?.ready}`)).to.deep.equal([
+      `${REMOTE}:true:True`,
+      `${US}:true:True`,
+    ]);
+    const state = (namespace: string, remoteName: string) =>
+      document.rows.find((r) => r.namespace === namespace && r.remote === remoteName)?.twinState;
+    expect([state('east', US), state('east', REMOTE), state('west', REMOTE), state('west', US)]).to.deep.equal([
+      'ready',
+      'not selected',
+      'ready',
+      'not selected',
+    ]);
+    expect(await copyIn(remote, 'east'), 'east is not in eu-west').to.equal(undefined);
+    expect(await copyIn(us, 'west'), 'west is not in us-east').to.equal(undefined);
+  });
+
   it('unpeer drains the node, removes the twin namespace and our copies, leaves what we do not own', async () => {
     // A pod running on the virtual node, i.e. in the remote's twin namespace.
     await local.create('/api/v1/namespaces/shop/pods', {
@@ -461,6 +555,14 @@ describe('peer (e2e, two real clusters)', function () {
     expect(await local.getOrUndefined('/api/v1/namespaces/shop/pods/web'), 'the local pod').to.equal(undefined);
     expect(await local.getOrUndefined(`/api/v1/nodes/${NODE}`), 'the virtual node').to.equal(undefined);
     expect(fs.readFileSync(provider.logFile, 'utf8')).to.include('virtual node provider stopped');
+    // The other remote is untouched: its twins, copies, node and credentials stay.
+    expect(
+      (await us.get<Obj>(`/api/v1/namespaces/${twinNamespaceName('east', CLUSTER)}/configmaps/settings`)).data,
+    ).to.deep.equal({ region: 'us-east' });
+    expect(await local.getOrUndefined(`/api/v1/nodes/virtual-${US}`), 'virtual-us').to.not.equal(undefined);
+    expect(
+      await local.getOrUndefined(`/api/v1/namespaces/${SYSTEM}/secrets/${peerSecretName(US, 'syncer')}`),
+    ).to.not.equal(undefined);
     expect(await remote.getOrUndefined(`/api/v1/namespaces/${twin}`), 'the twin namespace').to.equal(undefined);
     const ours = `${MANAGED_BY_LABEL}=kube-offload,${ORIGIN_CLUSTER_LABEL}=${CLUSTER}`;
     for (const resource of ['configmaps', 'secrets', 'services']) {
