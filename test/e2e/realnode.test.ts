@@ -142,11 +142,12 @@ describe('real nodes: the demo shop across two clusters (e2e, root)', function (
     expect(vias).to.include('dns').and.include('env CART_SERVICE_ADDR');
   });
 
-  it('a remote pod mounts the ConfigMap and Secret, gets secretKeyRef env and uses its own token at the remote apiserver', async () => {
+  it('a remote pod mounts the ConfigMap and the Secret, gets secretKeyRef env and uses its own token at the remote apiserver', async () => {
     const payment = await podOf(remote(), TWIN, 'paymentservice');
     const name = payment.metadata.name;
     expect((await execIn(remote(), TWIN, name, 'cat /etc/shop/currency')).trim()).to.equal('EUR');
     expect((await execIn(remote(), TWIN, name, 'echo "$SECRET_VALUE"')).trim()).to.equal('demo-payment-key-7f3a9c');
+    expect(await execIn(remote(), TWIN, name, 'cat /etc/payment/api-key')).to.equal('demo-payment-key-7f3a9c');
     const identity = await fetchInPod<{ apiserver: string; user: string }>(
       remote(),
       TWIN,
