@@ -8,7 +8,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { CLUSTERS_ANNOTATION } from '../../webhooks/keys.ts';
+import { CLUSTERS_ANNOTATION, MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS } from '../../webhooks/keys.ts';
 import { findProblems } from '../../webhooks/validate.ts';
 import type { AdmissionRequest } from '../../webhooks/types.ts';
 
@@ -21,14 +21,26 @@ interface Webhook {
 
 const webhooks = (parse(fs.readFileSync(manifest, 'utf8')) as { webhooks: Webhook[] }).webhooks;
 const expressions = webhooks.flatMap((w) => (w.matchConditions ?? []).map((c) => c.expression));
-// Every clusters clause: `!(k == 'kube-offload.io/clusters' && (M[k] + ',').matches('SHAPE') && !M[k].matches('GUARD'))`
-const CLAUSE = /!\(k == 'kube-offload\.io\/clusters' && \(([a-zA-Z.]+)\[k\] \+ ','\)\.matches\('([^']+)'\) && !([a-zA-Z.]+)\[k\]\.matches\('([^']+)'\)\)/g;
-const clauses = expressions.flatMap((e) => [...e.matchAll(CLAUSE)].map((m) => ({ map: m[1], shape: m[2] as string, sameMap: m[1] === m[3], guard: m[4] as string })));
+// Every clusters clause:
+// `!(k == 'kube-offload.io/clusters' && size(M[k]) <= MAX && (M[k] + ',').matches('SHAPE') && !M[k].matches('GUARD'))`
+const CLAUSE =
+  /!\(k == 'kube-offload\.io\/clusters' && size\(([a-zA-Z.]+)\[k\]\) <= (\d+) && \(([a-zA-Z.]+)\[k\] \+ ','\)\.matches\('([^']+)'\) && !([a-zA-Z.]+)\[k\]\.matches\('([^']+)'\)\)/g;
+const clauses = expressions.flatMap((e) =>
+  [...e.matchAll(CLAUSE)].map((m) => ({
+    map: m[1],
+    maxLength: Number(m[2]),
+    shape: m[4] as string,
+    sameMap: m[1] === m[3] && m[1] === m[5],
+    guard: m[6] as string,
+  })),
+);
 const shape = new RegExp(clauses[0]?.shape ?? '^$');
 const guard = new RegExp(clauses[0]?.guard ?? '');
 
 /** What the matchCondition concludes: true = CEL vouches for the selector, no webhook call. */
-const vouches = (selector: string): boolean => shape.test(`${selector},`) && !guard.test(selector);
+const maxLength = clauses[0]?.maxLength ?? 0;
+const vouches = (selector: string): boolean =>
+  selector.length <= maxLength && shape.test(`${selector},`) && !guard.test(selector);
 
 /** Whether the webhook itself accepts the selector on a Pod. */
 function webhookAccepts(selector: string): boolean {
@@ -55,7 +67,22 @@ describe('validating webhook matchConditions: cluster selectors CEL vouches for'
       expect(clause.sameMap).to.equal(true);
       expect(clause.shape).to.equal(clauses[0]?.shape);
       expect(clause.guard).to.equal(clauses[0]?.guard);
+      expect(clause.maxLength).to.equal(clauses[0]?.maxLength);
     }
+  });
+
+  it("vouches only for selectors too short to pass the webhook's limits, so long ones reach the webhook", () => {
+    // A requirement takes at least two characters with its comma: within the length CEL vouches
+    // for, no selector can carry more requirements than the webhook allows.
+    expect(maxLength).to.be.greaterThan(0);
+    expect(Math.ceil((maxLength + 1) / 2)).to.be.at.most(MAX_CLUSTER_SELECTOR_REQUIREMENTS);
+    expect(maxLength).to.be.at.most(MAX_CLUSTER_SELECTOR_LENGTH);
+    const tooMany = Array.from({ length: MAX_CLUSTER_SELECTOR_REQUIREMENTS + 1 }, (_, i) => `k${i}=v`).join(',');
+    expect(vouches(tooMany), 'a selector over the requirement limit').to.equal(false);
+    expect(webhookAccepts(tooMany), 'a selector over the requirement limit').to.equal(false);
+    const longValid = Array.from({ length: 20 }, (_, i) => `topology.kubernetes.io/zone-${i}!=lab`).join(',');
+    expect(vouches(longValid), 'a long valid selector').to.equal(false);
+    expect(webhookAccepts(longValid), 'a long valid selector').to.equal(true);
   });
 
   it('vouches for common selectors, which the webhook accepts too', () => {
