@@ -31,6 +31,8 @@ export interface WebhookConfig {
   caSecret: { namespace: string; name: string };
   /** Selects OUR Mutating/ValidatingWebhookConfigurations, whose caBundle we keep current. */
   webhookSelector: string;
+  /** Whether we keep caBundle current (false when cert-manager's cainjector does it). */
+  manageCaBundle: boolean;
   /** How often caBundle (and the shared CA Secret) are checked. */
   caSyncIntervalMs: number;
   convention: VirtualNodeConvention;
@@ -72,6 +74,8 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --webhook-selector SEL    label selector of our webhook configurations, whose caBundle is kept
                             current (default app.kubernetes.io/part-of=kube-offload)
   --ca-sync-interval DUR    how often caBundle and the CA Secret are checked (default 30s)
+  --manage-ca-bundle BOOL   true: keep caBundle of those configurations current (default);
+                            false: leave it to someone else (cert-manager's cainjector)
   --virtual-node-label K=V  label of virtual nodes (default ${LIQO_CONVENTION.labelKey}=${LIQO_CONVENTION.labelValue})
   --virtual-node-taint K=V:EFFECT
                             taint of virtual nodes (default ${DEFAULT_TAINT})
@@ -112,6 +116,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     'ca-secret': { type: 'string' },
     'webhook-selector': { type: 'string' },
     'ca-sync-interval': { type: 'string' },
+    'manage-ca-bundle': { type: 'string' },
     'virtual-node-label': { type: 'string' },
     'virtual-node-taint': { type: 'string' },
     'cert-validity': { type: 'string' },
@@ -148,6 +153,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     namespace,
     caSecret: parseCaSecret(values['ca-secret'] ?? `${namespace}/kube-offload-webhook-ca`),
     webhookSelector: values['webhook-selector'] ?? 'app.kubernetes.io/part-of=kube-offload',
+    manageCaBundle: parseBoolean(values['manage-ca-bundle'] ?? 'true', 'manage-ca-bundle'),
     caSyncIntervalMs: duration('ca-sync-interval', '30s'),
     convention: parseConvention(values['virtual-node-label'], values['virtual-node-taint']),
     certValidityMs: duration('cert-validity', '365d'),
@@ -165,6 +171,13 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     config.defaultPrefer = oneOf(values['default-prefer'], PREFERENCES, 'default-prefer');
   checkRanges(config);
   return config;
+}
+
+/** "true" or "false"; a string flag because parseArgs refuses `--flag=false` on booleans. */
+function parseBoolean(text: string, flag: string): boolean {
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  throw new ConfigError(`--${flag}: "${text}" is not true or false`);
 }
 
 function parseCaSecret(text: string): { namespace: string; name: string } {

@@ -241,11 +241,6 @@ describe('packaging', function () {
   });
 
   describe('flags in the manifests', () => {
-    // Flags a manifest passes that the component does not know yet, each with who adds it.
-    const PENDING: Record<string, string> = {
-      '--manage-ca-bundle': 'the webhook (components/cert-manager needs it to leave caBundle to cainjector)',
-    };
-
     for (const component of ['webhook', 'syncer', 'virtual-node']) {
       it(`every flag passed to \`kube-offload ${component}\` is in its --help`, function () {
         this.timeout(60_000);
@@ -266,13 +261,7 @@ describe('packaging', function () {
         const flags = [...new Set(args.filter((a) => a.startsWith('--')).map((a) => a.split('=')[0] as string))];
         // Deprecated spellings are listed at the end of --help too.
         const unknown = flags.filter((flag) => !new RegExp(`(^|[\\s(,])${flag}\\b`).test(help));
-        const pending = unknown.filter((flag) => PENDING[flag]);
-        const missing = unknown.filter((flag) => !PENDING[flag]);
-        expect(missing, `flags ${component} does not know`).to.deep.equal([]);
-        if (pending.length > 0) {
-          process.stdout.write(`      · pending: ${pending.map((f) => `${f} (${PENDING[f]})`).join(', ')}\n`);
-          this.skip();
-        }
+        expect(unknown, `flags ${component} does not know`).to.deep.equal([]);
       });
     }
   });

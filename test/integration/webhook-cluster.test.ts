@@ -277,6 +277,46 @@ describe('webhook in cluster mode (real API server)', function () {
     expect(config.webhooks[0].clientConfig.caBundle).to.equal(b64(rotated.cert));
   });
 
+  it("with --manage-ca-bundle=false it never writes caBundle (cert-manager's cainjector owns it)", async function () {
+    for (const replica of [...replicas]) await stopReplica(replica);
+    const mutatingPath = '/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/kube-offload';
+    const validatingPath = '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/kube-offload';
+    const versions = async () => [
+      (await api('GET', mutatingPath)).metadata.resourceVersion,
+      (await api('GET', validatingPath)).metadata.resourceVersion,
+    ];
+    // A control configuration that only a managing replica selects: its sync rounds time the check.
+    const control = webhookConfig('Validating', 'ca-bundle-control', { 'example.com/control': 'true' }, [
+      { name: 'control.example.com', path: '/validate', resources: ['configmaps'] },
+    ]);
+    control.webhooks[0]!.namespaceSelector = { matchLabels: { 'example.com/never': 'true' } };
+    await api('POST', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations', control);
+    const before = await versions();
+
+    const unmanaged = await startReplica(port, ['--manage-ca-bundle=false', '--ca-sync-interval', '200ms']);
+    const ca = await unmanaged.ca();
+    await waitFor(
+      async () => (await send(unmanaged.webhook.url, { path: '/readyz', ca })).status === 200,
+      'the unmanaged replica ready',
+    );
+    const managing = await startReplica(await freePort(), [
+      '--webhook-selector',
+      'example.com/control=true',
+      '--ca-sync-interval',
+      '200ms',
+    ]);
+    const rounds = () =>
+      managing.logs.find('caBundle up to date').length + managing.logs.find('caBundle updated').length;
+    await waitFor(() => rounds() >= 4, 'four caBundle rounds of the managing replica');
+
+    expect(await versions(), 'our configurations were written').to.deep.equal(before);
+    expect(unmanaged.logs.find('caBundle updated')).to.deep.equal([]);
+    const health = await send(unmanaged.webhook.url, { path: '/healthz', ca });
+    expect(health.status).to.equal(200);
+    expect(Object.keys(health.json.checks ?? {})).to.not.include('ca');
+    await api('DELETE', '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/ca-bundle-control');
+  });
+
   it('runs in cluster mode without loading @kubernetes/client-node for a plain kubeconfig', async function () {
     for (const replica of [...replicas]) await stopReplica(replica);
     const dir = await tempDir();

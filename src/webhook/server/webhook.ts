@@ -95,17 +95,24 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
       () => logger.info({ event: 'informers' }, 'namespace and virtual node caches synced'),
       (error: Error) => logger.error({ event: 'informers', err: error.message }, 'informers failed to start'),
     );
-    const keeper = connect.keepCaBundle({
-      client,
-      selector: config.webhookSelector,
-      caBundle: () => certs.caBundle(),
-      ...(certs.mode === 'managed' && shared ? { verifyCa: () => shared.verify() } : {}),
-      intervalMs: config.caSyncIntervalMs,
-      logger,
-      metrics,
-    });
-    caKeeper = keeper;
-    stops.push(() => keeper.stop());
+    if (config.manageCaBundle) {
+      const keeper = connect.keepCaBundle({
+        client,
+        selector: config.webhookSelector,
+        caBundle: () => certs.caBundle(),
+        ...(certs.mode === 'managed' && shared ? { verifyCa: () => shared.verify() } : {}),
+        intervalMs: config.caSyncIntervalMs,
+        logger,
+        metrics,
+      });
+      caKeeper = keeper;
+      stops.push(() => keeper.stop());
+    } else if (certs.mode === 'managed') {
+      logger.warn(
+        { event: 'ca-bundle' },
+        '--manage-ca-bundle=false with a generated certificate: nothing puts its CA into the webhook configurations',
+      );
+    }
   }
 
   // Built once: the handlers read it on every admission.

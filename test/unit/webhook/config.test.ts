@@ -21,6 +21,14 @@ function rejection(args: string[]): string {
 }
 
 describe('webhook config', function () {
+  it('--manage-ca-bundle takes true or false, and names the value it refuses', function () {
+    expect(parse(['--cert-dir', '/tmp/x', '--manage-ca-bundle=false']).manageCaBundle).to.equal(false);
+    expect(parse(['--cert-dir', '/tmp/x', '--manage-ca-bundle', 'true']).manageCaBundle).to.equal(true);
+    expect(rejection(['--cert-dir', '/tmp/x', '--manage-ca-bundle=no'])).to.equal(
+      '--manage-ca-bundle: "no" is not true or false',
+    );
+  });
+
   it('has documented defaults', function () {
     const config = parse(['--cert-dir', '/tmp/x']);
     expect(config).to.deep.include({
@@ -33,6 +41,7 @@ describe('webhook config', function () {
       caSecret: { namespace: 'kube-offload-system', name: 'kube-offload-webhook-ca' },
       webhookSelector: 'app.kubernetes.io/part-of=kube-offload',
       caSyncIntervalMs: 30_000,
+      manageCaBundle: true,
       certValidityMs: 365 * 86_400_000,
       drainTimeoutMs: 20_000,
       maxBufferedBytes: 8 * 1024 * 1024,
