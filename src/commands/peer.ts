@@ -24,7 +24,8 @@ function printReport(report: PeerReport, output: PeerConfig['output']): void {
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     return;
   }
-  const head = `peer ${report.remote}: ${report.server}, this cluster "${report.localCluster}", identities from ${report.manifests}`;
+  const where = `this cluster "${report.localCluster}", identities from ${report.manifests}`;
+  const head = `peer ${report.remote}: ${report.server}, ${where}`;
   const verdict = report.changed
     ? `peered: the syncer and the virtual node provider pick up remote ${report.remote} within seconds`
     : `nothing changed: remote ${report.remote} is peered`;

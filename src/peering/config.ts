@@ -2,7 +2,9 @@
 // mistake is reported before any I/O, naming the flag, the value and what is allowed.
 import { ConfigError, dnsLabel, oneOf, parseDuration, parseFlags } from '../shared/flags.ts';
 
-export const PEER_USAGE = `usage: kube-offload peer --name NAME (--remote-context CTX | --remote-kubeconfig FILE) [flags]
+const PEER_SYNOPSIS = 'usage: kube-offload peer --name NAME (--remote-context CTX | --remote-kubeconfig FILE) [flags]';
+
+export const PEER_USAGE = `${PEER_SYNOPSIS}
 
 Connects a remote cluster: applies the identities of the syncer and the virtual node provider and
 their least-privilege RBAC in the remote (manifests/remote), mints a token for each, and stores one

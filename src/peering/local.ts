@@ -61,7 +61,8 @@ export async function resolveLocalCluster(
   const named = (config?.data as Record<string, string> | undefined)?.['cluster-name'];
   if (named) return checkedName(named, `${PEER_NAMESPACE}/${CONFIG_MAP} cluster-name`);
   throw new Error(
-    `--cluster-name is required: no peer Secret names this cluster and ${PEER_NAMESPACE}/${CONFIG_MAP} has no cluster-name`,
+    `--cluster-name is required: no peer Secret names this cluster and ` +
+      `${PEER_NAMESPACE}/${CONFIG_MAP} has no cluster-name`,
   );
 }
 

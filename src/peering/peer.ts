@@ -108,7 +108,8 @@ async function peerComponent(options: PeerOptions, component: PeerComponent): Pr
     });
     const kubeconfig = componentKubeconfig(options.name, options.endpoint, account, minted.token);
     desired = peerSecret(options, component, account, { ...minted, kubeconfig });
-    const detail = `bound to secret/${minted.tokenSecret.namespace}/${minted.tokenSecret.name}, expires ${minted.expires}`;
+    const { namespace, name: secret } = minted.tokenSecret;
+    const detail = `bound to secret/${namespace}/${secret}, expires ${minted.expires}`;
     steps.push({ ...tokenStep, action: 'minted', detail });
   }
   const action = await storePeerSecret(options.local, desired, existing);
