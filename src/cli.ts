@@ -9,7 +9,7 @@ const COMMANDS: Record<string, string> = {
   'virtual-node': 'virtual node provider: runs pods bound to a virtual node in its remote cluster',
   peer: 'connects a remote cluster: identities and tokens there, kubeconfig Secrets here',
   unpeer: 'disconnects a remote cluster and removes what kube-offload put there',
-  status: 'replication status per opted-in namespace and remote',
+  status: 'each remote: reachable, virtual node, twins, objects in sync, offloaded pods; each namespace',
   sandbox: 'up|down|status: two local clusters plus kube-offload',
   demo: 'brings the sandbox up and deploys the micro-service demo',
   version: 'prints the version (also: kube-offload --version)',
