@@ -16,9 +16,16 @@ const peering = './src/peering';
 /** Each zone: files in `target` may not import from `from`. */
 const layers = [
   // The pure admission core imports nothing of ours.
-  { target: './webhooks', from: ['./src', './bench', './test'], message: 'webhooks/ is the pure core: no imports from src/' },
+  {
+    target: './webhooks',
+    from: ['./src', './bench', './test'],
+    message: 'webhooks/ is the pure core: no imports from src/',
+  },
   // The shared layer sits below the API client layer and every component.
-  { target: './src/shared', from: ['./src/kube', './src/kubelet', peering, ...components, ...harness, './src/commands'] },
+  {
+    target: './src/shared',
+    from: ['./src/kube', './src/kubelet', peering, ...components, ...harness, './src/commands'],
+  },
   // The API client layer knows no component and no admission logic.
   { target: './src/kube', from: ['./webhooks', './src/kubelet', peering, ...components, ...harness, './src/commands'] },
   // The kubelet API library sits beside src/kube: it serves any backend and knows no component.
@@ -59,7 +66,10 @@ export default tseslint.config(
     rules: {
       'import-x/no-cycle': ['error', { ignoreExternal: true }],
       'import-x/no-restricted-paths': ['error', { zones: layers }],
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       complexity: ['error', 25],
       'max-params': ['error', 5],
       'max-depth': ['error', 5],

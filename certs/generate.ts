@@ -31,7 +31,9 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (values.help) {
-    process.stdout.write('usage: node certs/generate.ts [--out DIR] [--service-name NAME] [--namespace NS] [--validity 365d]\n');
+    process.stdout.write(
+      'usage: node certs/generate.ts [--out DIR] [--service-name NAME] [--namespace NS] [--validity 365d]\n',
+    );
     return 0;
   }
   const validityMs = parseDuration(values.validity, 'validity');

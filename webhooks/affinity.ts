@@ -117,7 +117,10 @@ interface PreparedTerm extends KeyedRequirements {
   contradictory: boolean;
 }
 
-function prepare(requirements: readonly NodeSelectorRequirement[], pinned: readonly NodeSelectorRequirement[]): PreparedTerm {
+function prepare(
+  requirements: readonly NodeSelectorRequirement[],
+  pinned: readonly NodeSelectorRequirement[],
+): PreparedTerm {
   const constraints = constraintsOf([...requirements, ...pinned]);
   const contradictory = [...constraints.values()].some(unsatisfiable);
   return { ...keyed(requirements), constraints, contradictory };
@@ -159,7 +162,11 @@ const heldKeys = (term: NodeSelectorTerm): Set<string> => new Set((term.matchExp
  * an unchanged term stays the same object and comparing the merged terms with the user's costs
  * nothing for it.
  */
-function appendMissing(user: NodeSelectorTerm, held: ReadonlySet<string>, imposed: KeyedRequirements): NodeSelectorTerm {
+function appendMissing(
+  user: NodeSelectorTerm,
+  held: ReadonlySet<string>,
+  imposed: KeyedRequirements,
+): NodeSelectorTerm {
   const missing = imposed.requirements.filter((_, i) => !held.has(imposed.keys[i] as string));
   if (user.matchExpressions && missing.length === 0) return user;
   return { ...user, matchExpressions: [...(user.matchExpressions ?? []), ...missing] };
@@ -194,7 +201,13 @@ function plainRequirement(r: unknown): unknown[] | undefined {
   const { key, operator, values } = r as Record<string, unknown>;
   if (typeof key !== 'string' || typeof operator !== 'string') return undefined;
   for (const field of Object.keys(r)) {
-    if (field !== 'key' && field !== 'operator' && field !== 'values' && (r as Record<string, unknown>)[field] !== undefined) return undefined;
+    if (
+      field !== 'key' &&
+      field !== 'operator' &&
+      field !== 'values' &&
+      (r as Record<string, unknown>)[field] !== undefined
+    )
+      return undefined;
   }
   if (values === undefined) return [key, operator];
   const strings = values === null || (Array.isArray(values) && values.every((v) => typeof v === 'string'));
@@ -220,7 +233,9 @@ function plainRequirements(list: unknown): unknown[] | null | undefined {
  * fixed shape makes plain JSON canonical; any other term is keyed by its canonical JSON.
  */
 export function termKey(term: NodeSelectorTerm): string {
-  const onlyMatches = Object.keys(term).every((field) => field === 'matchExpressions' || field === 'matchFields' || term[field] === undefined);
+  const onlyMatches = Object.keys(term).every(
+    (field) => field === 'matchExpressions' || field === 'matchFields' || term[field] === undefined,
+  );
   const expressions = onlyMatches ? plainRequirements(term.matchExpressions) : undefined;
   const fields = expressions !== undefined ? plainRequirements(term.matchFields) : undefined;
   // The prefixes keep the two kinds of keys apart.
@@ -259,7 +274,11 @@ export function mergeRequiredTerms(
   const users = userTerms === undefined ? [{}] : userTerms.filter((t) => !isEmptyTerm(t));
   if (users.length === 0) return { terms: [...(userTerms ?? [])], conflict: 'unmatchable' };
 
-  const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+  const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({
+    key,
+    operator: 'In',
+    values: [value],
+  }));
   const prepared = imposed.map((i) => prepare(i, pinned));
   const kept: NodeSelectorTerm[] = [];
   let lostBranch = false;

@@ -6,7 +6,10 @@ import { mutateReplicated } from './replicated.ts';
 import { validate } from './validate.ts';
 import { mutateWorkload } from './workloads.ts';
 
-export const handlers: Record<'/mutate/pods' | '/mutate/workloads' | '/mutate/replicated' | '/validate', AdmissionHandler> = {
+export const handlers: Record<
+  '/mutate/pods' | '/mutate/workloads' | '/mutate/replicated' | '/validate',
+  AdmissionHandler
+> = {
   '/mutate/pods': mutatePod,
   '/mutate/workloads': mutateWorkload,
   '/mutate/replicated': mutateReplicated,
@@ -18,7 +21,15 @@ export { mutateWorkload } from './workloads.ts';
 export { mutateReplicated, replicationDecision, REPLICATED_KINDS } from './replicated.ts';
 export type { ReplicationDecision, DecisionOptions } from './replicated.ts';
 export { validate, findProblems } from './validate.ts';
-export { parseSelector, tryParseSelector, matchesSelector, compileSelector, SelectorParseError, parseClusterSelector, SelectorLimitError } from './selector.ts';
+export {
+  parseSelector,
+  tryParseSelector,
+  matchesSelector,
+  compileSelector,
+  SelectorParseError,
+  parseClusterSelector,
+  SelectorLimitError,
+} from './selector.ts';
 export type { SelectorResult, ClusterSelectorResult } from './selector.ts';
 export { resolvePolicy, policyFromAnnotations, isPlacement, isPreference } from './policy.ts';
 export type { ResolvedPolicy, PolicyLayer, PolicySource } from './policy.ts';

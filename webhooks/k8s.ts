@@ -82,7 +82,10 @@ export function podSpecProblem(spec: unknown): string | undefined {
   if (!isListOf(spec.tolerations, isRecord)) return 'spec.tolerations is not a list of objects';
   if (!isListOf(spec.volumes, isRecord)) return 'spec.volumes is not a list of objects';
   const nodeSelector = spec.nodeSelector;
-  if (nodeSelector != null && !(isRecord(nodeSelector) && Object.values(nodeSelector).every((v) => typeof v === 'string'))) {
+  if (
+    nodeSelector != null &&
+    !(isRecord(nodeSelector) && Object.values(nodeSelector).every((v) => typeof v === 'string'))
+  ) {
     return 'spec.nodeSelector is not a map of strings';
   }
   const affinity = spec.affinity;

@@ -36,7 +36,11 @@ function shallowCopy(value: Container): Container {
  * so a large field (a pod's node affinity terms) costs nothing to copy, nor to diff where the
  * new value reuses its parts.
  */
-export function cloneForWrites<T extends object>(object: T, writes: readonly FieldPath[], replaces: readonly FieldPath[] = []): T {
+export function cloneForWrites<T extends object>(
+  object: T,
+  writes: readonly FieldPath[],
+  replaces: readonly FieldPath[] = [],
+): T {
   if (writes.some((path) => path.length === 0)) return deepClone(object);
   const root = shallowCopy(object as Container);
   // What this copy owns, so paths with a common prefix reuse it: shallow copies on the way, and
@@ -98,7 +102,17 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
   const enter = (mirror: Container, obj: Container, path: string, key: string): void => {
     if (mirror === obj) return;
     const oldKeys = keysOf(mirror);
-    frames.push({ mirror, obj, path, key, oldKeys, newKeys: keysOf(obj), next: oldKeys.length - 1, deleted: false, start: patch.length });
+    frames.push({
+      mirror,
+      obj,
+      path,
+      key,
+      oldKeys,
+      newKeys: keysOf(obj),
+      next: oldKeys.length - 1,
+      deleted: false,
+      start: patch.length,
+    });
   };
   enter(original as Container, mutated as Container, '', '');
   while (frames.length > 0) {
@@ -150,12 +164,20 @@ function isRefusedKey(parentKey: string, key: string): boolean {
 }
 
 function sameAt(frame: DiffFrame, key: string): boolean {
-  return Object.hasOwn(frame.obj, key) && jsonEqual((frame.mirror as Record<string, unknown>)[key], (frame.obj as Record<string, unknown>)[key]);
+  return (
+    Object.hasOwn(frame.obj, key) &&
+    jsonEqual((frame.mirror as Record<string, unknown>)[key], (frame.obj as Record<string, unknown>)[key])
+  );
 }
 
 /** True when the frame's additions would include a refused key. */
 function addsRefusedKey(frame: DiffFrame): boolean {
-  return frame.newKeys.some((key) => isRefusedKey(frame.key, key) && !Object.hasOwn(frame.mirror, key) && (frame.obj as Record<string, unknown>)[key] !== undefined);
+  return frame.newKeys.some(
+    (key) =>
+      isRefusedKey(frame.key, key) &&
+      !Object.hasOwn(frame.mirror, key) &&
+      (frame.obj as Record<string, unknown>)[key] !== undefined,
+  );
 }
 
 /** Drops the operations written inside the frame, and replaces its whole object instead. */
@@ -165,7 +187,11 @@ function replaceWhole(frame: DiffFrame, patch: JsonPatchOperation[]): void {
 }
 
 /** _generate's loop body for one old key: pushes its operation, or returns the pair to descend into. */
-function compareKey(frame: DiffFrame, key: string, patch: JsonPatchOperation[]): { mirror: Container; obj: Container; path: string } | undefined {
+function compareKey(
+  frame: DiffFrame,
+  key: string,
+  patch: JsonPatchOperation[],
+): { mirror: Container; obj: Container; path: string } | undefined {
   const { mirror, obj, path } = frame;
   const oldVal = (mirror as Record<string, unknown>)[key];
   const newVal = (obj as Record<string, unknown>)[key];
@@ -176,7 +202,8 @@ function compareKey(frame: DiffFrame, key: string, patch: JsonPatchOperation[]):
       return { mirror: oldVal, obj: newVal, path: childPath() };
     }
     // compare() writes an undefined array item as null, as JSON does.
-    if (oldVal !== newVal) patch.push({ op: 'replace', path: childPath(), value: newVal === undefined ? null : newVal });
+    if (oldVal !== newVal)
+      patch.push({ op: 'replace', path: childPath(), value: newVal === undefined ? null : newVal });
   } else if (Array.isArray(mirror) === Array.isArray(obj)) {
     patch.push({ op: 'remove', path: childPath() });
     frame.deleted = true;
@@ -192,6 +219,7 @@ function addNewKeys(frame: DiffFrame, patch: JsonPatchOperation[]): void {
   if (!frame.deleted && newKeys.length === oldKeys.length) return;
   for (const key of newKeys) {
     const value = (obj as Record<string, unknown>)[key];
-    if (!Object.hasOwn(mirror, key) && value !== undefined) patch.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value });
+    if (!Object.hasOwn(mirror, key) && value !== undefined)
+      patch.push({ op: 'add', path: `${path}/${escapePathComponent(key)}`, value });
   }
 }

@@ -2,7 +2,13 @@
 // the user's own scheduling constraints (shared by the Pod and the DaemonSet-template paths).
 
 import type { Placement, Preference, VirtualNodeConvention } from './keys.ts';
-import type { JsonRecord, NodeSelectorRequirement, NodeSelectorTerm, PreferredSchedulingTerm, Toleration } from './k8s.ts';
+import type {
+  JsonRecord,
+  NodeSelectorRequirement,
+  NodeSelectorTerm,
+  PreferredSchedulingTerm,
+  Toleration,
+} from './k8s.ts';
 import { isRecord } from './k8s.ts';
 import { jsonEqual } from './json.ts';
 import { mergeRequiredTerms } from './affinity.ts';
@@ -22,7 +28,10 @@ export interface PlacementPlan {
   preferred?: NodeSelectorRequirement;
 }
 
-export function virtualNodeRequirement(convention: VirtualNodeConvention, operator: 'In' | 'NotIn'): NodeSelectorRequirement {
+export function virtualNodeRequirement(
+  convention: VirtualNodeConvention,
+  operator: 'In' | 'NotIn',
+): NodeSelectorRequirement {
   return { key: convention.labelKey, operator, values: [convention.labelValue] };
 }
 
@@ -56,7 +65,8 @@ export function toleratesTaint(toleration: unknown, convention: VirtualNodeConve
   if (t.effect && t.effect !== convention.taintEffect) return false;
   if (t.key && t.key !== convention.taintKey) return false;
   if (t.operator === 'Exists') return true;
-  if (t.operator === undefined || t.operator === '' || t.operator === 'Equal') return (t.value ?? '') === convention.taintValue;
+  if (t.operator === undefined || t.operator === '' || t.operator === 'Equal')
+    return (t.value ?? '') === convention.taintValue;
   return false;
 }
 
@@ -106,14 +116,18 @@ export function applyPlan(spec: JsonRecord, plan: PlacementPlan, convention: Vir
 
   let conflict: MergeConflict = 'none';
   if (plan.required) {
-    const nodeAffinity = isRecord(spec.affinity) && isRecord(spec.affinity.nodeAffinity) ? spec.affinity.nodeAffinity : undefined;
+    const nodeAffinity =
+      isRecord(spec.affinity) && isRecord(spec.affinity.nodeAffinity) ? spec.affinity.nodeAffinity : undefined;
     const required = nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution;
     const userTerms = isRecord(required) ? ((required.nodeSelectorTerms ?? []) as NodeSelectorTerm[]) : undefined;
     const nodeSelector = isRecord(spec.nodeSelector) ? (spec.nodeSelector as Record<string, string>) : undefined;
     const merged = mergeRequiredTerms(userTerms, plan.required, nodeSelector);
     conflict = merged.conflict;
     if (userTerms === undefined || !jsonEqual(userTerms, merged.terms)) {
-      child(child(child(spec, 'affinity'), 'nodeAffinity'), 'requiredDuringSchedulingIgnoredDuringExecution').nodeSelectorTerms = merged.terms;
+      child(
+        child(child(spec, 'affinity'), 'nodeAffinity'),
+        'requiredDuringSchedulingIgnoredDuringExecution',
+      ).nodeSelectorTerms = merged.terms;
     }
   }
 

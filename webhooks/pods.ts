@@ -26,7 +26,8 @@ export interface Exemption {
 /** Why a pod is never offloaded, or undefined when it may be. Checked in order of strength. */
 export function offloadExemption(pod: KubeObject): Exemption | undefined {
   const spec = isRecord(pod.spec) ? pod.spec : {};
-  if (stringAt(pod.metadata?.annotations, MIRROR_POD_ANNOTATION) !== undefined) return { what: 'a mirror pod', bound: true };
+  if (stringAt(pod.metadata?.annotations, MIRROR_POD_ANNOTATION) !== undefined)
+    return { what: 'a mirror pod', bound: true };
   if (typeof spec.nodeName === 'string' && spec.nodeName !== '') return { what: 'bound by spec.nodeName', bound: true };
   const owners = Array.isArray(pod.metadata?.ownerReferences) ? pod.metadata.ownerReferences : [];
   if (owners.some((o) => isRecord(o) && o.kind === 'DaemonSet')) return { what: 'a DaemonSet pod', bound: false };
@@ -34,7 +35,8 @@ export function offloadExemption(pod: KubeObject): Exemption | undefined {
     if (spec[field] === true) return { what: `a ${field} pod`, bound: false };
   }
   const volumes = Array.isArray(spec.volumes) ? spec.volumes : [];
-  if (volumes.some((v) => isRecord(v) && v.hostPath != null)) return { what: 'a pod with hostPath volumes', bound: false };
+  if (volumes.some((v) => isRecord(v) && v.hostPath != null))
+    return { what: 'a pod with hostPath volumes', bound: false };
   return undefined;
 }
 
@@ -46,7 +48,10 @@ function explicit(source: string | undefined): boolean {
 function remoteTargetWarning(policy: ResolvedPolicy, context: AdmissionContext): string | undefined {
   if (policy.placement !== 'Remote' || !context.virtualNodes) return undefined;
   const { labelKey, labelValue } = context.convention;
-  const requirements: NodeSelectorRequirement[] = [{ key: labelKey, operator: 'In', values: [labelValue] }, ...policy.clusterRequirements];
+  const requirements: NodeSelectorRequirement[] = [
+    { key: labelKey, operator: 'In', values: [labelValue] },
+    ...policy.clusterRequirements,
+  ];
   const candidates = context.virtualNodes().filter((node) => matchesSelector(node.labels, requirements));
   const which = policy.clusterRequirements.length > 0 ? `matches clusters ${quote(policy.clusters, 40)}` : 'exists';
   if (candidates.length === 0) return warning(`placement Remote but no virtual node ${which}; the pod stays Pending`);
@@ -58,9 +63,11 @@ function boundWarnings(pod: KubeObject, policy: ResolvedPolicy, context: Admissi
   const spec = pod.spec as JsonRecord;
   const nodeName = typeof spec.nodeName === 'string' ? spec.nodeName : '';
   if (stringAt(pod.metadata?.annotations, MIRROR_POD_ANNOTATION) !== undefined) return [];
-  if (policy.placement === 'Remote') return [warning(`pod is bound to node ${quote(nodeName, 60)} by spec.nodeName; placement Remote not applied`)];
+  if (policy.placement === 'Remote')
+    return [warning(`pod is bound to node ${quote(nodeName, 60)} by spec.nodeName; placement Remote not applied`)];
   const virtual = context.virtualNodes?.().some((node) => node.name === nodeName) ?? false;
-  if (virtual && policy.placement === 'Local') return [warning(`pod is bound to virtual node ${quote(nodeName, 60)} despite placement Local`)];
+  if (virtual && policy.placement === 'Local')
+    return [warning(`pod is bound to virtual node ${quote(nodeName, 60)} despite placement Local`)];
   return [];
 }
 
@@ -69,7 +76,9 @@ const POD_REPLACES = under(['spec'], PLAN_REPLACES);
 
 /** Core-group Pod creation; a CRD may also name its kind "Pod", and is not ours to place. */
 function isPodCreation(request: AdmissionRequest): boolean {
-  return request.operation === 'CREATE' && request.kind?.group === '' && request.kind.kind === 'Pod' && !request.subResource;
+  return (
+    request.operation === 'CREATE' && request.kind?.group === '' && request.kind.kind === 'Pod' && !request.subResource
+  );
 }
 
 export function mutatePod(request: AdmissionRequest, context: AdmissionContext): AdmissionResponse {

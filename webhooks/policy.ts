@@ -82,13 +82,21 @@ function parseClusters(selector: string): ClusterSelectorResult {
   return parsed;
 }
 
-const WHERE: Record<PolicySource, string> = { pod: 'the pod', workload: 'the workload', namespace: 'the namespace', default: 'the default' };
+const WHERE: Record<PolicySource, string> = {
+  pod: 'the pod',
+  workload: 'the workload',
+  namespace: 'the namespace',
+  default: 'the default',
+};
 
 /**
  * Resolves each key independently. An invalid value in a layer is skipped (with a warning) so a
  * stale, pre-webhook namespace annotation degrades to the next layer instead of breaking pods.
  */
-export function resolvePolicy(layers: readonly PolicyLayer[], defaults: Pick<AdmissionContext, 'defaultPlacement' | 'defaultPrefer'>): ResolvedPolicy {
+export function resolvePolicy(
+  layers: readonly PolicyLayer[],
+  defaults: Pick<AdmissionContext, 'defaultPlacement' | 'defaultPrefer'>,
+): ResolvedPolicy {
   const warnings: string[] = [];
   const skip = (key: string, value: string, source: PolicySource): void => {
     warnings.push(warning(`ignoring invalid ${key} ${quote(value, 40)} on ${WHERE[source]}`));

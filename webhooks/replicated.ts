@@ -40,7 +40,8 @@ export interface DecisionOptions {
  */
 export function replicationDecision(object: KubeObject, options: DecisionOptions = {}): ReplicationDecision {
   const kind = object.kind ?? options.kind;
-  if (kind === 'ConfigMap' && object.metadata?.name === ROOT_CA_CONFIGMAP) return { stamp: false, reason: 'excluded: kube-root-ca.crt ConfigMap' };
+  if (kind === 'ConfigMap' && object.metadata?.name === ROOT_CA_CONFIGMAP)
+    return { stamp: false, reason: 'excluded: kube-root-ca.crt ConfigMap' };
   if (kind === 'Secret' && typeof object.type === 'string' && Object.hasOwn(EXCLUDED_SECRET_TYPES, object.type)) {
     return { stamp: false, reason: EXCLUDED_SECRET_TYPES[object.type] as ReplicationDecision['reason'] };
   }
@@ -62,18 +63,33 @@ export function replicationDecision(object: KubeObject, options: DecisionOptions
 }
 
 /** The stamp goes into both maps (each replaced by a new object). */
-const STAMP_WRITES: readonly FieldPath[] = [['metadata', 'annotations'], ['metadata', 'labels']];
+const STAMP_WRITES: readonly FieldPath[] = [
+  ['metadata', 'annotations'],
+  ['metadata', 'labels'],
+];
 
 export function mutateReplicated(request: AdmissionRequest, _context: AdmissionContext): AdmissionResponse {
   const object = request.object;
   const kind = request.kind?.kind;
-  if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || request.subResource || request.kind?.group !== '') return allow(request.uid);
+  if (
+    (request.operation !== 'CREATE' && request.operation !== 'UPDATE') ||
+    request.subResource ||
+    request.kind?.group !== ''
+  )
+    return allow(request.uid);
   if (!kind || !REPLICATED_KINDS.includes(kind) || !isRecord(object)) return allow(request.uid);
   const metadata = object.metadata;
-  if (!isRecord(metadata) || (metadata.labels != null && !isRecord(metadata.labels)) || (metadata.annotations != null && !isRecord(metadata.annotations))) {
+  if (
+    !isRecord(metadata) ||
+    (metadata.labels != null && !isRecord(metadata.labels)) ||
+    (metadata.annotations != null && !isRecord(metadata.annotations))
+  ) {
     return allow(request.uid);
   }
-  const decision = replicationDecision(object, { kind, oldObject: request.operation === 'UPDATE' ? request.oldObject : undefined });
+  const decision = replicationDecision(object, {
+    kind,
+    oldObject: request.operation === 'UPDATE' ? request.oldObject : undefined,
+  });
   // Excluded or invalid: untouched. Opted out: both marks say "false", so the syncer's label
   // selector (replicate=true) stops matching and the copy is removed.
   if (decision.reason !== 'replicated' && decision.reason !== 'opted out') return allow(request.uid);

@@ -11,7 +11,12 @@ export function allow(uid: string, warnings: readonly string[] = []): AdmissionR
 }
 
 /** Allowed, with the RFC 6902 diff original -> mutated when there is one (no patch field otherwise). */
-export function allowWithDiff(uid: string, original: object, mutated: object, warnings: readonly string[] = []): AdmissionResponse {
+export function allowWithDiff(
+  uid: string,
+  original: object,
+  mutated: object,
+  warnings: readonly string[] = [],
+): AdmissionResponse {
   const response = allow(uid, warnings);
   const patch = diff(original, mutated);
   if (patch.length > 0) response.patch = patch;

@@ -123,12 +123,14 @@ class Parser {
     }
     if (keyToken.type !== 'ident') this.fail(keyToken, 'a key');
     const keyError = validateLabelKey(keyToken.text);
-    if (keyError) throw new SelectorParseError(`invalid key ${quote(keyToken.text, 40)}: ${keyError}`, keyToken.position);
+    if (keyError)
+      throw new SelectorParseError(`invalid key ${quote(keyToken.text, 40)}: ${keyError}`, keyToken.position);
     const key = keyToken.text;
     const lookahead = this.peek();
     if (negated || lookahead.type === 'end' || lookahead.type === ',') {
       // `!key` must stand alone: "!a=b" is an error in Kubernetes too.
-      if (negated && lookahead.type !== 'end' && lookahead.type !== ',') this.fail(lookahead, '"," or end of string after "!key"');
+      if (negated && lookahead.type !== 'end' && lookahead.type !== ',')
+        this.fail(lookahead, '"," or end of string after "!key"');
       return { key, operator: negated ? 'DoesNotExist' : 'Exists' };
     }
     const opToken = this.nextRaw();
@@ -138,9 +140,16 @@ class Parser {
     const values = set ? this.valueList() : [this.exactValue()];
     for (const value of values) {
       const valueError = validateLabelValue(value.text);
-      if (valueError) throw new SelectorParseError(`invalid value ${quote(value.text, 40)} for ${quote(key, 40)}: ${valueError}`, value.position);
+      if (valueError)
+        throw new SelectorParseError(
+          `invalid value ${quote(value.text, 40)} for ${quote(key, 40)}: ${valueError}`,
+          value.position,
+        );
       if ((operator === 'Gt' || operator === 'Lt') && !isInt64(value.text)) {
-        throw new SelectorParseError(`value ${quote(value.text, 40)} for ${quote(key, 40)} must be an integer for > and <`, value.position);
+        throw new SelectorParseError(
+          `value ${quote(value.text, 40)} for ${quote(key, 40)} must be an integer for > and <`,
+          value.position,
+        );
       }
     }
     // Values are a set, sorted like apimachinery's sets.String.List().
@@ -196,7 +205,8 @@ export function parseSelector(selector: string): NodeSelectorRequirement[] {
   return new Parser(selector).parse();
 }
 
-export type SelectorResult = { ok: true; requirements: NodeSelectorRequirement[] } | { ok: false; error: SelectorParseError };
+export type SelectorResult =
+  { ok: true; requirements: NodeSelectorRequirement[] } | { ok: false; error: SelectorParseError };
 
 /** parseSelector without exceptions, for callers that report rather than fail. */
 export function tryParseSelector(selector: string): SelectorResult {
@@ -228,10 +238,14 @@ export type ClusterSelectorResult = SelectorResult | { ok: false; error: Selecto
  * they accept.
  */
 export function parseClusterSelector(selector: string): ClusterSelectorResult {
-  if (selector.length > MAX_CLUSTER_SELECTOR_LENGTH) return { ok: false, error: new SelectorLimitError(selector.length, MAX_CLUSTER_SELECTOR_LENGTH, 'characters') };
+  if (selector.length > MAX_CLUSTER_SELECTOR_LENGTH)
+    return { ok: false, error: new SelectorLimitError(selector.length, MAX_CLUSTER_SELECTOR_LENGTH, 'characters') };
   const parsed = tryParseSelector(selector);
   if (parsed.ok && parsed.requirements.length > MAX_CLUSTER_SELECTOR_REQUIREMENTS) {
-    return { ok: false, error: new SelectorLimitError(parsed.requirements.length, MAX_CLUSTER_SELECTOR_REQUIREMENTS, 'requirements') };
+    return {
+      ok: false,
+      error: new SelectorLimitError(parsed.requirements.length, MAX_CLUSTER_SELECTOR_REQUIREMENTS, 'requirements'),
+    };
   }
   return parsed;
 }
@@ -253,7 +267,8 @@ function matchesRequirement(labels: Record<string, string>, requirement: NodeSel
     case 'Lt': {
       // Kubernetes: the label must parse as an integer, else no match.
       const bound = values[0];
-      if (value === undefined || bound === undefined || !/^-?[0-9]+$/.test(value) || !/^-?[0-9]+$/.test(bound)) return false;
+      if (value === undefined || bound === undefined || !/^-?[0-9]+$/.test(value) || !/^-?[0-9]+$/.test(bound))
+        return false;
       return requirement.operator === 'Gt' ? BigInt(value) > BigInt(bound) : BigInt(value) < BigInt(bound);
     }
     default:
@@ -262,7 +277,10 @@ function matchesRequirement(labels: Record<string, string>, requirement: NodeSel
 }
 
 /** True when the labels satisfy every requirement (label-selector / node-affinity semantics). */
-export function matchesSelector(labels: Record<string, string> | undefined, requirements: readonly NodeSelectorRequirement[]): boolean {
+export function matchesSelector(
+  labels: Record<string, string> | undefined,
+  requirements: readonly NodeSelectorRequirement[],
+): boolean {
   const actual = labels ?? {};
   return requirements.every((r) => matchesRequirement(actual, r));
 }

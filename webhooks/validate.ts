@@ -35,7 +35,10 @@ interface Place {
 type Checker = (value: unknown) => string | undefined;
 
 function oneOf(allowed: readonly string[]): Checker {
-  return (value) => (typeof value === 'string' && allowed.includes(value) ? undefined : `${quote(value)} is not one of ${allowed.join(', ')}`);
+  return (value) =>
+    typeof value === 'string' && allowed.includes(value)
+      ? undefined
+      : `${quote(value)} is not one of ${allowed.join(', ')}`;
 }
 
 const checkSelector: Checker = (value) => {
@@ -86,14 +89,20 @@ function checkOwnership(findings: Findings, place: Place, updating: boolean): vo
       if (value === undefined) continue;
       // Unchanged pre-existing marks are tolerated; adding or changing one is forging it.
       if (updating && isRecord(oldMap) && Object.hasOwn(oldMap, key) && jsonEqual(oldMap[key], value)) continue;
-      findings.forbidden.push(`${key}: ${field === 'labels' ? 'label' : 'annotation'} is reserved for kube-offload's syncer and may not be set`);
+      findings.forbidden.push(
+        `${key}: ${field === 'labels' ? 'label' : 'annotation'} is reserved for kube-offload's syncer and may not be set`,
+      );
     }
   }
 }
 
 /** The places of an object that carry our keys, per kind; undefined for kinds we do not guard. */
 function placesOf(kind: { group?: string; kind?: string }, object: unknown, oldObject: unknown): Place[] | undefined {
-  const at = (path: readonly string[], policy: boolean): Place => ({ meta: getPath(object, path), oldMeta: getPath(oldObject, path), policy });
+  const at = (path: readonly string[], policy: boolean): Place => ({
+    meta: getPath(object, path),
+    oldMeta: getPath(oldObject, path),
+    policy,
+  });
   const core = kind.group === '';
   if (core && (kind.kind === 'Namespace' || kind.kind === 'Pod')) return [at(['metadata'], true)];
   if (core && kind.kind && REPLICATED_KINDS.includes(kind.kind)) return [at(['metadata'], false)];
@@ -116,9 +125,12 @@ export function findProblems(request: AdmissionRequest): Findings | undefined {
   const [main] = places;
   for (const place of places) {
     checkOwnership(findings, place, updating);
-    if (place.policy) for (const [key, check] of POLICY_CHECKS) checkValue(findings, place, { field: 'annotations', key, check }, updating);
+    if (place.policy)
+      for (const [key, check] of POLICY_CHECKS)
+        checkValue(findings, place, { field: 'annotations', key, check }, updating);
   }
-  if (main && request.kind.kind === 'Namespace') checkValue(findings, main, { field: 'labels', key: ENABLED_LABEL, check: BOOLEAN }, updating);
+  if (main && request.kind.kind === 'Namespace')
+    checkValue(findings, main, { field: 'labels', key: ENABLED_LABEL, check: BOOLEAN }, updating);
   if (main && !main.policy) {
     checkValue(findings, main, { field: 'annotations', key: REPLICATE_KEY, check: BOOLEAN }, updating);
     checkValue(findings, main, { field: 'labels', key: REPLICATE_KEY, check: BOOLEAN }, updating);
@@ -127,11 +139,14 @@ export function findProblems(request: AdmissionRequest): Findings | undefined {
 }
 
 export function validate(request: AdmissionRequest, _context: AdmissionContext): AdmissionResponse {
-  if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || request.subResource) return allow(request.uid);
+  if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || request.subResource)
+    return allow(request.uid);
   const findings = findProblems(request);
   if (!findings) return allow(request.uid);
   const { invalid, forbidden } = findings;
   if (invalid.length === 0 && forbidden.length === 0) return allow(request.uid);
   const message = [...new Set([...forbidden, ...invalid])].join('; ');
-  return forbidden.length > 0 ? deny(request.uid, 403, 'Forbidden', message) : deny(request.uid, 422, 'Invalid', message);
+  return forbidden.length > 0
+    ? deny(request.uid, 403, 'Forbidden', message)
+    : deny(request.uid, 422, 'Invalid', message);
 }

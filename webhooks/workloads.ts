@@ -30,12 +30,20 @@ function ownedByDeployment(object: KubeObject): boolean {
  * template still holds the very value the old metadata had (our earlier copy), so removing the
  * policy from the workload takes effect. Returns warnings.
  */
-function copyPolicy(kindName: string, object: KubeObject, template: JsonRecord, oldObject: KubeObject | undefined, kind: WorkloadKind): string[] {
+function copyPolicy(
+  kindName: string,
+  object: KubeObject,
+  template: JsonRecord,
+  oldObject: KubeObject | undefined,
+  kind: WorkloadKind,
+): string[] {
   const warnings: string[] = [];
   const source = object.metadata?.annotations;
-  if (template.metadata != null && !isRecord(template.metadata)) return [warning('pod template metadata is malformed; policy not copied')];
+  if (template.metadata != null && !isRecord(template.metadata))
+    return [warning('pod template metadata is malformed; policy not copied')];
   const templateMeta = isRecord(template.metadata) ? template.metadata : {};
-  if (templateMeta.annotations != null && !isRecord(templateMeta.annotations)) return [warning('pod template annotations are malformed; policy not copied')];
+  if (templateMeta.annotations != null && !isRecord(templateMeta.annotations))
+    return [warning('pod template annotations are malformed; policy not copied')];
   const annotations = isRecord(templateMeta.annotations) ? (templateMeta.annotations as Record<string, unknown>) : {};
   const oldSource = oldObject?.metadata?.annotations;
   const oldTemplateMeta = oldObject ? podTemplateOf(oldObject, kind)?.metadata : undefined;
@@ -45,7 +53,10 @@ function copyPolicy(kindName: string, object: KubeObject, template: JsonRecord, 
     const value = stringAt(source, key);
     const current = rawAt(annotations, key);
     if (value !== undefined && current !== value) {
-      if (current !== undefined) warnings.push(warning(`${kindName}'s ${key} ${quote(value, 30)} overrides ${quote(current, 30)} in its pod template`));
+      if (current !== undefined)
+        warnings.push(
+          warning(`${kindName}'s ${key} ${quote(value, 30)} overrides ${quote(current, 30)} in its pod template`),
+        );
       annotations[key] = value;
       changed = true;
     }
@@ -69,8 +80,13 @@ function keepDaemonSetLocal(template: JsonRecord, context: AdmissionContext): st
   if (problem) return [warning(`DaemonSet template not kept local: ${problem}`)];
   const warnings: string[] = [];
   const asked = stringAt(isRecord(template.metadata) ? template.metadata.annotations : undefined, PLACEMENT_ANNOTATION);
-  if (asked === 'Remote' || asked === 'LocalAndRemote') warnings.push(warning(`DaemonSet pods are never offloaded; placement ${asked} ignored`));
-  const { conflict } = applyPlan(template.spec as JsonRecord, planPlacement('Local', [], undefined, context.convention), context.convention);
+  if (asked === 'Remote' || asked === 'LocalAndRemote')
+    warnings.push(warning(`DaemonSet pods are never offloaded; placement ${asked} ignored`));
+  const { conflict } = applyPlan(
+    template.spec as JsonRecord,
+    planPlacement('Local', [], undefined, context.convention),
+    context.convention,
+  );
   const contradiction = conflictWarning(conflict, 'Local');
   if (contradiction) warnings.push(contradiction);
   return warnings;
@@ -89,7 +105,12 @@ function workloadReplaces(kind: WorkloadKind): FieldPath[] {
 export function mutateWorkload(request: AdmissionRequest, context: AdmissionContext): AdmissionResponse {
   const object = request.object;
   const kind = workloadKind(request.kind);
-  if ((request.operation !== 'CREATE' && request.operation !== 'UPDATE') || request.subResource || !kind || !isRecord(object)) {
+  if (
+    (request.operation !== 'CREATE' && request.operation !== 'UPDATE') ||
+    request.subResource ||
+    !kind ||
+    !isRecord(object)
+  ) {
     return allow(request.uid);
   }
   if (!podTemplateOf(object, kind)) return allow(request.uid);
@@ -99,7 +120,8 @@ export function mutateWorkload(request: AdmissionRequest, context: AdmissionCont
   const kindName = request.kind.kind;
   const oldObject = request.operation === 'UPDATE' && isRecord(request.oldObject) ? request.oldObject : undefined;
   const warnings: string[] = [];
-  if (!(kindName === 'ReplicaSet' && ownedByDeployment(object))) warnings.push(...copyPolicy(kindName, object, template, oldObject, kind));
+  if (!(kindName === 'ReplicaSet' && ownedByDeployment(object)))
+    warnings.push(...copyPolicy(kindName, object, template, oldObject, kind));
   if (kindName === 'DaemonSet') warnings.push(...keepDaemonSetLocal(template, context));
   return allowWithDiff(request.uid, object, mutated, warnings);
 }

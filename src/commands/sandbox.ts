@@ -122,7 +122,9 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
 
 function printKubeconfigs(dir: string): void {
   const rel = (f: string) => path.relative(process.cwd(), f) || f;
-  process.stdout.write(`local:  KUBECONFIG=${rel(path.join(dir, 'local.kubeconfig'))}\nremote: KUBECONFIG=${rel(path.join(dir, 'remote.kubeconfig'))}\n`);
+  process.stdout.write(
+    `local:  KUBECONFIG=${rel(path.join(dir, 'local.kubeconfig'))}\nremote: KUBECONFIG=${rel(path.join(dir, 'remote.kubeconfig'))}\n`,
+  );
 }
 
 async function down(dir: string): Promise<number> {
@@ -143,7 +145,11 @@ async function status(dir: string): Promise<number> {
     process.stdout.write(`no sandbox in ${dir}\n`);
     return 3;
   }
-  const rows = processes.map((p) => [p.name, p.up ? (p.ready === false ? 'up (not ready)' : 'up') : 'down', p.up ? String(p.pid) : '-']);
+  const rows = processes.map((p) => [
+    p.name,
+    p.up ? (p.ready === false ? 'up (not ready)' : 'up') : 'down',
+    p.up ? String(p.pid) : '-',
+  ]);
   const width = Math.max(9, ...rows.map((r) => r[0]!.length));
   let out = `${'COMPONENT'.padEnd(width)}  ${'STATUS'.padEnd(14)}  PID\n`;
   for (const r of rows) out += `${r[0]!.padEnd(width)}  ${r[1]!.padEnd(14)}  ${r[2]}\n`;

@@ -22,7 +22,10 @@ export function versionInfo(): VersionInfo {
   const candidates = ['../../package.json', '../../../package.json'];
   for (const relative of candidates) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: string; version?: string };
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
       if (pkg.name === 'kube-offload' && pkg.version) {
         return { version: pkg.version, node: process.version, platform: `${process.platform}/${process.arch}` };
       }

@@ -18,7 +18,10 @@ export interface SyncerComponentOptions {
   env?: Record<string, string>;
 }
 
-export async function syncerComponent(ctx: SandboxContext, options: SyncerComponentOptions = {}): Promise<ComponentSpec & { metricsPort: number }> {
+export async function syncerComponent(
+  ctx: SandboxContext,
+  options: SyncerComponentOptions = {},
+): Promise<ComponentSpec & { metricsPort: number }> {
   const name = options.name ?? 'syncer';
   const metricsPort = await ctx.freePort();
   const accounts = twoClusterServiceAccounts({
@@ -34,11 +37,16 @@ export async function syncerComponent(ctx: SandboxContext, options: SyncerCompon
     argv: cliArgv(
       ctx,
       'syncer',
-      '--cluster-name', SANDBOX_CLUSTER_NAME,
-      '--remote', `${SANDBOX_REMOTE_NAME}=${accounts.remoteKubeconfig}`,
-      '--kubeconfig', accounts.localKubeconfig,
-      '--metrics-port', String(metricsPort),
-      '--lease-namespace', SYSTEM_NAMESPACE,
+      '--cluster-name',
+      SANDBOX_CLUSTER_NAME,
+      '--remote',
+      `${SANDBOX_REMOTE_NAME}=${accounts.remoteKubeconfig}`,
+      '--kubeconfig',
+      accounts.localKubeconfig,
+      '--metrics-port',
+      String(metricsPort),
+      '--lease-namespace',
+      SYSTEM_NAMESPACE,
       ...(options.args ?? []),
     ),
     // The same heap settings as the Deployment in manifests/syncer/.

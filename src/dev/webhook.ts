@@ -44,7 +44,10 @@ export interface WebhookComponentOptions {
   register?: boolean;
 }
 
-export async function webhookComponent(ctx: SandboxContext, opts: WebhookComponentOptions = {}): Promise<ComponentSpec & { port: number; certDir: string }> {
+export async function webhookComponent(
+  ctx: SandboxContext,
+  opts: WebhookComponentOptions = {},
+): Promise<ComponentSpec & { port: number; certDir: string }> {
   const name = opts.name ?? 'webhook';
   const port = await ctx.freePort();
   const workDir = path.join(ctx.componentsDir, name);
@@ -54,11 +57,27 @@ export async function webhookComponent(ctx: SandboxContext, opts: WebhookCompone
     name,
     port,
     certDir,
-    argv: cliArgv(ctx, 'webhook', '--port', String(port), '--host', '127.0.0.1', '--cert-dir', certDir, '--kubeconfig', kubeconfig, ...(opts.args ?? [])),
+    argv: cliArgv(
+      ctx,
+      'webhook',
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--cert-dir',
+      certDir,
+      '--kubeconfig',
+      kubeconfig,
+      ...(opts.args ?? []),
+    ),
     ready: { url: `https://127.0.0.1:${port}/readyz`, caFile: path.join(certDir, 'ca.crt') },
     before: async () => {
       fs.mkdirSync(certDir, { recursive: true });
-      await serviceAccountKubeconfig(ctx.local, { namespace: WEBHOOK_NAMESPACE, name: WEBHOOK_SERVICE_ACCOUNT, file: kubeconfig });
+      await serviceAccountKubeconfig(ctx.local, {
+        namespace: WEBHOOK_NAMESPACE,
+        name: WEBHOOK_SERVICE_ACCOUNT,
+        file: kubeconfig,
+      });
     },
     after: async () => {
       if (opts.register ?? true) await registerWebhookConfigurations(ctx.local, port, path.join(certDir, 'ca.crt'));

@@ -125,7 +125,10 @@ export class EventRecorder {
         const ev = this.#queue.shift();
         if (!ev) break;
         try {
-          await this.#o.client.create(`/api/v1/namespaces/${encodeURIComponent(ev.namespace)}/events`, ev.body as never);
+          await this.#o.client.create(
+            `/api/v1/namespaces/${encodeURIComponent(ev.namespace)}/events`,
+            ev.body as never,
+          );
         } catch (err) {
           this.#o.onError?.(err);
         }

@@ -159,7 +159,12 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
   #sleepCancel: (() => void) | undefined;
   #syncWaiters: { resolve: () => void; reject: (e: Error) => void }[] = [];
   #stats: InformerStats = {
-    lists: 0, watches: 0, events: 0, bookmarks: 0, consecutiveFailures: 0, lastEventAt: 0,
+    lists: 0,
+    watches: 0,
+    events: 0,
+    bookmarks: 0,
+    consecutiveFailures: 0,
+    lastEventAt: 0,
     restarts: { closed: 0, expired: 0, stalled: 0, error: 0, requested: 0 },
   };
 
@@ -174,7 +179,9 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
 
   start(): Promise<void> {
     if (this.#stopped) return Promise.reject(new Error(`informer ${this.#o.name} was stopped`));
-    const p = this.#synced ? Promise.resolve() : new Promise<void>((resolve, reject) => this.#syncWaiters.push({ resolve, reject }));
+    const p = this.#synced
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => this.#syncWaiters.push({ resolve, reject }));
     if (!this.#started) {
       this.#started = true;
       void this.#run();
@@ -264,7 +271,16 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
         this.#stats.consecutiveFailures++;
         if (outcome.error) this.#stats.lastError = outcome.error.message;
         const delay = this.#backoff.next();
-        this.#log?.warn({ informer: this.#o.name, reason: outcome.reason, err: outcome.error?.message, failures: this.#stats.consecutiveFailures, retryInMs: delay }, 'watch failed; backing off');
+        this.#log?.warn(
+          {
+            informer: this.#o.name,
+            reason: outcome.reason,
+            err: outcome.error?.message,
+            failures: this.#stats.consecutiveFailures,
+            retryInMs: delay,
+          },
+          'watch failed; backing off',
+        );
         await this.#sleep(delay);
       }
     }
@@ -378,7 +394,11 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
     };
     let res;
     try {
-      res = await this.#client.stream('GET', this.#o.path, { query, signal: abort.signal, timeoutMs: this.#o.connectTimeoutMs ?? 30_000 });
+      res = await this.#client.stream('GET', this.#o.path, {
+        query,
+        signal: abort.signal,
+        timeoutMs: this.#o.connectTimeoutMs ?? 30_000,
+      });
     } catch (err) {
       if (this.#stopped) return { reason: 'stopped' };
       if (abort.signal.aborted && this.#requested) return { reason: 'requested', events: 0, ms: Date.now() - began };
@@ -406,7 +426,12 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
     return this.#consume(res.body, abort, stallMs, began);
   }
 
-  #consume(body: NodeJS.ReadableStream & { destroy(): void }, abort: AbortController, stallMs: number, began: number): Promise<Outcome> {
+  #consume(
+    body: NodeJS.ReadableStream & { destroy(): void },
+    abort: AbortController,
+    stallMs: number,
+    began: number,
+  ): Promise<Outcome> {
     return new Promise<Outcome>((resolve) => {
       let events = 0;
       let buf = '';
@@ -506,5 +531,7 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
 }
 
 export function createInformer<T>(options: InformerOptions<T>): Informer<T> {
-  return new InformerImpl<T & KubernetesObject>(options as InformerOptions<T & KubernetesObject>) as unknown as Informer<T>;
+  return new InformerImpl<T & KubernetesObject>(
+    options as InformerOptions<T & KubernetesObject>,
+  ) as unknown as Informer<T>;
 }

@@ -79,7 +79,12 @@ export class LeaderElector {
     if (!(this.#leaseDurationMs > this.#renewDeadlineMs && this.#renewDeadlineMs > this.#retryPeriodMs)) {
       throw new Error('leader election needs leaseDuration > renewDeadline > retryPeriod');
     }
-    this.#path = resourcePath({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespace: options.namespace });
+    this.#path = resourcePath({
+      group: 'coordination.k8s.io',
+      version: 'v1',
+      resource: 'leases',
+      namespace: options.namespace,
+    });
   }
 
   isLeader(): boolean {
@@ -125,7 +130,8 @@ export class LeaderElector {
         if (this.#stopped) break;
         const ok = await this.#tryAcquireOrRenew();
         if (ok) this.#lastRenew = this.#now();
-        else if (this.#observed?.holder !== this.#o.identity || this.#now() - this.#lastRenew >= this.#renewDeadlineMs) break;
+        else if (this.#observed?.holder !== this.#o.identity || this.#now() - this.#lastRenew >= this.#renewDeadlineMs)
+          break;
       }
       this.#leading = undefined;
       leading.abort(new Error('leadership lost'));
@@ -180,11 +186,16 @@ export class LeaderElector {
     try {
       const lease = await this.#o.client.getOrUndefined<Lease>(path, { signal });
       if (!lease) {
-        const created = await this.#o.client.create<Lease>(this.#path, {
-          apiVersion: 'coordination.k8s.io/v1', kind: 'Lease',
-          metadata: { name: this.#o.name, namespace: this.#o.namespace },
-          spec: this.#spec(undefined),
-        }, { signal });
+        const created = await this.#o.client.create<Lease>(
+          this.#path,
+          {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.#o.name, namespace: this.#o.namespace },
+            spec: this.#spec(undefined),
+          },
+          { signal },
+        );
         this.#observe(created);
         return true;
       }
@@ -198,7 +209,10 @@ export class LeaderElector {
       return true;
     } catch (err) {
       if (!(isConflict(err) || isAlreadyExists(err) || isNotFound(err))) {
-        this.#o.logger?.warn({ lease: this.#o.name, err: err instanceof Error ? err.message : String(err) }, 'lease update failed');
+        this.#o.logger?.warn(
+          { lease: this.#o.name, err: err instanceof Error ? err.message : String(err) },
+          'lease update failed',
+        );
       }
       return false;
     }
@@ -211,12 +225,19 @@ export class LeaderElector {
       const lease = await this.#o.client.get<Lease>(path, { signal: AbortSignal.timeout(5000) });
       if (lease.spec?.holderIdentity !== this.#o.identity) return;
       const now = microTime(this.#now());
-      await this.#o.client.replace<Lease>(path, {
-        ...lease,
-        spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
-      }, { signal: AbortSignal.timeout(5000) });
+      await this.#o.client.replace<Lease>(
+        path,
+        {
+          ...lease,
+          spec: { ...lease.spec, holderIdentity: null, leaseDurationSeconds: 1, acquireTime: now, renewTime: now },
+        },
+        { signal: AbortSignal.timeout(5000) },
+      );
     } catch (err) {
-      this.#o.logger?.warn({ lease: this.#o.name, err: err instanceof Error ? err.message : String(err) }, 'lease release failed');
+      this.#o.logger?.warn(
+        { lease: this.#o.name, err: err instanceof Error ? err.message : String(err) },
+        'lease release failed',
+      );
     }
   }
 }

@@ -109,8 +109,28 @@ export class WorkQueue {
     if (options.rateLimit) this.#bucket = new TokenBucket({ ...options.rateLimit, now: () => this.#clock.now() });
     const r = options.registry;
     if (r) {
-      this.#depthGauge = metric(r, 'kube_offload_workqueue_depth', () => new Gauge({ name: 'kube_offload_workqueue_depth', help: 'Keys waiting to be processed', labelNames: ['queue'], registers: [r] }));
-      this.#retries = metric(r, 'kube_offload_workqueue_retries_total', () => new Counter({ name: 'kube_offload_workqueue_retries_total', help: 'Keys requeued with backoff after a failure', labelNames: ['queue'], registers: [r] }));
+      this.#depthGauge = metric(
+        r,
+        'kube_offload_workqueue_depth',
+        () =>
+          new Gauge({
+            name: 'kube_offload_workqueue_depth',
+            help: 'Keys waiting to be processed',
+            labelNames: ['queue'],
+            registers: [r],
+          }),
+      );
+      this.#retries = metric(
+        r,
+        'kube_offload_workqueue_retries_total',
+        () =>
+          new Counter({
+            name: 'kube_offload_workqueue_retries_total',
+            help: 'Keys requeued with backoff after a failure',
+            labelNames: ['queue'],
+            registers: [r],
+          }),
+      );
     }
   }
 

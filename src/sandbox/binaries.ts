@@ -5,7 +5,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REQUIRED_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'kwok'] as const;
+export const REQUIRED_BINARIES = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'kwok',
+] as const;
 
 /** The repository root: the nearest ancestor of this module that holds controlplane/build.sh. */
 export function repoRoot(): string {
@@ -33,7 +40,9 @@ export function missingBinaries(binDir: string): string[] {
 export function expectedBinDir(): string {
   const override = process.env.KUBE_OFFLOAD_BIN_DIR;
   if (override) return path.resolve(override);
-  const res = spawnSync('bash', [path.join(repoRoot(), 'controlplane', 'build.sh'), '--print-bin-dir'], { encoding: 'utf8' });
+  const res = spawnSync('bash', [path.join(repoRoot(), 'controlplane', 'build.sh'), '--print-bin-dir'], {
+    encoding: 'utf8',
+  });
   if (res.status !== 0) throw new Error(`controlplane/build.sh --print-bin-dir failed: ${res.stderr}`);
   const dir = res.stdout.trim().split('\n').pop();
   if (!dir) throw new Error('controlplane/build.sh --print-bin-dir printed nothing');
@@ -72,7 +81,8 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<string> 
   if (code !== 0) throw new Error(`controlplane/build.sh failed with exit code ${code}`);
   const dir = stdout.trim().split('\n').pop() ?? '';
   const missing = missingBinaries(dir);
-  if (!dir || missing.length) throw new Error(`controlplane/build.sh finished but ${dir || '(no dir)'} lacks ${missing.join(', ')}`);
+  if (!dir || missing.length)
+    throw new Error(`controlplane/build.sh finished but ${dir || '(no dir)'} lacks ${missing.join(', ')}`);
   return dir;
 }
 

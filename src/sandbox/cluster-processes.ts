@@ -6,12 +6,7 @@ import { poll } from '../shared/async.ts';
 import { spawnManaged, type ManagedProcess, type ProcessRecord } from './procs.ts';
 
 export type ComponentName =
-  | 'etcd'
-  | 'kube-apiserver'
-  | 'kube-controller-manager'
-  | 'kube-scheduler'
-  | 'kwok'
-  | 'pod-server';
+  'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok' | 'pod-server';
 
 // Throwaway clusters: no need for kube-apiserver's slow graceful shutdown (> 5 s).
 const STOP_GRACE_MS: Record<ComponentName, number> = {

@@ -13,14 +13,28 @@ export interface ServiceAccountIdentity {
 }
 
 /** Writes a kubeconfig that authenticates as the ServiceAccount, with a TokenRequest token. */
-export async function writeTokenKubeconfig(cluster: Cluster, namespace: string, name: string, file: string): Promise<ServiceAccountIdentity> {
+export async function writeTokenKubeconfig(
+  cluster: Cluster,
+  namespace: string,
+  name: string,
+  file: string,
+): Promise<ServiceAccountIdentity> {
   const token = await cluster.kubectl(['create', 'token', name, '-n', namespace, '--duration=48h']);
-  if (token.code !== 0) throw new Error(`TokenRequest for ${namespace}/${name} on ${cluster.name} failed: ${token.stderr.trim()}`);
+  if (token.code !== 0)
+    throw new Error(`TokenRequest for ${namespace}/${name} on ${cluster.name} failed: ${token.stderr.trim()}`);
   const user = `system:serviceaccount:${namespace}:${name}`;
   const kubeconfig = {
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: cluster.name, cluster: { server: cluster.server, 'certificate-authority-data': fs.readFileSync(cluster.caCertPath).toString('base64') } }],
+    clusters: [
+      {
+        name: cluster.name,
+        cluster: {
+          server: cluster.server,
+          'certificate-authority-data': fs.readFileSync(cluster.caCertPath).toString('base64'),
+        },
+      },
+    ],
     users: [{ name: user, user: { token: token.stdout.trim() } }],
     contexts: [{ name: cluster.name, context: { cluster: cluster.name, user, namespace } }],
     'current-context': cluster.name,
@@ -48,7 +62,8 @@ export async function remoteServiceAccountKubeconfig(
   opts: { rbacFile: string; namespace: string; name: string; file: string },
 ): Promise<ServiceAccountIdentity> {
   const applied = await cluster.kubectl(['apply', '-f', opts.rbacFile]);
-  if (applied.code !== 0) throw new Error(`kubectl apply -f ${opts.rbacFile} on ${cluster.name} failed: ${applied.stderr.trim()}`);
+  if (applied.code !== 0)
+    throw new Error(`kubectl apply -f ${opts.rbacFile} on ${cluster.name} failed: ${applied.stderr.trim()}`);
   return writeTokenKubeconfig(cluster, opts.namespace, opts.name, opts.file);
 }
 
@@ -65,7 +80,13 @@ export interface TwoClusterServiceAccounts {
  * of `remoteRbacFile`. The kubeconfig paths are known at once (for the component's argv); the
  * files are written by write(), once the clusters are up.
  */
-export function twoClusterServiceAccounts(opts: { dir: string; namespace: string; local: string; remote: string; remoteRbacFile: string }): TwoClusterServiceAccounts {
+export function twoClusterServiceAccounts(opts: {
+  dir: string;
+  namespace: string;
+  local: string;
+  remote: string;
+  remoteRbacFile: string;
+}): TwoClusterServiceAccounts {
   const localKubeconfig = path.join(opts.dir, 'local.kubeconfig');
   const remoteKubeconfig = path.join(opts.dir, 'remote.kubeconfig');
   return {
@@ -74,7 +95,12 @@ export function twoClusterServiceAccounts(opts: { dir: string; namespace: string
     write: async (local, remote) => {
       fs.mkdirSync(opts.dir, { recursive: true });
       await serviceAccountKubeconfig(local, { namespace: opts.namespace, name: opts.local, file: localKubeconfig });
-      await remoteServiceAccountKubeconfig(remote, { rbacFile: opts.remoteRbacFile, namespace: opts.namespace, name: opts.remote, file: remoteKubeconfig });
+      await remoteServiceAccountKubeconfig(remote, {
+        rbacFile: opts.remoteRbacFile,
+        namespace: opts.namespace,
+        name: opts.remote,
+        file: remoteKubeconfig,
+      });
     },
   };
 }

@@ -1,11 +1,43 @@
 // Public API of the sandbox: real control planes (etcd, kube-apiserver, controller-manager,
 // scheduler) with kwok-faked workers, for tests, the demo and `kube-offload sandbox`.
-export { startCluster, runKubectl, clearStaleDir, reapOrphans, PRESETS, DEFAULT_AUDIT_POLICY, TMP_ROOT } from './cluster.ts';
-export type { Cluster, ClusterOptions, ClusterPorts, AuditOptions, KubectlOptions, KubectlResult, ApiResult, NodeSpec } from './cluster.ts';
+export {
+  startCluster,
+  runKubectl,
+  clearStaleDir,
+  reapOrphans,
+  PRESETS,
+  DEFAULT_AUDIT_POLICY,
+  TMP_ROOT,
+} from './cluster.ts';
+export type {
+  Cluster,
+  ClusterOptions,
+  ClusterPorts,
+  AuditOptions,
+  KubectlOptions,
+  KubectlResult,
+  ApiResult,
+  NodeSpec,
+} from './cluster.ts';
 export { appendContainerLog, criLogLine, resourceMetricsPath } from './cluster.ts';
 export type { ContainerFiles } from './cluster.ts';
-export { startSandbox, stopSandboxDir, sandboxStatus, readState, recordedProcesses, STATE_FILE, SANDBOX_MARKER } from './sandbox.ts';
-export type { Sandbox, SandboxOptions, SandboxState, ClusterState, RunningComponent, ProcessStatus } from './sandbox.ts';
+export {
+  startSandbox,
+  stopSandboxDir,
+  sandboxStatus,
+  readState,
+  recordedProcesses,
+  STATE_FILE,
+  SANDBOX_MARKER,
+} from './sandbox.ts';
+export type {
+  Sandbox,
+  SandboxOptions,
+  SandboxState,
+  ClusterState,
+  RunningComponent,
+  ProcessStatus,
+} from './sandbox.ts';
 export { cliArgv } from './components.ts';
 export type { ComponentSpec, ReadyCheck, UrlReadyCheck, FnReadyCheck, SandboxContext } from './components.ts';
 export { ensureBinaries, expectedBinDir, missingBinaries, repoRoot, REQUIRED_BINARIES } from './binaries.ts';

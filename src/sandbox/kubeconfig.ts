@@ -18,8 +18,15 @@ export function renderKubeconfig(spec: KubeconfigSpec): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: spec.clusterName, cluster: { server: spec.server, 'certificate-authority-data': b64(spec.caCert) } }],
-    users: [{ name: spec.user, user: { 'client-certificate-data': b64(spec.clientCert), 'client-key-data': b64(spec.clientKey) } }],
+    clusters: [
+      { name: spec.clusterName, cluster: { server: spec.server, 'certificate-authority-data': b64(spec.caCert) } },
+    ],
+    users: [
+      {
+        name: spec.user,
+        user: { 'client-certificate-data': b64(spec.clientCert), 'client-key-data': b64(spec.clientKey) },
+      },
+    ],
     contexts: [{ name: spec.clusterName, context: { cluster: spec.clusterName, user: spec.user } }],
     'current-context': spec.clusterName,
     preferences: {},

@@ -123,7 +123,12 @@ conditions:
 
 /** A pod condition that changed now; `type` may be a template expression. */
 function podCondition(type: string, status: 'True' | 'False', reason?: string): string {
-  return [`- type: ${type}`, `  status: "${status}"`, ...(reason ? [`  reason: ${reason}`] : []), '  lastTransitionTime: {{ $now | Quote }}'].join('\n');
+  return [
+    `- type: ${type}`,
+    `  status: "${status}"`,
+    ...(reason ? [`  reason: ${reason}`] : []),
+    '  lastTransitionTime: {{ $now | Quote }}',
+  ].join('\n');
 }
 
 /** A container status' state: running since now. */
@@ -278,7 +283,9 @@ function stageObject(s: Stage): Record<string, unknown> {
     spec: {
       resourceRef: { apiGroup: 'v1', kind: s.kind },
       selector: { matchExpressions: s.expressions },
-      ...(s.delayMs ? { delay: { durationMilliseconds: s.delayMs.duration, jitterDurationMilliseconds: s.delayMs.jitter } } : {}),
+      ...(s.delayMs
+        ? { delay: { durationMilliseconds: s.delayMs.duration, jitterDurationMilliseconds: s.delayMs.jitter } }
+        : {}),
       next: s.delete ? { delete: true } : { statusTemplate: s.statusTemplate },
     },
   };

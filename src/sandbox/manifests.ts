@@ -28,7 +28,11 @@ export function identityObjects(manifests: Manifest[], serviceAccount: string): 
     const subjects = (object.subjects as Array<{ kind: string; name: string }> | undefined) ?? [];
     return subjects.some((subject) => subject.kind === 'ServiceAccount' && subject.name === serviceAccount);
   });
-  const roles = new Set(bindings.map((binding) => `${(binding.roleRef as { kind: string }).kind}/${(binding.roleRef as { name: string }).name}`));
+  const roles = new Set(
+    bindings.map(
+      (binding) => `${(binding.roleRef as { kind: string }).kind}/${(binding.roleRef as { name: string }).name}`,
+    ),
+  );
   return manifests.filter(
     (object) =>
       object.kind === 'Namespace' ||

@@ -21,12 +21,7 @@ export interface ClusterPki {
 }
 
 export type ClientName =
-  | 'admin'
-  | 'controller-manager'
-  | 'scheduler'
-  | 'kwok'
-  | 'front-proxy-client'
-  | 'apiserver-kubelet-client';
+  'admin' | 'controller-manager' | 'scheduler' | 'kwok' | 'front-proxy-client' | 'apiserver-kubelet-client';
 
 /** The user the apiserver is to kubelets (--kubelet-client-certificate), as kubeadm names it. */
 export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
@@ -111,12 +106,22 @@ export async function createClusterPki(dir: string, clusterName: string, service
   const ca = await createCa(`kube-offload-sandbox-${clusterName}-ca`);
   const names = CLIENT_NAMES;
   const [apiserver, ...clientPairs] = await Promise.all([
-    signCert(ca, { cn: 'kube-apiserver' }, {
-      server: {
-        dns: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
-        ips: ['127.0.0.1', serviceIP],
+    signCert(
+      ca,
+      { cn: 'kube-apiserver' },
+      {
+        server: {
+          dns: [
+            'localhost',
+            'kubernetes',
+            'kubernetes.default',
+            'kubernetes.default.svc',
+            'kubernetes.default.svc.cluster.local',
+          ],
+          ips: ['127.0.0.1', serviceIP],
+        },
       },
-    }),
+    ),
     ...names.map((n) => signCert(ca, CLIENT_SUBJECTS[n], { client: true })),
   ]);
   const sa = generateKeyPairSync('rsa', {

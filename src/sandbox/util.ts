@@ -67,14 +67,18 @@ export function request(url: string, opts: ProbeOptions = {}): Promise<ProbeResu
     };
     const req =
       u.protocol === 'https:'
-        ? https.request(u, {
-            ...common,
-            ...(opts.ca ? { ca: opts.ca } : {}),
-            ...(opts.cert ? { cert: opts.cert } : {}),
-            ...(opts.key ? { key: opts.key } : {}),
-            rejectUnauthorized: !opts.insecure,
-            agent: false,
-          }, onResponse)
+        ? https.request(
+            u,
+            {
+              ...common,
+              ...(opts.ca ? { ca: opts.ca } : {}),
+              ...(opts.cert ? { cert: opts.cert } : {}),
+              ...(opts.key ? { key: opts.key } : {}),
+              rejectUnauthorized: !opts.insecure,
+              agent: false,
+            },
+            onResponse,
+          )
         : http.request(u, { ...common, agent: false }, onResponse);
     req.on('timeout', () => req.destroy(new Error(`request to ${url} timed out`)));
     req.on('error', reject);

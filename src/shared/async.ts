@@ -26,7 +26,10 @@ export interface PollOptions {
  * Polls `fn` until it returns a value other than undefined/false, or the deadline passes.
  * Errors thrown by `fn` count as "not yet" (the last one is reported on timeout).
  */
-export async function poll<T>(fn: () => Promise<T | undefined | false> | T | undefined | false, opts: PollOptions): Promise<T> {
+export async function poll<T>(
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  opts: PollOptions,
+): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   const interval = opts.intervalMs ?? 200;
   let lastError: unknown;

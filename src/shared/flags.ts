@@ -17,7 +17,12 @@ export class ConfigError extends Error {
  * Parses a command's flags; returns the config, or the exit code when the command should stop
  * here: 0 after printing --help, 2 after printing what is wrong with the flags and the usage.
  */
-export function parseCommandFlags<T>(command: string, argv: string[], parse: (argv: string[]) => T | 'help', usage: string): T | number {
+export function parseCommandFlags<T>(
+  command: string,
+  argv: string[],
+  parse: (argv: string[]) => T | 'help',
+  usage: string,
+): T | number {
   let config: T | 'help';
   try {
     config = parse(argv);
@@ -33,10 +38,15 @@ export function parseCommandFlags<T>(command: string, argv: string[], parse: (ar
   return config;
 }
 
-type FlagValues<Options extends ParseArgsOptionsConfig> = ReturnType<typeof parseArgs<{ options: Options; strict: true; allowPositionals: false }>>['values'];
+type FlagValues<Options extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ options: Options; strict: true; allowPositionals: false }>
+>['values'];
 
 /** node:util parseArgs, strict and without positionals; its errors become ConfigErrors. */
-export function parseFlags<const Options extends ParseArgsOptionsConfig>(argv: string[], options: Options): FlagValues<Options> {
+export function parseFlags<const Options extends ParseArgsOptionsConfig>(
+  argv: string[],
+  options: Options,
+): FlagValues<Options> {
   try {
     return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (error) {

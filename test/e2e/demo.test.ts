@@ -19,7 +19,13 @@ const MANIFEST = path.join(ROOT, 'demo', 'boutique.yaml');
 
 interface Obj {
   kind?: string;
-  metadata: { name: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; deletionTimestamp?: string };
+  metadata: {
+    name: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    deletionTimestamp?: string;
+  };
   spec?: { nodeName?: string; replicas?: number };
   status?: { phase?: string; podIP?: string; hostIP?: string };
 }
@@ -32,7 +38,11 @@ const manifestObjects = (): Obj[] =>
 function runDemo(dir: string): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), 'demo', '--dir', dir], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), 'demo', '--dir', dir],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -46,7 +56,10 @@ describe('demo: the micro-service shop across two clusters (e2e)', function () {
   const env = useSandbox({ components: kubeOffloadComponents });
   let output = '';
 
-  const localPods = async (): Promise<Obj[]> => (await getItems<Obj>(env.sandbox.local, 'pods', { namespace: NS })).filter((p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Failed');
+  const localPods = async (): Promise<Obj[]> =>
+    (await getItems<Obj>(env.sandbox.local, 'pods', { namespace: NS })).filter(
+      (p) => !p.metadata.deletionTimestamp && p.status?.phase !== 'Failed',
+    );
   const appOf = (p: Obj): string => p.metadata.labels?.app ?? '';
 
   before(async function () {
@@ -60,9 +73,16 @@ describe('demo: the micro-service shop across two clusters (e2e)', function () {
   it('opted the namespace in and printed where every pod runs and what was replicated', async () => {
     const ns = (await getItems<Obj>(env.sandbox.local, 'namespaces')).find((n) => n.metadata.name === NS);
     expect(ns?.metadata.labels?.[ENABLED_LABEL]).to.equal('true');
-    expect(output).to.match(/worker-node-\d/).and.match(/10\.244\.\d+\.\d+/);
-    expect(output).to.include(SANDBOX_VIRTUAL_NODE).and.match(/172\.16\.\d+\.\d+/);
-    expect(output).to.include(`-n ${TWIN} get services,configmaps,secrets`).and.include('configmap/boutique-config').and.include('secret/payment-credentials');
+    expect(output)
+      .to.match(/worker-node-\d/)
+      .and.match(/10\.244\.\d+\.\d+/);
+    expect(output)
+      .to.include(SANDBOX_VIRTUAL_NODE)
+      .and.match(/172\.16\.\d+\.\d+/);
+    expect(output)
+      .to.include(`-n ${TWIN} get services,configmaps,secrets`)
+      .and.include('configmap/boutique-config')
+      .and.include('secret/payment-credentials');
     expect(output).to.include('npx kube-offload sandbox down');
   });
 
@@ -78,7 +98,11 @@ describe('demo: the micro-service shop across two clusters (e2e)', function () {
 
   it('respects the placement annotations', async () => {
     const pods = await localPods();
-    const placement = new Map(manifestObjects().filter((o) => o.kind === 'Deployment').map((d) => [d.metadata.name, d.metadata.annotations?.['kube-offload.io/placement']]));
+    const placement = new Map(
+      manifestObjects()
+        .filter((o) => o.kind === 'Deployment')
+        .map((d) => [d.metadata.name, d.metadata.annotations?.['kube-offload.io/placement']]),
+    );
     let remote = 0;
     for (const p of pods) {
       const where = placement.get(appOf(p));
@@ -106,26 +130,40 @@ describe('demo: the micro-service shop across two clusters (e2e)', function () {
   it('replicated every Service, the ConfigMap and the Secret into the twin namespace', async () => {
     const objects = manifestObjects().filter((o) => ['Service', 'ConfigMap', 'Secret'].includes(o.kind ?? ''));
     for (const kind of ['Service', 'ConfigMap', 'Secret']) {
-      const remote = (await getItems<Obj>(env.sandbox.remote, `${kind.toLowerCase()}s`, { namespace: TWIN })).map((o) => o.metadata.name);
-      for (const o of objects.filter((x) => x.kind === kind)) expect(remote, `${kind} ${o.metadata.name}`).to.include(o.metadata.name);
+      const remote = (await getItems<Obj>(env.sandbox.remote, `${kind.toLowerCase()}s`, { namespace: TWIN })).map(
+        (o) => o.metadata.name,
+      );
+      for (const o of objects.filter((x) => x.kind === kind))
+        expect(remote, `${kind} ${o.metadata.name}`).to.include(o.metadata.name);
     }
   });
 
   it('a deleted pod (offloaded by the scheduler) is rescheduled and Running again', async () => {
     const before = await localPods();
-    const victim = before.find((p) => p.spec?.nodeName === SANDBOX_VIRTUAL_NODE && appOf(p) === 'cartservice') ?? before.find((p) => p.spec?.nodeName === SANDBOX_VIRTUAL_NODE);
+    const victim =
+      before.find((p) => p.spec?.nodeName === SANDBOX_VIRTUAL_NODE && appOf(p) === 'cartservice') ??
+      before.find((p) => p.spec?.nodeName === SANDBOX_VIRTUAL_NODE);
     expect(victim, 'an offloaded pod').to.not.equal(undefined);
     const app = appOf(victim!);
     const r = await env.sandbox.local.kubectl(['-n', NS, 'delete', 'pod', victim!.metadata.name, '--wait=false']);
     expect(r.code, r.stderr).to.equal(0);
-    await waitFor(async () => {
-      const now = await localPods();
-      const gone = !now.some((p) => p.metadata.name === victim!.metadata.name);
-      const replacement = now.find((p) => appOf(p) === app && p.metadata.name !== victim!.metadata.name);
-      return gone && replacement?.status?.phase === 'Running' && !!replacement.status.podIP;
-    }, { timeoutMs: 60_000, description: `the ${app} pod to be replaced and Running` });
-    await waitFor(async () => !(await getItems<Obj>(env.sandbox.remote, 'pods', { namespace: TWIN })).some((p) => p.metadata.name === victim!.metadata.name), {
-      description: 'its remote pod to be gone',
-    });
+    await waitFor(
+      async () => {
+        const now = await localPods();
+        const gone = !now.some((p) => p.metadata.name === victim!.metadata.name);
+        const replacement = now.find((p) => appOf(p) === app && p.metadata.name !== victim!.metadata.name);
+        return gone && replacement?.status?.phase === 'Running' && !!replacement.status.podIP;
+      },
+      { timeoutMs: 60_000, description: `the ${app} pod to be replaced and Running` },
+    );
+    await waitFor(
+      async () =>
+        !(await getItems<Obj>(env.sandbox.remote, 'pods', { namespace: TWIN })).some(
+          (p) => p.metadata.name === victim!.metadata.name,
+        ),
+      {
+        description: 'its remote pod to be gone',
+      },
+    );
   });
 });

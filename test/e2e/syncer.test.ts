@@ -29,7 +29,20 @@ const CLUSTER = 'local';
 const REMOTE = 'remote';
 const SYSTEM_NS = 'kube-offload-system';
 
-type Obj = { apiVersion?: string; kind?: string; metadata: { name: string; namespace?: string; uid?: string; resourceVersion?: string; labels?: Record<string, string>; annotations?: Record<string, string>; [k: string]: unknown }; [k: string]: any };
+type Obj = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    [k: string]: unknown;
+  };
+  [k: string]: any;
+};
 
 const STAMP = { labels: { [REPLICATE_KEY]: 'true' }, annotations: { [REPLICATE_KEY]: 'true' } };
 const twin = (ns: string): string => twinNamespaceName(ns, CLUSTER);
@@ -47,14 +60,21 @@ describe('syncer (e2e, two real clusters)', function () {
   let syncer: ComponentProcess;
 
   async function newSyncer(extra: string[] = []): Promise<ComponentProcess> {
-    const p = new ComponentProcess({ command: 'syncer', port: await freePort(), logFile: path.join(workDir as string, `syncer-${procs.length}.log`) });
+    const p = new ComponentProcess({
+      command: 'syncer',
+      port: await freePort(),
+      logFile: path.join(workDir as string, `syncer-${procs.length}.log`),
+    });
     procs.push(p);
     p.start([...syncerArgs, ...extra]);
     return p;
   }
 
   async function waitLeading(p: ComponentProcess, timeoutMs = 60_000): Promise<void> {
-    await waitFor(async () => p.running() && (await p.metric('kube_offload_syncer_leader')) === 1, { timeoutMs, description: 'the syncer to lead with synced caches' });
+    await waitFor(async () => p.running() && (await p.metric('kube_offload_syncer_leader')) === 1, {
+      timeoutMs,
+      description: 'the syncer to lead with synced caches',
+    });
   }
 
   /** Waits until the syncer has processed everything queued (reconcile count stable, queue empty). */
@@ -66,7 +86,10 @@ describe('syncer (e2e, two real clusters)', function () {
         // Backfill keys come back every --backfill-period, and a terminating twin is re-checked
         // every 5 s; neither counts as activity.
         const metric = 'kube_offload_syncer_reconcile_duration_seconds_count';
-        const count = (await p.metric(metric)) - (await p.metric(metric, { kind: 'Backfill' })) - (await p.metric(metric, { kind: 'Namespace', result: 'wait' }));
+        const count =
+          (await p.metric(metric)) -
+          (await p.metric(metric, { kind: 'Backfill' })) -
+          (await p.metric(metric, { kind: 'Namespace', result: 'wait' }));
         const depth = await p.metric('kube_offload_syncer_queue_depth');
         const stable = count === last && depth === 0 && count > 0;
         last = count;
@@ -84,17 +107,28 @@ describe('syncer (e2e, two real clusters)', function () {
   }
 
   async function createNamespace(name: string, opted = true, annotations: Record<string, string> = {}): Promise<void> {
-    await local.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: opted ? { [ENABLED_LABEL]: 'true' } : {}, annotations } });
+    await local.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels: opted ? { [ENABLED_LABEL]: 'true' } : {}, annotations },
+    });
   }
 
   /** Events about an object; about a Namespace (ns === name) they live in "default". */
   async function events(ns: string, name: string, reason: string): Promise<Obj[]> {
     const where = ns === name ? 'default' : ns;
-    const list = await local.list<Obj>(`/api/v1/namespaces/${where}/events`, { fieldSelector: `involvedObject.name=${name},reason=${reason}` });
+    const list = await local.list<Obj>(`/api/v1/namespaces/${where}/events`, {
+      fieldSelector: `involvedObject.name=${name},reason=${reason}`,
+    });
     return list.items;
   }
 
-  const cm = (ns: string, name: string, data: Record<string, string>, meta: { labels?: Record<string, string>; annotations?: Record<string, string> } = STAMP): Obj => ({
+  const cm = (
+    ns: string,
+    name: string,
+    data: Record<string, string>,
+    meta: { labels?: Record<string, string>; annotations?: Record<string, string> } = STAMP,
+  ): Obj => ({
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name, namespace: ns, labels: { ...(meta.labels ?? {}) }, annotations: { ...(meta.annotations ?? {}) } },
@@ -111,22 +145,41 @@ describe('syncer (e2e, two real clusters)', function () {
     remote = new KubeClient(loadKubeConfig(sb.remote.kubeconfigPath));
 
     // Exactly the RBAC of manifests/ on both sides, with TokenRequest tokens.
-    const localKc = (await serviceAccountKubeconfig(sb.local, { namespace: SYSTEM_NS, name: 'kube-offload-syncer', file: path.join(workDir as string, 'local-syncer.kubeconfig') })).kubeconfigPath;
-    const remoteKc = (await remoteServiceAccountKubeconfig(sb.remote, {
-      rbacFile: path.join(ROOT, 'manifests/syncer/remote-rbac.yaml'),
-      namespace: SYSTEM_NS,
-      name: 'kube-offload-syncer-remote',
-      file: path.join(workDir as string, 'remote-syncer.kubeconfig'),
-    })).kubeconfigPath;
+    const localKc = (
+      await serviceAccountKubeconfig(sb.local, {
+        namespace: SYSTEM_NS,
+        name: 'kube-offload-syncer',
+        file: path.join(workDir as string, 'local-syncer.kubeconfig'),
+      })
+    ).kubeconfigPath;
+    const remoteKc = (
+      await remoteServiceAccountKubeconfig(sb.remote, {
+        rbacFile: path.join(ROOT, 'manifests/syncer/remote-rbac.yaml'),
+        namespace: SYSTEM_NS,
+        name: 'kube-offload-syncer-remote',
+        file: path.join(workDir as string, 'remote-syncer.kubeconfig'),
+      })
+    ).kubeconfigPath;
     syncerArgs = [
-      '--cluster-name', CLUSTER,
-      '--kubeconfig', localKc,
-      '--remote', `${REMOTE}=${remoteKc}`,
-      '--remote-labels', `${REMOTE}=region=eu`,
-      '--leader-elect', '--lease-namespace', SYSTEM_NS, '--lease-duration', '9s',
-      '--resync-period', '20s',
-      '--backfill-period', '3s',
-      '--log-level', 'debug',
+      '--cluster-name',
+      CLUSTER,
+      '--kubeconfig',
+      localKc,
+      '--remote',
+      `${REMOTE}=${remoteKc}`,
+      '--remote-labels',
+      `${REMOTE}=region=eu`,
+      '--leader-elect',
+      '--lease-namespace',
+      SYSTEM_NS,
+      '--lease-duration',
+      '9s',
+      '--resync-period',
+      '20s',
+      '--backfill-period',
+      '3s',
+      '--log-level',
+      'debug',
     ];
     await createNamespace('shop');
     syncer = await newSyncer();
@@ -154,22 +207,40 @@ describe('syncer (e2e, two real clusters)', function () {
           const m = /"msg":"([^"]*)"/.exec(l);
           if (m) counts.set(m[1] as string, (counts.get(m[1] as string) ?? 0) + 1);
         }
-        process.stderr.write(`--- messages by count: ${JSON.stringify(Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 15)))}\n`);
+        process.stderr.write(
+          `--- messages by count: ${JSON.stringify(Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]).slice(0, 15)))}\n`,
+        );
       }
     }
   });
 
   it('creates the twin namespace with ownership marks', async () => {
-    const ns = await waitFor(() => remote.getOrUndefined<Obj>(`/api/v1/namespaces/${twin('shop')}`), { description: 'twin namespace' });
+    const ns = await waitFor(() => remote.getOrUndefined<Obj>(`/api/v1/namespaces/${twin('shop')}`), {
+      description: 'twin namespace',
+    });
     const localNs = await local.get<Obj>('/api/v1/namespaces/shop');
     expect(ns.metadata.labels).to.include({ [MANAGED_BY_LABEL]: 'kube-offload', [ORIGIN_CLUSTER_LABEL]: CLUSTER });
-    expect(ns.metadata.annotations).to.include({ [ORIGIN_ANNOTATION]: `${CLUSTER}/shop`, [ORIGIN_UID_ANNOTATION]: localNs.metadata.uid });
+    expect(ns.metadata.annotations).to.include({
+      [ORIGIN_ANNOTATION]: `${CLUSTER}/shop`,
+      [ORIGIN_UID_ANNOTATION]: localNs.metadata.uid,
+    });
   });
 
   it('propagates create, update and delete of ConfigMaps, Secrets and Services', async () => {
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'settings', { color: 'blue' }));
-    await local.create(nsPath('shop', 'secrets'), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'db', namespace: 'shop', ...STAMP }, type: 'Opaque', data: { password: Buffer.from('s3cret').toString('base64') } });
-    await local.create(nsPath('shop', 'services'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'shop', ...STAMP }, spec: { selector: { app: 'api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    await local.create(nsPath('shop', 'secrets'), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'db', namespace: 'shop', ...STAMP },
+      type: 'Opaque',
+      data: { password: Buffer.from('s3cret').toString('base64') },
+    });
+    await local.create(nsPath('shop', 'services'), {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'api', namespace: 'shop', ...STAMP },
+      spec: { selector: { app: 'api' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
 
     const rcm = await waitFor(() => getRemote('configmaps', 'shop', 'settings'), { description: 'ConfigMap copy' });
     expect(rcm.data).to.deep.equal({ color: 'blue' });
@@ -180,40 +251,87 @@ describe('syncer (e2e, two real clusters)', function () {
 
     await local.patch(nsPath('shop', 'configmaps', 'settings'), { data: { color: 'green', size: 'L' } });
     await local.patch(nsPath('shop', 'secrets', 'db'), { data: { password: Buffer.from('n3w').toString('base64') } });
-    await local.patch(nsPath('shop', 'services', 'api'), { spec: { ports: [{ name: 'http', port: 80, targetPort: 9090 }] } });
-    await waitFor(async () => (await getRemote('configmaps', 'shop', 'settings'))?.data?.size === 'L', { description: 'ConfigMap update' });
-    await waitFor(async () => (await getRemote('secrets', 'shop', 'db'))?.data?.password === Buffer.from('n3w').toString('base64'), { description: 'Secret update' });
-    await waitFor(async () => (await getRemote('services', 'shop', 'api'))?.spec?.ports?.[0]?.targetPort === 9090, { description: 'Service update' });
+    await local.patch(nsPath('shop', 'services', 'api'), {
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 9090 }] },
+    });
+    await waitFor(async () => (await getRemote('configmaps', 'shop', 'settings'))?.data?.size === 'L', {
+      description: 'ConfigMap update',
+    });
+    await waitFor(
+      async () => (await getRemote('secrets', 'shop', 'db'))?.data?.password === Buffer.from('n3w').toString('base64'),
+      { description: 'Secret update' },
+    );
+    await waitFor(async () => (await getRemote('services', 'shop', 'api'))?.spec?.ports?.[0]?.targetPort === 9090, {
+      description: 'Service update',
+    });
     expect((await getRemote('configmaps', 'shop', 'settings'))?.data).to.deep.equal({ color: 'green', size: 'L' });
 
     await local.delete(nsPath('shop', 'configmaps', 'settings'));
     await local.delete(nsPath('shop', 'secrets', 'db'));
     await local.delete(nsPath('shop', 'services', 'api'));
-    await waitFor(async () => !(await getRemote('configmaps', 'shop', 'settings')) && !(await getRemote('secrets', 'shop', 'db')) && !(await getRemote('services', 'shop', 'api')), { description: 'copies deleted' });
+    await waitFor(
+      async () =>
+        !(await getRemote('configmaps', 'shop', 'settings')) &&
+        !(await getRemote('secrets', 'shop', 'db')) &&
+        !(await getRemote('services', 'shop', 'api')),
+      { description: 'copies deleted' },
+    );
   });
 
   it('strips runtime and tracking metadata and transforms Services', async () => {
     const meta = {
-      labels: { ...STAMP.labels, app: 'web', [MANAGED_BY_LABEL]: 'Helm', 'helm.sh/chart': 'web-1.0.0', 'argocd.argoproj.io/instance': 'web' },
-      annotations: { ...STAMP.annotations, note: 'kept', 'meta.helm.sh/release-name': 'web', 'argocd.argoproj.io/tracking-id': 'x' },
+      labels: {
+        ...STAMP.labels,
+        app: 'web',
+        [MANAGED_BY_LABEL]: 'Helm',
+        'helm.sh/chart': 'web-1.0.0',
+        'argocd.argoproj.io/instance': 'web',
+      },
+      annotations: {
+        ...STAMP.annotations,
+        note: 'kept',
+        'meta.helm.sh/release-name': 'web',
+        'argocd.argoproj.io/tracking-id': 'x',
+      },
     };
     // kubectl apply adds last-applied-configuration.
     await kubectlOk(localCluster, ['apply', '-n', 'shop', '-f', '-'], {
-      input: JSON.stringify({ ...cm('shop', 'tracked', { k: 'v' }, meta), metadata: { ...cm('shop', 'tracked', {}, meta).metadata, finalizers: ['example.com/hold'] } }),
+      input: JSON.stringify({
+        ...cm('shop', 'tracked', { k: 'v' }, meta),
+        metadata: { ...cm('shop', 'tracked', {}, meta).metadata, finalizers: ['example.com/hold'] },
+      }),
     });
     await local.create(nsPath('shop', 'services'), {
       apiVersion: 'v1',
       kind: 'Service',
       metadata: { name: 'web', namespace: 'shop', ...meta },
-      spec: { type: 'NodePort', selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }], externalTrafficPolicy: 'Local' },
+      spec: {
+        type: 'NodePort',
+        selector: { app: 'web' },
+        ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }],
+        externalTrafficPolicy: 'Local',
+      },
     });
-    await local.create(nsPath('shop', 'services'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'headless', namespace: 'shop', ...STAMP }, spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ port: 5432 }] } });
+    await local.create(nsPath('shop', 'services'), {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'headless', namespace: 'shop', ...STAMP },
+      spec: { clusterIP: 'None', selector: { app: 'db' }, ports: [{ port: 5432 }] },
+    });
 
     const copy = await waitFor(() => getRemote('configmaps', 'shop', 'tracked'), { description: 'tracked copy' });
     const localCm = await local.get<Obj>(nsPath('shop', 'configmaps', 'tracked'));
     expect(localCm.metadata.annotations).to.have.property('kubectl.kubernetes.io/last-applied-configuration');
-    expect(copy.metadata.labels).to.deep.equal({ app: 'web', [MANAGED_BY_LABEL]: 'kube-offload', [ORIGIN_CLUSTER_LABEL]: CLUSTER });
-    expect(copy.metadata.annotations).to.deep.equal({ note: 'kept', [ORIGIN_ANNOTATION]: `${CLUSTER}/shop/tracked`, [ORIGIN_UID_ANNOTATION]: localCm.metadata.uid });
+    expect(copy.metadata.labels).to.deep.equal({
+      app: 'web',
+      [MANAGED_BY_LABEL]: 'kube-offload',
+      [ORIGIN_CLUSTER_LABEL]: CLUSTER,
+    });
+    expect(copy.metadata.annotations).to.deep.equal({
+      note: 'kept',
+      [ORIGIN_ANNOTATION]: `${CLUSTER}/shop/tracked`,
+      [ORIGIN_UID_ANNOTATION]: localCm.metadata.uid,
+    });
     expect(copy.metadata).to.not.have.property('ownerReferences');
     expect(copy.metadata).to.not.have.property('finalizers');
     expect(copy.metadata.uid).to.not.equal(localCm.metadata.uid);
@@ -228,42 +346,83 @@ describe('syncer (e2e, two real clusters)', function () {
     const headless = await waitFor(() => getRemote('services', 'shop', 'headless'), { description: 'headless copy' });
     expect(headless.spec.clusterIP).to.equal('None');
     await local.delete(nsPath('shop', 'configmaps', 'tracked'));
-    await local.patch(nsPath('shop', 'configmaps', 'tracked'), { metadata: { finalizers: null } }).catch(() => undefined);
+    await local
+      .patch(nsPath('shop', 'configmaps', 'tracked'), { metadata: { finalizers: null } })
+      .catch(() => undefined);
   });
 
   it('copies the EndpointSlices of replicated Services with our managed-by, and the remote controller leaves them alone', async () => {
-    await local.create(nsPath('shop', 'services'), { apiVersion: 'v1', kind: 'Service', metadata: { name: 'backend', namespace: 'shop', ...STAMP }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    await local.create(nsPath('shop', 'services'), {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'backend', namespace: 'shop', ...STAMP },
+      spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
     await local.create(nsPath('shop', 'endpointslices'), {
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: 'backend-x1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'backend', 'endpointslice.kubernetes.io/managed-by': 'e2e.example.com' } },
+      metadata: {
+        name: 'backend-x1',
+        namespace: 'shop',
+        labels: {
+          'kubernetes.io/service-name': 'backend',
+          'endpointslice.kubernetes.io/managed-by': 'e2e.example.com',
+        },
+      },
       addressType: 'IPv4',
       endpoints: [{ addresses: ['10.244.1.7'], conditions: { ready: true }, nodeName: 'worker-node-1' }],
       ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     });
-    const slice = await waitFor(() => getRemote('endpointslices', 'shop', 'backend-x1'), { description: 'EndpointSlice copy' });
-    expect(slice.metadata.labels).to.include({ 'kubernetes.io/service-name': 'backend', 'endpointslice.kubernetes.io/managed-by': 'kube-offload.io', [MANAGED_BY_LABEL]: 'kube-offload' });
+    const slice = await waitFor(() => getRemote('endpointslices', 'shop', 'backend-x1'), {
+      description: 'EndpointSlice copy',
+    });
+    expect(slice.metadata.labels).to.include({
+      'kubernetes.io/service-name': 'backend',
+      'endpointslice.kubernetes.io/managed-by': 'kube-offload.io',
+      [MANAGED_BY_LABEL]: 'kube-offload',
+    });
     expect(slice.endpoints).to.deep.equal([{ addresses: ['10.244.1.7'], conditions: { ready: true } }]);
-    await local.patch(nsPath('shop', 'endpointslices', 'backend-x1'), { endpoints: [{ addresses: ['10.244.2.9'], conditions: { ready: true } }] });
-    await waitFor(async () => (await getRemote('endpointslices', 'shop', 'backend-x1'))?.endpoints?.[0]?.addresses?.[0] === '10.244.2.9', { description: 'EndpointSlice update' });
+    await local.patch(nsPath('shop', 'endpointslices', 'backend-x1'), {
+      endpoints: [{ addresses: ['10.244.2.9'], conditions: { ready: true } }],
+    });
+    await waitFor(
+      async () =>
+        (await getRemote('endpointslices', 'shop', 'backend-x1'))?.endpoints?.[0]?.addresses?.[0] === '10.244.2.9',
+      { description: 'EndpointSlice update' },
+    );
     // Un-stamping the Service removes its slices too.
-    await local.patch(nsPath('shop', 'services', 'backend'), { metadata: { labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } } });
-    await waitFor(async () => !(await getRemote('endpointslices', 'shop', 'backend-x1')) && !(await getRemote('services', 'shop', 'backend')), { description: 'slice and Service copies removed' });
+    await local.patch(nsPath('shop', 'services', 'backend'), {
+      metadata: { labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } },
+    });
+    await waitFor(
+      async () =>
+        !(await getRemote('endpointslices', 'shop', 'backend-x1')) && !(await getRemote('services', 'shop', 'backend')),
+      { description: 'slice and Service copies removed' },
+    );
   });
 
   it('removes the copy when an object opts out', async () => {
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'optout', { a: '1' }));
     await waitFor(() => getRemote('configmaps', 'shop', 'optout'), { description: 'copy' });
-    await local.patch(nsPath('shop', 'configmaps', 'optout'), { metadata: { labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } } });
-    await waitFor(async () => !(await getRemote('configmaps', 'shop', 'optout')), { description: 'copy removed after opt-out' });
+    await local.patch(nsPath('shop', 'configmaps', 'optout'), {
+      metadata: { labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } },
+    });
+    await waitFor(async () => !(await getRemote('configmaps', 'shop', 'optout')), {
+      description: 'copy removed after opt-out',
+    });
     expect(await local.getOrUndefined(nsPath('shop', 'configmaps', 'optout'))).to.not.equal(undefined);
   });
 
   it('leaves a foreign same-named remote object untouched and says why in an Event', async () => {
-    const foreign = await remote.create<Obj>(nsPath(twin('shop'), 'configmaps'), cm(twin('shop'), 'taken', { owner: 'someone else' }, {}));
+    const foreign = await remote.create<Obj>(
+      nsPath(twin('shop'), 'configmaps'),
+      cm(twin('shop'), 'taken', { owner: 'someone else' }, {}),
+    );
     const conflictsBefore = await syncer.metric('kube_offload_syncer_conflicts_total');
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'taken', { owner: 'us' }));
-    const ev = await waitFor(async () => (await events('shop', 'taken', 'ReplicationConflict'))[0], { description: 'ReplicationConflict event' });
+    const ev = await waitFor(async () => (await events('shop', 'taken', 'ReplicationConflict'))[0], {
+      description: 'ReplicationConflict event',
+    });
     expect(ev.message).to.contain('not managed by kube-offload');
     expect(ev.type).to.equal('Warning');
     expect(await syncer.metric('kube_offload_syncer_conflicts_total')).to.be.greaterThan(conflictsBefore);
@@ -276,31 +435,59 @@ describe('syncer (e2e, two real clusters)', function () {
   it('repairs drift: a copy edited or deleted remotely is restored', async () => {
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'drift', { v: 'orig' }));
     const copy = await waitFor(() => getRemote('configmaps', 'shop', 'drift'), { description: 'copy' });
-    await remote.patch(nsPath(twin('shop'), 'configmaps', 'drift'), { data: { v: 'tampered', extra: 'x' }, metadata: { labels: { sneaky: 'yes' } } });
-    await waitFor(async () => {
-      const c = await getRemote('configmaps', 'shop', 'drift');
-      return c?.data?.v === 'orig' && !c.data.extra && !c.metadata.labels?.sneaky;
-    }, { description: 'edited copy restored' });
+    await remote.patch(nsPath(twin('shop'), 'configmaps', 'drift'), {
+      data: { v: 'tampered', extra: 'x' },
+      metadata: { labels: { sneaky: 'yes' } },
+    });
+    await waitFor(
+      async () => {
+        const c = await getRemote('configmaps', 'shop', 'drift');
+        return c?.data?.v === 'orig' && !c.data.extra && !c.metadata.labels?.sneaky;
+      },
+      { description: 'edited copy restored' },
+    );
     await remote.delete(nsPath(twin('shop'), 'configmaps', 'drift'));
-    const back = await waitFor(async () => {
-      const c = await getRemote('configmaps', 'shop', 'drift');
-      return c && c.metadata.uid !== copy.metadata.uid ? c : undefined;
-    }, { description: 'deleted copy recreated' });
+    const back = await waitFor(
+      async () => {
+        const c = await getRemote('configmaps', 'shop', 'drift');
+        return c && c.metadata.uid !== copy.metadata.uid ? c : undefined;
+      },
+      { description: 'deleted copy recreated' },
+    );
     expect(back.data).to.deep.equal({ v: 'orig' });
   });
 
   it('backfills stamps on unstamped objects, respecting opt-out and exclusions', async () => {
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'legacy', { old: 'yes' }, {}));
-    await local.create(nsPath('shop', 'configmaps'), cm('shop', 'legacy-out', { old: 'no' }, { annotations: { [REPLICATE_KEY]: 'false' } }));
-    await local.create(nsPath('shop', 'serviceaccounts'), { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'bot', namespace: 'shop' } });
-    await local.create(nsPath('shop', 'secrets'), { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'bot-token', namespace: 'shop', annotations: { 'kubernetes.io/service-account.name': 'bot' } }, type: 'kubernetes.io/service-account-token' });
-    const stamped = await waitFor(async () => {
-      const o = await local.get<Obj>(nsPath('shop', 'configmaps', 'legacy'));
-      return o.metadata.labels?.[REPLICATE_KEY] === 'true' ? o : undefined;
-    }, { description: 'legacy ConfigMap stamped' });
+    await local.create(
+      nsPath('shop', 'configmaps'),
+      cm('shop', 'legacy-out', { old: 'no' }, { annotations: { [REPLICATE_KEY]: 'false' } }),
+    );
+    await local.create(nsPath('shop', 'serviceaccounts'), {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: 'bot', namespace: 'shop' },
+    });
+    await local.create(nsPath('shop', 'secrets'), {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: 'bot-token', namespace: 'shop', annotations: { 'kubernetes.io/service-account.name': 'bot' } },
+      type: 'kubernetes.io/service-account-token',
+    });
+    const stamped = await waitFor(
+      async () => {
+        const o = await local.get<Obj>(nsPath('shop', 'configmaps', 'legacy'));
+        return o.metadata.labels?.[REPLICATE_KEY] === 'true' ? o : undefined;
+      },
+      { description: 'legacy ConfigMap stamped' },
+    );
     expect(stamped.metadata.annotations?.[REPLICATE_KEY]).to.equal('true');
     await waitFor(() => getRemote('configmaps', 'shop', 'legacy'), { description: 'legacy copy' });
-    await waitFor(async () => (await local.get<Obj>(nsPath('shop', 'configmaps', 'legacy-out'))).metadata.labels?.[REPLICATE_KEY] === 'false', { description: 'opt-out mirrored into the label' });
+    await waitFor(
+      async () =>
+        (await local.get<Obj>(nsPath('shop', 'configmaps', 'legacy-out'))).metadata.labels?.[REPLICATE_KEY] === 'false',
+      { description: 'opt-out mirrored into the label' },
+    );
     expect(await getRemote('configmaps', 'shop', 'legacy-out')).to.equal(undefined);
     const root = await local.get<Obj>(nsPath('shop', 'configmaps', 'kube-root-ca.crt'));
     expect(root.metadata.labels ?? {}).to.not.have.property(REPLICATE_KEY);
@@ -313,20 +500,30 @@ describe('syncer (e2e, two real clusters)', function () {
   });
 
   it('never adopts a foreign namespace with the twin name, reports it, and carries on with the others', async () => {
-    await remote.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: twin('blocked'), labels: { team: 'them' } } });
+    await remote.create('/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: twin('blocked'), labels: { team: 'them' } },
+    });
     await createNamespace('blocked');
     await local.create(nsPath('blocked', 'configmaps'), cm('blocked', 'x', { a: '1' }));
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'still-works', { a: '1' }));
-    const ev = await waitFor(async () => (await events('blocked', 'blocked', 'ReplicationConflict'))[0], { description: 'namespace conflict event' });
+    const ev = await waitFor(async () => (await events('blocked', 'blocked', 'ReplicationConflict'))[0], {
+      description: 'namespace conflict event',
+    });
     expect(ev.involvedObject.kind).to.equal('Namespace');
-    await waitFor(() => getRemote('configmaps', 'shop', 'still-works'), { description: 'other namespaces keep syncing' });
+    await waitFor(() => getRemote('configmaps', 'shop', 'still-works'), {
+      description: 'other namespaces keep syncing',
+    });
     const foreignNs = await remote.get<Obj>(`/api/v1/namespaces/${twin('blocked')}`);
     expect(foreignNs.metadata.labels).to.not.have.property(MANAGED_BY_LABEL);
     expect(await getRemote('configmaps', 'blocked', 'x')).to.equal(undefined);
     // Opting out does not delete a namespace we do not own.
     await local.patch('/api/v1/namespaces/blocked', { metadata: { labels: { [ENABLED_LABEL]: null } } });
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'marker-1', { a: '1' }));
-    await waitFor(() => getRemote('configmaps', 'shop', 'marker-1'), { description: 'marker copied (syncer processed the opt-out)' });
+    await waitFor(() => getRemote('configmaps', 'shop', 'marker-1'), {
+      description: 'marker copied (syncer processed the opt-out)',
+    });
     expect(await remote.getOrUndefined(`/api/v1/namespaces/${twin('blocked')}`)).to.not.equal(undefined);
   });
 
@@ -337,32 +534,67 @@ describe('syncer (e2e, two real clusters)', function () {
     await local.create(nsPath('leaving', 'configmaps'), cm('leaving', 'c', { a: '1' }));
     await createNamespace('deleted');
     await local.create(nsPath('deleted', 'configmaps'), cm('deleted', 'c', { a: '1' }));
-    await waitFor(async () => (await getRemote('configmaps', 'leaving', 'c')) && (await getRemote('configmaps', 'deleted', 'c')), { description: 'copies in the twins' });
+    await waitFor(
+      async () => (await getRemote('configmaps', 'leaving', 'c')) && (await getRemote('configmaps', 'deleted', 'c')),
+      { description: 'copies in the twins' },
+    );
     expect(await remote.getOrUndefined(`/api/v1/namespaces/${twin('picky')}`)).to.equal(undefined);
 
-    await local.patch('/api/v1/namespaces/picky', { metadata: { annotations: { [CLUSTERS_ANNOTATION]: 'region in (eu, us)' } } });
-    await waitFor(() => getRemote('configmaps', 'picky', 'c'), { description: 'twin created once the selector matches' });
+    await local.patch('/api/v1/namespaces/picky', {
+      metadata: { annotations: { [CLUSTERS_ANNOTATION]: 'region in (eu, us)' } },
+    });
+    await waitFor(() => getRemote('configmaps', 'picky', 'c'), {
+      description: 'twin created once the selector matches',
+    });
 
     await local.patch('/api/v1/namespaces/leaving', { metadata: { labels: { [ENABLED_LABEL]: 'false' } } });
     await local.delete('/api/v1/namespaces/deleted');
-    await waitFor(async () => {
-      const a = await remote.getOrUndefined(`/api/v1/namespaces/${twin('leaving')}`);
-      const b = await remote.getOrUndefined(`/api/v1/namespaces/${twin('deleted')}`);
-      return !a && !b;
-    }, { timeoutMs: 120_000, description: 'twins of the opted-out and the deleted namespace gone' });
+    await waitFor(
+      async () => {
+        const a = await remote.getOrUndefined(`/api/v1/namespaces/${twin('leaving')}`);
+        const b = await remote.getOrUndefined(`/api/v1/namespaces/${twin('deleted')}`);
+        return !a && !b;
+      },
+      { timeoutMs: 120_000, description: 'twins of the opted-out and the deleted namespace gone' },
+    );
     expect(await local.getOrUndefined(nsPath('leaving', 'configmaps', 'c'))).to.not.equal(undefined);
   });
 
   it('status prints in sync, pending and conflict counts per namespace and remote', async () => {
     await waitQuiet(syncer);
     const out = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), 'status', '--cluster-name', CLUSTER, '--kubeconfig', localCluster.kubeconfigPath, '--remote', `${REMOTE}=${remoteCluster.kubeconfigPath}`, '-o', 'json'], { cwd: ROOT });
+      const child = spawn(
+        process.execPath,
+        [
+          '--disable-warning=ExperimentalWarning',
+          path.join(ROOT, 'src/cli.ts'),
+          'status',
+          '--cluster-name',
+          CLUSTER,
+          '--kubeconfig',
+          localCluster.kubeconfigPath,
+          '--remote',
+          `${REMOTE}=${remoteCluster.kubeconfigPath}`,
+          '-o',
+          'json',
+        ],
+        { cwd: ROOT },
+      );
       let text = '';
       child.stdout.on('data', (c) => (text += String(c)));
       child.stderr.on('data', (c) => process.stderr.write(String(c)));
       child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`status exited ${code}`))));
     });
-    const { rows } = JSON.parse(out) as { rows: Array<{ namespace: string; twinState: string; inSync: number; pending: number; conflict: number; lastError: string }> };
+    const { rows } = JSON.parse(out) as {
+      rows: Array<{
+        namespace: string;
+        twinState: string;
+        inSync: number;
+        pending: number;
+        conflict: number;
+        lastError: string;
+      }>;
+    };
     const shop = rows.find((r) => r.namespace === 'shop');
     expect(shop).to.include({ twinState: 'ready', pending: 0, conflict: 1 });
     expect(shop?.inSync).to.be.greaterThan(3);
@@ -373,13 +605,20 @@ describe('syncer (e2e, two real clusters)', function () {
   it('watches outlive client timeouts: no watch errors or stalls after minutes of running', async function () {
     this.timeout(180_000);
     // client-node 2.0.0 aborted every watch after 30 s (its issue #3020): be up well past that.
-    await waitFor(async () => Date.now() / 1000 - (await syncer.metric('kube_offload_syncer_process_start_time_seconds')) > 70, { timeoutMs: 120_000, intervalMs: 1000, description: 'the syncer to have run for 70 s' });
+    await waitFor(
+      async () => Date.now() / 1000 - (await syncer.metric('kube_offload_syncer_process_start_time_seconds')) > 70,
+      { timeoutMs: 120_000, intervalMs: 1000, description: 'the syncer to have run for 70 s' },
+    );
     const errors = await syncer.metric('kube_offload_syncer_watch_restarts_total', { reason: 'error' });
     const stalled = await syncer.metric('kube_offload_syncer_watch_restarts_total', { reason: 'stalled' });
     expect({ errors, stalled }).to.deep.equal({ errors: 0, stalled: 0 });
     const t0 = Date.now();
     await local.create(nsPath('shop', 'configmaps'), cm('shop', 'late', { a: '1' }));
-    await waitFor(() => getRemote('configmaps', 'shop', 'late'), { timeoutMs: 5000, intervalMs: 50, description: 'prompt propagation over long-lived watches' });
+    await waitFor(() => getRemote('configmaps', 'shop', 'late'), {
+      timeoutMs: 5000,
+      intervalMs: 50,
+      description: 'prompt propagation over long-lived watches',
+    });
     expect(Date.now() - t0).to.be.lessThan(5000);
   });
 
@@ -391,11 +630,20 @@ describe('syncer (e2e, two real clusters)', function () {
     // The remote endpointslice controller publishes slices for our Service copies that have a
     // selector; they inherit the copies' labels (ours too) and must be left alone.
     const controllerSlices = async (): Promise<string[]> =>
-      (await remote.list<Obj>(nsPath(twin('shop'), 'endpointslices'), { labelSelector: 'endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io' })).items.map((o) => o.metadata.uid as string).sort();
+      (
+        await remote.list<Obj>(nsPath(twin('shop'), 'endpointslices'), {
+          labelSelector: 'endpointslice.kubernetes.io/managed-by=endpointslice-controller.k8s.io',
+        })
+      ).items
+        .map((o) => o.metadata.uid as string)
+        .sort();
     const slicesBefore = await controllerSlices();
     expect(slicesBefore).to.not.deep.equal([]);
     // A periodic resync (every 20 s here) reconciles every key again.
-    await waitFor(async () => (await syncer.metric('kube_offload_syncer_reconcile_duration_seconds_count')) > reconcilesBefore + 20, { timeoutMs: 60_000, description: 'a periodic resync' });
+    await waitFor(
+      async () => (await syncer.metric('kube_offload_syncer_reconcile_duration_seconds_count')) > reconcilesBefore + 20,
+      { timeoutMs: 60_000, description: 'a periodic resync' },
+    );
     await waitQuiet(syncer);
     expect(await syncer.metric('kube_offload_syncer_writes_total')).to.equal(before);
     expect(await controllerSlices()).to.deep.equal(slicesBefore);
@@ -415,29 +663,37 @@ describe('syncer (e2e, two real clusters)', function () {
 
     async function inParallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
       let next = 0;
-      await Promise.all(Array.from({ length: limit }, async () => {
-        while (next < items.length) {
-          const item = items[next++] as T;
-          for (let attempt = 0; ; attempt++) {
-            try {
-              await fn(item);
-              break;
-            } catch (err) {
-              if (attempt >= 5) throw err;
-              await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+      await Promise.all(
+        Array.from({ length: limit }, async () => {
+          while (next < items.length) {
+            const item = items[next++] as T;
+            for (let attempt = 0; ; attempt++) {
+              try {
+                await fn(item);
+                break;
+              } catch (err) {
+                if (attempt >= 5) throw err;
+                await new Promise((r) => setTimeout(r, 200 * (attempt + 1)));
+              }
             }
           }
-        }
-      }));
+        }),
+      );
     }
 
     /** Local stamped ConfigMaps of ns vs our copies in its twin: equal names and data. */
     async function converged(ns: string): Promise<boolean> {
       const l = (await local.listAll<Obj>(nsPath(ns, 'configmaps'), { labelSelector: `${REPLICATE_KEY}=true` })).items;
-      const r = (await remote.listAll<Obj>(nsPath(twin(ns), 'configmaps'), { labelSelector: `${MANAGED_BY_LABEL}=kube-offload` })).items;
+      const r = (
+        await remote.listAll<Obj>(nsPath(twin(ns), 'configmaps'), { labelSelector: `${MANAGED_BY_LABEL}=kube-offload` })
+      ).items;
       if (l.length !== r.length) return false;
       const rm = new Map(r.map((o) => [o.metadata.name, o]));
-      return l.every((o) => JSON.stringify(rm.get(o.metadata.name)?.data ?? null) === JSON.stringify(o.data ?? {}) && rm.get(o.metadata.name)?.metadata.annotations?.[ORIGIN_UID_ANNOTATION] === o.metadata.uid);
+      return l.every(
+        (o) =>
+          JSON.stringify(rm.get(o.metadata.name)?.data ?? null) === JSON.stringify(o.data ?? {}) &&
+          rm.get(o.metadata.name)?.metadata.annotations?.[ORIGIN_UID_ANNOTATION] === o.metadata.uid,
+      );
     }
 
     it(`converges after the remote apiserver is down ~30 s during a burst of ${N} writes`, async () => {
@@ -452,13 +708,23 @@ describe('syncer (e2e, two real clusters)', function () {
       await outage;
       const downAt = Date.now();
       // While the remote is down: updates and deletes too.
-      await inParallel(names.slice(0, 100), 16, (name) => local.patch(nsPath('burst', 'configmaps', name), { data: { v: '2' } }));
+      await inParallel(names.slice(0, 100), 16, (name) =>
+        local.patch(nsPath('burst', 'configmaps', name), { data: { v: '2' } }),
+      );
       await inParallel(names.slice(400), 16, (name) => local.delete(nsPath('burst', 'configmaps', name)));
       const rest = 30_000 - (Date.now() - downAt);
       if (rest > 0) await new Promise((r) => setTimeout(r, rest)); // the outage itself
       await remoteCluster.startApiserver();
-      await waitFor(() => converged('burst'), { timeoutMs: 180_000, intervalMs: 2000, description: 'burst namespace converged after the outage' });
-      const copies = (await remote.listAll<Obj>(nsPath(twin('burst'), 'configmaps'), { labelSelector: `${MANAGED_BY_LABEL}=kube-offload` })).items;
+      await waitFor(() => converged('burst'), {
+        timeoutMs: 180_000,
+        intervalMs: 2000,
+        description: 'burst namespace converged after the outage',
+      });
+      const copies = (
+        await remote.listAll<Obj>(nsPath(twin('burst'), 'configmaps'), {
+          labelSelector: `${MANAGED_BY_LABEL}=kube-offload`,
+        })
+      ).items;
       expect(copies).to.have.length(400);
       expect(copies.filter((c) => c.data?.v === '2')).to.have.length(100);
     });
@@ -476,27 +742,51 @@ describe('syncer (e2e, two real clusters)', function () {
       await inParallel(names.slice(0, 50), 16, (name) => local.delete(nsPath('killed', 'configmaps', name)));
       syncer = await newSyncer();
       await waitLeading(syncer, 60_000);
-      await waitFor(() => converged('killed'), { timeoutMs: 120_000, intervalMs: 2000, description: 'converged after SIGKILL' });
+      await waitFor(() => converged('killed'), {
+        timeoutMs: 120_000,
+        intervalMs: 2000,
+        description: 'converged after SIGKILL',
+      });
     });
 
     it('removes the copies of objects deleted while the syncer was down, leaving no orphans', async () => {
       await createNamespace('offline');
-      await inParallel(Array.from({ length: 60 }, (_, i) => `cm-${pad(i)}`), 16, (name) => local.create(nsPath('offline', 'configmaps'), cm('offline', name, { v: '1' })));
+      await inParallel(
+        Array.from({ length: 60 }, (_, i) => `cm-${pad(i)}`),
+        16,
+        (name) => local.create(nsPath('offline', 'configmaps'), cm('offline', name, { v: '1' })),
+      );
       await waitFor(() => converged('offline'), { timeoutMs: 60_000, description: 'initial copies' });
       await createNamespace('offline-ns');
       await local.create(nsPath('offline-ns', 'configmaps'), cm('offline-ns', 'c', { v: '1' }));
       await waitFor(() => getRemote('configmaps', 'offline-ns', 'c'), { description: 'twin of offline-ns' });
       await waitQuiet(syncer);
       await syncer.stop('SIGTERM');
-      await inParallel(Array.from({ length: 40 }, (_, i) => `cm-${pad(i)}`), 16, (name) => local.delete(nsPath('offline', 'configmaps', name)));
-      await local.patch(nsPath('offline', 'configmaps', 'cm-0050'), { metadata: { labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } } });
+      await inParallel(
+        Array.from({ length: 40 }, (_, i) => `cm-${pad(i)}`),
+        16,
+        (name) => local.delete(nsPath('offline', 'configmaps', name)),
+      );
+      await local.patch(nsPath('offline', 'configmaps', 'cm-0050'), {
+        metadata: { labels: { [REPLICATE_KEY]: 'false' }, annotations: { [REPLICATE_KEY]: 'false' } },
+      });
       await local.delete('/api/v1/namespaces/offline-ns');
       syncer = await newSyncer();
       await waitLeading(syncer);
-      await waitFor(() => converged('offline'), { timeoutMs: 60_000, description: 'copies of deleted objects removed' });
-      const left = (await remote.listAll<Obj>(nsPath(twin('offline'), 'configmaps'), { labelSelector: `${MANAGED_BY_LABEL}=kube-offload` })).items;
+      await waitFor(() => converged('offline'), {
+        timeoutMs: 60_000,
+        description: 'copies of deleted objects removed',
+      });
+      const left = (
+        await remote.listAll<Obj>(nsPath(twin('offline'), 'configmaps'), {
+          labelSelector: `${MANAGED_BY_LABEL}=kube-offload`,
+        })
+      ).items;
       expect(left).to.have.length(19);
-      await waitFor(async () => !(await remote.getOrUndefined(`/api/v1/namespaces/${twin('offline-ns')}`)), { timeoutMs: 120_000, description: 'twin of the deleted namespace gone' });
+      await waitFor(async () => !(await remote.getOrUndefined(`/api/v1/namespaces/${twin('offline-ns')}`)), {
+        timeoutMs: 120_000,
+        description: 'twin of the deleted namespace gone',
+      });
     });
 
     it('a standby takes over when the leader is killed, and converges', async () => {
@@ -506,7 +796,11 @@ describe('syncer (e2e, two real clusters)', function () {
       await createNamespace('failover');
       await syncer.stop('SIGKILL');
       const killedAt = Date.now();
-      await inParallel(Array.from({ length: 50 }, (_, i) => `cm-${pad(i)}`), 16, (name) => local.create(nsPath('failover', 'configmaps'), cm('failover', name, { v: '1' })));
+      await inParallel(
+        Array.from({ length: 50 }, (_, i) => `cm-${pad(i)}`),
+        16,
+        (name) => local.create(nsPath('failover', 'configmaps'), cm('failover', name, { v: '1' })),
+      );
       await waitLeading(standby, 30_000);
       const tookOverMs = Date.now() - killedAt;
       expect(tookOverMs).to.be.lessThan(9_000 + 5_000); // lease duration (9 s here) + polling slack

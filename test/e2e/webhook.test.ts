@@ -79,11 +79,17 @@ async function registerVirtualNode(): Promise<void> {
         'topology.kubernetes.io/region': 'eu-west',
       },
     },
-    spec: { taints: [{ key: VIRTUAL_NODE_TAINT_KEY, value: VIRTUAL_NODE_TAINT_VALUE, effect: VIRTUAL_NODE_TAINT_EFFECT }] },
+    spec: {
+      taints: [{ key: VIRTUAL_NODE_TAINT_KEY, value: VIRTUAL_NODE_TAINT_VALUE, effect: VIRTUAL_NODE_TAINT_EFFECT }],
+    },
   });
   await api('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
     metadata: { name: VIRTUAL_NODE },
-    spec: { holderIdentity: VIRTUAL_NODE, leaseDurationSeconds: 40, renewTime: new Date().toISOString().replace('Z', '000Z') },
+    spec: {
+      holderIdentity: VIRTUAL_NODE,
+      leaseDurationSeconds: 40,
+      renewTime: new Date().toISOString().replace('Z', '000Z'),
+    },
   });
   await heartbeat();
 }
@@ -92,16 +98,35 @@ async function registerVirtualNode(): Promise<void> {
 async function heartbeat(): Promise<void> {
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const capacity = { cpu: '64', memory: '256Gi', pods: '500' };
-  await api('PATCH', `/api/v1/nodes/${VIRTUAL_NODE}/status`, {
-    status: {
-      capacity,
-      allocatable: capacity,
-      conditions: [{ type: 'Ready', status: 'True', reason: 'E2EHeartbeat', message: 'kept Ready by the e2e test', lastHeartbeatTime: now, lastTransitionTime: now }],
+  await api(
+    'PATCH',
+    `/api/v1/nodes/${VIRTUAL_NODE}/status`,
+    {
+      status: {
+        capacity,
+        allocatable: capacity,
+        conditions: [
+          {
+            type: 'Ready',
+            status: 'True',
+            reason: 'E2EHeartbeat',
+            message: 'kept Ready by the e2e test',
+            lastHeartbeatTime: now,
+            lastTransitionTime: now,
+          },
+        ],
+      },
     },
-  }, 'application/strategic-merge-patch+json');
-  await api('PATCH', `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${VIRTUAL_NODE}`, {
-    spec: { renewTime: new Date().toISOString().replace('Z', '000Z') },
-  }, 'application/merge-patch+json');
+    'application/strategic-merge-patch+json',
+  );
+  await api(
+    'PATCH',
+    `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${VIRTUAL_NODE}`,
+    {
+      spec: { renewTime: new Date().toISOString().replace('Z', '000Z') },
+    },
+    'application/merge-patch+json',
+  );
 }
 
 // --- manifests --------------------------------------------------------------------------------
@@ -114,7 +139,11 @@ function namespace(name: string, opts: { optedIn: boolean; annotations?: Record<
   });
 }
 
-function deployment(name: string, ns: string, opts: { replicas?: number; annotations?: Record<string, string> } = {}): string {
+function deployment(
+  name: string,
+  ns: string,
+  opts: { replicas?: number; annotations?: Record<string, string> } = {},
+): string {
   return stringify({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -124,16 +153,29 @@ function deployment(name: string, ns: string, opts: { replicas?: number; annotat
       selector: { matchLabels: { app: name } },
       template: {
         metadata: { labels: { app: name } },
-        spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10', resources: { requests: { cpu: '10m', memory: '16Mi' } } }] },
+        spec: {
+          containers: [
+            {
+              name: 'app',
+              image: 'registry.k8s.io/pause:3.10',
+              resources: { requests: { cpu: '10m', memory: '16Mi' } },
+            },
+          ],
+        },
       },
     },
   });
 }
 
-async function createNamespace(name: string, opts: { optedIn: boolean; annotations?: Record<string, string> }): Promise<void> {
+async function createNamespace(
+  name: string,
+  opts: { optedIn: boolean; annotations?: Record<string, string> },
+): Promise<void> {
   await applyYaml(local(), namespace(name, opts));
   // Pods need the namespace's default ServiceAccount.
-  await waitFor(() => getObject(local(), 'serviceaccount', 'default', { namespace: name }), { description: `default ServiceAccount in ${name}` });
+  await waitFor(() => getObject(local(), 'serviceaccount', 'default', { namespace: name }), {
+    description: `default ServiceAccount in ${name}`,
+  });
 }
 
 /** Waits until `count` pods with label app=<app> are bound to a node, and returns them. */
@@ -176,7 +218,10 @@ describe('e2e: admission webhooks on a real control plane', function () {
   describe('placement', () => {
     it('places Remote pods on the virtual node', async () => {
       await createNamespace('placement-remote', { optedIn: true });
-      await applyYaml(local(), deployment('web', 'placement-remote', { annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }));
+      await applyYaml(
+        local(),
+        deployment('web', 'placement-remote', { annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }),
+      );
       const pods = await scheduledPods('placement-remote', 'web', 2);
       expect(nodesOf(pods)).to.deep.equal([VIRTUAL_NODE]);
       expect(pods.every(tolerates)).to.equal(true);
@@ -187,7 +232,13 @@ describe('e2e: admission webhooks on a real control plane', function () {
     it('keeps Local pods on the workers, Running with local pod IPs', async () => {
       await createNamespace('placement-local', { optedIn: true });
       // prefer Remote would pull pods to the virtual node if Local did not forbid it.
-      await applyYaml(local(), deployment('api', 'placement-local', { replicas: 4, annotations: { [PLACEMENT_ANNOTATION]: 'Local', [PREFER_ANNOTATION]: 'Remote' } }));
+      await applyYaml(
+        local(),
+        deployment('api', 'placement-local', {
+          replicas: 4,
+          annotations: { [PLACEMENT_ANNOTATION]: 'Local', [PREFER_ANNOTATION]: 'Remote' },
+        }),
+      );
       const pods = await scheduledPods('placement-local', 'api', 4);
       for (const node of nodesOf(pods)) expect(WORKERS).to.include(node);
       const running = await waitFor(
@@ -203,12 +254,26 @@ describe('e2e: admission webhooks on a real control plane', function () {
     it('honours the cluster selector of LocalAndRemote', async () => {
       await createNamespace('placement-mixed', { optedIn: true });
       // prefer Remote pulls towards virtual nodes; only the matching one is allowed.
-      await applyYaml(local(), deployment('match', 'placement-mixed', {
-        annotations: { [PLACEMENT_ANNOTATION]: 'LocalAndRemote', [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region=eu-west', [PREFER_ANNOTATION]: 'Remote' },
-      }));
-      await applyYaml(local(), deployment('nomatch', 'placement-mixed', {
-        annotations: { [PLACEMENT_ANNOTATION]: 'LocalAndRemote', [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region in (us-east,ap-south)', [PREFER_ANNOTATION]: 'Remote' },
-      }));
+      await applyYaml(
+        local(),
+        deployment('match', 'placement-mixed', {
+          annotations: {
+            [PLACEMENT_ANNOTATION]: 'LocalAndRemote',
+            [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region=eu-west',
+            [PREFER_ANNOTATION]: 'Remote',
+          },
+        }),
+      );
+      await applyYaml(
+        local(),
+        deployment('nomatch', 'placement-mixed', {
+          annotations: {
+            [PLACEMENT_ANNOTATION]: 'LocalAndRemote',
+            [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region in (us-east,ap-south)',
+            [PREFER_ANNOTATION]: 'Remote',
+          },
+        }),
+      );
       expect(nodesOf(await scheduledPods('placement-mixed', 'match', 2))).to.deep.equal([VIRTUAL_NODE]);
       const excluded = await scheduledPods('placement-mixed', 'nomatch', 2);
       for (const node of nodesOf(excluded)) expect(WORKERS).to.include(node);
@@ -223,7 +288,10 @@ describe('e2e: admission webhooks on a real control plane', function () {
 
     it('leaves namespaces that have not opted in untouched', async () => {
       await createNamespace('not-opted-in', { optedIn: false });
-      await applyYaml(local(), deployment('plain', 'not-opted-in', { annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }));
+      await applyYaml(
+        local(),
+        deployment('plain', 'not-opted-in', { annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }),
+      );
       const pods = await scheduledPods('not-opted-in', 'plain', 2);
       for (const node of nodesOf(pods)) expect(WORKERS).to.include(node);
       expect(pods.some(tolerates)).to.equal(false);
@@ -233,19 +301,28 @@ describe('e2e: admission webhooks on a real control plane', function () {
     });
 
     it('never runs DaemonSet pods on the virtual node, even one that tolerates every taint', async () => {
-      await createNamespace('placement-daemonset', { optedIn: true, annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } });
-      await applyYaml(local(), stringify({
-        apiVersion: 'apps/v1',
-        kind: 'DaemonSet',
-        metadata: { name: 'agent', namespace: 'placement-daemonset' },
-        spec: {
-          selector: { matchLabels: { app: 'agent' } },
-          template: {
-            metadata: { labels: { app: 'agent' } },
-            spec: { tolerations: [{ operator: 'Exists' }], containers: [{ name: 'agent', image: 'registry.k8s.io/pause:3.10' }] },
+      await createNamespace('placement-daemonset', {
+        optedIn: true,
+        annotations: { [PLACEMENT_ANNOTATION]: 'Remote' },
+      });
+      await applyYaml(
+        local(),
+        stringify({
+          apiVersion: 'apps/v1',
+          kind: 'DaemonSet',
+          metadata: { name: 'agent', namespace: 'placement-daemonset' },
+          spec: {
+            selector: { matchLabels: { app: 'agent' } },
+            template: {
+              metadata: { labels: { app: 'agent' } },
+              spec: {
+                tolerations: [{ operator: 'Exists' }],
+                containers: [{ name: 'agent', image: 'registry.k8s.io/pause:3.10' }],
+              },
+            },
           },
-        },
-      }));
+        }),
+      );
       // The DaemonSet controller creates one pod per eligible node: the two workers only.
       await waitFor(
         async () => {
@@ -267,7 +344,9 @@ describe('e2e: admission webhooks on a real control plane', function () {
         input: deployment('typo', 'admission-input', { annotations: { [PLACEMENT_ANNOTATION]: 'Remot' } }),
       });
       expect(result.code).to.not.equal(0);
-      expect(result.stderr).to.include('kube-offload.io/placement: "Remot" is not one of Local, Remote, LocalAndRemote');
+      expect(result.stderr).to.include(
+        'kube-offload.io/placement: "Remot" is not one of Local, Remote, LocalAndRemote',
+      );
       expect(await getObject(local(), 'deployment', 'typo', { namespace: 'admission-input' })).to.equal(undefined);
     });
 
@@ -281,7 +360,15 @@ describe('e2e: admission webhooks on a real control plane', function () {
 
     it('rejects forged ownership keys', async () => {
       const result = await local().kubectl(['apply', '-f', '-'], {
-        input: stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'forged', namespace: 'admission-input', annotations: { 'kube-offload.io/origin': 'other/ns/name' } } }),
+        input: stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: {
+            name: 'forged',
+            namespace: 'admission-input',
+            annotations: { 'kube-offload.io/origin': 'other/ns/name' },
+          },
+        }),
       });
       expect(result.code).to.not.equal(0);
       expect(result.stderr).to.include('kube-offload.io/origin');
@@ -291,7 +378,14 @@ describe('e2e: admission webhooks on a real control plane', function () {
       const pod = stringify({
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: 'lonely', namespace: 'admission-input', annotations: { [PLACEMENT_ANNOTATION]: 'Remote', [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region=mars' } },
+        metadata: {
+          name: 'lonely',
+          namespace: 'admission-input',
+          annotations: {
+            [PLACEMENT_ANNOTATION]: 'Remote',
+            [CLUSTERS_ANNOTATION]: 'topology.kubernetes.io/region=mars',
+          },
+        },
         spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
       });
       const result = await local().kubectl(['apply', '-f', '-'], { input: pod });
@@ -306,7 +400,9 @@ describe('e2e: admission webhooks on a real control plane', function () {
         metadata: { name: 'dry', namespace: 'admission-input', annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } },
         spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
       });
-      const out = JSON.parse(await kubectlOk(local(), ['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: pod }));
+      const out = JSON.parse(
+        await kubectlOk(local(), ['apply', '--dry-run=server', '-o', 'json', '-f', '-'], { input: pod }),
+      );
       expect(out.spec.tolerations.map((t: { key?: string }) => t.key)).to.include(VIRTUAL_NODE_TAINT_KEY);
       expect(JSON.stringify(out.spec.affinity)).to.include(VIRTUAL_NODE_LABEL);
       expect(await getObject(local(), 'pod', 'dry', { namespace: 'admission-input' })).to.equal(undefined);
@@ -316,33 +412,79 @@ describe('e2e: admission webhooks on a real control plane', function () {
   describe('replication stamps', () => {
     before(() => createNamespace('stamps', { optedIn: true }));
 
-    const stampOf = (object: any) => ({ annotation: object?.metadata?.annotations?.[REPLICATE_KEY], label: object?.metadata?.labels?.[REPLICATE_KEY] });
+    const stampOf = (object: any) => ({
+      annotation: object?.metadata?.annotations?.[REPLICATE_KEY],
+      label: object?.metadata?.labels?.[REPLICATE_KEY],
+    });
 
     it('stamps Services, Secrets and ConfigMaps, and respects the opt-out', async () => {
-      await applyYaml(local(), [
-        { apiVersion: 'v1', kind: 'Service', metadata: { name: 'svc', namespace: 'stamps' }, spec: { selector: { app: 'x' }, ports: [{ port: 80 }] } },
-        { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'secret', namespace: 'stamps' }, stringData: { password: 'not-logged' } },
-        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: 'stamps' }, data: { a: '1' } },
-        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'private', namespace: 'stamps', annotations: { [REPLICATE_KEY]: 'false' } }, data: { a: '1' } },
-      ].map((o) => stringify(o)).join('---\n'));
-      for (const [resource, name] of [['service', 'svc'], ['secret', 'secret'], ['configmap', 'config']] as const) {
-        expect(stampOf(await getObject(local(), resource, name, { namespace: 'stamps' })), `${resource}/${name}`).to.deep.equal({ annotation: 'true', label: 'true' });
+      await applyYaml(
+        local(),
+        [
+          {
+            apiVersion: 'v1',
+            kind: 'Service',
+            metadata: { name: 'svc', namespace: 'stamps' },
+            spec: { selector: { app: 'x' }, ports: [{ port: 80 }] },
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: 'secret', namespace: 'stamps' },
+            stringData: { password: 'not-logged' },
+          },
+          { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'config', namespace: 'stamps' }, data: { a: '1' } },
+          {
+            apiVersion: 'v1',
+            kind: 'ConfigMap',
+            metadata: { name: 'private', namespace: 'stamps', annotations: { [REPLICATE_KEY]: 'false' } },
+            data: { a: '1' },
+          },
+        ]
+          .map((o) => stringify(o))
+          .join('---\n'),
+      );
+      for (const [resource, name] of [
+        ['service', 'svc'],
+        ['secret', 'secret'],
+        ['configmap', 'config'],
+      ] as const) {
+        expect(
+          stampOf(await getObject(local(), resource, name, { namespace: 'stamps' })),
+          `${resource}/${name}`,
+        ).to.deep.equal({ annotation: 'true', label: 'true' });
       }
-      expect(stampOf(await getObject(local(), 'configmap', 'private', { namespace: 'stamps' }))).to.deep.equal({ annotation: 'false', label: 'false' });
+      expect(stampOf(await getObject(local(), 'configmap', 'private', { namespace: 'stamps' }))).to.deep.equal({
+        annotation: 'false',
+        label: 'false',
+      });
     });
 
     it('costs no validating call for our own stamp or a plain selector (matchConditions), but one for a selector CEL cannot vouch for', async () => {
       const validations = async (): Promise<number> => {
         const text = (await fetchWebhook('/metrics')).body;
-        return [...text.matchAll(/^kube_offload_admission_requests_total\{[^}]*webhook="validate"[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+        return [
+          ...text.matchAll(/^kube_offload_admission_requests_total\{[^}]*webhook="validate"[^}]*\} (\d+)/gm),
+        ].reduce((sum, m) => sum + Number(m[1]), 0);
       };
       const before = await validations();
       await kubectlOk(local(), ['create', 'configmap', 'cheap', '-n', 'stamps', '--from-literal=k=v']);
-      expect(stampOf(await getObject(local(), 'configmap', 'cheap', { namespace: 'stamps' }))).to.deep.equal({ annotation: 'true', label: 'true' });
+      expect(stampOf(await getObject(local(), 'configmap', 'cheap', { namespace: 'stamps' }))).to.deep.equal({
+        annotation: 'true',
+        label: 'true',
+      });
       expect(await validations()).to.equal(before);
       const pod = (name: string, clusters: string) =>
-        stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: 'stamps', annotations: { [CLUSTERS_ANNOTATION]: clusters } }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] } });
-      await applyYaml(local(), pod('selective', 'topology.kubernetes.io/region in (eu-west,eu-central),kube-offload.io/remote-cluster!=lab'));
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: 'stamps', annotations: { [CLUSTERS_ANNOTATION]: clusters } },
+          spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.10' }] },
+        });
+      await applyYaml(
+        local(),
+        pod('selective', 'topology.kubernetes.io/region in (eu-west,eu-central),kube-offload.io/remote-cluster!=lab'),
+      );
       expect(await validations()).to.equal(before);
       // Gt is valid but outside the grammar the CEL pattern covers: the webhook checks it.
       await applyYaml(local(), pod('numeric', 'example.com/gpus>1'));
@@ -350,26 +492,62 @@ describe('e2e: admission webhooks on a real control plane', function () {
     });
 
     it('does not stamp kube-root-ca.crt, service-account tokens or Helm releases', async () => {
-      await applyYaml(local(), [
-        { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'token', namespace: 'stamps', annotations: { 'kubernetes.io/service-account.name': 'default' } } },
-        { apiVersion: 'v1', kind: 'Secret', type: 'helm.sh/release.v1', metadata: { name: 'sh.helm.release.v1.app.v1', namespace: 'stamps' }, data: { release: Buffer.from('x').toString('base64') } },
-      ].map((o) => stringify(o)).join('---\n'));
-      const rootCa = await waitFor(() => getObject(local(), 'configmap', 'kube-root-ca.crt', { namespace: 'stamps' }), { description: 'kube-root-ca.crt' });
+      await applyYaml(
+        local(),
+        [
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            type: 'kubernetes.io/service-account-token',
+            metadata: {
+              name: 'token',
+              namespace: 'stamps',
+              annotations: { 'kubernetes.io/service-account.name': 'default' },
+            },
+          },
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            type: 'helm.sh/release.v1',
+            metadata: { name: 'sh.helm.release.v1.app.v1', namespace: 'stamps' },
+            data: { release: Buffer.from('x').toString('base64') },
+          },
+        ]
+          .map((o) => stringify(o))
+          .join('---\n'),
+      );
+      const rootCa = await waitFor(() => getObject(local(), 'configmap', 'kube-root-ca.crt', { namespace: 'stamps' }), {
+        description: 'kube-root-ca.crt',
+      });
       expect(stampOf(rootCa)).to.deep.equal({ annotation: undefined, label: undefined });
-      expect(stampOf(await getObject(local(), 'secret', 'token', { namespace: 'stamps' }))).to.deep.equal({ annotation: undefined, label: undefined });
-      expect(stampOf(await getObject(local(), 'secret', 'sh.helm.release.v1.app.v1', { namespace: 'stamps' }))).to.deep.equal({ annotation: undefined, label: undefined });
+      expect(stampOf(await getObject(local(), 'secret', 'token', { namespace: 'stamps' }))).to.deep.equal({
+        annotation: undefined,
+        label: undefined,
+      });
+      expect(
+        stampOf(await getObject(local(), 'secret', 'sh.helm.release.v1.app.v1', { namespace: 'stamps' })),
+      ).to.deep.equal({ annotation: undefined, label: undefined });
     });
   });
 
   describe('manifests and least privilege', () => {
     it('kubectl apply -k manifests/ --dry-run=server succeeds', async () => {
       const out = await kubectlOk(local(), ['apply', '-k', path.join(repoRoot(), 'manifests'), '--dry-run=server']);
-      expect(out).to.match(/mutatingwebhookconfiguration.admissionregistration.k8s.io\/kube-offload (created|configured|unchanged) \(server dry run\)/);
+      expect(out).to.match(
+        /mutatingwebhookconfiguration.admissionregistration.k8s.io\/kube-offload (created|configured|unchanged) \(server dry run\)/,
+      );
       expect(out).to.match(/deployment.apps\/kube-offload-webhook (created|configured|unchanged) \(server dry run\)/);
     });
 
     it('runs the webhook as its ServiceAccount, which cannot read Secrets cluster-wide', async () => {
-      const canList = await local().kubectl(['auth', 'can-i', 'list', 'secrets', '--all-namespaces', `--as=${SA_USER}`]);
+      const canList = await local().kubectl([
+        'auth',
+        'can-i',
+        'list',
+        'secrets',
+        '--all-namespaces',
+        `--as=${SA_USER}`,
+      ]);
       expect(canList.stdout.trim()).to.equal('no');
       const canWatchNamespaces = await local().kubectl(['auth', 'can-i', 'watch', 'namespaces', `--as=${SA_USER}`]);
       expect(canWatchNamespaces.stdout.trim()).to.equal('yes');
@@ -395,10 +573,17 @@ describe('e2e: admission webhooks on a real control plane', function () {
           if (cm?.metadata?.labels?.[REPLICATE_KEY] !== 'true') throw new Error(`${name} was not stamped`);
           return (await servedCertificate()).fingerprint256 !== first.fingerprint256;
         },
-        { description: 'the serving certificate to be renewed', timeoutMs: CERT_VALIDITY_SECONDS * 1_500, intervalMs: 1_000 },
+        {
+          description: 'the serving certificate to be renewed',
+          timeoutMs: CERT_VALIDITY_SECONDS * 1_500,
+          intervalMs: 1_000,
+        },
       );
       // And after the renewal: a pod still gets placed.
-      await applyYaml(local(), deployment('after-rotation', 'rotation', { replicas: 1, annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }));
+      await applyYaml(
+        local(),
+        deployment('after-rotation', 'rotation', { replicas: 1, annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }),
+      );
       expect(nodesOf(await scheduledPods('rotation', 'after-rotation', 1))).to.deep.equal([VIRTUAL_NODE]);
       expect(written).to.be.greaterThan(1);
     });
@@ -414,13 +599,21 @@ describe('e2e: admission webhooks on a real control plane', function () {
     });
 
     it('fails closed for pods in opted-in namespaces (pods: Fail)', async () => {
-      const result = await local().kubectl(['run', 'blocked', '-n', 'webhook-down', '--image=registry.k8s.io/pause:3.10']);
+      const result = await local().kubectl([
+        'run',
+        'blocked',
+        '-n',
+        'webhook-down',
+        '--image=registry.k8s.io/pause:3.10',
+      ]);
       expect(result.code).to.not.equal(0);
       expect(result.stderr).to.match(/failed calling webhook "pods.kube-offload.io"/);
     });
 
     it('fails closed for workloads that carry our keys (workloads and validation: Fail)', async () => {
-      const result = await local().kubectl(['apply', '-f', '-'], { input: deployment('blocked', 'webhook-down', { annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }) });
+      const result = await local().kubectl(['apply', '-f', '-'], {
+        input: deployment('blocked', 'webhook-down', { annotations: { [PLACEMENT_ANNOTATION]: 'Remote' } }),
+      });
       expect(result.code).to.not.equal(0);
       expect(result.stderr).to.match(/failed calling webhook "(workloads|validate)\.kube-offload\.io"/);
     });
@@ -433,7 +626,9 @@ describe('e2e: admission webhooks on a real control plane', function () {
 
     it('does not affect namespaces that have not opted in', async () => {
       await kubectlOk(local(), ['run', 'free', '-n', 'webhook-down-plain', '--image=registry.k8s.io/pause:3.10']);
-      await kubectlOk(local(), ['apply', '-f', '-'], { input: deployment('free', 'webhook-down-plain', { replicas: 1 }) });
+      await kubectlOk(local(), ['apply', '-f', '-'], {
+        input: deployment('free', 'webhook-down-plain', { replicas: 1 }),
+      });
     });
   });
 

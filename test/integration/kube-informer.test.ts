@@ -14,7 +14,17 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { Watch } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, isAlreadyExists, isConflict, isInvalid, isNotFound, loadKubeConfig, objectKey, resourcePath, statusCodeOf } from '../../src/kube/client.ts';
+import {
+  KubeClient,
+  isAlreadyExists,
+  isConflict,
+  isInvalid,
+  isNotFound,
+  loadKubeConfig,
+  objectKey,
+  resourcePath,
+  statusCodeOf,
+} from '../../src/kube/client.ts';
 import { LeaderElector, microTime } from '../../src/kube/leader.ts';
 import type { Lease } from '../../src/kube/leader.ts';
 import { createInformer } from '../../src/kube/informer.ts';
@@ -23,14 +33,25 @@ import type { Informer, InformerOptions, WatchRestartReason } from '../../src/ku
 interface CM {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; labels?: Record<string, string>; managedFields?: object[] };
+  metadata: {
+    name: string;
+    namespace?: string;
+    resourceVersion?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    managedFields?: object[];
+  };
   data?: Record<string, string>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const note = (msg: string): void => void process.stdout.write(`      · ${msg}\n`);
 
-async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs: number): Promise<T> {
+async function until<T>(
+  fn: () => T | undefined | false | Promise<T | undefined | false>,
+  what: string,
+  timeoutMs: number,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();
@@ -39,7 +60,13 @@ async function until<T>(fn: () => T | undefined | false | Promise<T | undefined 
     await sleep(25);
   }
 }
-const failure = (p: Promise<unknown>): Promise<unknown> => p.then(() => { throw new Error('expected a failure'); }, (e: unknown) => e);
+const failure = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => {
+      throw new Error('expected a failure');
+    },
+    (e: unknown) => e,
+  );
 
 // ---- a bare control plane: etcd + kube-apiserver only ------------------------------------
 // (The shared sandbox starts kwok & co. too; these tests need nothing but the API, and must
@@ -60,7 +87,9 @@ interface BareApiserver {
 function binDir(): string {
   const override = process.env.KUBE_OFFLOAD_BIN_DIR;
   if (override) return override;
-  const res = spawnSync('bash', [path.join(import.meta.dirname, '../../controlplane/build.sh'), '--print-bin-dir'], { encoding: 'utf8' });
+  const res = spawnSync('bash', [path.join(import.meta.dirname, '../../controlplane/build.sh'), '--print-bin-dir'], {
+    encoding: 'utf8',
+  });
   return res.stdout.trim().split('\n').pop() ?? '';
 }
 
@@ -103,23 +132,44 @@ async function startBareApiserver(name: string): Promise<BareApiserver> {
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `kube-offload-${name}-`));
   const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const etcd = launch(path.join(bin, 'etcd'), [
-    `--data-dir=${dir}/etcd`, `--name=${name}`,
-    `--listen-client-urls=http://127.0.0.1:${etcdPort}`, `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
-    `--listen-peer-urls=http://127.0.0.1:${peerPort}`, `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
-    `--initial-cluster=${name}=http://127.0.0.1:${peerPort}`, '--unsafe-no-fsync=true', '--log-level=warn',
-  ], `${dir}/etcd.log`);
+  const etcd = launch(
+    path.join(bin, 'etcd'),
+    [
+      `--data-dir=${dir}/etcd`,
+      `--name=${name}`,
+      `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
+      `--initial-cluster=${name}=http://127.0.0.1:${peerPort}`,
+      '--unsafe-no-fsync=true',
+      '--log-level=warn',
+    ],
+    `${dir}/etcd.log`,
+  );
   const token = `admin-${Math.random().toString(36).slice(2)}`;
   fs.writeFileSync(`${dir}/tokens.csv`, `${token},admin,admin-uid,"system:masters"\n`);
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+  });
   fs.writeFileSync(`${dir}/sa.pub`, publicKey);
   fs.writeFileSync(`${dir}/sa.key`, privateKey);
   const apiArgs = [
-    `--etcd-servers=http://127.0.0.1:${etcdPort}`, '--bind-address=127.0.0.1', '--advertise-address=127.0.0.1',
-    `--secure-port=${apiPort}`, `--cert-dir=${dir}/certs`, `--token-auth-file=${dir}/tokens.csv`,
-    '--authorization-mode=RBAC', '--service-cluster-ip-range=10.0.0.0/24',
-    '--service-account-issuer=https://kubernetes.default.svc', '--api-audiences=https://kubernetes.default.svc',
-    `--service-account-key-file=${dir}/sa.pub`, `--service-account-signing-key-file=${dir}/sa.key`, '--profiling=false',
+    `--etcd-servers=http://127.0.0.1:${etcdPort}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${apiPort}`,
+    `--cert-dir=${dir}/certs`,
+    `--token-auth-file=${dir}/tokens.csv`,
+    '--authorization-mode=RBAC',
+    '--service-cluster-ip-range=10.0.0.0/24',
+    '--service-account-issuer=https://kubernetes.default.svc',
+    '--api-audiences=https://kubernetes.default.svc',
+    `--service-account-key-file=${dir}/sa.pub`,
+    `--service-account-signing-key-file=${dir}/sa.key`,
+    '--profiling=false',
   ];
   let apiserver: ChildProcess | undefined;
   const kubeconfigPath = `${dir}/admin.kubeconfig`;
@@ -128,7 +178,8 @@ async function startBareApiserver(name: string): Promise<BareApiserver> {
     const child = apiserver;
     const deadline = Date.now() + 90_000;
     const alive = (): void => {
-      if (child.exitCode !== null) throw new Error(`kube-apiserver exited (${child.exitCode}); see ${dir}/kube-apiserver.log`);
+      if (child.exitCode !== null)
+        throw new Error(`kube-apiserver exited (${child.exitCode}); see ${dir}/kube-apiserver.log`);
       if (Date.now() > deadline) throw new Error(`kube-apiserver not ready after 90 s; see ${dir}/kube-apiserver.log`);
     };
     const certFile = `${dir}/certs/apiserver.crt`;
@@ -138,12 +189,18 @@ async function startBareApiserver(name: string): Promise<BareApiserver> {
     }
     if (!fs.existsSync(kubeconfigPath)) {
       const ca = fs.readFileSync(certFile).toString('base64'); // serving cert + its self-signed CA
-      fs.writeFileSync(kubeconfigPath, [
-        'apiVersion: v1', 'kind: Config', 'current-context: admin',
-        `clusters: [{name: ${name}, cluster: {server: "https://127.0.0.1:${apiPort}", certificate-authority-data: "${ca}"}}]`,
-        `users: [{name: admin, user: {token: "${token}"}}]`,
-        `contexts: [{name: admin, context: {cluster: ${name}, user: admin}}]`, '',
-      ].join('\n'));
+      fs.writeFileSync(
+        kubeconfigPath,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'current-context: admin',
+          `clusters: [{name: ${name}, cluster: {server: "https://127.0.0.1:${apiPort}", certificate-authority-data: "${ca}"}}]`,
+          `users: [{name: admin, user: {token: "${token}"}}]`,
+          `contexts: [{name: admin, context: {cluster: ${name}, user: admin}}]`,
+          '',
+        ].join('\n'),
+      );
     }
     const probe = new KubeClient(loadKubeConfig(kubeconfigPath), { timeoutMs: 2000 });
     try {
@@ -206,10 +263,19 @@ describe('kube informer on a real kube-apiserver', function () {
   const createCm = (ns: string, name: string, data: Record<string, string> = { v: '1' }): Promise<CM> =>
     client.create<CM>(cmPath(ns), { metadata: { name }, data });
 
-  function informer(ns: string, extra: Partial<InformerOptions<CM>> = {}): { inf: Informer<CM>; restarts: WatchRestartReason[]; events: string[] } {
+  function informer(
+    ns: string,
+    extra: Partial<InformerOptions<CM>> = {},
+  ): { inf: Informer<CM>; restarts: WatchRestartReason[]; events: string[] } {
     const restarts: WatchRestartReason[] = [];
     const events: string[] = [];
-    const inf = createInformer<CM>({ kubeConfig: kc, path: cmPath(ns), name: ns, onWatchRestart: (r) => restarts.push(r), ...extra });
+    const inf = createInformer<CM>({
+      kubeConfig: kc,
+      path: cmPath(ns),
+      name: ns,
+      onWatchRestart: (r) => restarts.push(r),
+      ...extra,
+    });
     inf.on('add', (o) => events.push(`add ${o.metadata.name}`));
     inf.on('update', (o) => events.push(`update ${o.metadata.name}`));
     inf.on('delete', (o) => events.push(`delete ${o.metadata.name}`));
@@ -221,7 +287,10 @@ describe('kube informer on a real kube-apiserver', function () {
   async function converged(inf: Informer<CM>, ns: string): Promise<boolean> {
     const { items } = await client.listAll<CM>(cmPath(ns));
     const want = items.map((o) => `${objectKey(o)}@${o.metadata.resourceVersion}`).sort();
-    const got = inf.list().map((o) => `${objectKey(o)}@${o.metadata.resourceVersion}`).sort();
+    const got = inf
+      .list()
+      .map((o) => `${objectKey(o)}@${o.metadata.resourceVersion}`)
+      .sort();
     return JSON.stringify(want) === JSON.stringify(got);
   }
 
@@ -237,9 +306,17 @@ describe('kube informer on a real kube-apiserver', function () {
     // client-node 2.0.1's Watch on the same idle collection, to document its behaviour.
     let clientNode: { ms: number; err: string } | undefined;
     const t0 = Date.now();
-    await new Watch(kc).watch(cmPath(ns), { allowWatchBookmarks: true, resourceVersion: long.inf.resourceVersion() }, () => {}, (err: unknown) => {
-      clientNode ??= { ms: Date.now() - t0, err: err ? `${(err as Error).name}: ${(err as Error).message}` : 'closed without error' };
-    });
+    await new Watch(kc).watch(
+      cmPath(ns),
+      { allowWatchBookmarks: true, resourceVersion: long.inf.resourceVersion() },
+      () => {},
+      (err: unknown) => {
+        clientNode ??= {
+          ms: Date.now() - t0,
+          err: err ? `${(err as Error).name}: ${(err as Error).message}` : 'closed without error',
+        };
+      },
+    );
 
     await sleep(45_000); // the idle period is what is under test
     const t1 = Date.now();
@@ -250,9 +327,15 @@ describe('kube informer on a real kube-apiserver', function () {
     const s = short.inf.stats();
     const l = long.inf.stats();
     note(`event delivered ${latency} ms after 45 s idle`);
-    note(`short-timeout informer: watches=${s.watches} restarts=${JSON.stringify(s.restarts)} bookmarks=${s.bookmarks} lists=${s.lists}`);
-    note(`default-timeout informer: watches=${l.watches} restarts=${JSON.stringify(l.restarts)} bookmarks=${l.bookmarks} lists=${l.lists}`);
-    note(`client-node 2.0.1 Watch on the idle collection: ${clientNode ? `ended after ${clientNode.ms} ms (${clientNode.err})` : 'still open after 45 s'}`);
+    note(
+      `short-timeout informer: watches=${s.watches} restarts=${JSON.stringify(s.restarts)} bookmarks=${s.bookmarks} lists=${s.lists}`,
+    );
+    note(
+      `default-timeout informer: watches=${l.watches} restarts=${JSON.stringify(l.restarts)} bookmarks=${l.bookmarks} lists=${l.lists}`,
+    );
+    note(
+      `client-node 2.0.1 Watch on the idle collection: ${clientNode ? `ended after ${clientNode.ms} ms (${clientNode.err})` : 'still open after 45 s'}`,
+    );
 
     expect(latency).to.be.lessThan(5000);
     expect(s.restarts.closed, 'server-side timeout closed the watch and we resumed').to.be.greaterThanOrEqual(1);
@@ -289,8 +372,13 @@ describe('kube informer on a real kube-apiserver', function () {
     for (const name of ['listed', 'listed-2', 'watched']) {
       const cached = inf.get(`${ns}/${name}`) as CM;
       expect(cached.metadata.managedFields, name).to.equal(undefined);
-      expect(cached.data, name).to.deep.equal({ size: String(JSON.stringify({ v: name === 'watched' ? 'bigger' : 'big' }).length) });
-      expect(seen.find((o) => o.metadata.name === name), name).to.equal(cached);
+      expect(cached.data, name).to.deep.equal({
+        size: String(JSON.stringify({ v: name === 'watched' ? 'bigger' : 'big' }).length),
+      });
+      expect(
+        seen.find((o) => o.metadata.name === name),
+        name,
+      ).to.equal(cached);
     }
   });
 
@@ -335,7 +423,9 @@ describe('kube informer on a real kube-apiserver', function () {
     await until(() => inf.stats().lists === 2, 'relist after 410', 10_000);
     await until(() => converged(inf, ns), 'cache converged', 10_000);
     note(`resume from rv ${rvBefore} after an apiserver restart: ${expiredError}`);
-    note(`410 → relist → converged in ${Date.now() - t0} ms; restarts=${JSON.stringify(inf.stats().restarts)}; diff events: ${events.join(', ')}`);
+    note(
+      `410 → relist → converged in ${Date.now() - t0} ms; restarts=${JSON.stringify(inf.stats().restarts)}; diff events: ${events.join(', ')}`,
+    );
     expect(restarts).to.include('expired');
     expect([...events].sort()).to.deep.equal(['add c', 'delete a', 'update b']);
     // And it watches again from the fresh list.
@@ -346,7 +436,11 @@ describe('kube informer on a real kube-apiserver', function () {
 
   it('detects a stalled stream (apiserver SIGSTOPped), reports it, and recovers after SIGCONT', async () => {
     const ns = await namespace('inf-stall');
-    const { inf, restarts } = informer(ns, { stallTimeoutMs: 4000, connectTimeoutMs: 2000, backoff: { baseMs: 200, maxMs: 1000 } });
+    const { inf, restarts } = informer(ns, {
+      stallTimeoutMs: 4000,
+      connectTimeoutMs: 2000,
+      backoff: { baseMs: 200, maxMs: 1000 },
+    });
     await inf.start();
     await until(() => inf.stats().watches === 1, 'watching', 5000);
     const apiserver = { pid: cluster.apiserverPid() };
@@ -355,14 +449,18 @@ describe('kube informer on a real kube-apiserver', function () {
     let reason = '';
     process.kill(apiserver.pid, 'SIGSTOP');
     try {
-      await until(() => {
-        const h = inf.health();
-        if (!h.ok && /stalled/.test(h.reason ?? '')) {
-          reason = h.reason ?? '';
-          return true;
-        }
-        return false;
-      }, 'health reports the stall', 20_000);
+      await until(
+        () => {
+          const h = inf.health();
+          if (!h.ok && /stalled/.test(h.reason ?? '')) {
+            reason = h.reason ?? '';
+            return true;
+          }
+          return false;
+        },
+        'health reports the stall',
+        20_000,
+      );
       stalledAt = Date.now() - t0;
     } finally {
       process.kill(apiserver.pid, 'SIGCONT');
@@ -370,7 +468,9 @@ describe('kube informer on a real kube-apiserver', function () {
     const t1 = Date.now();
     await createCm(ns, 'after-stall');
     await until(() => inf.get(`${ns}/after-stall`) && inf.health().ok, 'recovered', 30_000);
-    note(`stall reported after ${stalledAt} ms (stallTimeout 4000): "${reason}"; recovered ${Date.now() - t1} ms after SIGCONT; restarts=${JSON.stringify(inf.stats().restarts)}`);
+    note(
+      `stall reported after ${stalledAt} ms (stallTimeout 4000): "${reason}"; recovered ${Date.now() - t1} ms after SIGCONT; restarts=${JSON.stringify(inf.stats().restarts)}`,
+    );
     expect(restarts).to.include('stalled');
     expect(await converged(inf, ns)).to.equal(true);
   });
@@ -380,7 +480,11 @@ describe('kube informer on a real kube-apiserver', function () {
     const ns = await namespace('inf-restart');
     await createCm(ns, 'before-1');
     const b2 = await createCm(ns, 'before-2');
-    const { inf, restarts } = informer(ns, { failureThreshold: 2, connectTimeoutMs: 3000, backoff: { baseMs: 200, maxMs: 2000, jitter: 0.5 } });
+    const { inf, restarts } = informer(ns, {
+      failureThreshold: 2,
+      connectTimeoutMs: 3000,
+      backoff: { baseMs: 200, maxMs: 2000, jitter: 0.5 },
+    });
     await inf.start();
     const transitions: string[] = [];
     let last = true;
@@ -407,7 +511,9 @@ describe('kube informer on a real kube-apiserver', function () {
       await createCm(ns, 'after-1');
       await until(async () => inf.health().ok && (await converged(inf, ns)), 'converged and healthy', 60_000);
       const s = inf.stats();
-      note(`apiserver stop took until ${stoppedAt} ms, restart at ${restartAt} ms, /readyz at ${upAt} ms; converged+healthy at ${Date.now() - t0} ms`);
+      note(
+        `apiserver stop took until ${stoppedAt} ms, restart at ${restartAt} ms, /readyz at ${upAt} ms; converged+healthy at ${Date.now() - t0} ms`,
+      );
       note(`health transitions: ${transitions.join('; ')}`);
       note(`restarts=${JSON.stringify(s.restarts)} lists=${s.lists} watches=${s.watches}`);
       expect(transitions[0]).to.match(/^not ok/);
@@ -448,7 +554,9 @@ describe('kube client and leader election on a real kube-apiserver', function ()
       expect(isAlreadyExists(dup)).to.equal(true);
       expect(isNotFound(await failure(client.get(`${cms}/nope`)))).to.equal(true);
       expect(await client.getOrUndefined(`${cms}/nope`)).to.equal(undefined);
-      expect(isInvalid(await failure(client.create<CM>(cms, { metadata: { name: 'Not_A_Valid_Name' } })))).to.equal(true);
+      expect(isInvalid(await failure(client.create<CM>(cms, { metadata: { name: 'Not_A_Valid_Name' } })))).to.equal(
+        true,
+      );
     });
 
     it('replace with a stale resourceVersion is a 409 Conflict (optimistic concurrency)', async () => {
@@ -464,11 +572,25 @@ describe('kube client and leader election on a real kube-apiserver', function ()
       await client.create<CM>(cms, { metadata: { name: 'p' }, data: { a: '1', b: '2' } });
       let cm = await client.patch<CM>(`${cms}/p`, { data: { a: null, c: '3' } }, 'merge');
       expect(cm.data).to.deep.equal({ b: '2', c: '3' });
-      cm = await client.patch<CM>(`${cms}/p`, [{ op: 'test', path: '/data/b', value: '2' }, { op: 'replace', path: '/data/b', value: '20' }], 'json');
+      cm = await client.patch<CM>(
+        `${cms}/p`,
+        [
+          { op: 'test', path: '/data/b', value: '2' },
+          { op: 'replace', path: '/data/b', value: '20' },
+        ],
+        'json',
+      );
       expect(cm.data).to.deep.equal({ b: '20', c: '3' });
-      const failedTest = await failure(client.patch<CM>(`${cms}/p`, [{ op: 'test', path: '/data/b', value: 'x' }], 'json'));
+      const failedTest = await failure(
+        client.patch<CM>(`${cms}/p`, [{ op: 'test', path: '/data/b', value: 'x' }], 'json'),
+      );
       expect(statusCodeOf(failedTest)).to.be.oneOf([409, 422]);
-      cm = await client.patch<CM>(`${cms}/p`, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'p' }, data: { d: '4' } }, 'apply', { fieldManager: 'kube-offload-test' });
+      cm = await client.patch<CM>(
+        `${cms}/p`,
+        { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'p' }, data: { d: '4' } },
+        'apply',
+        { fieldManager: 'kube-offload-test' },
+      );
       expect(cm.data?.d).to.equal('4');
       cm = await client.patch<CM>(`${cms}/p`, { metadata: { labels: { x: 'y' } } }, 'strategic');
       expect(cm.metadata.labels).to.deep.equal({ x: 'y' });
@@ -482,9 +604,13 @@ describe('kube client and leader election on a real kube-apiserver', function ()
       const err = await failure(client.delete(`${cms}/del`, { preconditions: { uid: old.metadata.uid! } }));
       expect(isConflict(err)).to.equal(true);
       expect(await client.getOrUndefined(`${cms}/del`)).to.not.equal(undefined);
-      const stale = await failure(client.delete(`${cms}/del`, { preconditions: { uid: successor.metadata.uid!, resourceVersion: '1' } }));
+      const stale = await failure(
+        client.delete(`${cms}/del`, { preconditions: { uid: successor.metadata.uid!, resourceVersion: '1' } }),
+      );
       expect(isConflict(stale)).to.equal(true);
-      await client.delete(`${cms}/del`, { preconditions: { uid: successor.metadata.uid!, resourceVersion: successor.metadata.resourceVersion! } });
+      await client.delete(`${cms}/del`, {
+        preconditions: { uid: successor.metadata.uid!, resourceVersion: successor.metadata.resourceVersion! },
+      });
       expect(await client.getOrUndefined(`${cms}/del`)).to.equal(undefined);
     });
 
@@ -502,10 +628,18 @@ describe('kube client and leader election on a real kube-apiserver', function ()
     const leases = resourcePath({ group: 'coordination.k8s.io', version: 'v1', resource: 'leases', namespace: ns });
     const timing = { leaseDurationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 400 };
 
-    function candidate(name: string, identity: string, extra: Partial<ConstructorParameters<typeof LeaderElector>[0]> = {}) {
+    function candidate(
+      name: string,
+      identity: string,
+      extra: Partial<ConstructorParameters<typeof LeaderElector>[0]> = {},
+    ) {
       const state = { leading: false, starts: 0, stops: 0, signal: undefined as AbortSignal | undefined };
       const e = new LeaderElector({
-        client, namespace: ns, name, identity, ...timing,
+        client,
+        namespace: ns,
+        name,
+        identity,
+        ...timing,
         onStartedLeading: (signal) => {
           state.leading = true;
           state.starts++;
@@ -556,8 +690,16 @@ describe('kube client and leader election on a real kube-apiserver', function ()
 
     it('takes over an abandoned Lease only after leaseDuration, and counts the transition', async () => {
       await client.create<Lease>(leases, {
-        apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: 'le-2' },
-        spec: { holderIdentity: 'ghost', leaseDurationSeconds: 3, renewTime: microTime(Date.now()), acquireTime: microTime(Date.now()), leaseTransitions: 4 },
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name: 'le-2' },
+        spec: {
+          holderIdentity: 'ghost',
+          leaseDurationSeconds: 3,
+          renewTime: microTime(Date.now()),
+          acquireTime: microTime(Date.now()),
+          leaseTransitions: 4,
+        },
       });
       const c = candidate('le-2', 'c');
       const t0 = Date.now();
@@ -577,7 +719,10 @@ describe('kube client and leader election on a real kube-apiserver', function ()
       d.e.start();
       await until(() => d.state.leading, 'leading', 10_000);
       const lease = await client.get<Lease>(`${leases}/le-3`);
-      await client.replace<Lease>(`${leases}/le-3`, { ...lease, spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()) } });
+      await client.replace<Lease>(`${leases}/le-3`, {
+        ...lease,
+        spec: { ...lease.spec, holderIdentity: 'intruder', renewTime: microTime(Date.now()) },
+      });
       const t0 = Date.now();
       await until(() => !d.state.leading, 'stepped down', 10_000);
       const stepDown = Date.now() - t0;

@@ -7,7 +7,15 @@ import path from 'node:path';
 import { ensureBinaries } from '../../src/sandbox/binaries.ts';
 import { isAlive, type ProcessRecord } from '../../src/sandbox/procs.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
-import { applyYaml, getItems, getObject, kubectlOk, readyNodeNames, runningPods, waitFor } from '../e2e/helpers/index.ts';
+import {
+  applyYaml,
+  getItems,
+  getObject,
+  kubectlOk,
+  readyNodeNames,
+  runningPods,
+  waitFor,
+} from '../e2e/helpers/index.ts';
 
 const deployment = (name: string) => `
 apiVersion: apps/v1
@@ -85,28 +93,37 @@ describe('sandbox: local + remote clusters on a real control plane', function ()
   it('runs a Deployment in local: pods Running on workers with 10.244.x.x IPs', async function () {
     const local = sandbox!.local;
     await applyYaml(local, deployment('web'));
-    const pods = await waitFor(async () => {
-      const running = await runningPods(local, 'default', 'app=web');
-      return running.length === 3 ? running : undefined;
-    }, { timeoutMs: 60_000, description: '3 Running pods of deployment web in local' });
+    const pods = await waitFor(
+      async () => {
+        const running = await runningPods(local, 'default', 'app=web');
+        return running.length === 3 ? running : undefined;
+      },
+      { timeoutMs: 60_000, description: '3 Running pods of deployment web in local' },
+    );
     for (const p of pods) {
       expect(p.spec.nodeName).to.be.oneOf(['worker-node-1', 'worker-node-2']);
       expect(inCidr(p.status.podIP, '10.244.'), p.status.podIP).to.equal(true);
     }
     expect(new Set(pods.map((p: any) => p.status.podIP)).size).to.equal(3);
-    await waitFor(async () => (await getObject(local, 'deployment', 'web', { namespace: 'default' }))?.status?.readyReplicas === 3, {
-      timeoutMs: 30_000,
-      description: 'deployment web to report 3 ready replicas',
-    });
+    await waitFor(
+      async () => (await getObject(local, 'deployment', 'web', { namespace: 'default' }))?.status?.readyReplicas === 3,
+      {
+        timeoutMs: 30_000,
+        description: 'deployment web to report 3 ready replicas',
+      },
+    );
   });
 
   it('runs a Deployment in remote: pods Running with 172.16.x.x IPs', async function () {
     const remote = sandbox!.remote;
     await applyYaml(remote, deployment('api'));
-    const pods = await waitFor(async () => {
-      const running = await runningPods(remote, 'default', 'app=api');
-      return running.length === 3 ? running : undefined;
-    }, { timeoutMs: 60_000, description: '3 Running pods of deployment api in remote' });
+    const pods = await waitFor(
+      async () => {
+        const running = await runningPods(remote, 'default', 'app=api');
+        return running.length === 3 ? running : undefined;
+      },
+      { timeoutMs: 60_000, description: '3 Running pods of deployment api in remote' },
+    );
     for (const p of pods) {
       expect(p.spec.nodeName).to.match(/^remote-node-[123]$/);
       expect(inCidr(p.status.podIP, '172.16.'), p.status.podIP).to.equal(true);
@@ -117,7 +134,9 @@ describe('sandbox: local + remote clusters on a real control plane', function ()
     const local = sandbox!.local;
     // A control node kwok must manage, created together with the virtual node: once the
     // control node is Ready, kwok has seen both.
-    await applyYaml(local, `
+    await applyYaml(
+      local,
+      `
 apiVersion: v1
 kind: Node
 metadata:
@@ -129,7 +148,8 @@ kind: Node
 metadata:
   name: worker-control
   labels: {type: kwok}
-`);
+`,
+    );
     await waitFor(async () => (await readyNodeNames(local)).includes('worker-control'), {
       timeoutMs: 30_000,
       description: 'worker-control to become Ready',
@@ -142,11 +162,20 @@ metadata:
   it('writes the apiserver audit log when asked to', async function () {
     const auditLog = sandbox!.local.auditLogPath!;
     expect(auditLog).to.be.a('string');
-    const events = await waitFor(() => {
-      const lines = fs.readFileSync(auditLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      const creates = lines.filter((e) => e.verb === 'create' && e.objectRef?.resource === 'deployments' && e.objectRef?.name === 'web');
-      return creates.length > 0 ? creates : undefined;
-    }, { timeoutMs: 10_000, description: 'the audit event of creating deployment web' });
+    const events = await waitFor(
+      () => {
+        const lines = fs
+          .readFileSync(auditLog, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l));
+        const creates = lines.filter(
+          (e) => e.verb === 'create' && e.objectRef?.resource === 'deployments' && e.objectRef?.name === 'web',
+        );
+        return creates.length > 0 ? creates : undefined;
+      },
+      { timeoutMs: 10_000, description: 'the audit event of creating deployment web' },
+    );
     expect(events[0].user.username).to.equal('admin'); // the client cert's CN
   });
 

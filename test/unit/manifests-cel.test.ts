@@ -8,7 +8,11 @@ import path from 'node:path';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { parse } from 'yaml';
-import { CLUSTERS_ANNOTATION, MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS } from '../../webhooks/keys.ts';
+import {
+  CLUSTERS_ANNOTATION,
+  MAX_CLUSTER_SELECTOR_LENGTH,
+  MAX_CLUSTER_SELECTOR_REQUIREMENTS,
+} from '../../webhooks/keys.ts';
 import { findProblems } from '../../webhooks/validate.ts';
 import type { AdmissionRequest } from '../../webhooks/types.ts';
 
@@ -48,7 +52,12 @@ function webhookAccepts(selector: string): boolean {
     uid: 'u',
     kind: { group: '', version: 'v1', kind: 'Pod' },
     operation: 'CREATE',
-    object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations: { [CLUSTERS_ANNOTATION]: selector } }, spec: { containers: [] } },
+    object: {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', annotations: { [CLUSTERS_ANNOTATION]: selector } },
+      spec: { containers: [] },
+    },
   } as unknown as AdmissionRequest;
   const findings = findProblems(request);
   return findings !== undefined && findings.invalid.length === 0 && findings.forbidden.length === 0;
@@ -103,20 +112,62 @@ describe('validating webhook matchConditions: cluster selectors CEL vouches for'
   });
 
   it('sends what it cannot vouch for to the webhook: bad selectors, and valid ones outside the common grammar', () => {
-    const bad = ['tier in (gold', 'a=b,', ',', '-a=b', 'a=-b', 'Example.com/a=b', 'a/b/c=d', 'a=b/c', '!a=b', `a=${'v'.repeat(64)}`, `${'k'.repeat(64)}=v`];
+    const bad = [
+      'tier in (gold',
+      'a=b,',
+      ',',
+      '-a=b',
+      'a=-b',
+      'Example.com/a=b',
+      'a/b/c=d',
+      'a=b/c',
+      '!a=b',
+      `a=${'v'.repeat(64)}`,
+      `${'k'.repeat(64)}=v`,
+    ];
     for (const selector of bad) {
       expect(vouches(selector), selector).to.equal(false);
       expect(webhookAccepts(selector), selector).to.equal(false);
     }
     // Valid, but left to the webhook: Gt/Lt, empty values, an empty selector, tabs, long keys.
-    for (const selector of ['cpu>4', 'a=', 'a in ()', 'a in (b,)', '', 'a\t=b', `${'p'.repeat(30)}.io/${'n'.repeat(40)}=v`]) {
+    for (const selector of [
+      'cpu>4',
+      'a=',
+      'a in ()',
+      'a in (b,)',
+      '',
+      'a\t=b',
+      `${'p'.repeat(30)}.io/${'n'.repeat(40)}=v`,
+    ]) {
       expect(vouches(selector), JSON.stringify(selector)).to.equal(false);
       expect(webhookAccepts(selector), JSON.stringify(selector)).to.equal(true);
     }
   });
 
   it('never vouches for a selector the webhook rejects (random token soup)', () => {
-    const unit = fc.constantFrom('a', 'B', '1', '-', '_', '.', '/', '=', '!', '(', ')', ',', ' ', '\t', 'in', 'notin', '<', '>', 'x.io/', 'eu-west', '"');
+    const unit = fc.constantFrom(
+      'a',
+      'B',
+      '1',
+      '-',
+      '_',
+      '.',
+      '/',
+      '=',
+      '!',
+      '(',
+      ')',
+      ',',
+      ' ',
+      '\t',
+      'in',
+      'notin',
+      '<',
+      '>',
+      'x.io/',
+      'eu-west',
+      '"',
+    );
     fc.assert(
       fc.property(fc.string({ unit, maxLength: 40 }), (selector) => !vouches(selector) || webhookAccepts(selector)),
       { numRuns: 20_000 },
@@ -124,22 +175,43 @@ describe('validating webhook matchConditions: cluster selectors CEL vouches for'
   });
 
   it('never vouches for a selector the webhook rejects (near-valid requirements, names around 63 characters)', () => {
-    const chars = (alphabet: string, max: number) => fc.string({ unit: fc.constantFrom(...alphabet.split('')), minLength: 0, maxLength: max });
-    const name = fc.oneof(chars('aZ09-_.', 5), chars('a-', 70), fc.integer({ min: 60, max: 66 }).map((n) => 'n'.repeat(n)));
-    const prefix = fc.oneof(fc.constant(''), chars('a0-.Z_', 8).map((p) => `${p}/`), fc.constant('x.io/'), fc.constant('a/b/'));
+    const chars = (alphabet: string, max: number) =>
+      fc.string({ unit: fc.constantFrom(...alphabet.split('')), minLength: 0, maxLength: max });
+    const name = fc.oneof(
+      chars('aZ09-_.', 5),
+      chars('a-', 70),
+      fc.integer({ min: 60, max: 66 }).map((n) => 'n'.repeat(n)),
+    );
+    const prefix = fc.oneof(
+      fc.constant(''),
+      chars('a0-.Z_', 8).map((p) => `${p}/`),
+      fc.constant('x.io/'),
+      fc.constant('a/b/'),
+    );
     const key = fc.tuple(prefix, name).map(([p, n]) => p + n);
     const value = fc.oneof(name, fc.constant(''), chars('a/=(', 3));
     const requirement = fc.oneof(
       key,
       key.map((k) => `!${k}`),
       fc.tuple(key, fc.constantFrom('=', '==', '!=', ' = ', '>', '!'), value).map(([k, op, v]) => `${k}${op}${v}`),
-      fc.tuple(key, fc.constantFrom(' in ', ' notin ', ' in', 'in '), fc.array(value, { maxLength: 3 }), fc.constantFrom(')', '', ',)')).map(([k, op, vs, close]) => `${k}${op}(${vs.join(',')}${close}`),
+      fc
+        .tuple(
+          key,
+          fc.constantFrom(' in ', ' notin ', ' in', 'in '),
+          fc.array(value, { maxLength: 3 }),
+          fc.constantFrom(')', '', ',)'),
+        )
+        .map(([k, op, vs, close]) => `${k}${op}(${vs.join(',')}${close}`),
     );
     fc.assert(
-      fc.property(fc.array(requirement, { minLength: 1, maxLength: 3 }), fc.constantFrom(',', ', ', ' ,', ',,'), (requirements, separator) => {
-        const selector = requirements.join(separator);
-        return !vouches(selector) || webhookAccepts(selector);
-      }),
+      fc.property(
+        fc.array(requirement, { minLength: 1, maxLength: 3 }),
+        fc.constantFrom(',', ', ', ' ,', ',,'),
+        (requirements, separator) => {
+          const selector = requirements.join(separator);
+          return !vouches(selector) || webhookAccepts(selector);
+        },
+      ),
       { numRuns: 20_000 },
     );
   });

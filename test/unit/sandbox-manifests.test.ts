@@ -1,9 +1,17 @@
 import { expect } from 'chai';
 import { identityObjects, type Manifest } from '../../src/sandbox/manifests.ts';
 
-const object = (kind: string, name: string, extra: Record<string, unknown> = {}): Manifest => ({ apiVersion: 'v1', kind, metadata: { name }, ...extra });
+const object = (kind: string, name: string, extra: Record<string, unknown> = {}): Manifest => ({
+  apiVersion: 'v1',
+  kind,
+  metadata: { name },
+  ...extra,
+});
 const binding = (kind: string, name: string, roleKind: string, role: string, subject: string): Manifest =>
-  object(kind, name, { roleRef: { kind: roleKind, name: role }, subjects: [{ kind: 'ServiceAccount', name: subject, namespace: 'ns' }] });
+  object(kind, name, {
+    roleRef: { kind: roleKind, name: role },
+    subjects: [{ kind: 'ServiceAccount', name: subject, namespace: 'ns' }],
+  });
 
 describe('sandbox identityObjects', () => {
   const manifests = [
@@ -19,8 +27,15 @@ describe('sandbox identityObjects', () => {
     object('Deployment', 'a'),
   ];
 
-  it("selects the namespace, the ServiceAccount, its bindings and exactly the roles they refer to", () => {
+  it('selects the namespace, the ServiceAccount, its bindings and exactly the roles they refer to', () => {
     const names = identityObjects(manifests, 'a').map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(names).to.deep.equal(['Namespace/ns', 'ServiceAccount/a', 'ClusterRole/a-reader', 'Role/shared-leases', 'ClusterRoleBinding/a-reader', 'RoleBinding/a-leases']);
+    expect(names).to.deep.equal([
+      'Namespace/ns',
+      'ServiceAccount/a',
+      'ClusterRole/a-reader',
+      'Role/shared-leases',
+      'ClusterRoleBinding/a-reader',
+      'RoleBinding/a-leases',
+    ]);
   });
 });

@@ -43,7 +43,8 @@ export class ComponentProcess {
         path.join(ROOT, 'src/cli.ts'),
         command,
         ...args,
-        '--metrics-port', String(this.port),
+        '--metrics-port',
+        String(this.port),
         ...(metricsHost === undefined ? [] : ['--metrics-host', metricsHost]),
       ],
       {
@@ -75,7 +76,9 @@ export class ComponentProcess {
 
   async ready(): Promise<boolean> {
     try {
-      return (await fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200;
+      return (
+        (await fetch(`http://127.0.0.1:${this.port}/readyz`, { signal: AbortSignal.timeout(2000) })).status === 200
+      );
     } catch {
       return false;
     }

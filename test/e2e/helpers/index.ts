@@ -1,7 +1,16 @@
 // Reusable helpers for e2e tests on the sandbox clusters.
 export { waitFor } from './wait.ts';
 export type { WaitForOptions } from './wait.ts';
-export { kubectlOk, kubectlJson, getItems, getObject, applyYaml, deleteYaml, readyNodeNames, runningPods } from './kubectl.ts';
+export {
+  kubectlOk,
+  kubectlJson,
+  getItems,
+  getObject,
+  applyYaml,
+  deleteYaml,
+  readyNodeNames,
+  runningPods,
+} from './kubectl.ts';
 export { useSandbox } from './sandbox.ts';
 export { ComponentProcess } from './component-process.ts';
 export type { ComponentProcessOptions } from './component-process.ts';

@@ -13,10 +13,16 @@ export interface KubectlTarget {
 }
 
 /** Runs kubectl and throws (with stderr) unless it exits 0; returns stdout. */
-export async function kubectlOk(target: KubectlTarget, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+export async function kubectlOk(
+  target: KubectlTarget,
+  args: string[],
+  opts: { input?: string; timeoutMs?: number } = {},
+): Promise<string> {
   const res = await target.kubectl(args, opts);
   if (res.code !== 0) {
-    throw new Error(`kubectl ${args.join(' ')} (${target.name}) exited ${res.code}: ${res.stderr.trim() || res.stdout.trim()}`);
+    throw new Error(
+      `kubectl ${args.join(' ')} (${target.name}) exited ${res.code}: ${res.stderr.trim() || res.stdout.trim()}`,
+    );
   }
   return res.stdout;
 }
@@ -49,7 +55,12 @@ export async function getItems<T = any>(target: KubectlTarget, resource: string,
 }
 
 /** One object, or undefined when it does not exist. */
-export async function getObject<T = any>(target: KubectlTarget, resource: string, name: string, opts: { namespace?: string } = {}): Promise<T | undefined> {
+export async function getObject<T = any>(
+  target: KubectlTarget,
+  resource: string,
+  name: string,
+  opts: { namespace?: string } = {},
+): Promise<T | undefined> {
   const res = await target.kubectl(['get', resource, name, ...scopeArgs(opts), '-o', 'json']);
   if (res.code === 0) return JSON.parse(res.stdout) as T;
   if (/NotFound|not found/.test(res.stderr)) return undefined;
@@ -57,19 +68,40 @@ export async function getObject<T = any>(target: KubectlTarget, resource: string
 }
 
 /** `kubectl apply -f -` with the given (multi-document) YAML; returns kubectl's stdout. */
-export function applyYaml(target: KubectlTarget, yamlText: string, opts: { namespace?: string; serverSide?: boolean } = {}): Promise<string> {
+export function applyYaml(
+  target: KubectlTarget,
+  yamlText: string,
+  opts: { namespace?: string; serverSide?: boolean } = {},
+): Promise<string> {
   return kubectlOk(
     target,
-    ['apply', ...(opts.serverSide ? ['--server-side'] : []), ...(opts.namespace ? ['-n', opts.namespace] : []), '-f', '-'],
+    [
+      'apply',
+      ...(opts.serverSide ? ['--server-side'] : []),
+      ...(opts.namespace ? ['-n', opts.namespace] : []),
+      '-f',
+      '-',
+    ],
     { input: yamlText },
   );
 }
 
 /** `kubectl delete -f - --ignore-not-found` with the given YAML. */
-export function deleteYaml(target: KubectlTarget, yamlText: string, opts: { namespace?: string; wait?: boolean } = {}): Promise<string> {
+export function deleteYaml(
+  target: KubectlTarget,
+  yamlText: string,
+  opts: { namespace?: string; wait?: boolean } = {},
+): Promise<string> {
   return kubectlOk(
     target,
-    ['delete', '--ignore-not-found', `--wait=${opts.wait ?? true}`, ...(opts.namespace ? ['-n', opts.namespace] : []), '-f', '-'],
+    [
+      'delete',
+      '--ignore-not-found',
+      `--wait=${opts.wait ?? true}`,
+      ...(opts.namespace ? ['-n', opts.namespace] : []),
+      '-f',
+      '-',
+    ],
     { input: yamlText },
   );
 }

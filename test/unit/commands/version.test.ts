@@ -6,7 +6,9 @@ import { parse } from 'yaml';
 
 const run = promisify(execFile);
 const cli = new URL('../../../bin/kube-offload.js', import.meta.url).pathname;
-const packageVersion = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const packageVersion = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 async function kubeOffload(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
   try {
@@ -23,14 +25,20 @@ describe('kube-offload version', () => {
     for (const args of [['--version'], ['version']]) {
       const result = await kubeOffload(...args);
       expect(result.code).to.equal(0);
-      expect(result.stdout).to.equal(`kube-offload ${packageVersion} (node ${process.version}, ${process.platform}/${process.arch})\n`);
+      expect(result.stdout).to.equal(
+        `kube-offload ${packageVersion} (node ${process.version}, ${process.platform}/${process.arch})\n`,
+      );
     }
   });
 
   it('-o json and -o yaml carry the same fields', async () => {
     const json = JSON.parse((await kubeOffload('version', '-o', 'json')).stdout) as Record<string, string>;
     const yaml = parse((await kubeOffload('version', '-o', 'yaml')).stdout) as Record<string, string>;
-    expect(json).to.deep.equal({ version: packageVersion, node: process.version, platform: `${process.platform}/${process.arch}` });
+    expect(json).to.deep.equal({
+      version: packageVersion,
+      node: process.version,
+      platform: `${process.platform}/${process.arch}`,
+    });
     expect(yaml).to.deep.equal(json);
   });
 

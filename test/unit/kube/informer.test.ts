@@ -16,7 +16,10 @@ interface Obj {
   metadata: { name: string; namespace?: string; resourceVersion: string };
   data?: Record<string, string>;
 }
-const cm = (name: string, rv: string, data?: Record<string, string>): Obj => ({ metadata: { name, namespace: 'ns', resourceVersion: rv }, ...(data ? { data } : {}) });
+const cm = (name: string, rv: string, data?: Record<string, string>): Obj => ({
+  metadata: { name, namespace: 'ns', resourceVersion: rv },
+  ...(data ? { data } : {}),
+});
 const line = (type: string, object: unknown): string => `${JSON.stringify({ type, object })}\n`;
 
 type WatchHandler = (res: http.ServerResponse, url: URL) => void;
@@ -54,7 +57,14 @@ class FakeApi {
       const items = snapshot.slice(from, from + 2);
       const next = from + 2 < snapshot.length ? String(from + 2) : undefined;
       res.writeHead(200, { 'Content-Type': 'application/json' });
-      res.end(JSON.stringify({ kind: 'ConfigMapList', apiVersion: 'v1', metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) }, items }));
+      res.end(
+        JSON.stringify({
+          kind: 'ConfigMapList',
+          apiVersion: 'v1',
+          metadata: { resourceVersion: rv, ...(next ? { continue: next } : {}) },
+          items,
+        }),
+      );
     });
   }
 
@@ -90,8 +100,12 @@ describe('kube/informer (protocol edge cases, fake endpoint)', () => {
   async function make(extra: Partial<InformerOptions<Obj>> = {}): Promise<Informer<Obj>> {
     const kc = await api.listen();
     inf = createInformer<Obj>({
-      kubeConfig: kc, path: '/api/v1/namespaces/ns/configmaps', name: 'test',
-      backoff: { baseMs: 5, maxMs: 20 }, onWatchRestart: (r) => restarts.push(r), ...extra,
+      kubeConfig: kc,
+      path: '/api/v1/namespaces/ns/configmaps',
+      name: 'test',
+      backoff: { baseMs: 5, maxMs: 20 },
+      onWatchRestart: (r) => restarts.push(r),
+      ...extra,
     });
     return inf;
   }
@@ -112,7 +126,12 @@ describe('kube/informer (protocol edge cases, fake endpoint)', () => {
     const i = await make({ pageSize: 2, watchTimeoutSeconds: 300 });
     await i.start();
     expect(i.hasSynced()).to.equal(true);
-    expect(i.list().map((o) => o.metadata.name).sort()).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
+    expect(
+      i
+        .list()
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).to.deep.equal(['a', 'b', 'c', 'd', 'e']);
     expect(i.get('ns/a')?.kind).to.equal('ConfigMap');
     expect(i.get('ns/a')?.apiVersion).to.equal('v1');
     expect(api.pageLimitSeen).to.deep.equal(['2', '2', '2']);
@@ -127,7 +146,9 @@ describe('kube/informer (protocol edge cases, fake endpoint)', () => {
   it('parses events split at arbitrary chunk boundaries, including inside a UTF-8 character', async () => {
     api.lists = [[]];
     const payload = Buffer.from(
-      line('ADDED', cm('x', '11', { greeting: 'grüße 👋' })) + line('MODIFIED', cm('x', '12', { greeting: 'hé' })) + line('BOOKMARK', { metadata: { resourceVersion: '15' } }),
+      line('ADDED', cm('x', '11', { greeting: 'grüße 👋' })) +
+        line('MODIFIED', cm('x', '12', { greeting: 'hé' })) +
+        line('BOOKMARK', { metadata: { resourceVersion: '15' } }),
     );
     api.watches.push((res) => {
       res.writeHead(200);
@@ -176,13 +197,24 @@ describe('kube/informer (protocol edge cases, fake endpoint)', () => {
     api.listRv = ['5', '9'];
     api.watches.push((res) => {
       res.writeHead(200);
-      res.end(line('ERROR', { kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'too old resource version: 5 (8)', reason: 'Expired', code: 410 }));
+      res.end(
+        line('ERROR', {
+          kind: 'Status',
+          apiVersion: 'v1',
+          status: 'Failure',
+          message: 'too old resource version: 5 (8)',
+          reason: 'Expired',
+          code: 410,
+        }),
+      );
     });
     const i = await make();
     const events: string[] = [];
     await i.start();
     i.on('add', (o) => events.push(`add ${o.metadata.name}`));
-    i.on('update', (o, old) => events.push(`update ${o.metadata.name} ${old?.metadata.resourceVersion}->${o.metadata.resourceVersion}`));
+    i.on('update', (o, old) =>
+      events.push(`update ${o.metadata.name} ${old?.metadata.resourceVersion}->${o.metadata.resourceVersion}`),
+    );
     i.on('delete', (o) => events.push(`delete ${o.metadata.name}`));
     await waitFor(() => i.stats().lists === 2, 'relist');
     expect(events.sort()).to.deep.equal(['add c', 'delete a', 'update b 2->7']);
@@ -281,9 +313,16 @@ describe('kube/informer (protocol edge cases, fake endpoint)', () => {
     const kc = new KubeConfig();
     kc.loadFromOptions({
       clusters: [{ name: 'x', server: 'http://127.0.0.1:9', skipTLSVerify: true }],
-      users: [{ name: 'u' }], contexts: [{ name: 'c', cluster: 'x', user: 'u' }], currentContext: 'c',
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'c', cluster: 'x', user: 'u' }],
+      currentContext: 'c',
     });
-    const i = createInformer<Obj>({ kubeConfig: kc, path: '/api/v1/configmaps', name: 'dead', backoff: { baseMs: 5, maxMs: 10 } });
+    const i = createInformer<Obj>({
+      kubeConfig: kc,
+      path: '/api/v1/configmaps',
+      name: 'dead',
+      backoff: { baseMs: 5, maxMs: 10 },
+    });
     const p = i.start();
     await waitFor(() => /not synced yet \(last error/.test(i.health().reason ?? ''), 'first failure recorded');
     i.stop();

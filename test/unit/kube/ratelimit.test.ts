@@ -72,11 +72,15 @@ describe('kube/ratelimit', () => {
 
     it('stays within [d*(1-jitter), d] for any attempt and random value', () => {
       fc.assert(
-        fc.property(fc.integer({ min: 0, max: 1000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (n, r) => {
-          const d = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(n, 64));
-          const v = backoffDelay(n, opts, () => r);
-          return Number.isFinite(v) && v <= d && v >= Math.floor(d * (1 - opts.jitter));
-        }),
+        fc.property(
+          fc.integer({ min: 0, max: 1000 }),
+          fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+          (n, r) => {
+            const d = Math.min(opts.maxMs, opts.baseMs * 2 ** Math.min(n, 64));
+            const v = backoffDelay(n, opts, () => r);
+            return Number.isFinite(v) && v <= d && v >= Math.floor(d * (1 - opts.jitter));
+          },
+        ),
       );
     });
 

@@ -28,7 +28,10 @@ describe('affinity: merging required terms', () => {
   const remoteEu = [r('vn', 'In', 'yes'), r('region', 'In', 'eu')];
 
   it('no user affinity: the imposed terms themselves', () => {
-    expect(mergeRequiredTerms(undefined, [local, remoteEu])).to.deep.equal({ terms: [{ matchExpressions: local }, { matchExpressions: remoteEu }], conflict: 'none' });
+    expect(mergeRequiredTerms(undefined, [local, remoteEu])).to.deep.equal({
+      terms: [{ matchExpressions: local }, { matchExpressions: remoteEu }],
+      conflict: 'none',
+    });
   });
 
   it('cross product keeps matchFields and other term fields', () => {
@@ -54,19 +57,26 @@ describe('affinity: merging required terms', () => {
   });
 
   it('does not duplicate an imposed requirement the user already has', () => {
-    expect(andTerm({ matchExpressions: [r('vn', 'In', 'yes')] }, remoteEu)).to.deep.equal({ matchExpressions: remoteEu });
+    expect(andTerm({ matchExpressions: [r('vn', 'In', 'yes')] }, remoteEu)).to.deep.equal({
+      matchExpressions: remoteEu,
+    });
   });
 
   it('drops a user branch that contradicts the placement (partial)', () => {
     const user = [{ matchExpressions: [r('vn', 'In', 'yes')] }, { matchExpressions: [r('disk', 'In', 'ssd')] }];
-    expect(mergeRequiredTerms(user, [local])).to.deep.equal({ terms: [{ matchExpressions: [r('disk', 'In', 'ssd'), ...local] }], conflict: 'partial' });
+    expect(mergeRequiredTerms(user, [local])).to.deep.equal({
+      terms: [{ matchExpressions: [r('disk', 'In', 'ssd'), ...local] }],
+      conflict: 'partial',
+    });
   });
 
   it('total contradiction: never an empty list; user terms AND the last imposed term, stable', () => {
     const user = [{ matchExpressions: [r('vn', 'In', 'yes'), r('region', 'In', 'us')] }];
     const once = mergeRequiredTerms(user, [local, remoteEu]);
     expect(once.conflict).to.equal('total');
-    expect(once.terms).to.deep.equal([{ matchExpressions: [r('vn', 'In', 'yes'), r('region', 'In', 'us'), r('region', 'In', 'eu')] }]);
+    expect(once.terms).to.deep.equal([
+      { matchExpressions: [r('vn', 'In', 'yes'), r('region', 'In', 'us'), r('region', 'In', 'eu')] },
+    ]);
     const twice = mergeRequiredTerms(once.terms, [local, remoteEu]);
     expect(twice).to.deep.equal(once);
   });
@@ -77,8 +87,13 @@ describe('affinity: merging required terms', () => {
   });
 
   it('empty user terms match nothing: dropped, or left alone when they are all there is', () => {
-    expect(mergeRequiredTerms([{}, { matchExpressions: [r('a', 'Exists')] }], [local]).terms).to.deep.equal([{ matchExpressions: [r('a', 'Exists'), ...local] }]);
-    expect(mergeRequiredTerms([{ matchExpressions: [] }], [local])).to.deep.equal({ terms: [{ matchExpressions: [] }], conflict: 'unmatchable' });
+    expect(mergeRequiredTerms([{}, { matchExpressions: [r('a', 'Exists')] }], [local]).terms).to.deep.equal([
+      { matchExpressions: [r('a', 'Exists'), ...local] },
+    ]);
+    expect(mergeRequiredTerms([{ matchExpressions: [] }], [local])).to.deep.equal({
+      terms: [{ matchExpressions: [] }],
+      conflict: 'unmatchable',
+    });
   });
 
   it('dedupes identical resulting terms', () => {
@@ -121,9 +136,18 @@ const reference = (() => {
     for (const t of terms) if (!out.some((o) => jsonEqual(o, t))) out.push(t);
     return out;
   };
-  const empty = (t: NodeSelectorTerm): boolean => (t.matchExpressions ?? []).length === 0 && (t.matchFields ?? []).length === 0;
-  const merge = (userTerms: NodeSelectorTerm[] | undefined, imposed: NodeSelectorRequirement[][], nodeSelector?: Record<string, string>) => {
-    const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({ key, operator: 'In', values: [value] }));
+  const empty = (t: NodeSelectorTerm): boolean =>
+    (t.matchExpressions ?? []).length === 0 && (t.matchFields ?? []).length === 0;
+  const merge = (
+    userTerms: NodeSelectorTerm[] | undefined,
+    imposed: NodeSelectorRequirement[][],
+    nodeSelector?: Record<string, string>,
+  ) => {
+    const pinned: NodeSelectorRequirement[] = Object.entries(nodeSelector ?? {}).map(([key, value]) => ({
+      key,
+      operator: 'In',
+      values: [value],
+    }));
     const unsatisfiable = (t: NodeSelectorTerm): boolean => contradictory([...(t.matchExpressions ?? []), ...pinned]);
     const users = userTerms === undefined ? [{}] : userTerms.filter((t) => !empty(t));
     if (users.length === 0) return { terms: [...(userTerms ?? [])], conflict: 'unmatchable' };
@@ -143,13 +167,28 @@ const reference = (() => {
 describe('affinity: same results as the straightforward algorithm', () => {
   const value = fc.constantFrom('a', 'b', 'c');
   const requirement = fc.oneof(
-    fc.record({ key: fc.constantFrom('k', 'l'), operator: fc.constantFrom<NodeSelectorRequirement['operator']>('In', 'NotIn'), values: fc.array(value, { maxLength: 3 }) }),
-    fc.record({ key: fc.constantFrom('k', 'l'), operator: fc.constantFrom<NodeSelectorRequirement['operator']>('Exists', 'DoesNotExist') }),
-    fc.record({ key: fc.constantFrom('k', 'l'), operator: fc.constantFrom<NodeSelectorRequirement['operator']>('Gt', 'Lt'), values: fc.constant(['1']) }),
+    fc.record({
+      key: fc.constantFrom('k', 'l'),
+      operator: fc.constantFrom<NodeSelectorRequirement['operator']>('In', 'NotIn'),
+      values: fc.array(value, { maxLength: 3 }),
+    }),
+    fc.record({
+      key: fc.constantFrom('k', 'l'),
+      operator: fc.constantFrom<NodeSelectorRequirement['operator']>('Exists', 'DoesNotExist'),
+    }),
+    fc.record({
+      key: fc.constantFrom('k', 'l'),
+      operator: fc.constantFrom<NodeSelectorRequirement['operator']>('Gt', 'Lt'),
+      values: fc.constant(['1']),
+    }),
   ) as fc.Arbitrary<NodeSelectorRequirement>;
   const requirements = fc.array(requirement, { maxLength: 5 });
   const term: fc.Arbitrary<NodeSelectorTerm> = fc.record(
-    { matchExpressions: requirements, matchFields: fc.array(fc.constant(r('metadata.name', 'In', 'n1')), { maxLength: 1 }), extra: fc.constantFrom('x', 'y') },
+    {
+      matchExpressions: requirements,
+      matchFields: fc.array(fc.constant(r('metadata.name', 'In', 'n1')), { maxLength: 1 }),
+      extra: fc.constantFrom('x', 'y'),
+    },
     { requiredKeys: [] },
   );
   const nodeSelector = fc.dictionary(fc.constantFrom('k', 'l'), value, { maxKeys: 2 });
@@ -165,23 +204,57 @@ describe('affinity: same results as the straightforward algorithm', () => {
 
   it('mergeRequiredTerms', () => {
     fc.assert(
-      fc.property(fc.option(fc.array(term, { maxLength: 4 }), { nil: undefined }), fc.array(requirements, { minLength: 1, maxLength: 2 }), fc.option(nodeSelector, { nil: undefined }), (users, imposed, selector) => {
-        expect(mergeRequiredTerms(users, imposed, selector)).to.deep.equal(reference.merge(users, imposed, selector));
-      }),
+      fc.property(
+        fc.option(fc.array(term, { maxLength: 4 }), { nil: undefined }),
+        fc.array(requirements, { minLength: 1, maxLength: 2 }),
+        fc.option(nodeSelector, { nil: undefined }),
+        (users, imposed, selector) => {
+          expect(mergeRequiredTerms(users, imposed, selector)).to.deep.equal(reference.merge(users, imposed, selector));
+        },
+      ),
       { numRuns: 3000 },
     );
   });
 
   it('termKey: equal exactly for JSON-equal terms (key order aside), plain or not', () => {
-    const loose = fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant([]), fc.constant(['a']), fc.constant([1]), fc.constant({ a: 1 }));
-    const anyRequirement = fc.oneof(requirement, fc.record({ key: fc.constant('k'), operator: fc.constant('In'), values: loose, other: loose }, { requiredKeys: ['key', 'operator'] }));
+    const loose = fc.oneof(
+      fc.constant(undefined),
+      fc.constant(null),
+      fc.constant([]),
+      fc.constant(['a']),
+      fc.constant([1]),
+      fc.constant({ a: 1 }),
+    );
+    const anyRequirement = fc.oneof(
+      requirement,
+      fc.record(
+        { key: fc.constant('k'), operator: fc.constant('In'), values: loose, other: loose },
+        { requiredKeys: ['key', 'operator'] },
+      ),
+    );
     // Deliberately outside the declared types: termKey must cope with any JSON in a term.
     const anyTerm = fc
-      .record({ matchExpressions: fc.oneof(loose, fc.array(anyRequirement, { maxLength: 2 })), matchFields: loose, extra: loose }, { requiredKeys: [] })
+      .record(
+        {
+          matchExpressions: fc.oneof(loose, fc.array(anyRequirement, { maxLength: 2 })),
+          matchFields: loose,
+          extra: loose,
+        },
+        { requiredKeys: [] },
+      )
       .map((t) => t as unknown as NodeSelectorTerm);
     // The same term with its keys in reverse order, at both levels.
     const reversed = (t: Record<string, unknown>): Record<string, unknown> =>
-      Object.fromEntries(Object.entries(t).reverse().map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => (typeof x === 'object' && x !== null ? reversed(x as Record<string, unknown>) : x)) : v]));
+      Object.fromEntries(
+        Object.entries(t)
+          .reverse()
+          .map(([k, v]) => [
+            k,
+            Array.isArray(v)
+              ? v.map((x) => (typeof x === 'object' && x !== null ? reversed(x as Record<string, unknown>) : x))
+              : v,
+          ]),
+      );
     fc.assert(
       fc.property(anyTerm, anyTerm, (a, b) => {
         expect(termKey(a) === termKey(b)).to.equal(jsonEqual(a, b));

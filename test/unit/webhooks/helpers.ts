@@ -3,11 +3,23 @@
 import jsonpatch from 'fast-json-patch';
 import { LIQO_CONVENTION } from '../../../webhooks/keys.ts';
 import type { Placement } from '../../../webhooks/keys.ts';
-import type { AdmissionContext, AdmissionRequest, AdmissionResponse, KubeObject, NamespacePolicy, VirtualNodeInfo } from '../../../webhooks/types.ts';
+import type {
+  AdmissionContext,
+  AdmissionRequest,
+  AdmissionResponse,
+  KubeObject,
+  NamespacePolicy,
+  VirtualNodeInfo,
+} from '../../../webhooks/types.ts';
 
 export const VN_KEY = LIQO_CONVENTION.labelKey;
 export const VN_VALUE = LIQO_CONVENTION.labelValue;
-export const VN_TOLERATION = { key: LIQO_CONVENTION.taintKey, operator: 'Equal', value: LIQO_CONVENTION.taintValue, effect: LIQO_CONVENTION.taintEffect };
+export const VN_TOLERATION = {
+  key: LIQO_CONVENTION.taintKey,
+  operator: 'Equal',
+  value: LIQO_CONVENTION.taintValue,
+  effect: LIQO_CONVENTION.taintEffect,
+};
 export const NOT_VIRTUAL = { key: VN_KEY, operator: 'NotIn', values: [VN_VALUE] };
 export const VIRTUAL = { key: VN_KEY, operator: 'In', values: [VN_VALUE] };
 
@@ -19,7 +31,10 @@ export interface ContextOptions {
 }
 
 export function context(options: ContextOptions = {}): AdmissionContext {
-  const ctx: AdmissionContext = { defaultPlacement: options.defaultPlacement ?? 'LocalAndRemote', convention: LIQO_CONVENTION };
+  const ctx: AdmissionContext = {
+    defaultPlacement: options.defaultPlacement ?? 'LocalAndRemote',
+    convention: LIQO_CONVENTION,
+  };
   if (options.defaultPrefer) ctx.defaultPrefer = options.defaultPrefer;
   const namespaces = options.namespaces;
   if (namespaces) ctx.namespacePolicy = (ns) => namespaces[ns];
@@ -29,8 +44,17 @@ export function context(options: ContextOptions = {}): AdmissionContext {
 }
 
 const GROUPS: Record<string, string> = {
-  Pod: '', Namespace: '', Service: '', Secret: '', ConfigMap: '',
-  Deployment: 'apps', StatefulSet: 'apps', ReplicaSet: 'apps', DaemonSet: 'apps', Job: 'batch', CronJob: 'batch',
+  Pod: '',
+  Namespace: '',
+  Service: '',
+  Secret: '',
+  ConfigMap: '',
+  Deployment: 'apps',
+  StatefulSet: 'apps',
+  ReplicaSet: 'apps',
+  DaemonSet: 'apps',
+  Job: 'batch',
+  CronJob: 'batch',
 };
 
 export function review(kind: string, object: unknown, extra: Partial<AdmissionRequest> = {}): AdmissionRequest {
@@ -53,7 +77,12 @@ export interface PodOptions {
 export function pod(options: PodOptions = {}): KubeObject {
   const metadata: Record<string, unknown> = { name: 'web-1', namespace: 'shop', ...options.metadata };
   if (options.annotations) metadata.annotations = options.annotations;
-  return { apiVersion: 'v1', kind: 'Pod', metadata, spec: { containers: [{ name: 'app', image: 'nginx' }], ...options.spec } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata,
+    spec: { containers: [{ name: 'app', image: 'nginx' }], ...options.spec },
+  };
 }
 
 /**
@@ -76,7 +105,8 @@ export function frozen<T>(value: T): T {
 /** Applies a response's patch to a copy of the object, validating every operation. */
 export function patched<T>(object: T, response: AdmissionResponse): T {
   if (!response.patch) return structuredClone(object);
-  return jsonpatch.applyPatch(structuredClone(object), response.patch as jsonpatch.Operation[], true, false).newDocument as T;
+  return jsonpatch.applyPatch(structuredClone(object), response.patch as jsonpatch.Operation[], true, false)
+    .newDocument as T;
 }
 
 type Requirement = { key: string; operator: string; values?: string[] };
@@ -85,11 +115,16 @@ type Term = { matchExpressions?: Requirement[]; matchFields?: Requirement[] };
 function requirementMatches(r: Requirement, value: string | undefined): boolean {
   const values = r.values ?? [];
   switch (r.operator) {
-    case 'In': return value !== undefined && values.includes(value);
-    case 'NotIn': return value === undefined || !values.includes(value);
-    case 'Exists': return value !== undefined;
-    case 'DoesNotExist': return value === undefined;
-    default: throw new Error(`operator ${r.operator} not supported by the test evaluator`);
+    case 'In':
+      return value !== undefined && values.includes(value);
+    case 'NotIn':
+      return value === undefined || !values.includes(value);
+    case 'Exists':
+      return value !== undefined;
+    case 'DoesNotExist':
+      return value === undefined;
+    default:
+      throw new Error(`operator ${r.operator} not supported by the test evaluator`);
   }
 }
 
@@ -105,7 +140,10 @@ export function requiredMatches(terms: Term[] | undefined, node: TestNode): bool
     const exprs = t.matchExpressions ?? [];
     const fields = t.matchFields ?? [];
     if (exprs.length === 0 && fields.length === 0) return false;
-    return exprs.every((r) => requirementMatches(r, node.labels[r.key])) && fields.every((r) => requirementMatches(r, r.key === 'metadata.name' ? node.name : undefined));
+    return (
+      exprs.every((r) => requirementMatches(r, node.labels[r.key])) &&
+      fields.every((r) => requirementMatches(r, r.key === 'metadata.name' ? node.name : undefined))
+    );
   });
 }
 

@@ -10,12 +10,19 @@ describe('patch: cloneForWrites', () => {
   const pod = () =>
     frozen({
       metadata: { name: 'p', labels: { app: 'web' }, annotations: { a: '1' } },
-      spec: { containers: [{ name: 'c', env: [{ name: 'X', value: '1' }] }], tolerations: [{ operator: 'Exists' }], affinity: { nodeAffinity: {} } },
+      spec: {
+        containers: [{ name: 'c', env: [{ name: 'X', value: '1' }] }],
+        tolerations: [{ operator: 'Exists' }],
+        affinity: { nodeAffinity: {} },
+      },
     });
 
   it('deep-copies the listed fields, copies the objects on the way, shares everything else', () => {
     const original = pod();
-    const copy = cloneForWrites(original, [['spec', 'affinity'], ['spec', 'tolerations']]);
+    const copy = cloneForWrites(original, [
+      ['spec', 'affinity'],
+      ['spec', 'tolerations'],
+    ]);
     expect(copy).to.deep.equal(original);
     expect(copy).not.to.equal(original);
     expect(copy.spec).not.to.equal(original.spec);
@@ -33,7 +40,11 @@ describe('patch: cloneForWrites', () => {
 
   it('stops where a field is missing or a scalar: the copy of its parent can take a new value', () => {
     const original = frozen({ spec: { nodeName: 'n1' } as Record<string, unknown> });
-    const copy = cloneForWrites(original, [['spec', 'affinity', 'nodeAffinity'], ['spec', 'nodeName', 'deeper'], ['status', 'phase']]);
+    const copy = cloneForWrites(original, [
+      ['spec', 'affinity', 'nodeAffinity'],
+      ['spec', 'nodeName', 'deeper'],
+      ['status', 'phase'],
+    ]);
     expect(copy).to.deep.equal(original);
     copy.spec.affinity = { nodeAffinity: {} };
     expect(original.spec).to.deep.equal({ spec: { nodeName: 'n1' } }.spec);
@@ -71,7 +82,14 @@ describe('patch: cloneForWrites', () => {
 
   it('replaces: copies the objects on the way shallowly, and shares the value at the end', () => {
     const original = pod();
-    const copy = cloneForWrites(original, [], [['spec', 'affinity', 'nodeAffinity', 'required'], ['spec', 'tolerations']]);
+    const copy = cloneForWrites(
+      original,
+      [],
+      [
+        ['spec', 'affinity', 'nodeAffinity', 'required'],
+        ['spec', 'tolerations'],
+      ],
+    );
     expect(copy).to.deep.equal(original);
     expect(copy.spec).not.to.equal(original.spec);
     expect(copy.spec.affinity).not.to.equal(original.spec.affinity);
@@ -81,7 +99,10 @@ describe('patch: cloneForWrites', () => {
     (copy.spec.affinity.nodeAffinity as Record<string, unknown>).required = { terms: [] };
     (copy.spec as Record<string, unknown>).tolerations = [...copy.spec.tolerations, { operator: 'Equal' }];
     expect(original.spec.affinity.nodeAffinity).to.deep.equal({});
-    expect(diff(original, copy).map((op) => `${op.op} ${op.path}`)).to.deep.equal(['add /spec/affinity/nodeAffinity/required', 'add /spec/tolerations/1']);
+    expect(diff(original, copy).map((op) => `${op.op} ${op.path}`)).to.deep.equal([
+      'add /spec/affinity/nodeAffinity/required',
+      'add /spec/tolerations/1',
+    ]);
   });
 
   it('replaces and writes together: a deep copy covers a replaced path below it', () => {
@@ -112,13 +133,23 @@ describe('patch: cloneForWrites', () => {
   it('diffs exactly like a full deep copy when writes stay within the listed paths', () => {
     const keys = ['a', 'b', 'c', '0', '1'];
     const json = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(null, true, 1, 'x', 'y'), tie('object'), tie('array')),
+      value: fc.oneof(
+        { depthSize: 'small', withCrossShrink: true },
+        fc.constantFrom(null, true, 1, 'x', 'y'),
+        tie('object'),
+        tie('array'),
+      ),
       object: fc.dictionary(fc.constantFrom(...keys), tie('value'), { maxKeys: 4 }),
       array: fc.array(tie('value'), { maxLength: 3 }),
     })).object as fc.Arbitrary<Record<string, unknown>>;
     const path = fc.array(fc.constantFrom(...keys), { minLength: 1, maxLength: 4 });
     // A write: at a listed path (or below it), set / delete a key or push onto an array.
-    const write = fc.record({ path: fc.nat(), extra: fc.array(fc.constantFrom(...keys), { maxLength: 2 }), op: fc.constantFrom('set', 'delete', 'push'), value: fc.constantFrom<unknown>('new', 2, { n: 1 }, [1]) });
+    const write = fc.record({
+      path: fc.nat(),
+      extra: fc.array(fc.constantFrom(...keys), { maxLength: 2 }),
+      op: fc.constantFrom('set', 'delete', 'push'),
+      value: fc.constantFrom<unknown>('new', 2, { n: 1 }, [1]),
+    });
 
     const apply = (root: Record<string, unknown>, target: FieldPath, op: string, value: unknown): void => {
       let node: unknown = root;
@@ -138,19 +169,24 @@ describe('patch: cloneForWrites', () => {
     };
 
     fc.assert(
-      fc.property(json, fc.array(path, { minLength: 1, maxLength: 3 }), fc.array(write, { maxLength: 4 }), (object, paths, writes) => {
-        const original = frozen(object);
-        const scoped = cloneForWrites(original, paths);
-        const full = deepClone(original);
-        for (const w of writes) {
-          const target = [...(paths[w.path % paths.length] as string[]), ...w.extra];
-          apply(scoped, target, w.op, w.value);
-          apply(full, target, w.op, w.value);
-        }
-        expect(scoped).to.deep.equal(full);
-        // As JSON: compare() deep-copies values (an array hole becomes null), diff() does not.
-        expect(JSON.stringify(diff(original, scoped))).to.equal(JSON.stringify(jsonpatch.compare(original, full)));
-      }),
+      fc.property(
+        json,
+        fc.array(path, { minLength: 1, maxLength: 3 }),
+        fc.array(write, { maxLength: 4 }),
+        (object, paths, writes) => {
+          const original = frozen(object);
+          const scoped = cloneForWrites(original, paths);
+          const full = deepClone(original);
+          for (const w of writes) {
+            const target = [...(paths[w.path % paths.length] as string[]), ...w.extra];
+            apply(scoped, target, w.op, w.value);
+            apply(full, target, w.op, w.value);
+          }
+          expect(scoped).to.deep.equal(full);
+          // As JSON: compare() deep-copies values (an array hole becomes null), diff() does not.
+          expect(JSON.stringify(diff(original, scoped))).to.equal(JSON.stringify(jsonpatch.compare(original, full)));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -161,7 +197,12 @@ describe('patch: diff', () => {
   // handlers may leave it in objects they build).
   const keys = ['a', 'b', 'x/y', '~', '0', '1'];
   const json = fc.letrec((tie) => ({
-    value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(null, undefined, true, false, 0, 1, '', 'x'), tie('object'), tie('array')),
+    value: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      fc.constantFrom(null, undefined, true, false, 0, 1, '', 'x'),
+      tie('object'),
+      tie('array'),
+    ),
     object: fc.dictionary(fc.constantFrom(...keys), tie('value'), { maxKeys: 4 }),
     array: fc.array(tie('value'), { maxLength: 4 }),
   }));
@@ -177,14 +218,18 @@ describe('patch: diff', () => {
   });
 
   it('and so for a JSON document and an edited copy, which its patch turns it into', () => {
-    const edit = fc.array(fc.record({ path: fc.array(fc.constantFrom(...keys), { minLength: 1, maxLength: 3 }), value: json.value }), { maxLength: 4 });
+    const edit = fc.array(
+      fc.record({ path: fc.array(fc.constantFrom(...keys), { minLength: 1, maxLength: 3 }), value: json.value }),
+      { maxLength: 4 },
+    );
     fc.assert(
       fc.property(json.object, edit, (raw, edits) => {
         // A JSON document (no undefined anywhere), as the API server sends.
         const a = JSON.parse(JSON.stringify(raw)) as Record<string, unknown>;
         const b = deepClone(a);
         // Arrays stay dense: an index past the end appends.
-        const slot = (node: Record<string, unknown>, key: string): string => (Array.isArray(node) ? String(Math.min(Number(key) || 0, node.length)) : key);
+        const slot = (node: Record<string, unknown>, key: string): string =>
+          Array.isArray(node) ? String(Math.min(Number(key) || 0, node.length)) : key;
         for (const { path, value } of edits) {
           let node: Record<string, unknown> = b;
           for (const key of path.slice(0, -1)) {
@@ -200,7 +245,9 @@ describe('patch: diff', () => {
         }
         const patch = diff(a, b);
         expect(JSON.stringify(patch)).to.equal(JSON.stringify(jsonpatch.compare(a, b)));
-        expect(jsonpatch.applyPatch(deepClone(a), jsonpatch.deepClone(patch), false, false).newDocument).to.deep.equal(b);
+        expect(jsonpatch.applyPatch(deepClone(a), jsonpatch.deepClone(patch), false, false).newDocument).to.deep.equal(
+          b,
+        );
       }),
       { numRuns: 1000 },
     );
@@ -210,22 +257,37 @@ describe('patch: diff', () => {
   // it (and through "constructor/prototype"), or mis-apply them. diff() never writes such a path.
   it('turns a document with "__proto__", "constructor" and "prototype" keys into the other, by paths fast-json-patch accepts', () => {
     const hostile = ['__proto__', 'constructor', 'prototype', 'a', '0'];
-    const doc = fc.letrec((tie) => ({
-      value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, fc.constantFrom(null, 1, 'x'), tie('object'), tie('array')),
-      object: fc.dictionary(fc.constantFrom(...hostile), tie('value'), { maxKeys: 4 }),
-      array: fc.array(tie('value'), { maxLength: 3 }),
-    })).object.map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>);
+    const doc = fc
+      .letrec((tie) => ({
+        value: fc.oneof(
+          { depthSize: 'small', withCrossShrink: true },
+          fc.constantFrom(null, 1, 'x'),
+          tie('object'),
+          tie('array'),
+        ),
+        object: fc.dictionary(fc.constantFrom(...hostile), tie('value'), { maxKeys: 4 }),
+        array: fc.array(tie('value'), { maxLength: 3 }),
+      }))
+      .object.map((o) => JSON.parse(JSON.stringify(o)) as Record<string, unknown>);
     const sortedJson = (value: unknown): string => {
       if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
       if (typeof value !== 'object' || value === null) return JSON.stringify(value);
       const record = value as Record<string, unknown>;
-      return `{${Object.keys(record).sort().map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`).join(',')}}`;
+      return `{${Object.keys(record)
+        .sort()
+        .map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`)
+        .join(',')}}`;
     };
     fc.assert(
       fc.property(doc, doc, (a, b) => {
         const patch = diff(a, b) as jsonpatch.Operation[];
         // fast-json-patch's default refuses __proto__ and constructor/prototype paths.
-        const result = jsonpatch.applyPatch(JSON.parse(JSON.stringify(a)), jsonpatch.deepClone(patch), true, false).newDocument;
+        const result = jsonpatch.applyPatch(
+          JSON.parse(JSON.stringify(a)),
+          jsonpatch.deepClone(patch),
+          true,
+          false,
+        ).newDocument;
         expect(sortedJson(result)).to.equal(sortedJson(b));
       }),
       { numRuns: 2000 },
@@ -235,7 +297,9 @@ describe('patch: diff', () => {
   it('writes a change at a "__proto__" key as a replace of the object holding it', () => {
     const a = JSON.parse('{"spec":{"keep":1,"m":{"__proto__":"old","n":1}}}') as object;
     const b = JSON.parse('{"spec":{"keep":1,"m":{"__proto__":"new","n":2}}}') as object;
-    expect(diff(a, b)).to.deep.equal([{ op: 'replace', path: '/spec/m', value: (b as { spec: { m: unknown } }).spec.m }]);
+    expect(diff(a, b)).to.deep.equal([
+      { op: 'replace', path: '/spec/m', value: (b as { spec: { m: unknown } }).spec.m },
+    ]);
     const c = JSON.parse('{"spec":{"keep":1,"m":{"__proto__":"old","n":2}}}') as object;
     expect(diff(a, c)).to.deep.equal([{ op: 'replace', path: '/spec/m/n', value: 2 }]);
   });

@@ -1,14 +1,30 @@
 import { expect } from 'chai';
 import { mutatePod } from '../../../webhooks/pods.ts';
 import type { AdmissionContext, AdmissionResponse, KubeObject } from '../../../webhooks/types.ts';
-import { NOT_VIRTUAL, VIRTUAL, VN_KEY, VN_TOLERATION, VN_VALUE, context, frozen, patched, pod, preferredTerms, requiredTerms, review } from './helpers.ts';
+import {
+  NOT_VIRTUAL,
+  VIRTUAL,
+  VN_KEY,
+  VN_TOLERATION,
+  VN_VALUE,
+  context,
+  frozen,
+  patched,
+  pod,
+  preferredTerms,
+  requiredTerms,
+  review,
+} from './helpers.ts';
 
 const PLACEMENT = 'kube-offload.io/placement';
 const CLUSTERS = 'kube-offload.io/clusters';
 const PREFER = 'kube-offload.io/prefer';
 const EU = { key: 'region', operator: 'In', values: ['eu'] };
 
-function admit(object: KubeObject, ctx: AdmissionContext = context()): { response: AdmissionResponse; result: KubeObject } {
+function admit(
+  object: KubeObject,
+  ctx: AdmissionContext = context(),
+): { response: AdmissionResponse; result: KubeObject } {
   const response = mutatePod(review('Pod', frozen(object)), ctx);
   const result = patched(object, response);
   // Idempotence is checked on every case: the mutated pod admitted again changes nothing.
@@ -28,18 +44,48 @@ describe('pods: placement rules', () => {
     required: unknown;
     preferred?: unknown;
   }> = [
-    { name: 'Remote: toleration, and required "is a virtual node"', annotations: { [PLACEMENT]: 'Remote' }, tolerate: true, required: [{ matchExpressions: [VIRTUAL] }] },
-    { name: 'Remote with clusters: virtual node AND the selector', annotations: { [PLACEMENT]: 'Remote', [CLUSTERS]: 'region=eu' }, tolerate: true, required: [{ matchExpressions: [VIRTUAL, EU] }] },
+    {
+      name: 'Remote: toleration, and required "is a virtual node"',
+      annotations: { [PLACEMENT]: 'Remote' },
+      tolerate: true,
+      required: [{ matchExpressions: [VIRTUAL] }],
+    },
+    {
+      name: 'Remote with clusters: virtual node AND the selector',
+      annotations: { [PLACEMENT]: 'Remote', [CLUSTERS]: 'region=eu' },
+      tolerate: true,
+      required: [{ matchExpressions: [VIRTUAL, EU] }],
+    },
     {
       name: 'LocalAndRemote with clusters: (not virtual) OR (virtual AND selector)',
       annotations: { [PLACEMENT]: 'LocalAndRemote', [CLUSTERS]: 'region=eu' },
       tolerate: true,
       required: [{ matchExpressions: [NOT_VIRTUAL] }, { matchExpressions: [VIRTUAL, EU] }],
     },
-    { name: 'LocalAndRemote without clusters: toleration only', annotations: { [PLACEMENT]: 'LocalAndRemote' }, tolerate: true, required: undefined },
-    { name: 'LocalAndRemote with an empty selector: toleration only', annotations: { [CLUSTERS]: '' }, tolerate: true, required: undefined },
-    { name: 'Local: no toleration, required "not a virtual node"', annotations: { [PLACEMENT]: 'Local' }, tolerate: false, required: [{ matchExpressions: [NOT_VIRTUAL] }] },
-    { name: 'the default placement applies with no annotation', ctx: context({ defaultPlacement: 'Local' }), tolerate: false, required: [{ matchExpressions: [NOT_VIRTUAL] }] },
+    {
+      name: 'LocalAndRemote without clusters: toleration only',
+      annotations: { [PLACEMENT]: 'LocalAndRemote' },
+      tolerate: true,
+      required: undefined,
+    },
+    {
+      name: 'LocalAndRemote with an empty selector: toleration only',
+      annotations: { [CLUSTERS]: '' },
+      tolerate: true,
+      required: undefined,
+    },
+    {
+      name: 'Local: no toleration, required "not a virtual node"',
+      annotations: { [PLACEMENT]: 'Local' },
+      tolerate: false,
+      required: [{ matchExpressions: [NOT_VIRTUAL] }],
+    },
+    {
+      name: 'the default placement applies with no annotation',
+      ctx: context({ defaultPlacement: 'Local' }),
+      tolerate: false,
+      required: [{ matchExpressions: [NOT_VIRTUAL] }],
+    },
     {
       name: 'prefer Local adds a preferred "not virtual" term',
       annotations: { [PREFER]: 'Local' },
@@ -54,7 +100,12 @@ describe('pods: placement rules', () => {
       required: undefined,
       preferred: [{ weight: 100, preference: { matchExpressions: [VIRTUAL] } }],
     },
-    { name: 'prefer Remote with Local adds nothing', annotations: { [PREFER]: 'Remote', [PLACEMENT]: 'Local' }, tolerate: false, required: [{ matchExpressions: [NOT_VIRTUAL] }] },
+    {
+      name: 'prefer Remote with Local adds nothing',
+      annotations: { [PREFER]: 'Remote', [PLACEMENT]: 'Local' },
+      tolerate: false,
+      required: [{ matchExpressions: [NOT_VIRTUAL] }],
+    },
     {
       name: 'namespace policy applies under pod annotations, key by key',
       annotations: { [PLACEMENT]: 'Remote' },
@@ -82,7 +133,9 @@ describe('pods: placement rules', () => {
 
 describe('pods: merging with the user constraints', () => {
   it('ANDs every user term (matchExpressions and matchFields) with every imposed term; keeps nodeSelector and preferred terms', () => {
-    const userPreferred = [{ weight: 5, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } }];
+    const userPreferred = [
+      { weight: 5, preference: { matchExpressions: [{ key: 'disk', operator: 'In', values: ['ssd'] }] } },
+    ];
     const input = pod({
       annotations: { [CLUSTERS]: 'region=eu' },
       spec: {
@@ -115,7 +168,9 @@ describe('pods: merging with the user constraints', () => {
   });
 
   it('does not add a toleration identical to one present', () => {
-    const { response, result } = admit(pod({ annotations: { [PLACEMENT]: 'LocalAndRemote' }, spec: { tolerations: [{ ...VN_TOLERATION }] } }));
+    const { response, result } = admit(
+      pod({ annotations: { [PLACEMENT]: 'LocalAndRemote' }, spec: { tolerations: [{ ...VN_TOLERATION }] } }),
+    );
     expect(response.patch).to.equal(undefined);
     expect(tolerations(result)).to.deep.equal([VN_TOLERATION]);
   });
@@ -145,47 +200,94 @@ describe('pods: merging with the user constraints', () => {
   }
 
   it('a pod that tolerates every taint still gets "not a virtual node" when Local', () => {
-    const { result } = admit(pod({ annotations: { [PLACEMENT]: 'Local' }, spec: { tolerations: [{ operator: 'Exists' }] } }));
+    const { result } = admit(
+      pod({ annotations: { [PLACEMENT]: 'Local' }, spec: { tolerations: [{ operator: 'Exists' }] } }),
+    );
     expect(tolerations(result)).to.deep.equal([{ operator: 'Exists' }]);
     expect(requiredTerms(result)).to.deep.equal([{ matchExpressions: [NOT_VIRTUAL] }]);
   });
 
   it('does not duplicate a preferred term already present', () => {
     const term = { weight: 100, preference: { matchExpressions: [NOT_VIRTUAL] } };
-    const { result } = admit(pod({ annotations: { [PREFER]: 'Local' }, spec: { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [term] } } } }));
+    const { result } = admit(
+      pod({
+        annotations: { [PREFER]: 'Local' },
+        spec: { affinity: { nodeAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [term] } } },
+      }),
+    );
     expect(preferredTerms(result)).to.deep.equal([term]);
   });
 
   it('user affinity that contradicts the placement: constraints kept, pod never schedules, warning', () => {
-    const wantsVirtual = { nodeSelectorTerms: [{ matchExpressions: [{ key: VN_KEY, operator: 'In', values: [VN_VALUE] }] }] };
-    const { response, result } = admit(pod({ annotations: { [PLACEMENT]: 'Local' }, spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: wantsVirtual } } } }));
+    const wantsVirtual = {
+      nodeSelectorTerms: [{ matchExpressions: [{ key: VN_KEY, operator: 'In', values: [VN_VALUE] }] }],
+    };
+    const { response, result } = admit(
+      pod({
+        annotations: { [PLACEMENT]: 'Local' },
+        spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: wantsVirtual } } },
+      }),
+    );
     expect(requiredTerms(result)).to.deep.equal([{ matchExpressions: [VIRTUAL, NOT_VIRTUAL] }]);
-    expect(response.warnings).to.deep.equal(['kube-offload: node affinity contradicts placement Local; the pod can never be scheduled']);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: node affinity contradicts placement Local; the pod can never be scheduled',
+    ]);
   });
 
   it('a nodeSelector that contradicts Remote: kept, warning', () => {
-    const { response, result } = admit(pod({ annotations: { [PLACEMENT]: 'Remote' }, spec: { nodeSelector: { [VN_KEY]: 'physical' } } }));
+    const { response, result } = admit(
+      pod({ annotations: { [PLACEMENT]: 'Remote' }, spec: { nodeSelector: { [VN_KEY]: 'physical' } } }),
+    );
     expect((result.spec as Record<string, unknown>).nodeSelector).to.deep.equal({ [VN_KEY]: 'physical' });
     expect(requiredTerms(result)).to.deep.equal([{ matchExpressions: [VIRTUAL] }]);
-    expect(response.warnings).to.deep.equal(['kube-offload: node affinity contradicts placement Remote; the pod can never be scheduled']);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: node affinity contradicts placement Remote; the pod can never be scheduled',
+    ]);
   });
 
   it('drops only the contradicting branch of a user affinity, with a warning', () => {
-    const terms = [{ matchExpressions: [{ key: VN_KEY, operator: 'In', values: [VN_VALUE] }] }, { matchExpressions: [{ key: 'disk', operator: 'Exists' }] }];
-    const { response, result } = admit(pod({ annotations: { [PLACEMENT]: 'Local' }, spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } } } }));
-    expect(requiredTerms(result)).to.deep.equal([{ matchExpressions: [{ key: 'disk', operator: 'Exists' }, NOT_VIRTUAL] }]);
-    expect(response.warnings).to.deep.equal(['kube-offload: some node affinity terms contradict placement Local and were dropped']);
+    const terms = [
+      { matchExpressions: [{ key: VN_KEY, operator: 'In', values: [VN_VALUE] }] },
+      { matchExpressions: [{ key: 'disk', operator: 'Exists' }] },
+    ];
+    const { response, result } = admit(
+      pod({
+        annotations: { [PLACEMENT]: 'Local' },
+        spec: {
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } },
+        },
+      }),
+    );
+    expect(requiredTerms(result)).to.deep.equal([
+      { matchExpressions: [{ key: 'disk', operator: 'Exists' }, NOT_VIRTUAL] },
+    ]);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: some node affinity terms contradict placement Local and were dropped',
+    ]);
   });
 });
 
 describe('pods: never offloaded', () => {
   const asked = { [PLACEMENT]: 'Remote' };
   const cases: Array<[string, Parameters<typeof pod>[0], string]> = [
-    ['DaemonSet pods', { annotations: asked, metadata: { ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: 'u', controller: true }] } }, 'a DaemonSet pod'],
+    [
+      'DaemonSet pods',
+      {
+        annotations: asked,
+        metadata: {
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'DaemonSet', name: 'agent', uid: 'u', controller: true }],
+        },
+      },
+      'a DaemonSet pod',
+    ],
     ['hostNetwork pods', { annotations: asked, spec: { hostNetwork: true } }, 'a hostNetwork pod'],
     ['hostPID pods', { annotations: asked, spec: { hostPID: true } }, 'a hostPID pod'],
     ['hostIPC pods', { annotations: asked, spec: { hostIPC: true } }, 'a hostIPC pod'],
-    ['hostPath pods', { annotations: asked, spec: { volumes: [{ name: 'logs', hostPath: { path: '/var/log' } }] } }, 'a pod with hostPath volumes'],
+    [
+      'hostPath pods',
+      { annotations: asked, spec: { volumes: [{ name: 'logs', hostPath: { path: '/var/log' } }] } },
+      'a pod with hostPath volumes',
+    ],
   ];
   for (const [name, options, what] of cases) {
     it(`${name} are treated as Local, with a warning when more was asked`, () => {
@@ -197,7 +299,9 @@ describe('pods: never offloaded', () => {
   }
 
   it('warns about an explicit prefer Remote on an exempt pod', () => {
-    const { response } = admit(pod({ annotations: { [PLACEMENT]: 'Local', [PREFER]: 'Remote' }, spec: { hostPID: true } }));
+    const { response } = admit(
+      pod({ annotations: { [PLACEMENT]: 'Local', [PREFER]: 'Remote' }, spec: { hostPID: true } }),
+    );
     expect(response.warnings).to.deep.equal(['kube-offload: a hostPID pod is never offloaded; prefer Remote ignored']);
   });
 
@@ -211,18 +315,28 @@ describe('pods: never offloaded', () => {
     const input = pod({ annotations: asked, spec: { nodeName: 'worker-node-1' } });
     const response = mutatePod(review('Pod', input), context());
     expect(response.patch).to.equal(undefined);
-    expect(response.warnings).to.deep.equal(['kube-offload: pod is bound to node "worker-node-1" by spec.nodeName; placement Remote not applied']);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: pod is bound to node "worker-node-1" by spec.nodeName; placement Remote not applied',
+    ]);
   });
 
   it('a pod bound to a virtual node despite Local gets a warning, no patch', () => {
-    const ctx = context({ defaultPlacement: 'Local', virtualNodes: [{ name: 'vk-remote', labels: { [VN_KEY]: VN_VALUE }, ready: true }] });
+    const ctx = context({
+      defaultPlacement: 'Local',
+      virtualNodes: [{ name: 'vk-remote', labels: { [VN_KEY]: VN_VALUE }, ready: true }],
+    });
     const response = mutatePod(review('Pod', pod({ spec: { nodeName: 'vk-remote' } })), ctx);
     expect(response.patch).to.equal(undefined);
-    expect(response.warnings).to.deep.equal(['kube-offload: pod is bound to virtual node "vk-remote" despite placement Local']);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: pod is bound to virtual node "vk-remote" despite placement Local',
+    ]);
   });
 
   it('mirror pods are left alone silently', () => {
-    const input = pod({ annotations: { ...asked, 'kubernetes.io/config.mirror': 'abc' }, spec: { nodeName: 'worker-node-1' } });
+    const input = pod({
+      annotations: { ...asked, 'kubernetes.io/config.mirror': 'abc' },
+      spec: { nodeName: 'worker-node-1' },
+    });
     expect(mutatePod(review('Pod', input), context())).to.deep.equal({ uid: 'uid-1234', allowed: true });
   });
 });
@@ -232,14 +346,49 @@ describe('pods: warnings', () => {
   const remoteEu = { [PLACEMENT]: 'Remote', [CLUSTERS]: 'region=eu' };
   const cases: Array<[string, Record<string, string>, AdmissionContext, string[] | undefined]> = [
     ['Remote with a matching Ready virtual node: none', remoteEu, context({ virtualNodes: [eu] }), undefined],
-    ['Remote with no matching virtual node', remoteEu, context({ virtualNodes: [{ ...eu, labels: { [VN_KEY]: VN_VALUE, region: 'us' } }] }), ['kube-offload: placement Remote but no virtual node matches clusters "region=eu"; the pod stays Pending']],
-    ['Remote with matching but not Ready nodes', remoteEu, context({ virtualNodes: [{ ...eu, ready: false }] }), ['kube-offload: placement Remote but no Ready virtual node matches clusters "region=eu"']],
-    ['Remote, no virtual node at all', { [PLACEMENT]: 'Remote' }, context({ virtualNodes: [{ name: 'worker', labels: { region: 'eu' }, ready: true }] }), ['kube-offload: placement Remote but no virtual node exists; the pod stays Pending']],
+    [
+      'Remote with no matching virtual node',
+      remoteEu,
+      context({ virtualNodes: [{ ...eu, labels: { [VN_KEY]: VN_VALUE, region: 'us' } }] }),
+      ['kube-offload: placement Remote but no virtual node matches clusters "region=eu"; the pod stays Pending'],
+    ],
+    [
+      'Remote with matching but not Ready nodes',
+      remoteEu,
+      context({ virtualNodes: [{ ...eu, ready: false }] }),
+      ['kube-offload: placement Remote but no Ready virtual node matches clusters "region=eu"'],
+    ],
+    [
+      'Remote, no virtual node at all',
+      { [PLACEMENT]: 'Remote' },
+      context({ virtualNodes: [{ name: 'worker', labels: { region: 'eu' }, ready: true }] }),
+      ['kube-offload: placement Remote but no virtual node exists; the pod stays Pending'],
+    ],
     ['standalone (virtual nodes unknown): no node warning', remoteEu, context(), undefined],
-    ['prefer Remote with placement Local', { [PLACEMENT]: 'Local', [PREFER]: 'Remote' }, context(), ['kube-offload: prefer Remote has no effect with placement Local']],
-    ['prefer Local with placement Remote', { [PLACEMENT]: 'Remote', [PREFER]: 'Local' }, context(), ['kube-offload: prefer Local has no effect with placement Remote']],
-    ['a default preference that does not apply is silent', { [PLACEMENT]: 'Local' }, context({ defaultPrefer: 'Remote' }), undefined],
-    ['an invalid namespace value is reported', {}, context({ namespaces: { shop: { placement: 'Anywhere' } } }), ['kube-offload: ignoring invalid kube-offload.io/placement "Anywhere" on the namespace']],
+    [
+      'prefer Remote with placement Local',
+      { [PLACEMENT]: 'Local', [PREFER]: 'Remote' },
+      context(),
+      ['kube-offload: prefer Remote has no effect with placement Local'],
+    ],
+    [
+      'prefer Local with placement Remote',
+      { [PLACEMENT]: 'Remote', [PREFER]: 'Local' },
+      context(),
+      ['kube-offload: prefer Local has no effect with placement Remote'],
+    ],
+    [
+      'a default preference that does not apply is silent',
+      { [PLACEMENT]: 'Local' },
+      context({ defaultPrefer: 'Remote' }),
+      undefined,
+    ],
+    [
+      'an invalid namespace value is reported',
+      {},
+      context({ namespaces: { shop: { placement: 'Anywhere' } } }),
+      ['kube-offload: ignoring invalid kube-offload.io/placement "Anywhere" on the namespace'],
+    ],
   ];
   for (const [name, annotations, ctx, expected] of cases) {
     it(name, () => expect(mutatePod(review('Pod', pod({ annotations })), ctx).warnings).to.deep.equal(expected));
@@ -247,7 +396,10 @@ describe('pods: warnings', () => {
 
   it('warnings stay on one line, prefixed, at most 120 characters', () => {
     const long = `region in (${Array.from({ length: 12 }, (_, i) => `zone-${i}\n`).join(',')})`.replace(/\n/g, '');
-    const response = mutatePod(review('Pod', pod({ annotations: { [PLACEMENT]: 'Remote', [CLUSTERS]: long } })), context({ virtualNodes: [] }));
+    const response = mutatePod(
+      review('Pod', pod({ annotations: { [PLACEMENT]: 'Remote', [CLUSTERS]: long } })),
+      context({ virtualNodes: [] }),
+    );
     expect(response.warnings).to.have.length(1);
     for (const w of response.warnings ?? []) {
       expect(w.startsWith('kube-offload: ')).to.equal(true);
@@ -262,7 +414,9 @@ describe('pods: cluster selectors over the limits', () => {
     const selector = Array.from({ length: 65 }, (_, i) => `zone-${i}`).join(',');
     const { response, result } = admit(pod({ annotations: { [PLACEMENT]: 'Remote', [CLUSTERS]: selector } }));
     expect(requiredTerms(result)).to.deep.equal([{ matchExpressions: [VIRTUAL] }]);
-    expect(response.warnings).to.deep.equal(['kube-offload: ignoring kube-offload.io/clusters on the pod: 65 requirements, more than the limit of 64']);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: ignoring kube-offload.io/clusters on the pod: 65 requirements, more than the limit of 64',
+    ]);
   });
 });
 
@@ -284,9 +438,15 @@ describe('pods: keys named like Object.prototype members', () => {
 describe('pods: what is not for this handler', () => {
   it('echoes the uid and does nothing on UPDATE, other kinds, subresources', () => {
     const input = pod({ annotations: { [PLACEMENT]: 'Remote' } });
-    expect(mutatePod(review('Pod', input, { operation: 'UPDATE' }), context())).to.deep.equal({ uid: 'uid-1234', allowed: true });
+    expect(mutatePod(review('Pod', input, { operation: 'UPDATE' }), context())).to.deep.equal({
+      uid: 'uid-1234',
+      allowed: true,
+    });
     expect(mutatePod(review('Deployment', input), context())).to.deep.equal({ uid: 'uid-1234', allowed: true });
-    expect(mutatePod(review('Pod', input, { subResource: 'ephemeralcontainers' }), context())).to.deep.equal({ uid: 'uid-1234', allowed: true });
+    expect(mutatePod(review('Pod', input, { subResource: 'ephemeralcontainers' }), context())).to.deep.equal({
+      uid: 'uid-1234',
+      allowed: true,
+    });
   });
 
   it('ignores a kind named Pod in a group other than the core one', () => {
@@ -310,8 +470,28 @@ describe('pods: what is not for this handler', () => {
     ['no spec', { metadata: { name: 'x' } }],
     ['spec is a string', { spec: 'x' }],
     ['tolerations not a list', { spec: { tolerations: 'all' } }],
-    ['affinity terms not a list', { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: {} } } } } }],
-    ['a requirement without operator', { spec: { affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'a' }] }] } } } } }],
+    [
+      'affinity terms not a list',
+      {
+        spec: {
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: {} } } },
+        },
+      },
+    ],
+    [
+      'a requirement without operator',
+      {
+        spec: {
+          affinity: {
+            nodeAffinity: {
+              requiredDuringSchedulingIgnoredDuringExecution: {
+                nodeSelectorTerms: [{ matchExpressions: [{ key: 'a' }] }],
+              },
+            },
+          },
+        },
+      },
+    ],
     ['annotations not strings', { metadata: { annotations: { [PLACEMENT]: 5 } }, spec: {} }],
     ['annotations not a map', { metadata: { annotations: 'Remote' }, spec: {} }],
     ['nodeSelector with a number', { spec: { nodeSelector: { a: 1 } } }],
@@ -328,6 +508,8 @@ describe('pods: what is not for this handler', () => {
   it('malformed scheduling fields: no patch, a warning saying why', () => {
     const response = mutatePod(review('Pod', { spec: { tolerations: 'all' } }), context());
     expect(response.patch).to.equal(undefined);
-    expect(response.warnings).to.deep.equal(['kube-offload: placement not applied: spec.tolerations is not a list of objects']);
+    expect(response.warnings).to.deep.equal([
+      'kube-offload: placement not applied: spec.tolerations is not a list of objects',
+    ]);
   });
 });

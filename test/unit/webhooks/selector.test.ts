@@ -1,6 +1,12 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { SelectorParseError, compileSelector, matchesSelector, parseSelector, tryParseSelector } from '../../../webhooks/selector.ts';
+import {
+  SelectorParseError,
+  compileSelector,
+  matchesSelector,
+  parseSelector,
+  tryParseSelector,
+} from '../../../webhooks/selector.ts';
 import type { NodeSelectorRequirement } from '../../../webhooks/k8s.ts';
 
 describe('selector: parsing into node selector requirements', () => {
@@ -20,14 +26,20 @@ describe('selector: parsing into node selector requirements', () => {
     ['region in ()', [{ key: 'region', operator: 'In', values: [''] }]],
     ['region in (eu,)', [{ key: 'region', operator: 'In', values: ['', 'eu'] }]],
     ['in=notin', [{ key: 'in', operator: 'In', values: ['notin'] }]],
-    ['topology.kubernetes.io/region = eu-west-1 , !spot', [
-      { key: 'topology.kubernetes.io/region', operator: 'In', values: ['eu-west-1'] },
-      { key: 'spot', operator: 'DoesNotExist' },
-    ]],
-    ['region=eu,tier in (gold,silver)', [
-      { key: 'region', operator: 'In', values: ['eu'] },
-      { key: 'tier', operator: 'In', values: ['gold', 'silver'] },
-    ]],
+    [
+      'topology.kubernetes.io/region = eu-west-1 , !spot',
+      [
+        { key: 'topology.kubernetes.io/region', operator: 'In', values: ['eu-west-1'] },
+        { key: 'spot', operator: 'DoesNotExist' },
+      ],
+    ],
+    [
+      'region=eu,tier in (gold,silver)',
+      [
+        { key: 'region', operator: 'In', values: ['eu'] },
+        { key: 'tier', operator: 'In', values: ['gold', 'silver'] },
+      ],
+    ],
   ];
   for (const [input, expected] of cases) {
     it(`parses ${JSON.stringify(input)}`, () => expect(parseSelector(input)).to.deep.equal(expected));
@@ -120,31 +132,44 @@ describe('selector: properties', () => {
 
   it('parses every rendered selector into one requirement per clause, matching like a label selector', () => {
     fc.assert(
-      fc.property(fc.array(requirement, { maxLength: 4 }), fc.constantFrom('', ' ', '  '), fc.dictionary(key, value), (reqs, spaces, labels) => {
-        const parsed = parseSelector(reqs.map((r) => render(r, spaces)).join(`,${spaces}`));
-        expect(parsed).to.have.length(reqs.length);
-        reqs.forEach((r, i) => {
-          const p = parsed[i] as NodeSelectorRequirement;
-          expect(p.key).to.equal(r.key);
-          const has = Object.hasOwn(labels, r.key);
-          const expected =
-            r.op === '' ? has
-            : r.op === '!' ? !has
-            : r.op === '!=' || r.op === 'notin' ? !has || !r.values.includes(labels[r.key] as string)
-            : has && r.values.includes(labels[r.key] as string);
-          expect(matchesSelector(labels, [p])).to.equal(expected);
-        });
-      }),
+      fc.property(
+        fc.array(requirement, { maxLength: 4 }),
+        fc.constantFrom('', ' ', '  '),
+        fc.dictionary(key, value),
+        (reqs, spaces, labels) => {
+          const parsed = parseSelector(reqs.map((r) => render(r, spaces)).join(`,${spaces}`));
+          expect(parsed).to.have.length(reqs.length);
+          reqs.forEach((r, i) => {
+            const p = parsed[i] as NodeSelectorRequirement;
+            expect(p.key).to.equal(r.key);
+            const has = Object.hasOwn(labels, r.key);
+            const expected =
+              r.op === ''
+                ? has
+                : r.op === '!'
+                  ? !has
+                  : r.op === '!=' || r.op === 'notin'
+                    ? !has || !r.values.includes(labels[r.key] as string)
+                    : has && r.values.includes(labels[r.key] as string);
+            expect(matchesSelector(labels, [p])).to.equal(expected);
+          });
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('never throws anything but SelectorParseError on arbitrary input', () => {
     fc.assert(
-      fc.property(fc.string({ unit: fc.constantFrom('a', 'b', '=', '!', '(', ')', ',', ' ', 'in', 'notin', '/', '.', '-', '<', '>', '1') }), (input) => {
-        const result = tryParseSelector(input);
-        if (!result.ok) expect(result.error.position).to.be.within(0, input.length);
-      }),
+      fc.property(
+        fc.string({
+          unit: fc.constantFrom('a', 'b', '=', '!', '(', ')', ',', ' ', 'in', 'notin', '/', '.', '-', '<', '>', '1'),
+        }),
+        (input) => {
+          const result = tryParseSelector(input);
+          if (!result.ok) expect(result.error.position).to.be.within(0, input.length);
+        },
+      ),
       { numRuns: 500 },
     );
   });
