@@ -37,7 +37,9 @@ export async function main(argv: string[]): Promise<number> {
   const extension = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
   const module = await loadCommand(command, extension);
   if (!module) {
-    process.stderr.write(`kube-offload: "${command}" is a development command, not part of this build; run it from a checkout (npx kube-offload ${command})\n`);
+    process.stderr.write(
+      `kube-offload: "${command}" is a development command, not part of this build; run it from a checkout (npx kube-offload ${command})\n`,
+    );
     return 2;
   }
   return module.run(rest);
@@ -49,7 +51,8 @@ async function loadCommand(command: string, extension: string): Promise<Command 
   try {
     return (await import(`./commands/${command}.${extension}`)) as Command;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && DEVELOPMENT_COMMANDS.has(command)) return undefined;
+    if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND' && DEVELOPMENT_COMMANDS.has(command))
+      return undefined;
     throw error;
   }
 }
