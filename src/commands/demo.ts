@@ -17,7 +17,6 @@
 //      `kubectl logs` and `kubectl exec` on that pod;
 //   5. deletes the payment pod and shows its replacement Running;
 //   6. leaves the sandbox up and prints how to use it and how to tear it down.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -30,6 +29,7 @@ import { twinNamespaceName } from '../shared/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../dev/virtual-node.ts';
 import { hasRealNodes, runShopDemo } from '../dev/shop-demo.ts';
+import { startKubectlPortForward } from '../dev/port-forward.ts';
 
 const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR] [--kwok]
 
@@ -277,20 +277,11 @@ const FORWARD_PORT = 8080;
 
 /** `kubectl port-forward`, started; resolves with the local port once kubectl listens. */
 function startPortForward(demo: OffloadedPodDemo, target: string, ports: string) {
-  const argv = [`--kubeconfig=${demo.kubeconfig}`, '-n', demo.namespace, 'port-forward', target, ports];
-  const child = spawn(path.join(demo.binDir, 'kubectl'), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const listening = new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const port = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(output)?.[1];
-      if (port) resolve(Number(port));
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', () => reject(new Error(`kubectl port-forward ${target} ${ports}: ${output.trim()}`)));
-  });
-  return { child, listening };
+  return startKubectlPortForward(
+    { binDir: demo.binDir, kubeconfig: demo.kubeconfig, namespace: demo.namespace },
+    target,
+    ports,
+  );
 }
 
 /** Forwards FORWARD_PORT (or, when taken, any port) to the Service; returns the command and the port. */

@@ -3,12 +3,12 @@
 // virtual node, whose pods run on the remote cluster's real node), then a request to the
 // frontend whose trace shows hops served in both clusters; the payment pod is deleted, and the
 // request succeeds again through its replacement.
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from '../sandbox/binaries.ts';
 import { runKubectl, type KubectlResult } from '../sandbox/cluster.ts';
 import { twinNamespaceName } from '../shared/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
+import { startKubectlPortForward } from './port-forward.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from './virtual-node.ts';
 
 /** The real node of the local cluster (src/sandbox/realnode/plan.ts). */
@@ -126,20 +126,7 @@ async function waitShopReady(demo: ShopDemo, apps: number): Promise<Pod[]> {
 /** `kubectl port-forward`, started; resolves with the local port once kubectl listens. */
 function portForward(demo: ShopDemo, target: string, ports: string) {
   const { binDir, localKubeconfig, namespace } = demo.opts;
-  const argv = [`--kubeconfig=${localKubeconfig}`, '-n', namespace, 'port-forward', target, ports];
-  const child = spawn(path.join(binDir, 'kubectl'), argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const listening = new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-      const port = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(output)?.[1];
-      if (port) resolve(Number(port));
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', () => reject(new Error(`kubectl port-forward ${target} ${ports}: ${output.trim()}`)));
-  });
-  return { child, listening, ports };
+  return { ...startKubectlPortForward({ binDir, kubeconfig: localKubeconfig, namespace }, target, ports), ports };
 }
 
 async function forwardFrontend(demo: ShopDemo) {

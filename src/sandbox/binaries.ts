@@ -58,15 +58,8 @@ export interface EnsureOptions {
  * Returns a bin dir holding every binary, building them with controlplane/build.sh when
  * needed (the first cold build takes a long while; a cached one returns at once).
  */
-export async function ensureBinaries(opts: EnsureOptions = {}): Promise<string> {
-  const override = process.env.KUBE_OFFLOAD_BIN_DIR;
-  if (override) {
-    const missing = missingBinaries(override);
-    if (missing.length) throw new Error(`KUBE_OFFLOAD_BIN_DIR=${override} lacks ${missing.join(', ')}`);
-    return path.resolve(override);
-  }
-  const expected = expectedBinDir();
-  if (missingBinaries(expected).length === 0) return expected;
+/** Runs controlplane/build.sh (progress on stderr unless silenced); resolves with the bin dir it prints. */
+async function runBuildScript(opts: EnsureOptions): Promise<string> {
   const progress = opts.progress === undefined ? process.stderr : opts.progress;
   const child = spawn('bash', [path.join(repoRoot(), 'controlplane', 'build.sh')], {
     stdio: ['ignore', 'pipe', progress ? 'pipe' : 'ignore'],
@@ -79,7 +72,19 @@ export async function ensureBinaries(opts: EnsureOptions = {}): Promise<string> 
     child.on('close', resolve);
   });
   if (code !== 0) throw new Error(`controlplane/build.sh failed with exit code ${code}`);
-  const dir = stdout.trim().split('\n').pop() ?? '';
+  return stdout.trim().split('\n').pop() ?? '';
+}
+
+export async function ensureBinaries(opts: EnsureOptions = {}): Promise<string> {
+  const override = process.env.KUBE_OFFLOAD_BIN_DIR;
+  if (override) {
+    const missing = missingBinaries(override);
+    if (missing.length) throw new Error(`KUBE_OFFLOAD_BIN_DIR=${override} lacks ${missing.join(', ')}`);
+    return path.resolve(override);
+  }
+  const expected = expectedBinDir();
+  if (missingBinaries(expected).length === 0) return expected;
+  const dir = await runBuildScript(opts);
   const missing = missingBinaries(dir);
   if (!dir || missing.length)
     throw new Error(`controlplane/build.sh finished but ${dir || '(no dir)'} lacks ${missing.join(', ')}`);
@@ -112,17 +117,5 @@ export async function ensureAgnhostWebhook(opts: EnsureOptions = {}): Promise<st
     return file;
   };
   if (override) return check(override);
-  const progress = opts.progress === undefined ? process.stderr : opts.progress;
-  const child = spawn('bash', [path.join(repoRoot(), 'controlplane', 'build.sh')], {
-    stdio: ['ignore', 'pipe', progress ? 'pipe' : 'ignore'],
-  });
-  let stdout = '';
-  child.stdout?.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-  if (progress) child.stderr?.on('data', (c: Buffer) => progress.write(c));
-  const code = await new Promise<number | null>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', resolve);
-  });
-  if (code !== 0) throw new Error(`controlplane/build.sh failed with exit code ${code}`);
-  return check(stdout.trim().split('\n').pop() ?? '');
+  return check(await runBuildScript(opts));
 }
