@@ -10,6 +10,7 @@
 // sends bookmarks only about once a minute, so that watch would churn every 30 s. Here the
 // server ends each watch after `timeoutSeconds` (5–10 min, randomised so informers don't
 // reconnect in lockstep) and our stall detector only fires after that plus a grace period.
+import { sleep } from '../shared/async.ts';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { KubeApiError, KubeClient, objectKey } from './client.ts';
@@ -297,15 +298,11 @@ class InformerImpl<T extends KubernetesObject> implements Informer<T> {
     this.#log?.debug({ informer: this.#o.name, reason, rv: this.#rv }, 'watch restart');
   }
 
+  /** A sleep that #sleepCancel() cuts short. */
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.#sleepCancel = done;
-    });
+    const controller = new AbortController();
+    this.#sleepCancel = () => controller.abort();
+    return sleep(ms, controller.signal);
   }
 
   #success(): void {

@@ -9,6 +9,7 @@
 // - the leader renews every retryPeriod; if it cannot renew for renewDeadline it stops leading
 //   (signal aborted, onStoppedLeading) *before* leaseDuration runs out for the others;
 // - stop() releases the Lease (empty holder) so a successor need not wait for expiry.
+import { sleep } from '../shared/async.ts';
 import { KubeClient, isAlreadyExists, isConflict, isNotFound, resourcePath } from './client.ts';
 import type { Logger } from './informer.ts';
 
@@ -145,15 +146,11 @@ export class LeaderElector {
     }
   }
 
+  /** A sleep that #wake() cuts short. */
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        resolve();
-      }
-      this.#wake = done;
-    });
+    const controller = new AbortController();
+    this.#wake = () => controller.abort();
+    return sleep(ms, controller.signal);
   }
 
   #observe(lease: Lease): void {
