@@ -12,14 +12,13 @@
 // agnhost prints no "listening" line, so readiness is found differently: with port 0 (the
 // default) the port is read from the kernel's table of the process's listening sockets, then
 // GET /readyz is polled over TLS until it answers 200, within a deadline.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { AGNHOST_WEBHOOK_BINARY, ensureAgnhostWebhook, repoRoot } from '../../src/sandbox/binaries.ts';
 import type { ServerProcess } from './process.ts';
-import { cpuSeconds, processPeakRssMiB, processRssMiB } from './process.ts';
+import { cpuSeconds, processPeakRssMiB, processRssMiB, spawnLogged } from './process.ts';
 import { sleep } from './stats.ts';
 
 /** The handler the peer rows use: decodes the Pod, answers allowed + a JSONPatch (one op). */
@@ -150,36 +149,9 @@ export async function startAgnhost(options: AgnhostOptions = {}): Promise<Agnhos
   // taskset execs the binary: the pid is agnhost's, and every thread it starts has the mask.
   const argv = options.cpu === undefined ? [binary, ...args] : ['taskset', '-c', String(options.cpu), binary, ...args];
 
-  const out = fs.openSync(logFile, 'w');
   const started = performance.now();
-  const child = spawn(argv[0] as string, argv.slice(1), {
-    stdio: ['ignore', out, out],
-    env: { ...process.env, GOMAXPROCS: String(gomaxprocs) },
-  });
-  fs.closeSync(out);
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  let spawnError: Error | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    });
-    child.once('error', (error) => {
-      spawnError = error;
-      exited ??= { code: null, signal: null };
-      resolve();
-    });
-  });
-  const pid = child.pid;
-  const stop = async (): Promise<void> => {
-    if (exited || pid === undefined) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (!exited) child.kill('SIGKILL');
-    }, 5000);
-    await exit;
-    clearTimeout(timer);
-  };
+  const spawned = spawnLogged(argv, logFile, { env: { GOMAXPROCS: String(gomaxprocs) } });
+  const { pid, stop } = spawned;
 
   const timeoutMs = options.timeoutMs ?? 15_000;
   const deadline = Date.now() + timeoutMs;
@@ -193,8 +165,9 @@ export async function startAgnhost(options: AgnhostOptions = {}): Promise<Agnhos
   };
   let port: number | undefined;
   while ((port = await ready()) === undefined) {
+    const exited = spawned.exited();
     if (exited || pid === undefined) {
-      const why = spawnError ? spawnError.message : `code ${exited?.code}, signal ${exited?.signal}`;
+      const why = exited?.error ? exited.error.message : `code ${exited?.code}, signal ${exited?.signal}`;
       throw new Error(`agnhost-webhook exited before answering /readyz (${why}); ${logFile}:\n${tail(logFile)}`);
     }
     if (Date.now() > deadline) {

@@ -55,6 +55,53 @@ function tail(file: string, lines = 20): string {
   }
 }
 
+export type ExitStatus = { code: number | null; signal: NodeJS.Signals | null; error?: Error };
+
+/** A process whose stdout and stderr go to logFile, with its exit status and a stop(). */
+export interface LoggedProcess {
+  child: ChildProcess;
+  pid: number | undefined;
+  exited(): ExitStatus | undefined;
+  /** SIGTERM, then SIGKILL after 5 s; resolves once it has exited. */
+  stop(): Promise<void>;
+}
+
+export function spawnLogged(
+  argv: string[],
+  logFile: string,
+  options: { cwd?: string; env: Record<string, string> },
+): LoggedProcess {
+  const out = fs.openSync(logFile, 'w');
+  const [command, ...args] = argv as [string, ...string[]];
+  const child: ChildProcess = spawn(command, args, {
+    ...(options.cwd ? { cwd: options.cwd } : {}),
+    stdio: ['ignore', out, out],
+    env: { ...process.env, ...options.env },
+  });
+  fs.closeSync(out);
+  let status: ExitStatus | undefined;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      status = { code, signal };
+      resolve();
+    });
+    child.once('error', (error) => {
+      status ??= { code: null, signal: null, error };
+      resolve();
+    });
+  });
+  const stop = async (): Promise<void> => {
+    if (status || child.pid === undefined) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (!status) child.kill('SIGKILL');
+    }, 5000);
+    await exit;
+    clearTimeout(timer);
+  };
+  return { child, pid: child.pid, exited: () => status, stop };
+}
+
 /**
  * Spawns argv, waits until its log holds a JSON line with event "listening" and a port.
  * Fails with the log tail if the process exits or the deadline passes.
@@ -65,37 +112,14 @@ export async function startServer(
   logFile: string,
   options: { cwd: string; timeoutMs?: number; env?: Record<string, string> },
 ): Promise<ServerProcess> {
-  const out = fs.openSync(logFile, 'w');
-  const [command, ...args] = argv as [string, ...string[]];
-  const child: ChildProcess = spawn(command, args, {
-    cwd: options.cwd,
-    stdio: ['ignore', out, out],
-    env: { ...process.env, ...options.env },
-  });
-  fs.closeSync(out);
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exit = new Promise<void>((resolve) =>
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    }),
-  );
-  child.once('error', () => undefined);
-  const pid = child.pid;
-  const stop = async (): Promise<void> => {
-    if (exited || pid === undefined) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => {
-      if (!exited) child.kill('SIGKILL');
-    }, 5000);
-    await exit;
-    clearTimeout(timer);
-  };
+  const spawned = spawnLogged(argv, logFile, { cwd: options.cwd, env: options.env ?? {} });
+  const { pid, stop } = spawned;
+  const exited = (): ExitStatus | undefined => spawned.exited();
   const deadline = Date.now() + (options.timeoutMs ?? 60_000);
   for (;;) {
-    if (exited || pid === undefined) {
+    if (exited() || pid === undefined) {
       throw new Error(
-        `${name} exited before listening (code ${exited?.code}, signal ${exited?.signal}); ` +
+        `${name} exited before listening (code ${exited()?.code}, signal ${exited()?.signal}); ` +
           `${logFile}:\n${tail(logFile)}`,
       );
     }
