@@ -23,7 +23,7 @@ const layers = [
   },
   // The shared layer sits below the API client layer and every component.
   {
-    target: './src/shared',
+    target: './src/common',
     from: ['./src/kube', './src/kubelet', peering, ...components, ...harness, './src/commands'],
   },
   // The API client layer knows no component and no admission logic.
@@ -32,7 +32,7 @@ const layers = [
   { target: './src/kubelet', from: ['./webhooks', peering, ...components, ...harness, './src/commands'] },
   // Components never import each other, peering, the commands or the harness.
   ...components.map((self) => ({ target: self, from: [...others(self), peering, ...harness, './src/commands'] })),
-  // Peering imports src/kube, src/shared and webhooks/ only; the commands import it.
+  // Peering imports src/kube, src/common and webhooks/ only; the commands import it.
   { target: peering, from: ['./src/kubelet', ...components, ...harness, './src/commands'] },
   // The harness hosts components it does not know (src/dev assembles them).
   { target: './src/sandbox', from: [...components, './src/dev', './src/commands'] },

@@ -13,7 +13,7 @@ import http from 'node:http';
 import { SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../../src/dev/virtual-node.ts';
 import { appendContainerLog, type Cluster } from '../../src/sandbox/cluster.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
-import { poll } from '../../src/shared/async.ts';
+import { poll } from '../../src/common/async.ts';
 import { openPodStreams } from '../../test/e2e/helpers/apiserver-streams.ts';
 import { kubeletEndpoint } from '../../test/e2e/helpers/kubelet-endpoint.ts';
 import { runKubectlBuffered, spawnKubectl, type KubectlProcess } from '../../test/e2e/helpers/kubectl-process.ts';

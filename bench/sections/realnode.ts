@@ -16,7 +16,7 @@ import path from 'node:path';
 import { kubeOffloadComponents } from '../../src/dev/components.ts';
 import { startSandbox, type Sandbox } from '../../src/sandbox/sandbox.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
-import { poll } from '../../src/shared/async.ts';
+import { poll } from '../../src/common/async.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { measuredRow, median, unmeasuredRow } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section } from '../lib/types.ts';

@@ -30,8 +30,8 @@
 // Helpers live in ./syncer/: the objects and namespaces, the arrival watches, the syncer process.
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
 import { SANDBOX_CLUSTER_NAME } from '../../src/dev/virtual-node.ts';
-import { sleep } from '../../src/shared/async.ts';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { sleep } from '../../src/common/async.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { buildDist } from '../lib/build.ts';
 import { cpuSeconds } from '../lib/process.ts';

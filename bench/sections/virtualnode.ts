@@ -13,10 +13,10 @@
 //               Running locally. Floor: the same pods in a namespace that has not opted in, run
 //               by the local cluster's own (kwok) workers. Rounds alternate the two.
 import { virtualNodeComponent, SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../../src/dev/virtual-node.ts';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 import { ENABLED_LABEL, PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
-import { poll, sleep } from '../../src/shared/async.ts';
+import { poll, sleep } from '../../src/common/async.ts';
 import type { AdminClient, BenchWatch } from '../lib/sandbox.ts';
 import { adminClient, deleteAllPods, ensureNamespace, watchPods } from '../lib/sandbox.ts';
 import { processRssMiB } from '../lib/process.ts';

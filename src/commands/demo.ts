@@ -25,7 +25,7 @@ import { runKubectl } from '../sandbox/cluster.ts';
 import type { KubectlResult } from '../sandbox/cluster.ts';
 import { kubeOffloadComponents } from '../dev/components.ts';
 import { readState, sandboxStatus, startSandbox } from '../sandbox/sandbox.ts';
-import { twinNamespaceName } from '../shared/twin.ts';
+import { twinNamespaceName } from '../common/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../dev/virtual-node.ts';
 import { hasRealNodes, runShopDemo } from '../dev/shop-demo.ts';

@@ -1,7 +1,7 @@
 // `kube-offload peer`: connects a remote cluster to this one (src/peering/peer.ts does the work).
 // Exit 2 on bad flags, 1 when a cluster cannot be read or written.
-import { parseCommandFlags } from '../shared/flags.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { parseCommandFlags } from '../common/flags.ts';
+import { errorMessage } from '../common/errors.ts';
 import { PEER_USAGE, parsePeerArgs } from '../peering/config.ts';
 import type { PeerConfig } from '../peering/config.ts';
 import { clientFor, endpointOf, loadCluster } from '../peering/clusters.ts';

@@ -4,13 +4,13 @@
 // clusters with the syncer's own comparison (src/syncer/status.ts). The last replication error
 // comes from the syncer's ReplicationFailed / ReplicationConflict Events in the local namespace.
 import { stringify } from 'yaml';
-import { parseCommandFlags } from '../shared/flags.ts';
+import { parseCommandFlags } from '../common/flags.ts';
 import { KubeClient, resourcePath } from '../kube/client.ts';
 import { liteFromText, loadKubeClientConfig } from '../kube/kubeconfig.ts';
-import { errorMessage } from '../shared/errors.ts';
-import { PEER_ANNOTATIONS } from '../shared/peer-secret.ts';
-import type { PeerEntry } from '../shared/peer-secret.ts';
-import { twinNamespaceName } from '../shared/twin.ts';
+import { errorMessage } from '../common/errors.ts';
+import { PEER_ANNOTATIONS } from '../common/peer-secret.ts';
+import type { PeerEntry } from '../common/peer-secret.ts';
+import { twinNamespaceName } from '../common/twin.ts';
 import type { PeeringClient } from '../peering/api.ts';
 import { clientFor, loadCluster } from '../peering/clusters.ts';
 import { listPeerSecrets, resolveLocalCluster } from '../peering/local.ts';

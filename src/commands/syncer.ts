@@ -4,8 +4,8 @@
 // restarts it as a standby).
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { parseCommandFlags } from '../shared/flags.ts';
-import { createLogger, flushLogger } from '../shared/log.ts';
+import { parseCommandFlags } from '../common/flags.ts';
+import { createLogger, flushLogger } from '../common/log.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient, loadKubeConfig } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
@@ -20,7 +20,7 @@ import { createMetrics } from '../syncer/metrics.ts';
 import type { SyncerMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
 import type { HealthServer } from '../syncer/server.ts';
-import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
+import { listenForShutdown, logUnhandledRejections } from '../common/process-events.ts';
 
 /** The small loader when it can (memory), client-node's KubeConfig otherwise (exec plugins...). */
 function kubeConfigFor(file?: string): KubeConfig {

@@ -2,10 +2,10 @@
 // Exit 2 on bad flags, 1 when it cannot start or something could not be removed in time.
 import { KubeClient } from '../kube/client.ts';
 import { liteFromText } from '../kube/kubeconfig.ts';
-import { errorMessage } from '../shared/errors.ts';
-import { parseCommandFlags } from '../shared/flags.ts';
-import { PEER_NAMESPACE } from '../shared/peer-secret.ts';
-import type { PeerComponent } from '../shared/peer-secret.ts';
+import { errorMessage } from '../common/errors.ts';
+import { parseCommandFlags } from '../common/flags.ts';
+import { PEER_NAMESPACE } from '../common/peer-secret.ts';
+import type { PeerComponent } from '../common/peer-secret.ts';
 import { collectionOf } from '../peering/api.ts';
 import { clientFor, loadCluster } from '../peering/clusters.ts';
 import { UNPEER_USAGE, parseUnpeerArgs } from '../peering/config.ts';

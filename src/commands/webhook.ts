@@ -1,15 +1,15 @@
 // `kube-offload webhook`: parse flags, start the admission server, run until SIGTERM/SIGINT,
 // then drain and exit 0. Exit 2 on bad flags, 1 when the server cannot start.
 import { parseWebhookArgs, WEBHOOK_USAGE } from '../webhook/config.ts';
-import { parseCommandFlags } from '../shared/flags.ts';
-import { listenForShutdown, logUnhandledRejections } from '../shared/process-events.ts';
+import { parseCommandFlags } from '../common/flags.ts';
+import { listenForShutdown, logUnhandledRejections } from '../common/process-events.ts';
 
 export async function run(argv: string[]): Promise<number> {
   const config = parseCommandFlags('webhook', argv, parseWebhookArgs, WEBHOOK_USAGE);
   if (typeof config === 'number') return config;
 
   // Loaded after the flags are checked, so a typo is reported without loading the server.
-  const { createLogger, flushLogger } = await import('../shared/log.ts');
+  const { createLogger, flushLogger } = await import('../common/log.ts');
   const { startWebhook } = await import('../webhook/server/webhook.ts');
   const logger = createLogger(config.logLevel);
   logUnhandledRejections(logger);

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { repoRoot } from '../sandbox/binaries.ts';
 import { runKubectl, type KubectlResult } from '../sandbox/cluster.ts';
-import { twinNamespaceName } from '../shared/twin.ts';
+import { twinNamespaceName } from '../common/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { startKubectlPortForward } from './port-forward.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from './virtual-node.ts';

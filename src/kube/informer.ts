@@ -10,7 +10,7 @@
 // sends bookmarks only about once a minute, so that watch would churn every 30 s. Here the
 // server ends each watch after `timeoutSeconds` (5–10 min, randomised so informers don't
 // reconnect in lockstep) and our stall detector only fires after that plus a grace period.
-import { sleep } from '../shared/async.ts';
+import { sleep } from '../common/async.ts';
 import { Counter } from 'prom-client';
 import type { Registry } from 'prom-client';
 import { KubeApiError, KubeClient, objectKey } from './client.ts';

@@ -9,7 +9,7 @@
 // - the leader renews every retryPeriod; if it cannot renew for renewDeadline it stops leading
 //   (signal aborted, onStoppedLeading) *before* leaseDuration runs out for the others;
 // - stop() releases the Lease (empty holder) so a successor need not wait for expiry.
-import { sleep } from '../shared/async.ts';
+import { sleep } from '../common/async.ts';
 import { KubeClient, isAlreadyExists, isConflict, isNotFound, resourcePath } from './client.ts';
 import type { Logger } from './informer.ts';
 

@@ -1,4 +1,4 @@
-// Remotes found at run time: watches the peer Secrets of one component (src/shared/peer-secret.ts)
+// Remotes found at run time: watches the peer Secrets of one component (src/common/peer-secret.ts)
 // and turns their changes into remotes added, removed or given new credentials, without a
 // restart. A remote's kubeconfig is handed out as a SwappableKubeConfig, so new credentials for
 // the same API server (`peer --rotate`) reach every client and informer of that remote from their
@@ -7,9 +7,9 @@
 // Changes are applied one at a time, in the order the Secrets changed; a burst of events is
 // coalesced into one pass. An unreadable Secret leaves its remote as it is (and says why).
 import { createHash } from 'node:crypto';
-import { errorMessage } from '../shared/errors.ts';
-import { PEER_REMOTE_LABEL, planPeerChanges, readPeerSecret } from '../shared/peer-secret.ts';
-import type { PeerComponent, PeerEntry, PeerFingerprint } from '../shared/peer-secret.ts';
+import { errorMessage } from '../common/errors.ts';
+import { PEER_REMOTE_LABEL, planPeerChanges, readPeerSecret } from '../common/peer-secret.ts';
+import type { PeerComponent, PeerEntry, PeerFingerprint } from '../common/peer-secret.ts';
 import type { KubernetesObject } from './client.ts';
 import type { Informer, Logger } from './informer.ts';
 import { SwappableKubeConfig, liteFromText } from './kubeconfig.ts';

@@ -1,6 +1,6 @@
 // Flags of `kube-offload peer` and `kube-offload unpeer` (pure parsing, unit-tested). Every
 // mistake is reported before any I/O, naming the flag, the value and what is allowed.
-import { ConfigError, dnsLabel, oneOf, parseDuration, parseFlags } from '../shared/flags.ts';
+import { ConfigError, dnsLabel, oneOf, parseDuration, parseFlags } from '../common/flags.ts';
 
 const PEER_SYNOPSIS = 'usage: kube-offload peer --name NAME (--remote-context CTX | --remote-kubeconfig FILE) [flags]';
 

@@ -12,7 +12,7 @@
 //   with --service-account-max-token-expiration), and `peer` renews it once two thirds of its
 //   lifetime are gone; legacy tokens never expire and Kubernetes now cleans up unused ones.
 import { isConflict, isNotFound } from '../kube/client.ts';
-import { PEER_ANNOTATIONS } from '../shared/peer-secret.ts';
+import { PEER_ANNOTATIONS } from '../common/peer-secret.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { FIELD_MANAGER, collectionOf, pathOf } from './api.ts';
 import type { PeeringClient } from './api.ts';

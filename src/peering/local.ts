@@ -7,8 +7,8 @@ import {
   peerSecretSelector,
   readPeerSecret,
   validPeerName,
-} from '../shared/peer-secret.ts';
-import type { PeerEntry } from '../shared/peer-secret.ts';
+} from '../common/peer-secret.ts';
+import type { PeerEntry } from '../common/peer-secret.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { FIELD_MANAGER, collectionOf, pathOf } from './api.ts';
 import type { PeeringClient } from './api.ts';

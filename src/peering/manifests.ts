@@ -5,8 +5,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { PEER_COMPONENTS } from '../shared/peer-secret.ts';
-import type { PeerComponent } from '../shared/peer-secret.ts';
+import { PEER_COMPONENTS } from '../common/peer-secret.ts';
+import type { PeerComponent } from '../common/peer-secret.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 
 export interface ServiceAccountRef {

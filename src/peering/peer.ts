@@ -13,8 +13,8 @@ import {
   peerSecretLabels,
   peerSecretName,
   readPeerSecret,
-} from '../shared/peer-secret.ts';
-import type { PeerComponent } from '../shared/peer-secret.ts';
+} from '../common/peer-secret.ts';
+import type { PeerComponent } from '../common/peer-secret.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { describeObject, pathOf } from './api.ts';
 import type { PeeringClient } from './api.ts';

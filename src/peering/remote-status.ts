@@ -2,8 +2,8 @@
 // twin namespaces we own there, the pods offloaded to it, and the last error; `formatRemotes`
 // prints them. The objects in sync / pending / in conflict are counted per namespace elsewhere
 // (the syncer's own comparison) and summed in here.
-import { errorMessage } from '../shared/errors.ts';
-import { isOwnedByUs, ownedSelector } from '../shared/ownership.ts';
+import { errorMessage } from '../common/errors.ts';
+import { isOwnedByUs, ownedSelector } from '../common/ownership.ts';
 import { REMOTE_CLUSTER_LABEL, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_LABEL_VALUE } from '../../webhooks/keys.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { collectionOf } from './api.ts';

@@ -15,9 +15,9 @@
 // 5. the tokens are revoked: their token Secrets in the remote are deleted, the syncer's last
 //    (it is the credential that deletes them).
 import { isConflict, isNotFound } from '../kube/client.ts';
-import { isOwnedByUs, ownedSelector } from '../shared/ownership.ts';
-import { PEER_ANNOTATIONS, PEER_NAMESPACE } from '../shared/peer-secret.ts';
-import type { PeerComponent } from '../shared/peer-secret.ts';
+import { isOwnedByUs, ownedSelector } from '../common/ownership.ts';
+import { PEER_ANNOTATIONS, PEER_NAMESPACE } from '../common/peer-secret.ts';
+import type { PeerComponent } from '../common/peer-secret.ts';
 import { REMOTE_CLUSTER_LABEL, VIRTUAL_NODE_LABEL, VIRTUAL_NODE_LABEL_VALUE } from '../../webhooks/keys.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { FIELD_MANAGER, collectionOf, describeObject, pathOf } from './api.ts';

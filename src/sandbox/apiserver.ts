@@ -3,7 +3,7 @@
 // readiness on /readyz, and the admin client that raw API requests go through.
 import fs from 'node:fs';
 import path from 'node:path';
-import { poll } from '../shared/async.ts';
+import { poll } from '../common/async.ts';
 import type { ClusterProcesses } from './cluster-processes.ts';
 import type { ClusterPki } from './pki.ts';
 import type { ManagedProcess } from './procs.ts';

@@ -2,7 +2,7 @@
 // recorded in the pidfile on every change, waited for against the cluster's start deadline
 // (failing fast, with the log tail, when the process dies first), and stopped in dependency order.
 import path from 'node:path';
-import { poll } from '../shared/async.ts';
+import { poll } from '../common/async.ts';
 import { spawnManaged, type ManagedProcess, type ProcessRecord } from './procs.ts';
 
 export type ComponentName =

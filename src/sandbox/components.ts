@@ -7,7 +7,7 @@
 // webhook configurations pointing at https://127.0.0.1:PORT once the webhook answers).
 import fs from 'node:fs';
 import path from 'node:path';
-import { poll } from '../shared/async.ts';
+import { poll } from '../common/async.ts';
 import type { Cluster } from './cluster.ts';
 import { repoRoot } from './binaries.ts';
 import { spawnManaged, type ManagedProcess, type ProcessRecord } from './procs.ts';

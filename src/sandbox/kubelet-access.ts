@@ -1,7 +1,7 @@
 // What a cluster needs before its kubelet API can be used: the apiserver's kubelet client
 // (pki.ts) may call kubelets, through a binding to the built-in system:kubelet-api-admin (as on
 // managed clusters), and the PortForward CRD kwok reads per-pod forwards from is established.
-import { poll } from '../shared/async.ts';
+import { poll } from '../common/async.ts';
 import type { AdminApi } from './apiserver.ts';
 import { portForwardCrd } from './kwok-kubelet-api.ts';
 import { KUBELET_CLIENT_USER } from './pki.ts';

@@ -10,7 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import path from 'node:path';
-import { sleep } from '../shared/async.ts';
+import { sleep } from '../common/async.ts';
 
 export interface ProcessRecord {
   /** e.g. "local/kube-apiserver" */

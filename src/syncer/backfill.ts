@@ -5,7 +5,7 @@
 import { isConflict, isNotFound, objectPath, statusCodeOf } from '../kube/client.ts';
 import { WorkQueue, realClock } from '../kube/workqueue.ts';
 import type { Clock, ReconcileResult } from '../kube/workqueue.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { errorMessage } from '../common/errors.ts';
 import { REPLICATE_KEY } from '../../webhooks/keys.ts';
 import { FIELD_MANAGER, collectionPath, countedWrite } from './api.ts';
 import type { SyncerClient, SyncerLogger } from './api.ts';

@@ -1,7 +1,7 @@
 // Flags of `kube-offload syncer` and `kube-offload status` (pure parsing, unit-tested).
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { ConfigError, LOG_LEVELS, dnsLabel, oneOf, parseDuration, parseFlags } from '../shared/flags.ts';
-import type { LogLevel } from '../shared/flags.ts';
+import { ConfigError, LOG_LEVELS, dnsLabel, oneOf, parseDuration, parseFlags } from '../common/flags.ts';
+import type { LogLevel } from '../common/flags.ts';
 import { validRemoteName } from './keys.ts';
 
 export const SYNCER_USAGE = `usage: kube-offload syncer --cluster-name NAME [--remote NAME=KUBECONFIG ...] [flags]

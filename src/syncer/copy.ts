@@ -20,8 +20,8 @@ import {
   managedByAnotherSliceController,
   originOf,
   ownershipMarks,
-} from '../shared/ownership.ts';
-import type { CopyContext } from '../shared/ownership.ts';
+} from '../common/ownership.ts';
+import type { CopyContext } from '../common/ownership.ts';
 import { deepClone } from '../../webhooks/json.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ORIGIN_CLUSTER_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
 

@@ -4,7 +4,7 @@
 // with a ReplicationFailed Event.
 import { statusCodeOf } from '../kube/client.ts';
 import { TerminalError } from '../kube/workqueue.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { withKind } from './api.ts';
 import type { EventSink, SyncerLogger } from './api.ts';

@@ -4,8 +4,8 @@
 // namespace with the twin's name is reported and never adopted.
 import { isAlreadyExists, isInvalid, isNotFound, objectPath } from '../kube/client.ts';
 import { TerminalError } from '../kube/workqueue.ts';
-import { errorMessage } from '../shared/errors.ts';
-import { desiredTwinNamespace } from '../shared/ownership.ts';
+import { errorMessage } from '../common/errors.ts';
+import { desiredTwinNamespace } from '../common/ownership.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { FIELD_MANAGER, collectionPath, countedWrite, withKind } from './api.ts';
 import type { EventSink, SyncerLogger } from './api.ts';

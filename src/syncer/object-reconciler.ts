@@ -7,7 +7,7 @@
 // written.
 import { isAlreadyExists, isConflict, isInvalid, isNotFound, objectPath } from '../kube/client.ts';
 import { TerminalError } from '../kube/workqueue.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { FIELD_MANAGER, collectionPath, countedWrite, withKind } from './api.ts';
 import type { EventSink, SyncerLogger, WriteVerb } from './api.ts';

@@ -1,6 +1,6 @@
 // One remote cluster as the syncer's reconcilers see it: its client, its caches, and our recent
 // writes to it (read-your-writes over the caches).
-import { twinNamespaceName } from '../shared/twin.ts';
+import { twinNamespaceName } from '../common/twin.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import type { SyncerClient } from './api.ts';
 import type { RemoteCaches } from './caches.ts';

@@ -1,8 +1,8 @@
 // Event wiring: which queue keys a change in a cache stands for. Keys name the LOCAL namespace
 // (keys.ts); a remote copy or twin is mapped back to it through its origin annotation, or the twin
 // name it lives in when the annotation was tampered with.
-import { twinNamespaceName } from '../shared/twin.ts';
-import { parseOrigin } from '../shared/ownership.ts';
+import { twinNamespaceName } from '../common/twin.ts';
+import { parseOrigin } from '../common/ownership.ts';
 import { ORIGIN_ANNOTATION } from '../../webhooks/keys.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import type { SyncerLogger } from './api.ts';

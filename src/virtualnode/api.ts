@@ -9,7 +9,7 @@ import type { EventReason } from '../kube/events.ts';
 import { createInformer } from '../kube/informer.ts';
 import type { Informer, Logger } from '../kube/informer.ts';
 import { metadataOnly, withoutManagedFields } from '../kube/transforms.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ORIGIN_CLUSTER_LABEL } from '../../webhooks/keys.ts';
 import type { Pod } from './types.ts';

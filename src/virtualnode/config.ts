@@ -11,8 +11,8 @@ import {
   parseFlags,
   portNumber,
   renameDeprecatedFlags,
-} from '../shared/flags.ts';
-import type { LogLevel } from '../shared/flags.ts';
+} from '../common/flags.ts';
+import type { LogLevel } from '../common/flags.ts';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
 

@@ -9,8 +9,8 @@
 import type { Logger } from 'pino';
 import { resourcePath } from '../kube/client.ts';
 import type { Clock } from '../kube/workqueue.ts';
-import { sleep } from '../shared/async.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { sleep } from '../common/async.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { ProviderClient } from './api.ts';
 import type { ProviderMetrics, WriteCounter } from './metrics.ts';
 import {

@@ -19,7 +19,7 @@ import type {
 } from '@kubernetes/client-node';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { ORIGIN_ANNOTATION, ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
-import { originOf, ownershipMarks, parseOrigin } from '../shared/ownership.ts';
+import { originOf, ownershipMarks, parseOrigin } from '../common/ownership.ts';
 import { deepClone, jsonEqual } from '../../webhooks/json.ts';
 import type { Condition, ContainerStatus, Pod, PodSpec, PodStatus } from './types.ts';
 

@@ -4,7 +4,7 @@
 // closes its connections. The node it registered stays until `unpeer` deletes it (a provider
 // cannot know whether the pods bound to it were drained).
 import type { Logger } from 'pino';
-import { errorMessage } from '../shared/errors.ts';
+import { errorMessage } from '../common/errors.ts';
 import type { VirtualNodeProvider } from './provider.ts';
 
 /** A built provider and what to close when it goes. */

@@ -11,8 +11,8 @@ import {
   parseDuration,
   parseFlags,
   portNumber,
-} from '../shared/flags.ts';
-import type { LogLevel } from '../shared/flags.ts';
+} from '../common/flags.ts';
+import type { LogLevel } from '../common/flags.ts';
 import type { Placement, Preference, VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { DEFAULT_PLACEMENT, LIQO_CONVENTION, PLACEMENTS, PREFERENCES } from '../../webhooks/keys.ts';
 import { MAX_BODY_BYTES } from './server/body.ts';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { kubeOffloadComponents } from '../../src/dev/components.ts';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../../src/dev/virtual-node.ts';
 import { ENABLED_LABEL, ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
 import { getItems, useSandbox, waitFor } from './helpers/index.ts';

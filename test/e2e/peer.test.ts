@@ -16,9 +16,9 @@ import { startCluster } from '../../src/sandbox/cluster.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
-import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../src/shared/peer-secret.ts';
-import type { PeerComponent } from '../../src/shared/peer-secret.ts';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../src/common/peer-secret.ts';
+import type { PeerComponent } from '../../src/common/peer-secret.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 import {
   CLUSTERS_ANNOTATION,
   ENABLED_LABEL,

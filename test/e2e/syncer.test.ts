@@ -12,7 +12,7 @@ import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 import {
   CLUSTERS_ANNOTATION,
   ENABLED_LABEL,

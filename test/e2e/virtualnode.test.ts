@@ -13,7 +13,7 @@ import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { remoteServiceAccountKubeconfig, serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 import {
   LIQO_CONVENTION,
   MANAGED_BY_LABEL,

@@ -12,7 +12,7 @@ import { ensureBinaries } from '../../src/sandbox/binaries.ts';
 import { startCluster } from '../../src/sandbox/cluster.ts';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { parseWebhookArgs } from '../../src/webhook/config.ts';
-import { createLogger } from '../../src/shared/log.ts';
+import { createLogger } from '../../src/common/log.ts';
 import { createWebhookMetrics } from '../../src/webhook/metrics.ts';
 import { startWebhook } from '../../src/webhook/server/webhook.ts';
 import type { RunningWebhook } from '../../src/webhook/server/webhook.ts';

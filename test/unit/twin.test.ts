@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { twinNamespaceName } from '../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../src/common/twin.ts';
 
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 

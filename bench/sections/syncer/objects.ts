@@ -1,7 +1,7 @@
 // The objects the syncer section writes: ConfigMaps and Secrets of 1 KiB payload, with or without
 // the replicate stamp (labels + annotations, as the webhook writes them), and the namespaces they
 // go to. Writes go through an admin client with a keep-alive pool.
-import { poll, sleep } from '../../../src/shared/async.ts';
+import { poll, sleep } from '../../../src/common/async.ts';
 import { REPLICATE_KEY } from '../../../webhooks/keys.ts';
 import type { AdminClient } from '../../lib/sandbox.ts';
 

@@ -3,7 +3,7 @@
 // through its /metrics and /proc/<pid>/status.
 import { syncerComponent } from '../../../src/dev/syncer.ts';
 import type { RunningComponent, Sandbox } from '../../../src/sandbox/sandbox.ts';
-import { poll, sleep } from '../../../src/shared/async.ts';
+import { poll, sleep } from '../../../src/common/async.ts';
 import { processRssMiB } from '../../lib/process.ts';
 import { median } from '../../lib/stats.ts';
 

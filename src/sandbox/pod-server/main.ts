@@ -7,7 +7,7 @@
 //     --ca FILE --cert FILE --key FILE --log-file FILE
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { sleep } from '../../shared/async.ts';
+import { sleep } from '../../common/async.ts';
 import { criLogLine } from '../kwok-kubelet-api.ts';
 import { ApiClient, type WatchEvent } from './api.ts';
 import { PodListener } from './listeners.ts';

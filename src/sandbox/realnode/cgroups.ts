@@ -3,7 +3,7 @@
 // never see each other's pods, and `sandbox down` finds every container process by membership.
 import fs from 'node:fs';
 import path from 'node:path';
-import { sleep } from '../../shared/async.ts';
+import { sleep } from '../../common/async.ts';
 
 const CGROUP_FS = '/sys/fs/cgroup';
 

@@ -3,7 +3,7 @@
 // kubelet's volume mounts), the apiserver relays on the host. Each is recorded in the host state
 // (host-state.ts) as soon as it runs, so `sandbox down` finds it from any process.
 import path from 'node:path';
-import { poll } from '../../shared/async.ts';
+import { poll } from '../../common/async.ts';
 import { readCmdline, spawnManaged, type ManagedProcess, type ProcessRecord } from '../procs.ts';
 import { recordRealNodeProcesses } from './host-state.ts';
 import { executable, netnsPath } from './system.ts';

@@ -4,7 +4,7 @@
 // gets 409 Conflict and re-reads the winner's CA.
 import type { KubeClient } from '../../kube/client.ts';
 import { isConflict, resourcePath } from '../../kube/client.ts';
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { CertAuthority } from '../tls/generate.ts';
 import { CertError, parseCa } from '../tls/inspect.ts';
 

@@ -6,7 +6,7 @@
 import { KubeClient } from '../../kube/client.ts';
 import type { KubeConfigLike } from '../../kube/kubeconfig.ts';
 import { loadKubeClientConfig } from '../../kube/kubeconfig.ts';
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import type { CertAuthority } from '../tls/generate.ts';
 import { generateCa } from '../tls/generate.ts';

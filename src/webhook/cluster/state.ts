@@ -2,7 +2,7 @@
 // waits on the API server: the policy annotations of opted-in namespaces, and the virtual nodes.
 import type { Registry } from 'prom-client';
 import type { KubeClient } from '../../kube/client.ts';
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { VirtualNodeConvention } from '../../../webhooks/keys.ts';
 import { CLUSTERS_ANNOTATION, ENABLED_LABEL, PLACEMENT_ANNOTATION, PREFER_ANNOTATION } from '../../../webhooks/keys.ts';
 import type { NamespacePolicy, VirtualNodeInfo } from '../../../webhooks/types.ts';

@@ -14,8 +14,8 @@ import type {
   AdmissionRequest,
   AdmissionResponse,
 } from '../../../webhooks/types.ts';
-import type { Logger } from '../../shared/log.ts';
-import { clientText, clipText, createLineWriter } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
+import { clientText, clipText, createLineWriter } from '../../common/log.ts';
 import type { AdmissionOutcome, WebhookMetrics } from '../metrics.ts';
 import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics.ts';
 import { contentTypeProblem, declaredLength, HttpError, MAX_BODY_BYTES, parseJsonBody, readBody } from './body.ts';

@@ -4,8 +4,8 @@
 // them, and ~10 MiB of resident memory even when it only served the probes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AdmissionContext, AdmissionHandler } from '../../../webhooks/types.ts';
-import type { Logger } from '../../shared/log.ts';
-import { clipText } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
+import { clipText } from '../../common/log.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import type { AdmissionRoute } from './admission.ts';
 import { admissionRoute, sendStatus } from './admission.ts';

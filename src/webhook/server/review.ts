@@ -1,7 +1,7 @@
 // AdmissionReview (admission.k8s.io/v1) in and out: checks that a body is a review we can
 // answer, and turns a handler's verdict into the response the API server expects.
 import type { AdmissionRequest, AdmissionResponse } from '../../../webhooks/types.ts';
-import { clipText } from '../../shared/log.ts';
+import { clipText } from '../../common/log.ts';
 import { HttpError } from './body.ts';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';

@@ -11,7 +11,7 @@ import type { CaBundleKeeper } from '../cluster/connect.ts';
 import type { InformerFactory } from '../cluster/state.ts';
 import type { ClusterState } from '../cluster/state.ts';
 import type { WebhookConfig } from '../config.ts';
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import { createWebhookMetrics } from '../metrics.ts';
 import { servingNames } from '../tls/generate.ts';

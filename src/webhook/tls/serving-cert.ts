@@ -5,7 +5,7 @@
 //   managed   anything else: we own a CA (ca.crt + ca.key in the dir, or the shared Secret in
 //             cluster mode) and issue serving certs from it, renewing at 2/3 of their lifetime.
 //             The CA outlives the serving certs so the registered caBundle stays valid.
-import type { Logger } from '../../shared/log.ts';
+import type { Logger } from '../../common/log.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import { CA_CERT, CA_KEY, TLS_CERT, TLS_KEY, readCertDir, writeCertFiles } from './files.ts';
 import type { CertAuthority, KeyPair } from './generate.ts';

@@ -4,7 +4,7 @@
 // The pods declare port 8080, so the remote cluster's pod server answers for them.
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../../../src/dev/virtual-node.ts';
 import type { Cluster } from '../../../src/sandbox/cluster.ts';
-import { twinNamespaceName } from '../../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../../src/common/twin.ts';
 import { ENABLED_LABEL, PLACEMENT_ANNOTATION } from '../../../webhooks/keys.ts';
 import { applyYaml, getItems, getObject } from './kubectl.ts';
 import { waitFor } from './wait.ts';

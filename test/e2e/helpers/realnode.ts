@@ -9,7 +9,7 @@ import { SANDBOX_CLUSTER_NAME } from '../../../src/dev/virtual-node.ts';
 import { ensureBinaries } from '../../../src/sandbox/binaries.ts';
 import { ensureRealNodeBinaries } from '../../../src/sandbox/realnode/binaries.ts';
 import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
-import { twinNamespaceName } from '../../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../../src/common/twin.ts';
 import { ENABLED_LABEL } from '../../../webhooks/keys.ts';
 import { getItems, kubectlOk, type KubectlTarget } from './kubectl.ts';
 import { snapshotHost, type HostSnapshot } from './realnode-host.ts';

@@ -9,8 +9,8 @@ import { readRemoteManifests } from '../../../src/peering/manifests.ts';
 import type { RemoteManifests } from '../../../src/peering/manifests.ts';
 import { peer } from '../../../src/peering/peer.ts';
 import type { PeerOptions } from '../../../src/peering/peer.ts';
-import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../../src/shared/peer-secret.ts';
-import type { PeerComponent } from '../../../src/shared/peer-secret.ts';
+import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../../src/common/peer-secret.ts';
+import type { PeerComponent } from '../../../src/common/peer-secret.ts';
 import type { KubeObject } from '../../../webhooks/types.ts';
 import { FakeCluster } from './fakes.ts';
 

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { formatRemotes, remoteStatus } from '../../../src/peering/remote-status.ts';
 import type { RemoteStatusInput } from '../../../src/peering/remote-status.ts';
-import { ownershipMarks } from '../../../src/shared/ownership.ts';
+import { ownershipMarks } from '../../../src/common/ownership.ts';
 import type { KubeObject } from '../../../webhooks/types.ts';
 import { FakeCluster } from './fakes.ts';
 

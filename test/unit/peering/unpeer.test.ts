@@ -8,8 +8,8 @@ import { readRemoteManifests } from '../../../src/peering/manifests.ts';
 import { peer } from '../../../src/peering/peer.ts';
 import { unpeer } from '../../../src/peering/unpeer.ts';
 import type { UnpeerClock, UnpeerOptions } from '../../../src/peering/unpeer.ts';
-import { ownershipMarks } from '../../../src/shared/ownership.ts';
-import { peerSecretName, readPeerSecret } from '../../../src/shared/peer-secret.ts';
+import { ownershipMarks } from '../../../src/common/ownership.ts';
+import { peerSecretName, readPeerSecret } from '../../../src/common/peer-secret.ts';
 import type { KubeObject } from '../../../webhooks/types.ts';
 import { FakeCluster } from './fakes.ts';
 

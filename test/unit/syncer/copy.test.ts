@@ -9,7 +9,7 @@ import {
   ENDPOINTSLICE_MANAGED_BY_LABEL,
   SERVICE_NAME_LABEL,
 } from '../../../src/syncer/copy.ts';
-import { desiredTwinNamespace, parseOrigin } from '../../../src/shared/ownership.ts';
+import { desiredTwinNamespace, parseOrigin } from '../../../src/common/ownership.ts';
 import type { KubeObject } from '../../../src/syncer/copy.ts';
 import {
   MANAGED_BY_LABEL,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { desiredCopy } from '../../../src/syncer/copy.ts';
-import { desiredTwinNamespace } from '../../../src/shared/ownership.ts';
+import { desiredTwinNamespace } from '../../../src/common/ownership.ts';
 import type { KubeObject } from '../../../src/syncer/copy.ts';
 import { parseStatusArgs, parseSyncerArgs } from '../../../src/syncer/config.ts';
 import { compareNamespace, formatTable } from '../../../src/syncer/status.ts';

@@ -8,8 +8,8 @@ import { localCaches, remoteCaches } from '../../../src/syncer/caches.ts';
 import { Syncer } from '../../../src/syncer/controller.ts';
 import { createMetrics } from '../../../src/syncer/metrics.ts';
 import type { SyncerMetrics } from '../../../src/syncer/metrics.ts';
-import { desiredTwinNamespace } from '../../../src/shared/ownership.ts';
-import { twinNamespaceName } from '../../../src/shared/twin.ts';
+import { desiredTwinNamespace } from '../../../src/common/ownership.ts';
+import { twinNamespaceName } from '../../../src/common/twin.ts';
 import {
   ENABLED_LABEL,
   MANAGED_BY_LABEL,

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ConfigError } from '../../../src/shared/flags.ts';
+import { ConfigError } from '../../../src/common/flags.ts';
 import { VIRTUAL_NODE_USAGE, parseVirtualNodeArgs } from '../../../src/virtualnode/config.ts';
 import type { VirtualNodeCommandConfig } from '../../../src/virtualnode/config.ts';
 

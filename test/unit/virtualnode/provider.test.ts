@@ -2,7 +2,7 @@
 // a fake clock (requeues and backoff only happen when the test moves time) and an Event sink.
 import { expect } from 'chai';
 import { pino } from 'pino';
-import { twinNamespaceName } from '../../../src/shared/twin.ts';
+import { twinNamespaceName } from '../../../src/common/twin.ts';
 import type { ProviderCaches } from '../../../src/virtualnode/api.ts';
 import { VirtualNodeProvider } from '../../../src/virtualnode/provider.ts';
 import type { ProviderOptions } from '../../../src/virtualnode/provider.ts';

@@ -16,7 +16,7 @@ import type { SecretStore } from '../../../src/webhook/cluster/ca-secret.ts';
 import { createClusterState } from '../../../src/webhook/cluster/state.ts';
 import type { InformerFactory, NamespaceObject, NodeObject, WatchCache } from '../../../src/webhook/cluster/state.ts';
 import type { InformerEvent, InformerOptions } from '../../../src/kube/informer.ts';
-import { createLogger } from '../../../src/shared/log.ts';
+import { createLogger } from '../../../src/common/log.ts';
 import { writeCertFiles } from '../../../src/webhook/tls/files.ts';
 import { generateCa, issueServingCert, servingNames } from '../../../src/webhook/tls/generate.ts';
 import type { CertAuthority } from '../../../src/webhook/tls/generate.ts';

@@ -1,7 +1,7 @@
 // Flag parsing of `kube-offload webhook`: defaults, derived values and rejections.
 import { expect } from 'chai';
 import { parseByteSize, parseWebhookArgs } from '../../../src/webhook/config.ts';
-import { ConfigError, parseDuration } from '../../../src/shared/flags.ts';
+import { ConfigError, parseDuration } from '../../../src/common/flags.ts';
 import type { WebhookConfig } from '../../../src/webhook/config.ts';
 
 function parse(args: string[]): WebhookConfig {

@@ -11,7 +11,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AdmissionHandler } from '../../../webhooks/types.ts';
 import { parseWebhookArgs } from '../../../src/webhook/config.ts';
 import type { WebhookConfig } from '../../../src/webhook/config.ts';
-import { createLogger } from '../../../src/shared/log.ts';
+import { createLogger } from '../../../src/common/log.ts';
 import { createWebhookMetrics } from '../../../src/webhook/metrics.ts';
 import type { RunningWebhook, StartOptions } from '../../../src/webhook/server/webhook.ts';
 import { startWebhook } from '../../../src/webhook/server/webhook.ts';

@@ -1,6 +1,6 @@
 // The admission line writer must produce what pino itself would, only cheaper.
 import { expect } from 'chai';
-import { createLineWriter, createLogger } from '../../../src/shared/log.ts';
+import { createLineWriter, createLogger } from '../../../src/common/log.ts';
 import { LogCapture, waitFor } from './helpers.ts';
 
 describe('admission log lines', function () {
