@@ -37,7 +37,11 @@ describe('demo on real nodes: npm run demo from nothing (e2e, root)', function (
   let output = '';
 
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    if (process.getuid?.() !== 0) {
+      throw new Error(
+        'the real-node e2e tests need root (network namespaces, containerd, kubelets): run them as root, as .ci/run does',
+      );
+    }
     this.timeout(60 * 60_000);
     await ensureRealNodeBinaries(await ensureBinaries());
     this.timeout(300_000);

@@ -56,7 +56,11 @@ export function useRealNodeSandbox(): RealNodeSandboxHandle {
   let dir: string | undefined;
   let hostBefore: HostSnapshot | undefined;
   before(async function () {
-    if (process.getuid?.() !== 0) this.skip();
+    if (process.getuid?.() !== 0) {
+      throw new Error(
+        'the real-node e2e tests need root (network namespaces, containerd, kubelets): run them as root, as .ci/run does',
+      );
+    }
     this.timeout(60 * 60_000); // a cold build of the binaries takes long; cached, they are instant
     const binDir = await ensureBinaries();
     await ensureRealNodeBinaries(binDir);
