@@ -1,5 +1,5 @@
 // Every user-facing key of kube-offload lives here, so code, docs and tests agree on spelling.
-// See DESIGN.md "The user-facing API (keys)".
+// The README's "Keys" section documents each of them.
 
 export const DOMAIN = 'kube-offload.io';
 

@@ -1,5 +1,5 @@
-// /mutate/pods (Pods, CREATE): resolves the pod's placement and imposes it (DESIGN.md
-// "Placement"). Non-opted-in namespaces never reach this handler (the webhook configuration's
+// /mutate/pods (Pods, CREATE): resolves the pod's placement and imposes it (the README's
+// "Keys" section says what each placement means). Non-opted-in namespaces never reach this handler (the webhook configuration's
 // namespaceSelector filters them), so every pod seen here is subject to placement.
 
 import type { JsonRecord, NodeSelectorRequirement } from './k8s.ts';
