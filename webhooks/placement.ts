@@ -1,5 +1,6 @@
-// Placement (the README's `kube-offload.io/placement`): what each placement imposes on a pod spec, and applying it on top of
-// the user's own scheduling constraints (shared by the Pod and the DaemonSet-template paths).
+// Placement (the README's `kube-offload.io/placement`): what each placement imposes on a pod
+// spec, and applying it on top of the user's own scheduling constraints (shared by the Pod and
+// the DaemonSet-template paths).
 
 import type { Placement, Preference, VirtualNodeConvention } from './keys.ts';
 import type {
