@@ -22,6 +22,7 @@ import {
   type ShopPod,
 } from './helpers/realnode.ts';
 import { hostDifferences } from './helpers/realnode-host.ts';
+import { kubeletOnRealNodeTests } from './realnode-kubelet.ts';
 
 const NS = 'shop';
 const TWIN = twinOf(NS);
@@ -260,6 +261,9 @@ describe('real nodes: the demo shop across two clusters (e2e, root)', function (
     expect(fromPod.code).to.not.equal(0);
     expect(fromPod.stderr).to.match(/unreachable|can't connect/i);
   });
+
+  // The virtual node's kubelet API in front of a real container (exit codes, stdin EOF, cp, logs).
+  kubeletOnRealNodeTests(env, NS);
 
   it('leaves the host as it was after sandbox down (processes, namespaces, links, routes, mounts, iptables, sysctls, cgroups)', async function () {
     this.timeout(120_000);
