@@ -8,10 +8,9 @@
 // - an optional token bucket caps the overall processing rate;
 // - shutdown() stops intake and (by default) drains what is queued.
 // Time is injected (`clock`) so tests run on a fake clock.
-import { Counter, Gauge } from 'prom-client';
-import type { Registry } from 'prom-client';
 import { TokenBucket, backoffDelay } from './ratelimit.ts';
 import type { BackoffOptions } from './ratelimit.ts';
+import type { QueueMetrics, WorkQueueMetrics } from './workqueue-metrics.ts';
 
 export interface Clock {
   now(): number;
@@ -47,7 +46,7 @@ export class TerminalError extends Error {
 }
 
 export interface WorkQueueOptions {
-  /** Used in metrics labels. */
+  /** The `name` and `controller` label of its metrics. */
   name: string;
   /**
    * Reconciles one key. Resolving forgets the key's failures and, with `requeueAfter`, looks at it
@@ -67,14 +66,10 @@ export interface WorkQueueOptions {
   onDrop?: (key: string, error: unknown) => void;
   /** Called whenever the number of keys ready to process changes. */
   onDepth?: (depth: number) => void;
-  /** When given: kube_offload_workqueue_depth{queue} and kube_offload_workqueue_retries_total{queue}. */
-  registry?: Registry;
+  /** When given: workqueue_* and controller_runtime_reconcile_* of this queue (see workqueue-metrics.ts). */
+  metrics?: WorkQueueMetrics;
   clock?: Clock;
   random?: () => number;
-}
-
-function metric<M>(registry: Registry, name: string, make: () => M): M {
-  return (registry.getSingleMetric(name) as M | undefined) ?? make();
 }
 
 export class WorkQueue {
@@ -96,8 +91,10 @@ export class WorkQueue {
   #shuttingDown = false;
   #dropQueued = false;
   #idleWaiters: (() => void)[] = [];
-  readonly #depthGauge: Gauge<'queue'> | undefined;
-  readonly #retries: Counter<'queue'> | undefined;
+  readonly #metrics: QueueMetrics | undefined;
+  /** With metrics: when each dirty key was added (queue latency) and when each running key started. */
+  readonly #addedAt = new Map<string, number>();
+  readonly #startedAt = new Map<string, number>();
 
   constructor(options: WorkQueueOptions) {
     this.name = options.name;
@@ -107,37 +104,24 @@ export class WorkQueue {
     this.#concurrency = Math.max(1, options.concurrency ?? 1);
     this.#backoff = options.backoff ?? { baseMs: 50, maxMs: 300_000, jitter: 0.2 };
     if (options.rateLimit) this.#bucket = new TokenBucket({ ...options.rateLimit, now: () => this.#clock.now() });
-    const r = options.registry;
-    if (r) {
-      this.#depthGauge = metric(
-        r,
-        'kube_offload_workqueue_depth',
-        () =>
-          new Gauge({
-            name: 'kube_offload_workqueue_depth',
-            help: 'Keys waiting to be processed',
-            labelNames: ['queue'],
-            registers: [r],
-          }),
-      );
-      this.#retries = metric(
-        r,
-        'kube_offload_workqueue_retries_total',
-        () =>
-          new Counter({
-            name: 'kube_offload_workqueue_retries_total',
-            help: 'Keys requeued with backoff after a failure',
-            labelNames: ['queue'],
-            registers: [r],
-          }),
-      );
-    }
+    this.#metrics = options.metrics?.forQueue(this.name, {
+      depth: () => this.#queue.length,
+      concurrency: () => this.#concurrency,
+      runningSeconds: () => {
+        const now = this.#clock.now();
+        return [...this.#startedAt.values()].map((started) => (now - started) / 1000);
+      },
+    });
   }
 
   /** Queues a key for processing now (coalesced if already queued). Ignored after shutdown. */
   add(key: string): void {
     if (this.#shuttingDown || this.#dirty.has(key)) return;
     this.#dirty.add(key);
+    if (this.#metrics) {
+      this.#metrics.added();
+      this.#addedAt.set(key, this.#clock.now());
+    }
     if (this.#processing.has(key)) return; // requeued when the current run ends
     this.#queue.push(key);
     this.#depthChanged();
@@ -167,7 +151,7 @@ export class WorkQueue {
     const n = this.#failures.get(key) ?? 0;
     this.#failures.set(key, n + 1);
     const delay = backoffDelay(n, this.#backoff, this.#random);
-    this.#retries?.inc({ queue: this.name });
+    this.#metrics?.retried();
     this.addAfter(key, delay);
     return delay;
   }
@@ -213,17 +197,20 @@ export class WorkQueue {
     this.#waiting.clear();
     if (options.drain === false) {
       this.#dropQueued = true;
-      for (const k of this.#queue.splice(0)) this.#dirty.delete(k);
+      for (const k of this.#queue.splice(0)) {
+        this.#dirty.delete(k);
+        this.#addedAt.delete(k);
+      }
       if (this.#pumpTimer !== undefined) this.#clock.clearTimeout(this.#pumpTimer);
       this.#pumpTimer = undefined;
       this.#depthChanged();
     }
     await this.whenIdle();
+    this.#metrics?.close();
   }
 
   #depthChanged(): void {
     this.#o.onDepth?.(this.#queue.length);
-    this.#depthGauge?.set({ queue: this.name }, this.#queue.length);
   }
 
   #checkIdle(): void {
@@ -248,17 +235,37 @@ export class WorkQueue {
       this.#dirty.delete(key);
       this.#processing.add(key);
       this.#depthChanged();
+      this.#started(key);
       void this.#run(key);
     }
   }
 
+  #started(key: string): void {
+    if (!this.#metrics) return;
+    const now = this.#clock.now();
+    this.#metrics.started((now - (this.#addedAt.get(key) ?? now)) / 1000);
+    this.#addedAt.delete(key);
+    this.#startedAt.set(key, now);
+  }
+
+  #finished(key: string, result: ReconcileResult | undefined, error?: unknown): void {
+    const started = this.#startedAt.get(key);
+    if (!this.#metrics || started === undefined) return;
+    this.#startedAt.delete(key);
+    const seconds = (this.#clock.now() - started) / 1000;
+    if (result === undefined) this.#metrics.finished(seconds, 'error', error instanceof TerminalError);
+    else this.#metrics.finished(seconds, result.requeueAfter === undefined ? 'success' : 'requeue_after', false);
+  }
+
   async #run(key: string): Promise<void> {
     try {
-      const result = await this.#o.process(key);
+      const result = (await this.#o.process(key)) ?? {};
       this.#processing.delete(key);
-      this.#succeeded(key, result ?? {});
+      this.#finished(key, result);
+      this.#succeeded(key, result);
     } catch (error) {
       this.#processing.delete(key);
+      this.#finished(key, undefined, error);
       this.#failed(key, error);
     }
     this.#requeueIfReAdded(key);
@@ -291,8 +298,10 @@ export class WorkQueue {
     // Re-added while we were processing: queue it again now (also while draining: the re-add
     // came before shutdown; a non-draining shutdown drops it).
     if (this.#dirty.has(key)) {
-      if (this.#dropQueued) this.#dirty.delete(key);
-      else {
+      if (this.#dropQueued) {
+        this.#dirty.delete(key);
+        this.#addedAt.delete(key);
+      } else {
         this.#queue.push(key);
         this.#depthChanged();
       }

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { Registry } from 'prom-client';
 import { TerminalError, WorkQueue } from '../../../src/kube/workqueue.ts';
+import { createWorkQueueMetrics } from '../../../src/kube/workqueue-metrics.ts';
 import { FakeClock, deferred, flush } from './helpers.ts';
 import type { Deferred } from './helpers.ts';
 
@@ -183,17 +184,14 @@ describe('kube/workqueue', () => {
     expect(done.map((t) => t - t0)).to.deep.equal([0, 0, 100, 200, 300, 400, 500]);
   });
 
-  it('reports depth through the hook and a prom-client gauge', async () => {
+  it('reports depth through the hook', async () => {
     const clock = new FakeClock();
     const g = gatedProcess();
     const depths: number[] = [];
-    const registry = new Registry();
-    const q = new WorkQueue({ name: 'depthq', clock, process: g.process, onDepth: (d) => depths.push(d), registry });
+    const q = new WorkQueue({ name: 'depthq', clock, process: g.process, onDepth: (d) => depths.push(d) });
     q.add('a');
     q.add('b');
     q.add('c');
-    const metric = await registry.getSingleMetricAsString('kube_offload_workqueue_depth');
-    expect(metric).to.match(/kube_offload_workqueue_depth\{queue="depthq"\} 2/);
     expect(depths).to.deep.equal([1, 0, 1, 2]);
     for (;;) {
       const open = g.runs.filter((r) => r);
@@ -202,6 +200,69 @@ describe('kube/workqueue', () => {
       if (q.pending() === 0) break;
     }
     expect(depths.at(-1)).to.equal(0);
+  });
+
+  it("exports controller-runtime's workqueue and reconcile metrics, labelled with the queue's name", async () => {
+    const clock = new FakeClock();
+    const registry = new Registry();
+    const runs: Deferred<{ requeueAfter?: number } | void>[] = [];
+    const q = new WorkQueue({
+      name: 'mq',
+      clock,
+      metrics: createWorkQueueMetrics(registry),
+      backoff: { baseMs: 100, maxMs: 100, jitter: 0 },
+      process: () => {
+        const run = deferred<{ requeueAfter?: number } | void>();
+        runs.push(run);
+        return run.promise;
+      },
+    });
+    const value = async (series: string): Promise<number | undefined> => {
+      const line = (await registry.metrics()).split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    const labels = '{name="mq",controller="mq"}';
+    q.add('a');
+    q.add('b');
+    q.add('b'); // coalesced: not an add
+    expect(await value(`workqueue_adds_total${labels}`)).to.equal(2);
+    expect(await value(`workqueue_depth${labels}`), 'b waits while a runs').to.equal(1);
+    await clock.advance(250);
+    expect(await value(`workqueue_longest_running_processor_seconds${labels}`)).to.equal(0.25);
+    expect(await value(`workqueue_unfinished_work_seconds${labels}`)).to.equal(0.25);
+    expect(await value('controller_runtime_active_workers{controller="mq"}')).to.equal(1);
+    expect(await value('controller_runtime_max_concurrent_reconciles{controller="mq"}')).to.equal(1);
+
+    runs[0]!.resolve(); // a succeeds after 0.25 s; b starts after waiting 0.25 s
+    await flush();
+    expect(await value(`workqueue_work_duration_seconds_sum${labels}`)).to.equal(0.25);
+    expect(await value(`workqueue_queue_duration_seconds_sum${labels}`)).to.equal(0.25);
+    expect(await value(`workqueue_queue_duration_seconds_bucket{le="1",name="mq",controller="mq"}`)).to.equal(2);
+    runs[1]!.reject(new Error('boom')); // b fails: retried after 100 ms
+    await flush();
+    expect(await value(`workqueue_retries_total${labels}`)).to.equal(1);
+    expect(await value('controller_runtime_reconcile_errors_total{controller="mq"}')).to.equal(1);
+    await clock.advance(100);
+    runs[2]!.resolve({ requeueAfter: 1000 });
+    await flush();
+    expect(await value('controller_runtime_reconcile_total{controller="mq",result="success"}')).to.equal(1);
+    expect(await value('controller_runtime_reconcile_total{controller="mq",result="error"}')).to.equal(1);
+    expect(await value('controller_runtime_reconcile_total{controller="mq",result="requeue_after"}')).to.equal(1);
+    expect(await value('controller_runtime_reconcile_time_seconds_count{controller="mq"}')).to.equal(3);
+    expect(await value(`workqueue_adds_total${labels}`), 'the retry is an add').to.equal(3);
+
+    await q.shutdown({ drain: false });
+    expect(await value(`workqueue_depth${labels}`), 'a shut-down queue leaves the scrape').to.equal(undefined);
+    expect(await value(`workqueue_adds_total${labels}`), 'counters stay').to.equal(3);
+  });
+
+  it('a queue without metrics records nothing and still works', async () => {
+    const clock = new FakeClock();
+    const seen: string[] = [];
+    const q = new WorkQueue({ name: 'plain', clock, process: async (key) => void seen.push(key) });
+    q.add('x');
+    await q.whenIdle();
+    expect(seen).to.deep.equal(['x']);
   });
 
   it('shutdown drains queued keys, ignores new adds and drops delayed ones', async () => {
