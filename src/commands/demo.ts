@@ -28,7 +28,7 @@ import { readState, sandboxStatus, startSandbox } from '../sandbox/sandbox.ts';
 import { twinNamespaceName } from '../common/twin.ts';
 import { ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from '../dev/virtual-node.ts';
-import { hasRealNodes, runShopDemo } from '../dev/shop-demo.ts';
+import { EU_WEST, hasRealNodes, runShopDemo } from '../dev/shop-demo.ts';
 import { startKubectlPortForward } from '../dev/port-forward.ts';
 
 const USAGE = `usage: kube-offload demo [--dir DIR] [--namespace NS] [--timeout DUR] [--kwok]
@@ -114,7 +114,16 @@ async function demo(dir: string, choice: { namespace?: string; kwok: boolean }, 
     note(`starting the sandbox in ${rel(dir)} ...`);
     const realNodes = !choice.kwok;
     const log = (line: string) => note(line);
-    await startSandbox({ dir, binDir, persistent: true, components: kubeOffloadComponents, realNodes, log });
+    // As `sandbox up`: two remotes (eu-west, us-east), each peered with `kube-offload peer`.
+    const sandbox = {
+      dir,
+      binDir,
+      persistent: true,
+      components: kubeOffloadComponents,
+      realNodes,
+      remotes: 2 as const,
+    };
+    await startSandbox({ ...sandbox, log });
     note(`sandbox up after ${elapsed()}`);
   }
   const state = readState(dir);
@@ -172,6 +181,9 @@ async function demo(dir: string, choice: { namespace?: string; kwok: boolean }, 
   const nsYaml = await must(localKc, ['create', 'namespace', namespace, '--dry-run=client', '-o', 'yaml']);
   await must(localKc, ['apply', '-f', '-'], nsYaml);
   await must(localKc, ['label', 'namespace', namespace, `${ENABLED_LABEL}=true`, '--overwrite']);
+  // Offloaded pods go to the first remote (eu-west), whose twin this demo shows.
+  say(`$ kubectl annotate namespace ${namespace} ${EU_WEST}`);
+  await must(localKc, ['annotate', 'namespace', namespace, EU_WEST, '--overwrite']);
   const manifest = path.join(repoRoot(), 'demo', 'boutique.yaml');
   say(`$ kubectl -n ${namespace} apply -f ${rel(manifest)}`);
   process.stdout.write(await must(localKc, ['-n', namespace, 'apply', '-f', manifest]));

@@ -32,7 +32,8 @@ function printReport(report: PeerReport, output: PeerConfig['output']): void {
   process.stdout.write(`${head}\n${formatSteps(report.steps)}${verdict}\n`);
 }
 
-async function peerWith(config: PeerConfig): Promise<PeerReport> {
+/** What `kube-offload peer` does once its flags are parsed (the sandbox peers its remotes through it too). */
+export async function peerWith(config: PeerConfig): Promise<PeerReport> {
   const manifests = manifestsOf(config);
   const localConfig = loadCluster({ ...config, flags: { kubeconfig: 'kubeconfig', context: 'context' } });
   const remoteConfig = loadCluster({

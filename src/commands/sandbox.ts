@@ -1,10 +1,11 @@
 // `kube-offload sandbox up|down|status [--dir D] [--no-kube-offload] [--no-real-nodes] [--audit]`
 //
-// up      builds/reuses the control-plane binaries, starts the local and the remote cluster
-//         (and kube-offload's components) as background processes that outlive this
-//         command, with one real node per cluster (unless --no-real-nodes), writes
-//         <dir>/local.kubeconfig, <dir>/remote.kubeconfig, <dir>/state.json; returns when
-//         everything is ready.
+// up      builds/reuses the control-plane binaries, starts the local cluster and the remotes
+//         ("remote", eu-west, and with --remotes 2, the default, "remote-us", us-east) and
+//         kube-offload's components as background processes that outlive this command, with
+//         one real node in local and remote (unless --no-real-nodes); the components find the
+//         remotes through the peer Secrets `kube-offload peer` writes; writes
+//         <dir>/<cluster>.kubeconfig and <dir>/state.json; returns when everything is ready.
 // down    stops every process recorded in <dir> (checking each pid is still ours), verifies
 //         they are gone, removes <dir>.
 // status  prints each component up/down (and ready); exit 0 when all are up and ready.
@@ -13,17 +14,19 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../sandbox/binaries.ts';
-import { sandboxStatus, startSandbox, stopSandboxDir } from '../sandbox/sandbox.ts';
+import { readState, sandboxStatus, startSandbox, stopSandboxDir } from '../sandbox/sandbox.ts';
 import { kubeOffloadComponents } from '../dev/components.ts';
 
-const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--no-kube-offload] [--no-real-nodes] [--audit]
+const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--remotes 1|2] [--no-kube-offload] [--no-real-nodes] [--audit]
 
-  up       start the local and remote clusters (plus kube-offload) in the background
+  up       start the local and remote clusters (plus kube-offload, peered with each remote) in the background
   down     stop every process the sandbox started and remove DIR
   status   show each component up/down
 
   --dir DIR            sandbox directory (default: .sandbox)
-  --no-kube-offload    up: clusters only, no webhook/syncer/virtual node
+  --remotes 1|2        up: remote clusters (default 2): "remote" (region eu-west, with a real node) and
+                       "remote-us" (region us-east, KWOK workers only); each peered with kube-offload peer
+  --no-kube-offload    up: clusters only, no webhook/syncer/virtual node, no peering
   --no-real-nodes      up: fake (kwok) workers only; no real node (containerd, kubelet) per cluster,
                        which needs root and Debian packages (installed when missing)
   --audit              up: write apiserver audit logs (DIR/<cluster>/logs/audit.log)
@@ -41,6 +44,7 @@ export async function run(argv: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         dir: { type: 'string', default: '.sandbox' },
+        remotes: { type: 'string', default: '2' },
         'no-kube-offload': { type: 'boolean', default: false },
         'no-real-nodes': { type: 'boolean', default: false },
         audit: { type: 'boolean', default: false },
@@ -62,9 +66,14 @@ export async function run(argv: string[]): Promise<number> {
     return 2;
   }
   const dir = path.resolve(values.dir);
+  if (values.remotes !== '1' && values.remotes !== '2') {
+    err(`kube-offload sandbox: --remotes: "${values.remotes}" is not one of 1, 2\n\n${USAGE}`);
+    return 2;
+  }
   switch (sub) {
     case 'up':
       return up(dir, {
+        remotes: values.remotes === '1' ? 1 : 2,
         withKubeOffload: !values['no-kube-offload'],
         realNodes: !values['no-real-nodes'],
         audit: values.audit,
@@ -80,6 +89,7 @@ export async function run(argv: string[]): Promise<number> {
 }
 
 interface UpOptions {
+  remotes: 1 | 2;
   withKubeOffload: boolean;
   realNodes: boolean;
   audit: boolean;
@@ -107,6 +117,7 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
       persistent: true,
       components: opts.withKubeOffload ? kubeOffloadComponents : [],
       realNodes: opts.realNodes,
+      remotes: opts.remotes,
       audit: opts.audit,
       log: (line) => err(`sandbox: ${line}`),
     });
@@ -122,9 +133,11 @@ async function up(dir: string, opts: UpOptions): Promise<number> {
 
 function printKubeconfigs(dir: string): void {
   const rel = (f: string) => path.relative(process.cwd(), f) || f;
-  process.stdout.write(
-    `local:  KUBECONFIG=${rel(path.join(dir, 'local.kubeconfig'))}\nremote: KUBECONFIG=${rel(path.join(dir, 'remote.kubeconfig'))}\n`,
-  );
+  const clusters = Object.entries(readState(dir)?.clusters ?? {});
+  const width = Math.max(0, ...clusters.map(([name]) => name.length + 1));
+  for (const [name, cluster] of clusters) {
+    process.stdout.write(`${`${name}:`.padEnd(width)} KUBECONFIG=${rel(cluster.kubeconfig)}\n`);
+  }
 }
 
 async function down(dir: string): Promise<number> {
@@ -154,8 +167,11 @@ async function status(dir: string): Promise<number> {
   let out = `${'COMPONENT'.padEnd(width)}  ${'STATUS'.padEnd(14)}  PID\n`;
   for (const r of rows) out += `${r[0]!.padEnd(width)}  ${r[1]!.padEnd(14)}  ${r[2]}\n`;
   if (state) {
-    out += `\nlocal  ${state.clusters.local.server}  KUBECONFIG=${state.clusters.local.kubeconfig}\n`;
-    out += `remote ${state.clusters.remote.server}  KUBECONFIG=${state.clusters.remote.kubeconfig}\n`;
+    const clusters = Object.entries(state.clusters);
+    const nameWidth = Math.max(...clusters.map(([name]) => name.length));
+    out += '\n';
+    for (const [name, cluster] of clusters)
+      out += `${name.padEnd(nameWidth)}  ${cluster.server}  KUBECONFIG=${cluster.kubeconfig}\n`;
   } else {
     out += `\nincomplete: no ${path.join(dir, 'state.json')} ("sandbox up" did not finish); run "kube-offload sandbox down"\n`;
   }

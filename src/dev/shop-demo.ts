@@ -7,7 +7,7 @@ import path from 'node:path';
 import { repoRoot } from '../sandbox/binaries.ts';
 import { runKubectl, type KubectlResult } from '../sandbox/cluster.ts';
 import { twinNamespaceName } from '../common/twin.ts';
-import { ENABLED_LABEL } from '../../webhooks/keys.ts';
+import { CLUSTERS_ANNOTATION, ENABLED_LABEL } from '../../webhooks/keys.ts';
 import { startKubectlPortForward } from './port-forward.ts';
 import { SANDBOX_CLUSTER_NAME, SANDBOX_VIRTUAL_NODE } from './virtual-node.ts';
 
@@ -102,12 +102,18 @@ export async function hasRealNodes(binDir: string, kubeconfig: string, cacheDir:
   return result.code === 0;
 }
 
+/** The namespace's cluster selector: the remote with the real node (region eu-west). */
+export const EU_WEST = `${CLUSTERS_ANNOTATION}=topology.kubernetes.io/region=eu-west`;
+
 async function applyShop(demo: ShopDemo): Promise<{ manifest: string; apps: number }> {
   const { localKubeconfig: kc, namespace, say, rel } = demo.opts;
   say(`$ kubectl create namespace ${namespace} && kubectl label namespace ${namespace} ${ENABLED_LABEL}=true`);
   const exists = (await demo.kubectl(kc, ['get', 'namespace', namespace])).code === 0;
   if (!exists) await demo.must(kc, ['create', 'namespace', namespace]);
   await demo.must(kc, ['label', 'namespace', namespace, `${ENABLED_LABEL}=true`, '--overwrite']);
+  // The sandbox's second remote (us-east) has no real node: the shop's containers run in eu-west.
+  say(`$ kubectl annotate namespace ${namespace} ${EU_WEST}`);
+  await demo.must(kc, ['annotate', 'namespace', namespace, EU_WEST, '--overwrite']);
   const manifest = path.join(repoRoot(), 'demo', 'shop', 'shop.yaml');
   say(`$ kubectl -n ${namespace} apply -f ${rel(manifest)}`);
   process.stdout.write(await demo.must(kc, ['-n', namespace, 'apply', '-f', manifest]));

@@ -1,14 +1,16 @@
 // The syncer as a sandbox component (see src/sandbox/components.ts). It runs as its
 // ServiceAccounts with exactly the RBAC users install: locally kube-offload-syncer from
-// manifests/, remotely kube-offload-syncer-remote from manifests/syncer/remote-rbac.yaml.
+// manifests/, in each remote kube-offload-syncer-remote, whose token `kube-offload peer` stores
+// in a peer Secret (peers.ts). Like the shipped Deployment, it gets no --remote: it finds the
+// remotes through the peer Secrets.
 import path from 'node:path';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
-import { twoClusterServiceAccounts } from '../sandbox/identity.ts';
-import { SANDBOX_CLUSTER_NAME, SANDBOX_REMOTE_NAME, SYSTEM_NAMESPACE } from './virtual-node.ts';
+import { poll } from '../common/async.ts';
+import { peerNameOf, peeredIdentity, SANDBOX_CLUSTER_NAME } from './peers.ts';
+import { SYSTEM_NAMESPACE } from './virtual-node.ts';
 
 export const LOCAL_SERVICE_ACCOUNT = 'kube-offload-syncer';
-export const REMOTE_SERVICE_ACCOUNT = 'kube-offload-syncer-remote';
 
 export interface SyncerComponentOptions {
   name?: string;
@@ -24,13 +26,7 @@ export async function syncerComponent(
 ): Promise<ComponentSpec & { metricsPort: number }> {
   const name = options.name ?? 'syncer';
   const metricsPort = await ctx.freePort();
-  const accounts = twoClusterServiceAccounts({
-    dir: path.join(ctx.componentsDir, name),
-    namespace: SYSTEM_NAMESPACE,
-    local: LOCAL_SERVICE_ACCOUNT,
-    remote: REMOTE_SERVICE_ACCOUNT,
-    remoteRbacFile: path.join(ctx.repoRoot, 'manifests', 'syncer', 'remote-rbac.yaml'),
-  });
+  const kubeconfig = path.join(ctx.componentsDir, name, 'local.kubeconfig');
   return {
     name,
     metricsPort,
@@ -39,10 +35,10 @@ export async function syncerComponent(
       'syncer',
       '--cluster-name',
       SANDBOX_CLUSTER_NAME,
-      '--remote',
-      `${SANDBOX_REMOTE_NAME}=${accounts.remoteKubeconfig}`,
+      '--peer-namespace',
+      SYSTEM_NAMESPACE,
       '--kubeconfig',
-      accounts.localKubeconfig,
+      kubeconfig,
       '--metrics-port',
       String(metricsPort),
       '--lease-namespace',
@@ -51,7 +47,23 @@ export async function syncerComponent(
     ),
     // The same heap settings as the Deployment in manifests/syncer/.
     env: { NODE_OPTIONS: '--max-semi-space-size=2 --max-old-space-size=384', ...(options.env ?? {}) },
-    before: () => accounts.write(ctx.local, ctx.remote),
+    before: () => peeredIdentity(ctx, LOCAL_SERVICE_ACCOUNT, kubeconfig),
+    // Ready once its local caches are synced; a peer added at run time does not count there, so
+    // `after` waits until the syncer has taken up every remote (its caches show in /metrics).
     ready: { url: `http://127.0.0.1:${metricsPort}/readyz` },
+    after: () => waitRemotesTakenUp(ctx, metricsPort),
   };
+}
+
+/** Waits until the syncer's /metrics shows caches of every sandbox remote. */
+async function waitRemotesTakenUp(ctx: SandboxContext, metricsPort: number): Promise<void> {
+  const names = ctx.remotes.map(peerNameOf);
+  await poll(
+    async () => {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      const text = await response.text();
+      return names.every((name) => text.includes(`informer="${name}/`)) || undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 250, description: `the syncer to take up remotes ${names.join(', ')}` },
+  );
 }

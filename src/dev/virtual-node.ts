@@ -1,10 +1,10 @@
-// The virtual node provider as a sandbox component (see src/sandbox/components.ts): one
-// virtual node, "virtual-remote", standing for the sandbox's remote cluster.
+// The virtual node provider as a sandbox component (see src/sandbox/components.ts): one virtual
+// node per sandbox remote, "virtual-remote" (and "virtual-remote-us" with a second remote).
 //
 // It runs as its ServiceAccounts, with exactly the RBAC users install: locally
-// kube-offload-virtual-node from manifests/, remotely
-// kube-offload-virtual-node-remote from manifests/virtual-node/remote-rbac.yaml. Tokens come from
-// the TokenRequest API.
+// kube-offload-virtual-node from manifests/, in each remote kube-offload-virtual-node-remote,
+// whose token `kube-offload peer` stores in a peer Secret (peers.ts). Like the shipped Deployment,
+// it gets no --remote: it finds the remotes through the peer Secrets.
 //
 // Its kubelet API listens on an ephemeral port of 127.0.0.1 (the node's InternalIP), where the
 // local apiserver dials it with its kubelet client certificate; client certificates are checked
@@ -14,15 +14,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { ComponentSpec, SandboxContext } from '../sandbox/components.ts';
 import { cliArgv } from '../sandbox/components.ts';
-import { twoClusterServiceAccounts } from '../sandbox/identity.ts';
+import { peeredIdentity, SANDBOX_CLUSTER_NAME, waitVirtualNodesReady } from './peers.ts';
 
 /** The local cluster's name in the sandbox; the syncer must use the same one. */
-export const SANDBOX_CLUSTER_NAME = 'local';
+export { SANDBOX_CLUSTER_NAME };
+/** The first remote's name (the second one's is SECOND_REMOTE, src/sandbox/network.ts). */
 export const SANDBOX_REMOTE_NAME = 'remote';
 export const SANDBOX_VIRTUAL_NODE = `virtual-${SANDBOX_REMOTE_NAME}`;
 export const SYSTEM_NAMESPACE = 'kube-offload-system';
 export const LOCAL_SERVICE_ACCOUNT = 'kube-offload-virtual-node';
-export const REMOTE_SERVICE_ACCOUNT = 'kube-offload-virtual-node-remote';
 
 /** The virtual node's InternalIP in the sandbox: where the local apiserver finds its kubelet API. */
 export const SANDBOX_NODE_IP = '127.0.0.1';
@@ -56,8 +56,6 @@ export interface VirtualNodeComponentOptions {
   /** Extra flags, e.g. ['--probe-interval', '2s']. */
   args?: string[];
   name?: string;
-  /** Run as the ServiceAccounts of manifests/ (default true); false runs as admin. */
-  serviceAccounts?: boolean;
 }
 
 export async function virtualNodeComponent(
@@ -66,16 +64,7 @@ export async function virtualNodeComponent(
 ): Promise<ComponentSpec> {
   const name = options.name ?? 'virtual-node';
   const port = await ctx.freePort();
-  const asServiceAccounts = options.serviceAccounts ?? true;
-  const accounts = twoClusterServiceAccounts({
-    dir: path.join(ctx.componentsDir, name),
-    namespace: SYSTEM_NAMESPACE,
-    local: LOCAL_SERVICE_ACCOUNT,
-    remote: REMOTE_SERVICE_ACCOUNT,
-    remoteRbacFile: path.join(ctx.repoRoot, 'manifests', 'virtual-node', 'remote-rbac.yaml'),
-  });
-  const localKc = asServiceAccounts ? accounts.localKubeconfig : ctx.local.kubeconfigPath;
-  const remoteKc = asServiceAccounts ? accounts.remoteKubeconfig : ctx.remote.kubeconfigPath;
+  const kubeconfig = path.join(ctx.componentsDir, name, 'local.kubeconfig');
   return {
     name,
     argv: cliArgv(
@@ -83,10 +72,10 @@ export async function virtualNodeComponent(
       'virtual-node',
       '--cluster-name',
       options.clusterName ?? SANDBOX_CLUSTER_NAME,
-      '--remote',
-      `${SANDBOX_REMOTE_NAME}=${remoteKc}`,
+      '--peer-namespace',
+      SYSTEM_NAMESPACE,
       '--kubeconfig',
-      localKc,
+      kubeconfig,
       '--metrics-port',
       String(port),
       '--metrics-host',
@@ -96,10 +85,9 @@ export async function virtualNodeComponent(
       ...(await kubeletApiArgs(ctx, path.join(ctx.componentsDir, name))),
       ...(options.args ?? []),
     ),
-    before: async () => {
-      if (asServiceAccounts) await accounts.write(ctx.local, ctx.remote);
-    },
-    // Ready once the virtual node is registered (the remote may still be syncing).
+    before: () => peeredIdentity(ctx, LOCAL_SERVICE_ACCOUNT, kubeconfig),
+    // /readyz answers once the peer Secrets are read; `after` waits for every virtual node to be Ready.
     ready: { url: `http://127.0.0.1:${port}/readyz` },
+    after: () => waitVirtualNodesReady(ctx),
   };
 }

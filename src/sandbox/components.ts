@@ -36,7 +36,10 @@ export interface SandboxContext {
   componentsDir: string;
   repoRoot: string;
   local: Cluster;
+  /** The first remote (remotes[0]). */
   remote: Cluster;
+  /** Every remote cluster, "remote" first. */
+  remotes: Cluster[];
   /** Absolute path of the node binary running us (node 24: runs .ts directly). */
   nodeBin: string;
   /** Absolute path of bin/kube-offload.js */
@@ -73,14 +76,15 @@ export function cliArgv(ctx: SandboxContext, command: string, ...args: string[])
   return [ctx.nodeBin, ...profile, ctx.cli, command, ...args];
 }
 
-export async function makeContext(dir: string, local: Cluster, remote: Cluster): Promise<SandboxContext> {
+export async function makeContext(dir: string, local: Cluster, remotes: Cluster[]): Promise<SandboxContext> {
   const root = repoRoot();
   return {
     dir,
     componentsDir: path.join(dir, 'components'),
     repoRoot: root,
     local,
-    remote,
+    remote: remotes[0]!,
+    remotes,
     nodeBin: process.execPath,
     cli: path.join(root, 'bin', 'kube-offload.js'),
     freePort,

@@ -1,7 +1,6 @@
 // Runs a component as its ServiceAccount, not as admin: the RBAC from manifests/ is applied and
 // a token is requested through the TokenRequest API, so least privilege is what gets tested.
 import fs from 'node:fs';
-import path from 'node:path';
 import { stringify } from 'yaml';
 import type { Cluster } from './cluster.ts';
 import { applyObjects, buildManifests, identityObjects } from './manifests.ts';
@@ -65,42 +64,4 @@ export async function remoteServiceAccountKubeconfig(
   if (applied.code !== 0)
     throw new Error(`kubectl apply -f ${opts.rbacFile} on ${cluster.name} failed: ${applied.stderr.trim()}`);
   return writeTokenKubeconfig(cluster, opts.namespace, opts.name, opts.file);
-}
-
-export interface TwoClusterServiceAccounts {
-  localKubeconfig: string;
-  remoteKubeconfig: string;
-  /** Creates the directory, applies the RBAC on both clusters and writes both kubeconfigs. */
-  write: (local: Cluster, remote: Cluster) => Promise<void>;
-}
-
-/**
- * The identities of a component that works on both clusters (syncer, virtual node provider):
- * locally the ServiceAccount `local` with the RBAC of manifests/, remotely `remote` with the RBAC
- * of `remoteRbacFile`. The kubeconfig paths are known at once (for the component's argv); the
- * files are written by write(), once the clusters are up.
- */
-export function twoClusterServiceAccounts(opts: {
-  dir: string;
-  namespace: string;
-  local: string;
-  remote: string;
-  remoteRbacFile: string;
-}): TwoClusterServiceAccounts {
-  const localKubeconfig = path.join(opts.dir, 'local.kubeconfig');
-  const remoteKubeconfig = path.join(opts.dir, 'remote.kubeconfig');
-  return {
-    localKubeconfig,
-    remoteKubeconfig,
-    write: async (local, remote) => {
-      fs.mkdirSync(opts.dir, { recursive: true });
-      await serviceAccountKubeconfig(local, { namespace: opts.namespace, name: opts.local, file: localKubeconfig });
-      await remoteServiceAccountKubeconfig(remote, {
-        rbacFile: opts.remoteRbacFile,
-        namespace: opts.namespace,
-        name: opts.remote,
-        file: remoteKubeconfig,
-      });
-    },
-  };
 }

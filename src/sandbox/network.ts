@@ -1,6 +1,6 @@
 // The address plan of a sandbox cluster: its Service and pod ranges and its fake worker nodes.
-// The two clusters of the sandbox ("local" and "remote") have presets that do not overlap, so
-// pod and Service addresses tell which cluster an object lives in.
+// The clusters of the sandbox ("local", "remote" and the second remote "remote-us") have presets
+// that do not overlap, so pod and Service addresses tell which cluster an object lives in.
 import type { NodeSpec } from './kwok.ts';
 
 export interface Network {
@@ -9,7 +9,10 @@ export interface Network {
   nodes: NodeSpec[];
 }
 
-export const PRESETS: Record<'local' | 'remote', Network> = {
+/** The second remote cluster's name: KWOK workers only, in region us-east (eu-west is "remote"'s). */
+export const SECOND_REMOTE = 'remote-us';
+
+export const PRESETS: Record<'local' | 'remote' | typeof SECOND_REMOTE, Network> = {
   local: {
     serviceClusterIPRange: '10.96.0.0/16',
     podCIDR: '10.244.0.0/16',
@@ -30,6 +33,19 @@ export const PRESETS: Record<'local' | 'remote', Network> = {
       labels: {
         'topology.kubernetes.io/region': 'eu-west',
         'topology.kubernetes.io/zone': `eu-west-${'abc'[i - 1]}`,
+      },
+    })),
+  },
+  [SECOND_REMOTE]: {
+    serviceClusterIPRange: '10.98.0.0/16',
+    podCIDR: '172.18.0.0/16',
+    nodes: [1, 2].map((i) => ({
+      name: `${SECOND_REMOTE}-node-${i}`,
+      ip: `10.30.0.${10 + i}`,
+      podCIDR: `172.18.${i}.0/24`,
+      labels: {
+        'topology.kubernetes.io/region': 'us-east',
+        'topology.kubernetes.io/zone': `us-east-${'ab'[i - 1]}`,
       },
     })),
   },

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Cluster, ClusterPorts } from './cluster.ts';
 import type { RunningComponent, UrlReadyCheck } from './components.ts';
+import { PRESETS } from './network.ts';
 import type { ProcessRecord } from './procs.ts';
 
 export interface ClusterState {
@@ -26,11 +27,14 @@ export interface SandboxState {
   persistent: boolean;
   startedAt: string;
   startMs: number;
-  clusters: Record<'local' | 'remote', ClusterState>;
+  /** local, remote, and remote-us when the sandbox has a second remote. */
+  clusters: { local: ClusterState; remote: ClusterState; [name: string]: ClusterState };
   components: { name: string; ready?: UrlReadyCheck; logFile: string; process: ProcessRecord }[];
 }
 
 export const STATE_FILE = 'state.json';
+/** Every cluster a sandbox may have: the subdirectories of <dir> holding a cluster. */
+export const CLUSTER_NAMES = Object.keys(PRESETS);
 /** The components' own pidfile, in <dir>/components/ (the clusters keep theirs in their directories). */
 const COMPONENTS_PIDFILE = 'pids.json';
 
@@ -57,8 +61,7 @@ export function recordedProcesses(dir: string): ProcessRecord[] {
     for (const component of state.components) records.push(component.process);
   }
   for (const pidfile of [
-    path.join(dir, 'local', 'pids.json'),
-    path.join(dir, 'remote', 'pids.json'),
+    ...CLUSTER_NAMES.map((name) => path.join(dir, name, 'pids.json')),
     path.join(dir, 'components', COMPONENTS_PIDFILE),
   ]) {
     try {
@@ -102,6 +105,8 @@ export interface SandboxRun {
   startedAt: number;
   local: Cluster;
   remote: Cluster;
+  /** Every remote, remote first. */
+  remotes: Cluster[];
   stateFile: string;
   componentsDir: string;
   /** In start order. */
@@ -117,7 +122,11 @@ export function writeState(run: SandboxRun): void {
     persistent: run.persistent,
     startedAt: new Date(run.startedAt).toISOString(),
     startMs: Date.now() - run.startedAt,
-    clusters: { local: clusterState(run.local), remote: clusterState(run.remote) },
+    clusters: {
+      local: clusterState(run.local),
+      remote: clusterState(run.remote),
+      ...Object.fromEntries(run.remotes.slice(1).map((cluster) => [cluster.name, clusterState(cluster)])),
+    },
     components: run.components.map((component) => ({
       name: component.name,
       ...(component.ready ? { ready: component.ready } : {}),

@@ -1,10 +1,12 @@
-// The sandbox: the local and the remote cluster side by side, plus kube-offload's components.
+// The sandbox: the local cluster and one or two remote clusters side by side, plus the components
+// its caller hosts (kube-offload's, see src/dev/components.ts).
 //
-// <dir>/state.json        what is running (pids + argv, ports, kubeconfigs, readiness URLs)
-// <dir>/local.kubeconfig  admin kubeconfig of the local cluster
-// <dir>/remote.kubeconfig admin kubeconfig of the remote cluster
-// <dir>/local/, remote/   cluster directories (pki, etcd data, logs/, pids.json)
-// <dir>/components/       component logs (<name>.log), scratch dirs and pids.json
+// <dir>/state.json           what is running (pids + argv, ports, kubeconfigs, readiness URLs)
+// <dir>/local.kubeconfig     admin kubeconfig of the local cluster
+// <dir>/remote.kubeconfig    admin kubeconfig of the remote cluster (region eu-west)
+// <dir>/remote-us.kubeconfig admin kubeconfig of the second remote (region us-east), with remotes: 2
+// <dir>/<cluster>/           cluster directories (pki, etcd data, logs/, pids.json)
+// <dir>/components/          component logs (<name>.log), scratch dirs and pids.json
 import fs from 'node:fs';
 import path from 'node:path';
 import { clearStaleDir, startCluster, type AuditOptions, type Cluster, type ClusterOptions } from './cluster.ts';
@@ -17,8 +19,9 @@ import {
   type SandboxContext,
 } from './components.ts';
 import { ensureBinaries } from './binaries.ts';
+import { SECOND_REMOTE } from './network.ts';
 import { isAlive, isOurs, terminateRecord, type ProcessRecord } from './procs.ts';
-import { recordedProcesses, STATE_FILE, writeState, type SandboxRun } from './sandbox-state.ts';
+import { CLUSTER_NAMES, recordedProcesses, STATE_FILE, writeState, type SandboxRun } from './sandbox-state.ts';
 import {
   prepareRealNodesFor,
   startRealNodesIn,
@@ -31,6 +34,7 @@ import {
 
 export type { RunningComponent } from './components.ts';
 export { readState, recordedProcesses, STATE_FILE } from './sandbox-state.ts';
+export { SECOND_REMOTE } from './network.ts';
 export type { ClusterState, SandboxState } from './sandbox-state.ts';
 export { sandboxStatus } from './sandbox-status.ts';
 export type { ProcessStatus } from './sandbox-status.ts';
@@ -50,6 +54,13 @@ export interface SandboxOptions {
    * root; one sandbox at a time per host. Default false: fake workers only, fast.
    */
   realNodes?: boolean;
+  /**
+   * How many remote clusters: 1 (default: "remote", region eu-west) or 2 (plus "remote-us", region
+   * us-east, KWOK workers only, never a real node). A cluster costs an etcd, an apiserver, a
+   * controller-manager, a scheduler and a kwok (~300 MiB), so tests ask for the second one only
+   * when they use it.
+   */
+  remotes?: 1 | 2;
   /** Per-cluster overrides. */
   local?: Partial<ClusterOptions>;
   remote?: Partial<ClusterOptions>;
@@ -60,7 +71,10 @@ export interface SandboxOptions {
 export interface Sandbox {
   dir: string;
   local: Cluster;
+  /** The first remote (remotes[0]). */
   remote: Cluster;
+  /** Every remote cluster, "remote" first. */
+  remotes: Cluster[];
   stateFile: string;
   components: RunningComponent[];
   context: SandboxContext;
@@ -105,7 +119,7 @@ async function removeSandboxDir(dir: string): Promise<void> {
   if (entries.length > 0 && !entries.includes(SANDBOX_MARKER)) {
     throw new Error(`${dir} is not empty and is not a sandbox directory (no ${SANDBOX_MARKER}); refusing to delete it`);
   }
-  for (const sub of ['local', 'remote']) await clearStaleDir(path.join(dir, sub));
+  for (const sub of CLUSTER_NAMES) await clearStaleDir(path.join(dir, sub));
   fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
 }
 
@@ -140,7 +154,8 @@ interface ClusterDefaults {
   log: (line: string) => void;
 }
 
-function clusterOptions(name: 'local' | 'remote', options: SandboxOptions, defaults: ClusterDefaults): ClusterOptions {
+function clusterOptions(name: string, options: SandboxOptions, defaults: ClusterDefaults): ClusterOptions {
+  const overrides = name === 'local' || name === 'remote' ? options[name] : undefined;
   return {
     name,
     dir: path.join(defaults.dir, name),
@@ -152,16 +167,28 @@ function clusterOptions(name: 'local' | 'remote', options: SandboxOptions, defau
     log: defaults.log,
     ...(options.audit !== undefined ? { audit: options.audit } : {}),
     ...(options.startTimeoutMs !== undefined ? { startTimeoutMs: options.startTimeoutMs } : {}),
-    ...options[name],
+    ...overrides,
   };
 }
 
-/** Both clusters in parallel; if one fails, the other is stopped before the error is passed on. */
-async function startClusters(options: SandboxOptions, defaults: ClusterDefaults): Promise<[Cluster, Cluster]> {
-  const results = await Promise.allSettled([
-    startCluster(clusterOptions('local', options, defaults)),
-    startCluster(clusterOptions('remote', options, defaults)),
-  ]);
+/** The names of the clusters to start: local, then the remotes. */
+function clusterNames(options: SandboxOptions): string[] {
+  const remotes = options.remotes ?? 1;
+  if (remotes !== 1 && remotes !== 2) throw new Error(`remotes: ${String(remotes)} is not one of 1, 2`);
+  return ['local', 'remote', ...(remotes === 2 ? [SECOND_REMOTE] : [])];
+}
+
+/** The started clusters: the local one and the remotes. */
+interface Clusters {
+  local: Cluster;
+  remotes: Cluster[];
+}
+
+/** Every cluster in parallel; if one fails, the others are stopped before the error is passed on. */
+async function startClusters(options: SandboxOptions, defaults: ClusterDefaults): Promise<Clusters> {
+  const results = await Promise.allSettled(
+    clusterNames(options).map((name) => startCluster(clusterOptions(name, options, defaults))),
+  );
   const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) {
     const stopStarted = (result: PromiseSettledResult<Cluster>) =>
@@ -169,7 +196,8 @@ async function startClusters(options: SandboxOptions, defaults: ClusterDefaults)
     await Promise.all(results.map(stopStarted));
     throw failed.reason;
   }
-  return results.map((result) => (result as PromiseFulfilledResult<Cluster>).value) as [Cluster, Cluster];
+  const [local, ...remotes] = results.map((result) => (result as PromiseFulfilledResult<Cluster>).value);
+  return { local: local!, remotes };
 }
 
 /** The clusters, with the apiserver flags real nodes need when they come; a failure gives the host back. */
@@ -177,7 +205,7 @@ async function startClustersFor(
   prepared: PreparedRealNodes | undefined,
   options: SandboxOptions,
   defaults: ClusterDefaults,
-): Promise<[Cluster, Cluster]> {
+): Promise<Clusters> {
   if (!prepared) return startClusters(options, defaults);
   const local = withRealNodeFlags('local', options.local);
   const flagged = { ...options, local, remote: withRealNodeFlags('remote', options.remote) };
@@ -189,11 +217,11 @@ async function startClustersFor(
   }
 }
 
-/** Components in reverse start order (they talk to the clusters), the real nodes, then both clusters. */
+/** Components in reverse start order (they talk to the clusters), the real nodes, then every cluster. */
 async function stopRun(run: SandboxRun, realNodes?: RealNodes): Promise<void> {
   for (const component of [...run.components].reverse()) await component.stop();
   await stopStartedRealNodes(realNodes);
-  await Promise.all([run.local.stop(), run.remote.stop()]);
+  await Promise.all([run.local, ...run.remotes].map((cluster) => cluster.stop()));
   fs.rmSync(run.stateFile, { force: true });
 }
 
@@ -213,6 +241,7 @@ function sandboxHandle(
     dir: run.dir,
     local: run.local,
     remote: run.remote,
+    remotes: run.remotes,
     stateFile: run.stateFile,
     components: run.components,
     context,
@@ -243,10 +272,11 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
   await prepareSandboxDir(dir, log);
   const binDir = options.binDir ?? (await ensureBinaries());
   const prepared = options.realNodes ? await prepareRealNodesFor(dir, binDir, { persistent, log }) : undefined;
-  const [local, remote] = await startClustersFor(prepared, options, { dir, binDir, persistent, log });
-  log(`both clusters ready (${Date.now() - startedAt} ms)`);
+  const { local, remotes } = await startClustersFor(prepared, options, { dir, binDir, persistent, log });
+  const remote = remotes[0]!;
+  log(`${remotes.length + 1} clusters ready (${Date.now() - startedAt} ms)`);
 
-  const context = await makeContext(dir, local, remote);
+  const context = await makeContext(dir, local, remotes);
   const { componentsDir } = context;
   fs.mkdirSync(componentsDir, { recursive: true });
   const stateFile = path.join(dir, STATE_FILE);
@@ -257,6 +287,7 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
     startedAt,
     local,
     remote,
+    remotes,
     stateFile,
     componentsDir,
     components: [],
