@@ -42,8 +42,8 @@ const TRIVIAL_LABEL = 'bench.kube-offload.io/trivial-webhook';
 const TRIVIAL_CONFIG = 'bench-trivial-webhook';
 const SCHEDULER = 'bench-no-such-scheduler';
 const VS_TRIVIAL: Target = { on: 'ratio', op: '<=', value: 1.1 };
-const CALLS = 'kube_offload_admission_requests_total';
-const HANDSHAKES = 'kube_offload_tls_handshakes_total';
+const CALLS = 'kube_offload_webhook_admission_requests_total';
+const HANDSHAKES = 'kube_offload_webhook_tls_handshakes_total';
 
 type Which = 'ours' | 'trivial' | 'plain';
 const NAMESPACE: Record<Which, string> = { ours: OPTED_IN, trivial: TRIVIAL, plain: PLAIN };

@@ -31,7 +31,6 @@ export interface BackfillOptions {
   /** Parallel scans; default 4. */
   concurrency?: number;
   clock?: Clock;
-  onDepth?: (depth: number) => void;
 }
 
 export class BackfillController {
@@ -48,7 +47,7 @@ export class BackfillController {
       name: 'syncer-backfill',
       concurrency: this.#options.concurrency ?? 4,
       process: (key) => this.#process(key),
-      onDepth: (depth) => this.#options.onDepth?.(depth),
+      metrics: this.#options.metrics.workqueues,
       onError: (key, err, failures) => this.#onError(key, err, failures),
       backoff: { baseMs: 200, maxMs: 60_000, jitter: 0.3 },
       clock: this.#options.clock ?? realClock,

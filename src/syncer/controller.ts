@@ -97,7 +97,6 @@ export class Syncer {
   readonly #objectReconciler: ObjectReconciler;
   readonly #backfill: BackfillController;
   readonly #failures: FailureReporter;
-  readonly #queueDepths = { copies: 0, backfill: 0 };
   #queue: WorkQueue | undefined;
   #running = false;
   #cancelTimers: Array<() => void> = [];
@@ -146,7 +145,6 @@ export class Syncer {
       periodMs: backfillPeriodMs,
       concurrency: Math.min(this.#workers(), 4),
       clock: this.#clock,
-      onDepth: (depth) => this.#setQueueDepth('backfill', depth),
     });
   }
 
@@ -327,7 +325,7 @@ export class Syncer {
       name: 'syncer',
       concurrency: this.#workers(),
       process: (key) => this.#reconcile(key),
-      onDepth: (depth) => this.#setQueueDepth('copies', depth),
+      metrics: this.#metrics.workqueues,
       onError: (key, err, failures) => this.#failures.failed(key, err, failures),
       backoff: { baseMs: 200, maxMs: 60_000, jitter: 0.3 },
       clock: this.#clock,
@@ -336,12 +334,6 @@ export class Syncer {
 
   #enqueue(key: string): void {
     if (this.#running) this.#queue?.add(key);
-  }
-
-  /** queue_depth counts the keys ready in both queues. */
-  #setQueueDepth(queue: 'copies' | 'backfill', depth: number): void {
-    this.#queueDepths[queue] = depth;
-    this.#metrics.queueDepth.set(this.#queueDepths.copies + this.#queueDepths.backfill);
   }
 
   #stopTimers(): void {

@@ -1,10 +1,16 @@
-// Prometheus metrics of the syncer (prom-client), all on one registry served at /metrics.
+// Prometheus metrics of the syncer (prom-client), all on one registry served at /metrics: its
+// own under kube_offload_syncer_, its work queues' under controller-runtime's names
+// (workqueue_*, controller_runtime_reconcile_*, see src/kube/workqueue-metrics.ts), and
+// prom-client's process and Node.js metrics unprefixed (process_*, nodejs_*), as stock Node.js
+// dashboards expect; the scrape's job and pod labels tell the components apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { createWorkQueueMetrics } from '../kube/workqueue-metrics.ts';
+import type { WorkQueueMetrics } from '../kube/workqueue-metrics.ts';
 
 export interface SyncerMetrics {
   registry: Registry;
-  /** Keys ready to be processed in the work queues (copies and backfill). */
-  queueDepth: Gauge;
+  /** For the work queues (copies: "syncer", backfill: "syncer-backfill"). */
+  workqueues: WorkQueueMetrics;
   /** Time spent in one reconcile, by key kind and result (error, or an Outcome of result.ts: ok, wait, conflict...). */
   reconcileDuration: Histogram<'kind' | 'result'>;
   /** Write requests sent, by verb (create, update, delete, patch), kind and remote ("local" for backfill stamps). */
@@ -27,7 +33,7 @@ export interface SyncerMetrics {
 const PREFIX = 'kube_offload_syncer_';
 
 export function createMetrics(registry = new Registry(), options: { defaultMetrics?: boolean } = {}): SyncerMetrics {
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: PREFIX });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   const counter = <L extends string>(name: string, help: string, labelNames: L[] = []): Counter<L> =>
     new Counter({ name: PREFIX + name, help, labelNames, registers });
@@ -38,7 +44,7 @@ export function createMetrics(registry = new Registry(), options: { defaultMetri
       cacheSizes = source;
     },
     registry,
-    queueDepth: gauge('queue_depth', 'Keys waiting in the syncer work queue'),
+    workqueues: createWorkQueueMetrics(registry),
     reconcileDuration: new Histogram({
       name: `${PREFIX}reconcile_duration_seconds`,
       help: 'Duration of one reconcile of a queue key',

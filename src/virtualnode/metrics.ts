@@ -1,6 +1,12 @@
-// Prometheus metrics of the virtual node provider (prom-client), on a registry of its own.
+// Prometheus metrics of the virtual node provider (prom-client), on a registry of its own: its
+// own under kube_offload_virtual_node_, its pod queues' under controller-runtime's names
+// (workqueue_*, controller_runtime_reconcile_*, see src/kube/workqueue-metrics.ts), and
+// prom-client's process and Node.js metrics unprefixed (process_*, nodejs_*), as stock Node.js
+// dashboards expect; the scrape's job and pod labels tell the components apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { statusCodeOf } from '../kube/client.ts';
+import { createWorkQueueMetrics } from '../kube/workqueue-metrics.ts';
+import type { WorkQueueMetrics } from '../kube/workqueue-metrics.ts';
 
 export interface ProviderMetrics {
   registry: Registry;
@@ -12,8 +18,8 @@ export interface ProviderMetrics {
   writes: Counter<'remote' | 'side' | 'verb' | 'result'>;
   /** Duration of one pod reconcile. */
   reconcileDuration: Histogram<'remote' | 'result'>;
-  /** Keys waiting in the work queue. */
-  queueDepth: Gauge<'remote'>;
+  /** For the pod queue of each remote ("virtual-node-REMOTE"). */
+  workqueues: WorkQueueMetrics;
   /** Time from the remote pod's change being observed to the local status write completing. */
   mirrorLatency: Histogram<'remote'>;
   /** Pods waiting for ConfigMaps/Secrets to appear in the twin namespace. */
@@ -24,8 +30,7 @@ export function createProviderMetrics(
   options: { registry?: Registry; processMetrics?: boolean } = {},
 ): ProviderMetrics {
   const registry = options.registry ?? new Registry();
-  if (options.processMetrics !== false)
-    collectDefaultMetrics({ register: registry, prefix: 'kube_offload_virtual_node_' });
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
   return {
     registry,
@@ -54,12 +59,7 @@ export function createProviderMetrics(
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     }),
-    queueDepth: new Gauge({
-      name: 'kube_offload_virtual_node_queue_depth',
-      help: 'Keys waiting in the work queue',
-      labelNames: ['remote'],
-      registers,
-    }),
+    workqueues: createWorkQueueMetrics(registry),
     mirrorLatency: new Histogram({
       name: 'kube_offload_virtual_node_status_mirror_seconds',
       help: 'From observing a remote pod change to the local pod status written',

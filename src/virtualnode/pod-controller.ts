@@ -114,7 +114,7 @@ export class PodController {
           'pod reconcile failed; not retried before the pod changes',
         );
       },
-      onDepth: (depth) => options.metrics?.queueDepth.set(this.#metricLabels, depth),
+      ...(options.metrics ? { metrics: options.metrics.workqueues } : {}),
       clock: options.clock,
       ...(options.random ? { random: options.random } : {}),
     });

@@ -20,6 +20,8 @@ import { MAX_BODY_BYTES } from './server/body.ts';
 export interface WebhookConfig {
   port: number;
   host: string;
+  /** Plain-HTTP /metrics, /healthz, /readyz (on host); undefined: not served; 0: a free port. */
+  metricsPort?: number;
   certDir: string;
   standalone: boolean;
   kubeconfig?: string;
@@ -62,6 +64,8 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
 
   --port N                  HTTPS port (default 8443; 0 picks a free one)
   --host ADDR               address to listen on (default 0.0.0.0)
+  --metrics-port N          also serve /metrics, /healthz, /readyz over plain HTTP on this port
+                            (default: off, they are on the HTTPS port only; 0 picks a free one)
   --cert-dir DIR            tls.crt/tls.key to serve (hot-reloaded), or where to generate
                             ca.crt, ca.key, tls.crt, tls.key when it holds none (required)
   --standalone              no cluster access: placement from object annotations and defaults
@@ -106,6 +110,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
   const values = parseFlags(argv, {
     port: { type: 'string' },
     host: { type: 'string' },
+    'metrics-port': { type: 'string' },
     'cert-dir': { type: 'string' },
     standalone: { type: 'boolean' },
     kubeconfig: { type: 'string' },
@@ -167,6 +172,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     logLevel: oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level'),
   };
   if (values.kubeconfig !== undefined) config.kubeconfig = values.kubeconfig;
+  if (values['metrics-port'] !== undefined) config.metricsPort = portNumber(values['metrics-port'], 'metrics-port');
   if (values['default-prefer'] !== undefined)
     config.defaultPrefer = oneOf(values['default-prefer'], PREFERENCES, 'default-prefer');
   checkRanges(config);
@@ -191,6 +197,11 @@ function checkRanges(config: WebhookConfig): void {
   if (config.certValidityMs < 3000) throw new ConfigError('--cert-validity must be at least 3s');
   if (config.certPollIntervalMs < 100) throw new ConfigError('--cert-poll-interval must be at least 100ms');
   if (config.caSyncIntervalMs < 100) throw new ConfigError('--ca-sync-interval must be at least 100ms');
+  if (config.metricsPort !== undefined && config.metricsPort !== 0 && config.metricsPort === config.port) {
+    throw new ConfigError(
+      `--metrics-port ${config.metricsPort} is --port too: the plain-HTTP port needs one of its own`,
+    );
+  }
   if (config.headersTimeoutMs > config.requestTimeoutMs) {
     throw new ConfigError('--headers-timeout must not exceed --request-timeout');
   }

@@ -22,7 +22,7 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
   // Read at scrape time, never on the admission path.
   const gateSource: WebhookMetrics['gateSource'] = {};
   new Gauge({
-    name: 'kube_offload_admission_buffered_bytes',
+    name: 'kube_offload_webhook_admission_buffered_bytes',
     help: 'Request bytes reserved by admissions being received or decided (bounded by --max-buffered-bytes).',
     registers: [registry],
     collect() {
@@ -30,7 +30,7 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
     },
   });
   new Gauge({
-    name: 'kube_offload_admission_waiting',
+    name: 'kube_offload_webhook_admission_waiting',
     help:
       'Admissions waiting for room under --max-buffered-bytes ' +
       '(more than --max-waiting-reviews are refused with 429).',
@@ -46,7 +46,7 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
     registry,
     gateSource,
     admissionRequests: new Counter({
-      name: 'kube_offload_admission_requests_total',
+      name: 'kube_offload_webhook_admission_requests_total',
       help:
         'Admission requests by webhook and outcome (allowed, denied, patched, error, bad_request); ' +
         'error includes 429s.',
@@ -54,7 +54,7 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
       registers: [registry],
     }),
     admissionDuration: new Histogram({
-      name: 'kube_offload_admission_duration_seconds',
+      name: 'kube_offload_webhook_admission_duration_seconds',
       help: 'Time from request arrival to response, in seconds.',
       labelNames: ['webhook'],
       // Admission is sub-millisecond when healthy; the API server gives up at 10-30 s.
@@ -62,12 +62,12 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
       registers: [registry],
     }),
     certExpiry: new Gauge({
-      name: 'kube_offload_serving_cert_expiry_timestamp_seconds',
+      name: 'kube_offload_webhook_serving_cert_expiry_timestamp_seconds',
       help: 'notAfter of the serving certificate in use, as a Unix timestamp in seconds.',
       registers: [registry],
     }),
     certReloads: new Counter({
-      name: 'kube_offload_serving_cert_reloads_total',
+      name: 'kube_offload_webhook_serving_cert_reloads_total',
       help:
         'Serving certificate swaps: trigger=file (changed on disk) or renewal (we re-issued it); ' +
         'result=success|error.',
@@ -75,12 +75,12 @@ export function createWebhookMetrics(options: { processMetrics?: boolean } = {})
       registers: [registry],
     }),
     caBundleSyncErrors: new Counter({
-      name: 'kube_offload_ca_bundle_sync_errors_total',
+      name: 'kube_offload_webhook_ca_bundle_sync_errors_total',
       help: 'Failed attempts to read or patch caBundle in our webhook configurations.',
       registers: [registry],
     }),
     tlsHandshakes: new Counter({
-      name: 'kube_offload_tls_handshakes_total',
+      name: 'kube_offload_webhook_tls_handshakes_total',
       help:
         'Completed TLS handshakes (new client connections) by negotiated protocol (http/1.1, h2). ' +
         'Far more handshakes than clients means connections are not being reused.',

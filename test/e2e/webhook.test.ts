@@ -464,7 +464,7 @@ describe('e2e: admission webhooks on a real control plane', function () {
       const validations = async (): Promise<number> => {
         const text = (await fetchWebhook('/metrics')).body;
         return [
-          ...text.matchAll(/^kube_offload_admission_requests_total\{[^}]*webhook="validate"[^}]*\} (\d+)/gm),
+          ...text.matchAll(/^kube_offload_webhook_admission_requests_total\{[^}]*webhook="validate"[^}]*\} (\d+)/gm),
         ].reduce((sum, m) => sum + Number(m[1]), 0);
       };
       const before = await validations();

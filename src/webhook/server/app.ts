@@ -1,5 +1,6 @@
 // The request listener: POSTs to the four admission routes go straight to their handlers; the
-// few other paths (health, readiness, metrics) and every error answer are matched here by hand.
+// few other paths (health, readiness, metrics) and every error answer are matched here by hand,
+// and the same probes and metrics serve the plain-HTTP --metrics-port (createProbeListener).
 // No framework: express cost about a quarter of the server's CPU per admission when it routed
 // them, and ~10 MiB of resident memory even when it only served the probes.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -66,7 +67,10 @@ export function createRequestListener(deps: AppDeps): RequestListener {
   };
 }
 
-function createOtherRoutes(deps: AppDeps, routes: Map<string, AdmissionRoute>): RequestListener {
+/** Serves /healthz, /readyz and /metrics for GET and HEAD; false for any other request. */
+type ProbeRoutes = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+
+function createProbeRoutes(deps: ProbeDeps): ProbeRoutes {
   const { liveness, readiness, metrics, logger } = deps;
   const sendMetrics = async (res: ServerResponse): Promise<void> => {
     const text = await metrics.registry.metrics();
@@ -84,7 +88,41 @@ function createOtherRoutes(deps: AppDeps, routes: Map<string, AdmissionRoute>): 
     if (!res.headersSent) sendStatus(res, 500, 'InternalError', 'internal error');
     else res.destroy();
   };
+  return (req, res, path) => {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    try {
+      if (path === '/healthz') sendChecks(res, liveness);
+      else if (path === '/readyz') sendChecks(res, readiness);
+      else if (path === '/metrics') void sendMetrics(res).catch((error: unknown) => failed(res, error));
+      else return false;
+    } catch (error) {
+      failed(res, error);
+    }
+    return true;
+  };
+}
 
+function notFound(res: ServerResponse, method: string, path: string): void {
+  sendStatus(res, 404, 'NotFound', `no route for ${clipText(method, 16)} ${clipText(path, 64)}`);
+}
+
+export type ProbeDeps = Pick<AppDeps, 'liveness' | 'readiness' | 'metrics' | 'logger'>;
+
+/**
+ * The plain-HTTP listener of --metrics-port: the probes and /metrics only, the same answers as
+ * on the HTTPS port, for scrapers and probes that do not speak TLS to pod IPs.
+ */
+export function createProbeListener(deps: ProbeDeps): RequestListener {
+  const serveProbe = createProbeRoutes(deps);
+  return (req, res) => {
+    const method = req.method ?? 'GET';
+    const path = routePath(req.url ?? '/');
+    if (!serveProbe(req, res, path)) notFound(res, method, path);
+  };
+}
+
+function createOtherRoutes(deps: AppDeps, routes: Map<string, AdmissionRoute>): RequestListener {
+  const serveProbe = createProbeRoutes(deps);
   return (req, res) => {
     const method = req.method ?? 'GET';
     const path = routePath(req.url ?? '/');
@@ -95,14 +133,6 @@ function createOtherRoutes(deps: AppDeps, routes: Map<string, AdmissionRoute>): 
       res.setHeader('allow', 'POST');
       return sendStatus(res, 405, 'MethodNotAllowed', `${path} accepts POST only`);
     }
-    const readOnly = method === 'GET' || method === 'HEAD';
-    try {
-      if (readOnly && path === '/healthz') return sendChecks(res, liveness);
-      if (readOnly && path === '/readyz') return sendChecks(res, readiness);
-      if (readOnly && path === '/metrics') return void sendMetrics(res).catch((error: unknown) => failed(res, error));
-    } catch (error) {
-      return failed(res, error);
-    }
-    sendStatus(res, 404, 'NotFound', `no route for ${clipText(method, 16)} ${clipText(path, 64)}`);
+    if (!serveProbe(req, res, path)) notFound(res, method, path);
   };
 }

@@ -3,7 +3,7 @@
 import { createServer } from 'node:https';
 import type { Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { KeyPair } from '../tls/generate.ts';
 
 export interface HttpsOptions {
@@ -53,7 +53,8 @@ export function swapCertificate(server: Server, pair: KeyPair): void {
   server.setSecureContext({ key: pair.key, cert: pair.cert, minVersion: MIN_TLS });
 }
 
-export function listen(server: Server, port: number, host: string): Promise<AddressInfo> {
+/** Listens on host:port (HTTPS, or the plain-HTTP metrics server); rejects when it cannot. */
+export function listen(server: NetServer, port: number, host: string): Promise<AddressInfo> {
   return new Promise((resolve, reject) => {
     const onError = (error: Error): void => reject(error);
     server.once('error', onError);

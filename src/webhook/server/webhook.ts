@@ -1,7 +1,9 @@
 // Assembles the admission webhook from config: certificates, optional cluster awareness, the
 // request listener on node:https, health checks and shutdown. The CLI command and tests both
 // use it.
+import { createServer as createHttpServer } from 'node:http';
 import type { Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { handlers as defaultHandlers } from '../../../webhooks/index.ts';
 import type { AdmissionContext } from '../../../webhooks/types.ts';
@@ -18,7 +20,8 @@ import { servingNames } from '../tls/generate.ts';
 import type { ServingCertSource } from '../tls/serving-cert.ts';
 import { startServingCert } from '../tls/serving-cert.ts';
 import type { AppDeps } from './app.ts';
-import { createRequestListener } from './app.ts';
+import { createProbeListener, createRequestListener } from './app.ts';
+import type { ProbeDeps } from './app.ts';
 import { createHttpsServer, drain, listen, swapCertificate } from './https.ts';
 
 export interface StartOptions {
@@ -37,6 +40,8 @@ export interface RunningWebhook {
   url: string;
   port: number;
   server: Server;
+  /** http://host:port of --metrics-port, when given. */
+  metricsUrl?: string;
   certs: ServingCertSource;
   metrics: WebhookMetrics;
   /** Stops accepting, drains in-flight requests (up to --drain-timeout), stops background work. */
@@ -53,7 +58,8 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   let connect: typeof import('../cluster/connect.ts') | undefined;
   if (!config.standalone) {
     connect = await import('../cluster/connect.ts');
-    const cluster = connect.createClusterClient(options.kubeConfig ?? connect.loadClusterConfig(config.kubeconfig));
+    const kubeConfig = options.kubeConfig ?? connect.loadClusterConfig(config.kubeconfig, config.context);
+    const cluster = connect.createClusterClient(kubeConfig);
     client = cluster;
     stops.push(() => cluster.close());
   }
@@ -128,13 +134,9 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   }
 
   let draining = false;
-  const handle = createRequestListener({
-    handlers: options.handlers ?? defaultHandlers,
-    context,
+  const probes: ProbeDeps = {
     metrics,
     logger,
-    handlerTimeoutMs: config.handlerTimeoutMs,
-    limits: { maxBytes: config.maxBufferedBytes, maxWaiting: config.maxWaitingReviews },
     liveness: {
       certificate: () => certs.health(),
       ...(cluster ? { watches: () => (cluster as ClusterState).health() } : {}),
@@ -153,6 +155,13 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
         : {}),
       shutdown: () => (draining ? { ok: false, reason: 'shutting down' } : { ok: true }),
     },
+  };
+  const handle = createRequestListener({
+    ...probes,
+    handlers: options.handlers ?? defaultHandlers,
+    context,
+    handlerTimeoutMs: config.handlerTimeoutMs,
+    limits: { maxBytes: config.maxBufferedBytes, maxWaiting: config.maxWaitingReviews },
   });
 
   const server = createHttpsServer({
@@ -168,17 +177,10 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
   );
   server.on('tlsClientError', (error) => logger.debug({ err: error.message }, 'TLS handshake failed'));
 
-  let address;
-  try {
-    address = await listen(server, config.port, config.host);
-  } catch (error) {
-    for (const stop of [...stops].reverse()) stop();
-    throw error;
-  }
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `https://${host}:${address.port}`;
+  const { address, metricsUrl } = await listenAll(server, probes, config, stops);
+  const url = `https://${hostPort(address)}`;
   logger.info(
-    { event: 'listening', url, port: address.port, standalone: config.standalone, certMode: certs.mode },
+    { event: 'listening', url, metricsUrl, port: address.port, standalone: config.standalone, certMode: certs.mode },
     `listening on ${url}`,
   );
 
@@ -187,6 +189,7 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
     url,
     port: address.port,
     server,
+    ...(metricsUrl ? { metricsUrl } : {}),
     certs,
     metrics,
     shutdown() {
@@ -204,4 +207,42 @@ export async function startWebhook(config: WebhookConfig, options: StartOptions)
       return shutdown;
     },
   };
+}
+
+function hostPort(address: AddressInfo): string {
+  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+}
+
+/** Listens on --port and --metrics-port; when either fails, stops everything started so far. */
+async function listenAll(
+  server: Server,
+  probes: ProbeDeps,
+  config: WebhookConfig,
+  stops: Array<() => void>,
+): Promise<{ address: AddressInfo; metricsUrl?: string }> {
+  try {
+    const address = await listen(server, config.port, config.host);
+    if (config.metricsPort === undefined) return { address };
+    return { address, metricsUrl: await servePlain(probes, config, stops) };
+  } catch (error) {
+    server.close();
+    for (const stop of [...stops].reverse()) stop();
+    throw error;
+  }
+}
+
+/**
+ * The plain-HTTP --metrics-port (on --host): the probes and /metrics, for Prometheus and
+ * probes that do not speak TLS. It stays up while the HTTPS port drains (so the drain can be
+ * watched) and is closed with the rest; returns its URL.
+ */
+async function servePlain(probes: ProbeDeps, config: WebhookConfig, stops: Array<() => void>): Promise<string> {
+  const plain = createHttpServer(createProbeListener(probes));
+  plain.keepAliveTimeout = 5000;
+  const address = await listen(plain, config.metricsPort ?? 0, config.host);
+  stops.push(() => {
+    plain.close();
+    plain.closeAllConnections();
+  });
+  return `http://${hostPort(address)}`;
 }

@@ -332,6 +332,38 @@ describe('syncer shell (fake clusters)', () => {
     expect(remote.writes()).to.deep.equal(['create /api/v1/namespaces', `create ${COPIES}`]);
   });
 
+  it("exports both work queues under controller-runtime's names, and unprefixed process metrics", async () => {
+    h = harness(local, remote);
+    await h.start();
+    const text = await h.metrics.registry.metrics();
+    for (const queue of ['syncer', 'syncer-backfill']) {
+      const labels = `name="${queue}",controller="${queue}"`;
+      expect(text, queue).to.match(new RegExp(`^workqueue_adds_total\\{${labels}\\} [1-9]`, 'm'));
+      expect(text, queue).to.match(new RegExp(`^workqueue_depth\\{${labels}\\} 0$`, 'm'));
+      expect(text, queue).to.match(new RegExp(`^workqueue_work_duration_seconds_count\\{${labels}\\} [1-9]`, 'm'));
+      expect(text, queue).to.match(
+        new RegExp(`^controller_runtime_reconcile_total\\{controller="${queue}",result="[a-z_]+"\\} [1-9]`, 'm'),
+      );
+    }
+    for (const family of [
+      'workqueue_queue_duration_seconds',
+      'workqueue_retries_total',
+      'workqueue_unfinished_work_seconds',
+    ])
+      expect(text).to.include(`# TYPE ${family} `);
+    const withDefaults = createMetrics(new Registry());
+    const names = withDefaults.registry.getMetricsAsArray().map((m) => m.name);
+    withDefaults.registry.clear();
+    expect(names).to.include.members([
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+    ]);
+    expect(
+      names.filter((n) => n.startsWith('kube_offload_syncer_process') || n.startsWith('kube_offload_syncer_nodejs')),
+    ).to.deep.equal([]);
+  });
+
   it('backfill stamps unstamped objects of opted-in namespaces, and looks again every period', async () => {
     local.put(configMap('legacy', { old: 'yes' }, 'none'));
     h = harness(local, remote);

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { twinNamespaceName } from '../../../src/common/twin.ts';
 import type { ProviderCaches } from '../../../src/virtualnode/api.ts';
+import { createProviderMetrics } from '../../../src/virtualnode/metrics.ts';
 import { VirtualNodeProvider } from '../../../src/virtualnode/provider.ts';
 import type { ProviderOptions } from '../../../src/virtualnode/provider.ts';
 import {
@@ -71,6 +72,11 @@ function world() {
   let caches: { [K in keyof ProviderCaches]: FakeCache<Obj> };
   const provider = (options: Partial<ProviderOptions> = {}): VirtualNodeProvider => {
     caches = {
+      localNamespaces: new FakeCache(local, (path) => path.startsWith('/api/v1/namespaces/') && !path.includes('/', 19)),
+      remoteNamespaces: new FakeCache(
+        remote,
+        (path, object) => path.startsWith('/api/v1/namespaces/') && !path.includes('/', 19) && ours(object),
+      ),
       localPods: new FakeCache(local, (path, object) => isPod(path) && object.spec?.nodeName === NODE),
       remotePods: new FakeCache(remote, (path, object) => isPod(path) && ours(object)),
       remoteConfigMaps: new FakeCache(remote, (path, object) => path.includes('/configmaps/') && ours(object)),
@@ -152,6 +158,27 @@ describe('virtualnode provider (shell, against fakes)', () => {
       pods: 1,
       remotePods: 1,
     });
+  });
+
+  it("exports its pod queue under controller-runtime's names (name = the remote's queue), process metrics unprefixed", async () => {
+    const metrics = createProviderMetrics();
+    w.local.put(localPath('web-1'), localPod('web-1'));
+    const provider = w.provider({ metrics });
+    await provider.start();
+    await w.settle();
+    const text = await metrics.registry.metrics();
+    const queue = `virtual-node-${REMOTE}`;
+    expect(text).to.match(new RegExp(`^workqueue_adds_total\\{name="${queue}",controller="${queue}"\\} [1-9]`, 'm'));
+    expect(text).to.match(new RegExp(`^workqueue_depth\\{name="${queue}",controller="${queue}"\\} 0$`, 'm'));
+    expect(text).to.match(
+      new RegExp(`^controller_runtime_reconcile_total\\{controller="${queue}",result="success"\\} [1-9]`, 'm'),
+    );
+    expect(text).to.match(/^process_resident_memory_bytes \d+/m);
+    expect(text).to.match(/^nodejs_heap_size_used_bytes \d+/m);
+    expect(text).to.not.match(/^kube_offload_virtual_node_(process|nodejs)_/m);
+    await provider.stop();
+    expect(await metrics.registry.metrics(), 'a stopped queue leaves the gauges').to.not.match(/^workqueue_depth\{/m);
+    metrics.registry.clear();
   });
 
   it('creates the missing twin namespace, then the pod on the retry after backoff', async () => {

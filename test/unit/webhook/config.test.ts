@@ -57,6 +57,8 @@ describe('webhook config', function () {
     });
     expect(config).to.not.have.property('kubeconfig');
     expect(config).to.not.have.property('defaultPrefer');
+    expect(config, 'no plain-HTTP port unless asked').to.not.have.property('metricsPort');
+    expect(parse(['--cert-dir', 'd', '--metrics-port', '8080']).metricsPort).to.equal(8080);
   });
 
   it('derives the CA Secret namespace from --namespace unless --ca-secret is given', function () {
@@ -124,5 +126,11 @@ describe('webhook config', function () {
       '"loud" is not one of fatal, error, warn, info, debug, trace, silent',
     );
     expect(rejection(['--cert-dir', 'd', 'extra'])).to.match(/positional/i);
+    expect(rejection(['--cert-dir', 'd', '--metrics-port', '8443'])).to.equal(
+      '--metrics-port 8443 is --port too: the plain-HTTP port needs one of its own',
+    );
+    expect(rejection(['--cert-dir', 'd', '--metrics-port', 'x'])).to.include(
+      '--metrics-port: "x" is not a port number',
+    );
   });
 });

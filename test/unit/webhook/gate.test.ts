@@ -153,14 +153,15 @@ describe('admission gate', function () {
       const length = Buffer.byteLength(holderBody);
       holder.write(`${POST_HEAD}Content-Length: ${length}\r\n\r\n`);
       await waitFor(
-        async () => gauge(await scrape(), 'kube_offload_admission_buffered_bytes') === Buffer.byteLength(holderBody),
+        async () =>
+          gauge(await scrape(), 'kube_offload_webhook_admission_buffered_bytes') === Buffer.byteLength(holderBody),
         'the holder admitted',
       );
 
       const waiters = Array.from({ length: 4 }, (_, index) =>
         postReview(server.url, '/validate', review({ uid: `uid-wait-${index}` }), { ca: server.ca }),
       );
-      await waitFor(async () => gauge(await scrape(), 'kube_offload_admission_waiting') === 4, 'four waiting');
+      await waitFor(async () => gauge(await scrape(), 'kube_offload_webhook_admission_waiting') === 4, 'four waiting');
       const refused = await postReview(server.url, '/validate', review({ uid: 'uid-refused' }), { ca: server.ca });
       expect(refused.status).to.equal(429);
       expect(refused.headers['retry-after']).to.equal('1');
@@ -173,7 +174,7 @@ describe('admission gate', function () {
       expect(replies.map((reply) => reply.json.response.uid)).to.deep.equal(
         [0, 1, 2, 3].map((index) => `uid-wait-${index}`),
       );
-      expect(gauge(await scrape(), 'kube_offload_admission_buffered_bytes')).to.equal(0);
+      expect(gauge(await scrape(), 'kube_offload_webhook_admission_buffered_bytes')).to.equal(0);
     });
 
     it('lets a waiter whose client went away go without answering, and gives its room back', async function () {
@@ -188,7 +189,7 @@ describe('admission gate', function () {
         holder.write(`${POST_HEAD}Content-Length: 3145728\r\n\r\n{`);
         sockets.push(holder);
         await waitFor(
-          async () => gauge(await scrape(), 'kube_offload_admission_buffered_bytes') === 3145728,
+          async () => gauge(await scrape(), 'kube_offload_webhook_admission_buffered_bytes') === 3145728,
           'the holder',
         );
         // A whole small review waits behind it, and its client gives up.
@@ -196,14 +197,14 @@ describe('admission gate', function () {
         const gone = await tlsConnect(short.url, short.ca);
         gone.on('error', () => undefined);
         gone.write(`${POST_HEAD}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-        await waitFor(async () => gauge(await scrape(), 'kube_offload_admission_waiting') === 1, 'one waiting');
+        await waitFor(async () => gauge(await scrape(), 'kube_offload_webhook_admission_waiting') === 1, 'one waiting');
         gone.destroy();
         await waitFor(async () => {
           const text = await scrape();
           return (
-            gauge(text, 'kube_offload_admission_waiting') === 0 &&
-            gauge(text, 'kube_offload_admission_buffered_bytes') === 0 &&
-            gauge(text, 'kube_offload_admission_requests_total{webhook="validate",outcome="bad_request"}') === 1
+            gauge(text, 'kube_offload_webhook_admission_waiting') === 0 &&
+            gauge(text, 'kube_offload_webhook_admission_buffered_bytes') === 0 &&
+            gauge(text, 'kube_offload_webhook_admission_requests_total{webhook="validate",outcome="bad_request"}') === 1
           );
         }, 'the room given back, the gone client counted once');
       } finally {

@@ -28,6 +28,7 @@ describe('webhook server: health and metrics', function () {
   before(async function () {
     server = await startTestWebhook({
       processMetrics: true,
+      args: ['--metrics-port', '0'],
       handlers: { '/mutate/pods': patch, '/mutate/workloads': fail, '/mutate/replicated': allow, '/validate': deny },
     });
   });
@@ -60,23 +61,25 @@ describe('webhook server: health and metrics', function () {
     expect(reply.headers['content-type']).to.match(/^text\/plain/);
     const text = reply.text;
     const count = (webhook: string, outcome: string) =>
-      metricValue(text, `kube_offload_admission_requests_total{webhook="${webhook}",outcome="${outcome}"}`);
+      metricValue(text, `kube_offload_webhook_admission_requests_total{webhook="${webhook}",outcome="${outcome}"}`);
     expect(count('mutate-pods', 'patched')).to.equal(2);
     expect(count('validate', 'denied')).to.equal(1);
     expect(count('mutate-replicated', 'allowed')).to.equal(1);
     expect(count('mutate-workloads', 'error')).to.equal(1);
     expect(count('validate', 'bad_request')).to.equal(1);
 
-    expect(text).to.include('# TYPE kube_offload_admission_duration_seconds histogram');
+    expect(text).to.include('# TYPE kube_offload_webhook_admission_duration_seconds histogram');
     // Sub-millisecond buckets exist, and durations are seconds: 2 fast requests sum far below 1.
     expect(
-      metricValue(text, 'kube_offload_admission_duration_seconds_bucket{le="0.0001",webhook="mutate-pods"}'),
+      metricValue(text, 'kube_offload_webhook_admission_duration_seconds_bucket{le="0.0001",webhook="mutate-pods"}'),
     ).to.be.a('number');
-    expect(metricValue(text, 'kube_offload_admission_duration_seconds_bucket{le="1",webhook="mutate-pods"}')).to.equal(
+    expect(
+      metricValue(text, 'kube_offload_webhook_admission_duration_seconds_bucket{le="1",webhook="mutate-pods"}'),
+    ).to.equal(2);
+    expect(metricValue(text, 'kube_offload_webhook_admission_duration_seconds_count{webhook="mutate-pods"}')).to.equal(
       2,
     );
-    expect(metricValue(text, 'kube_offload_admission_duration_seconds_count{webhook="mutate-pods"}')).to.equal(2);
-    const sum = metricValue(text, 'kube_offload_admission_duration_seconds_sum{webhook="mutate-pods"}') ?? -1;
+    const sum = metricValue(text, 'kube_offload_webhook_admission_duration_seconds_sum{webhook="mutate-pods"}') ?? -1;
     expect(sum).to.be.greaterThan(0).and.lessThan(1);
   });
 
@@ -84,10 +87,36 @@ describe('webhook server: health and metrics', function () {
     const text = (await send(server.url, { path: '/metrics', ca: server.ca })).text;
     const notAfter =
       new Date(new X509Certificate(await readFile(join(server.dir, 'tls.crt'))).validTo).getTime() / 1000;
-    expect(text).to.include('# TYPE kube_offload_serving_cert_expiry_timestamp_seconds gauge');
-    expect(metricValue(text, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.equal(notAfter);
-    expect(text).to.include('# TYPE kube_offload_serving_cert_reloads_total counter');
+    expect(text).to.include('# TYPE kube_offload_webhook_serving_cert_expiry_timestamp_seconds gauge');
+    expect(metricValue(text, 'kube_offload_webhook_serving_cert_expiry_timestamp_seconds')).to.equal(notAfter);
+    expect(text).to.include('# TYPE kube_offload_webhook_serving_cert_reloads_total counter');
     expect(metricValue(text, 'process_cpu_user_seconds_total')).to.be.a('number');
+  });
+
+  it('--metrics-port serves /metrics, /healthz and /readyz over plain HTTP, and no admission', async function () {
+    const base = server.webhook.metricsUrl;
+    expect(base).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    const get = async (path: string, init: RequestInit = {}) => {
+      const res = await fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(5000) });
+      return { status: res.status, text: await res.text() };
+    };
+    const plain = await get('/metrics');
+    expect(plain.status).to.equal(200);
+    const families = (text: string) => [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]).sort();
+    const tls = (await send(server.url, { path: '/metrics', ca: server.ca })).text;
+    expect(families(plain.text)).to.deep.equal(families(tls));
+    expect(families(plain.text)).to.include.members([
+      'kube_offload_webhook_admission_requests_total',
+      'process_resident_memory_bytes',
+      'nodejs_heap_size_used_bytes',
+    ]);
+    expect(JSON.parse((await get('/healthz')).text)).to.deep.equal({
+      status: 'ok',
+      checks: { certificate: { ok: true } },
+    });
+    expect((await get('/readyz')).status).to.equal(200);
+    expect((await get('/mutate/pods', { method: 'POST', body: '{}' })).status).to.equal(404);
+    expect((await get('/validate')).status).to.equal(404);
   });
 
   it('/metrics counts TLS handshakes by protocol: one per connection, not per request', async function () {
@@ -95,7 +124,7 @@ describe('webhook server: health and metrics', function () {
     const handshakes = async () =>
       metricValue(
         (await send(server.url, { path: '/metrics', ca: server.ca })).text,
-        'kube_offload_tls_handshakes_total{protocol="http/1.1"}',
+        'kube_offload_webhook_tls_handshakes_total{protocol="http/1.1"}',
       ) ?? 0;
     const before = await handshakes();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

@@ -173,7 +173,7 @@ describe('webhook server: certificates', function () {
       const first = fingerprint(await readFile(join(dir, 'tls.crt'), 'utf8'));
       const expiryBefore = metricValue(
         await server.webhook.metrics.registry.metrics(),
-        'kube_offload_serving_cert_expiry_timestamp_seconds',
+        'kube_offload_webhook_serving_cert_expiry_timestamp_seconds',
       );
       // Trusting only the CA from the start proves renewals keep the CA.
       const load = loadLoop(server, [ca], 4);
@@ -203,9 +203,9 @@ describe('webhook server: certificates', function () {
 
       const metrics = await server.webhook.metrics.registry.metrics();
       expect(
-        metricValue(metrics, 'kube_offload_serving_cert_reloads_total{trigger="renewal",result="success"}'),
+        metricValue(metrics, 'kube_offload_webhook_serving_cert_reloads_total{trigger="renewal",result="success"}'),
       ).to.be.at.least(2);
-      expect(metricValue(metrics, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.be.greaterThan(
+      expect(metricValue(metrics, 'kube_offload_webhook_serving_cert_expiry_timestamp_seconds')).to.be.greaterThan(
         expiryBefore ?? Infinity,
       );
       // What is served is what is on disk (the next restart reuses it).
@@ -267,10 +267,10 @@ describe('webhook server: certificates', function () {
       );
       expect(server.webhook.certs.caBundle()).to.equal(caB.cert);
       const metrics = await server.webhook.metrics.registry.metrics();
-      expect(metricValue(metrics, 'kube_offload_serving_cert_reloads_total{trigger="file",result="success"}')).to.equal(
-        1,
-      );
-      expect(metricValue(metrics, 'kube_offload_serving_cert_expiry_timestamp_seconds')).to.equal(
+      expect(
+        metricValue(metrics, 'kube_offload_webhook_serving_cert_reloads_total{trigger="file",result="success"}'),
+      ).to.equal(1);
+      expect(metricValue(metrics, 'kube_offload_webhook_serving_cert_expiry_timestamp_seconds')).to.equal(
         Math.floor(new Date(new X509Certificate(pairB.cert).validTo).getTime() / 1000),
       );
     });
@@ -284,7 +284,7 @@ describe('webhook server: certificates', function () {
         async () =>
           metricValue(
             await server!.webhook.metrics.registry.metrics(),
-            'kube_offload_serving_cert_reloads_total{trigger="file",result="error"}',
+            'kube_offload_webhook_serving_cert_reloads_total{trigger="file",result="error"}',
           ),
         'a failed reload',
       );
