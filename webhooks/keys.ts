@@ -24,6 +24,19 @@ export const PREFER_ANNOTATION = `${DOMAIN}/prefer`;
 /** The three policy annotations, in the order they are documented. */
 export const POLICY_ANNOTATIONS = [PLACEMENT_ANNOTATION, CLUSTERS_ANNOTATION, PREFER_ANNOTATION] as const;
 
+/**
+ * Namespace annotation: how its twin namespaces in the remotes are named (Liqo's
+ * NamespaceMappingStrategy). `ClusterSuffix` (default) names the twin `<namespace>-<local cluster>`
+ * and cannot collide with the remote's own namespaces; `SameName` names it `<namespace>`, so
+ * `svc.<namespace>` and `svc.<namespace>.svc.cluster.local` resolve in the remote too, but a
+ * namespace of that name that kube-offload does not own there is a conflict (reported, never
+ * adopted). It may not change while the namespace is opted in.
+ */
+export const TWIN_NAME_ANNOTATION = `${DOMAIN}/twin-name`;
+export const TWIN_NAMINGS = ['ClusterSuffix', 'SameName'] as const;
+export type TwinNaming = (typeof TWIN_NAMINGS)[number];
+export const DEFAULT_TWIN_NAMING: TwinNaming = 'ClusterSuffix';
+
 /** Replication stamp: annotation, mirrored as a label so the syncer can watch by label selector. */
 export const REPLICATE_KEY = `${DOMAIN}/replicate`;
 

@@ -15,6 +15,8 @@ import {
   PREFERENCES,
   PREFER_ANNOTATION,
   REPLICATE_KEY,
+  TWIN_NAMINGS,
+  TWIN_NAME_ANNOTATION,
 } from './keys.ts';
 import { jsonEqual } from './json.ts';
 import { getPath, isRecord, rawAt } from './k8s.ts';
@@ -23,6 +25,7 @@ import { allow, deny } from './respond.ts';
 import { SelectorLimitError, parseClusterSelector } from './selector.ts';
 import { workloadKind } from './templates.ts';
 import { quote } from './text.ts';
+import { twinNamingChangeProblem } from './twin-naming.ts';
 import type { AdmissionContext, AdmissionRequest, AdmissionResponse } from './types.ts';
 
 /** One labels+annotations pair of the object (its metadata, or a template's), with the old one. */
@@ -55,6 +58,7 @@ const POLICY_CHECKS: ReadonlyArray<[string, Checker]> = [
   [PREFER_ANNOTATION, oneOf(PREFERENCES)],
 ];
 const BOOLEAN = oneOf(['true', 'false']);
+const TWIN_NAMING = oneOf(TWIN_NAMINGS);
 
 export interface Findings {
   /** Bad values: 422 Invalid. */
@@ -114,6 +118,14 @@ function placesOf(kind: { group?: string; kind?: string }, object: unknown, oldO
   return places;
 }
 
+/** A Namespace's own keys: the opt-in label, and the twin naming (its value, and when it may change). */
+function checkNamespace(findings: Findings, main: Place, request: AdmissionRequest, updating: boolean): void {
+  checkValue(findings, main, { field: 'labels', key: ENABLED_LABEL, check: BOOLEAN }, updating);
+  checkValue(findings, main, { field: 'annotations', key: TWIN_NAME_ANNOTATION, check: TWIN_NAMING }, updating);
+  const change = updating ? twinNamingChangeProblem(request.object, request.oldObject) : undefined;
+  if (change) findings.invalid.push(change);
+}
+
 /** All findings for a request's object; exported for tests and tooling. */
 export function findProblems(request: AdmissionRequest): Findings | undefined {
   const object = request.object;
@@ -129,8 +141,7 @@ export function findProblems(request: AdmissionRequest): Findings | undefined {
       for (const [key, check] of POLICY_CHECKS)
         checkValue(findings, place, { field: 'annotations', key, check }, updating);
   }
-  if (main && request.kind.kind === 'Namespace')
-    checkValue(findings, main, { field: 'labels', key: ENABLED_LABEL, check: BOOLEAN }, updating);
+  if (main && request.kind.kind === 'Namespace') checkNamespace(findings, main, request, updating);
   if (main && !main.policy) {
     checkValue(findings, main, { field: 'annotations', key: REPLICATE_KEY, check: BOOLEAN }, updating);
     checkValue(findings, main, { field: 'labels', key: REPLICATE_KEY, check: BOOLEAN }, updating);

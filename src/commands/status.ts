@@ -10,7 +10,7 @@ import { liteFromText, loadKubeClientConfig } from '../kube/kubeconfig.ts';
 import { errorMessage } from '../common/errors.ts';
 import { PEER_ANNOTATIONS } from '../common/peer-secret.ts';
 import type { PeerEntry } from '../common/peer-secret.ts';
-import { twinNamespaceName } from '../common/twin.ts';
+import { twinNamespaceOf } from '../common/twin.ts';
 import type { PeeringClient } from '../peering/api.ts';
 import { clientFor, loadCluster } from '../peering/clusters.ts';
 import { listPeerSecrets, resolveLocalCluster } from '../peering/local.ts';
@@ -105,6 +105,8 @@ interface RemoteClient {
 /** What one namespace looks like from the local side, shared by every remote's row. */
 interface LocalView {
   name: string;
+  /** The Namespace itself: its kube-offload.io/twin-name annotation names the twin. */
+  object: KubeObject;
   selection: { remotes: string[]; error?: string };
   objects: Record<Kind, KubeObject[]>;
   errors: EventLike[];
@@ -134,7 +136,7 @@ interface LocalContext {
 /** One namespace × remote: the row of the table, and the items out of sync for -o json. */
 async function compareRemote(view: LocalView, remote: RemoteClient, ctx: LocalContext, report: Report): Promise<void> {
   const { name, selection } = view;
-  const twin = twinNamespaceName(name, ctx.clusterName);
+  const twin = twinNamespaceOf(name, view.object, ctx.clusterName);
   const lastError = view.errors.find((event) => (event.message ?? '').includes(`remote ${remote.name}`));
   const errorText = lastError
     ? `${lastError.reason}: ${lastError.message ?? ''}`.replace(/\s+/g, ' ').slice(0, 120)
@@ -167,6 +169,7 @@ async function compareRemote(view: LocalView, remote: RemoteClient, ctx: LocalCo
   }
   const comparison = compareNamespace({
     localCluster: ctx.clusterName,
+    namespace: name,
     twin,
     twinObject,
     local: view.objects,
@@ -198,6 +201,7 @@ async function statusReport(clusterName: string, local: KubeClient, remotes: Rem
     const name = namespace.metadata?.name ?? '';
     const view: LocalView = {
       name,
+      object: namespace,
       selection: remotesForNamespace(namespace, remoteInfo, compileClusterSelector),
       objects: await listKinds(local, name),
       errors: await lastErrors(local, name),

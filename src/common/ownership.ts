@@ -37,6 +37,20 @@ export function isOwnedByUs(remote: KubeObject | undefined, localCluster: string
   return labels[ORIGIN_CLUSTER_LABEL] === localCluster && !managedByAnotherSliceController(labels);
 }
 
+/**
+ * True when a remote namespace is the twin of local namespace `namespace`: ours (isOwnedByUs) and,
+ * when its origin annotation names a namespace of this cluster, that one. Two local namespaces may
+ * ask for the same twin name (`shop` with ClusterSuffix and `shop-local` with SameName, both
+ * `shop-local`): the twin is the first one's, and the second must neither take it over nor
+ * delete it. A twin whose origin annotation was tampered with is still taken as ours, as before.
+ */
+export function isTwinOf(remote: KubeObject | undefined, localCluster: string, namespace: string): boolean {
+  if (!isOwnedByUs(remote, localCluster)) return false;
+  const origin = parseOrigin(remote?.metadata?.annotations?.[ORIGIN_ANNOTATION]);
+  if (!origin || origin.cluster !== localCluster || origin.namespace !== undefined) return true;
+  return origin.name === namespace;
+}
+
 /** The label selector of what we own in a remote for this local cluster (check with isOwnedByUs). */
 export function ownedSelector(localCluster: string): string {
   return `${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE},${ORIGIN_CLUSTER_LABEL}=${localCluster}`;
@@ -46,7 +60,7 @@ export function ownedSelector(localCluster: string): string {
 export interface CopyContext {
   /** The local cluster's name (`--cluster-name`). */
   localCluster: string;
-  /** The twin namespace in the remote cluster, from twinNamespaceName(). */
+  /** The twin namespace in the remote cluster, from twinNamespaceOf() (src/common/twin.ts). */
   twinNamespace: string;
 }
 

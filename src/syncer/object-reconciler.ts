@@ -92,8 +92,8 @@ export class ObjectReconciler {
 
   async reconcile(remote: RemoteCluster, kind: Kind, namespace: string, name: string): Promise<SyncResult> {
     const firstLook = this.#startupKeys.delete(objectKey(remote.name, kind, namespace, name));
-    const twin = observedTwin(remote, namespace, this.#cluster);
-    const state = twinState(twin.object, this.#cluster);
+    const twin = observedTwin(remote, namespace, this.#options.local.namespaces.get(namespace), this.#cluster);
+    const state = twinState(twin.object, this.#cluster, namespace);
     const selection = this.#options.selector.select(namespace);
     const selected = selection.error ? state === 'ready' : selection.remotes.includes(remote.name);
     // Not selected: the namespace reconcile deletes the whole twin (if ours), copies included.

@@ -1,7 +1,8 @@
 // Pure decisions of the syncer: which remotes a namespace goes to, whether an object is
 // replicated, and what write (if any) turns the remote state into the desired one.
 import type { KubeObject } from '../../webhooks/types.ts';
-import { CLUSTERS_ANNOTATION, ENABLED_LABEL, REPLICATE_KEY } from '../../webhooks/keys.ts';
+import { CLUSTERS_ANNOTATION, ENABLED_LABEL, ORIGIN_ANNOTATION, REPLICATE_KEY } from '../../webhooks/keys.ts';
+import { isTwinOf } from '../common/ownership.ts';
 import { needsRecreate, needsUpdate, twinNeedsUpdate, twinUpdateBody, updateBody } from './compare.ts';
 import { isCopy, isOwnedByUs } from './copy.ts';
 
@@ -105,17 +106,16 @@ export type NamespaceAction =
   | { type: 'delete'; uid: string }
   | { type: 'conflict'; reason: string };
 
-/** What to do for a twin namespace. */
+/** What to do for the twin of local namespace `namespace` (`actual`: what the remote has under its name). */
 export function planNamespace(
   desired: KubeObject | undefined,
   actual: KubeObject | undefined,
   localCluster: string,
+  namespace: string,
 ): NamespaceAction {
-  if (actual && !isOwnedByUs(actual, localCluster)) {
+  if (actual && !isTwinOf(actual, localCluster, namespace)) {
     if (!desired) return { type: 'none' };
-    const what = `namespace ${actual.metadata?.name ?? ''}`;
-    const reason = `${what} already exists in the remote cluster and is not managed by kube-offload; not adopted`;
-    return { type: 'conflict', reason };
+    return { type: 'conflict', reason: twinConflictReason(actual, localCluster) };
   }
   if (!desired) {
     if (!actual || actual.metadata?.deletionTimestamp) return { type: 'none' };
@@ -127,11 +127,21 @@ export function planNamespace(
   return { type: 'none' };
 }
 
-/** Whether the twin allows writing copies into it. */
+/** Why a remote namespace with the twin's name is not the twin: foreign, or another namespace's twin. */
+export function twinConflictReason(actual: KubeObject, localCluster: string): string {
+  const what = `namespace ${actual.metadata?.name ?? ''}`;
+  if (isOwnedByUs(actual, localCluster)) {
+    const origin = actual.metadata?.annotations?.[ORIGIN_ANNOTATION] ?? '';
+    return `${what} already exists in the remote cluster as the twin of ${origin}; not adopted`;
+  }
+  return `${what} already exists in the remote cluster and is not managed by kube-offload; not adopted`;
+}
+
+/** Whether the twin of local namespace `namespace` allows writing copies into it. */
 export type TwinState = 'ready' | 'missing' | 'terminating' | 'foreign';
-export function twinState(actual: KubeObject | undefined, localCluster: string): TwinState {
+export function twinState(actual: KubeObject | undefined, localCluster: string, namespace: string): TwinState {
   if (!actual) return 'missing';
-  if (!isOwnedByUs(actual, localCluster)) return 'foreign';
+  if (!isTwinOf(actual, localCluster, namespace)) return 'foreign';
   if (actual.metadata?.deletionTimestamp) return 'terminating';
   return 'ready';
 }

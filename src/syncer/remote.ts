@@ -1,6 +1,6 @@
 // One remote cluster as the syncer's reconcilers see it: its client, its caches, and our recent
 // writes to it (read-your-writes over the caches).
-import { twinNamespaceName } from '../common/twin.ts';
+import { twinNamespaceOf } from '../common/twin.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
 import type { SyncerClient } from './api.ts';
 import type { RemoteCaches } from './caches.ts';
@@ -29,12 +29,21 @@ export function observedCopy(remote: RemoteCluster, kind: Kind, twin: string, na
   return remote.mutations.newest(copyKey(kind, twin, name), remote.caches.copies[kind].get(`${twin}/${name}`));
 }
 
-/** The twin of a local namespace in the remote as far as we know (cache + our recent writes). */
+/** What the remote has under a namespace name as far as we know (cache + our recent writes). */
+export function observedNamespace(remote: RemoteCluster, name: string): KubeObject | undefined {
+  return remote.mutations.newest(twinKey(name), remote.caches.namespaces.get(name));
+}
+
+/**
+ * The twin of local namespace `namespace` (its object `local`, undefined once gone) in the remote
+ * as far as we know: its name (twinNamespaceOf) and what the remote has under it.
+ */
 export function observedTwin(
   remote: RemoteCluster,
   namespace: string,
+  local: KubeObject | undefined,
   localCluster: string,
 ): { name: string; object: KubeObject | undefined } {
-  const name = twinNamespaceName(namespace, localCluster);
-  return { name, object: remote.mutations.newest(twinKey(name), remote.caches.namespaces.get(name)) };
+  const name = twinNamespaceOf(namespace, local, localCluster);
+  return { name, object: observedNamespace(remote, name) };
 }

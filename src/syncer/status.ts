@@ -28,6 +28,8 @@ export interface NamespaceComparison {
 
 export interface CompareInput {
   localCluster: string;
+  /** The local namespace (its twin must say it comes from this one). */
+  namespace: string;
   twin: string;
   twinObject: KubeObject | undefined;
   /** Local objects of the namespace, by kind (unfiltered; stamping is checked here). */
@@ -93,7 +95,7 @@ function compareKind(
 }
 
 export function compareNamespace(input: CompareInput): NamespaceComparison {
-  const twin = twinState(input.twinObject, input.localCluster);
+  const twin = twinState(input.twinObject, input.localCluster, input.namespace);
   const services = new Map<string, KubeObject>();
   for (const service of input.local.Service) {
     if (service.metadata?.name) services.set(service.metadata.name, { kind: 'Service', ...service });

@@ -1,7 +1,7 @@
 // Event wiring: which queue keys a change in a cache stands for. Keys name the LOCAL namespace
 // (keys.ts); a remote copy or twin is mapped back to it through its origin annotation, or the twin
 // name it lives in when the annotation was tampered with.
-import { twinNamespaceName } from '../common/twin.ts';
+import { twinNamespaceOf } from '../common/twin.ts';
 import { parseOrigin } from '../common/ownership.ts';
 import { ORIGIN_ANNOTATION } from '../../webhooks/keys.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
@@ -115,7 +115,7 @@ export class EventWiring {
     };
     for (const kind of STAMPED_KINDS) for (const o of local.objects[kind].list()) queue(kind, inNamespace(o));
     for (const slice of local.slices.list()) queue('EndpointSlice', inNamespace(slice));
-    const twin = twinNamespaceName(namespace, this.#cluster);
+    const twin = twinNamespaceOf(namespace, local.namespaces.get(namespace), this.#cluster);
     for (const kind of KINDS) {
       for (const copy of remote.caches.copies[kind].list()) {
         if (copy.metadata?.namespace === twin) queue(kind, copy.metadata.name);
@@ -247,7 +247,7 @@ export class EventWiring {
   #localNamespaceForTwin(twin: string): string | undefined {
     for (const ns of this.#options.local.namespaces.list()) {
       const name = ns.metadata?.name;
-      if (name && twinNamespaceName(name, this.#cluster) === twin) return name;
+      if (name && twinNamespaceOf(name, ns, this.#cluster) === twin) return name;
     }
     return undefined;
   }

@@ -11,7 +11,13 @@ import type { Informer, Logger } from '../kube/informer.ts';
 import { metadataOnly, withoutManagedFields } from '../kube/transforms.ts';
 import { errorMessage } from '../common/errors.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
-import { MANAGED_BY_LABEL, MANAGED_BY_VALUE, ORIGIN_CLUSTER_LABEL } from '../../webhooks/keys.ts';
+import {
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  ORIGIN_ANNOTATION,
+  ORIGIN_CLUSTER_LABEL,
+  TWIN_NAME_ANNOTATION,
+} from '../../webhooks/keys.ts';
 import type { Pod } from './types.ts';
 
 /**
@@ -32,8 +38,12 @@ export interface ProviderClient {
 /** The read side of an informer, as the provider uses it. */
 export type Cache<T> = Pick<Informer<T>, 'start' | 'stop' | 'list' | 'get' | 'hasSynced' | 'health' | 'on'>;
 
-/** The four caches of one provider. */
+/** The caches of one provider. */
 export interface ProviderCaches {
+  /** Local Namespaces (metadata): their kube-offload.io/twin-name names the pods' twin namespaces. */
+  localNamespaces: Cache<KubeObject>;
+  /** Our twin namespaces in the remote (metadata): a pod goes only into a twin that is ours. */
+  remoteNamespaces: Cache<KubeObject>;
   /** Local pods bound to the virtual node. */
   localPods: Cache<Pod>;
   /** Remote pods this local cluster made. */
@@ -108,6 +118,20 @@ export interface CacheOptions {
   registry?: Registry;
 }
 
+/** The annotations of Namespaces the provider reads: the twin naming (local), the origin (remote). */
+const NAMESPACE_ANNOTATIONS = [TWIN_NAME_ANNOTATION, ORIGIN_ANNOTATION];
+
+/** A Namespace as the provider keeps it: metadataOnly, plus the annotations it reads. */
+function namespaceMetadata(namespace: KubeObject): KubeObject {
+  const slim = metadataOnly(namespace);
+  const annotations = namespace.metadata?.annotations ?? {};
+  const kept = Object.fromEntries(
+    NAMESPACE_ANNOTATIONS.filter((k) => k in annotations).map((k) => [k, annotations[k]]),
+  );
+  if (Object.keys(kept).length > 0 && slim.metadata) slim.metadata.annotations = kept as Record<string, string>;
+  return slim;
+}
+
 /** The informers behind ProviderCaches, sharing the clients' connection pools. */
 export function createProviderCaches(options: CacheOptions): ProviderCaches {
   const { local, remote, remoteCluster } = options;
@@ -118,7 +142,19 @@ export function createProviderCaches(options: CacheOptions): ProviderCaches {
   // Only "does the copy exist?" is asked of these: keep metadata, never the payloads (the
   // syncer's copies of every replicated Secret and ConfigMap would otherwise fill the heap).
   const copies = { ...common, ...withClient(remote), transform: metadataOnly<KubeObject>, labelSelector: ours };
+  const namespaces = { ...common, transform: namespaceMetadata, path: '/api/v1/namespaces' };
   return {
+    localNamespaces: createInformer<KubeObject>({
+      ...namespaces,
+      ...withClient(local),
+      name: `vn-local-namespaces-${remoteCluster}`,
+    }),
+    remoteNamespaces: createInformer<KubeObject>({
+      ...namespaces,
+      ...withClient(remote),
+      labelSelector: ours,
+      name: `vn-remote-namespaces-${remoteCluster}`,
+    }),
     localPods: createInformer<Pod>({
       ...pods,
       ...withClient(local),

@@ -2,7 +2,11 @@
 // cluster's twin namespace (virtual-kubelet's PodController).
 //
 // Caches: local pods bound to the node (fieldSelector spec.nodeName), remote pods we made (label
-// selector managed-by + origin-cluster) and the ConfigMaps/Secrets the syncer copied. Every event
+// selector managed-by + origin-cluster), the ConfigMaps/Secrets the syncer copied, the local
+// Namespaces (their kube-offload.io/twin-name names the twin: twinNamespaceOf) and our twin
+// namespaces in the remote. A pod goes only into a twin that is ours: a namespace of that name we
+// do not own (possible with SameName naming) leaves the pod Pending, reported, never written into.
+// Every event
 // enqueues the local pod key ("namespace/name") in a keyed work queue; a reconcile plans from both
 // caches (planPod in pod.ts) and executes the plan, one small function per action. Nothing is
 // processed before both pod caches have synced, and every destructive step is checked against a
@@ -19,10 +23,10 @@ import { isAlreadyExists, isConflict, isInvalid, isNotFound, resourcePath } from
 import { TerminalError, WorkQueue } from '../kube/workqueue.ts';
 import type { Clock, ReconcileResult } from '../kube/workqueue.ts';
 import { errorMessage } from '../common/errors.ts';
-import { desiredTwinNamespace } from '../common/ownership.ts';
-import { twinNamespaceName } from '../common/twin.ts';
+import { desiredTwinNamespace, isOwnedByUs, isTwinOf } from '../common/ownership.ts';
+import { twinNaming, twinNamespaceOf } from '../common/twin.ts';
 import type { KubeObject } from '../../webhooks/types.ts';
-import { ORIGIN_UID_ANNOTATION } from '../../webhooks/keys.ts';
+import { ORIGIN_ANNOTATION, ORIGIN_UID_ANNOTATION, TWIN_NAME_ANNOTATION } from '../../webhooks/keys.ts';
 import { podsPath, splitKey } from './api.ts';
 import type { PodEvents, ProviderCaches, ProviderClient } from './api.ts';
 import type { ProviderMetrics, WriteCounter } from './metrics.ts';
@@ -60,6 +64,13 @@ export interface PodControllerOptions {
 const DONE: ReconcileResult = {};
 /** Another look soon: a cache lags behind what a live GET showed. */
 const CACHE_LAG: ReconcileResult = { requeueAfter: 1000 };
+/**
+ * Another look at a pod whose twin name is taken by a namespace that is not our twin. Our twin
+ * appearing there (the syncer creates it once the name is free) wakes the pod sooner.
+ */
+export const TWIN_CONFLICT_RECHECK_MS = 30_000;
+/** status.reason of a pod kept Pending by such a conflict (`kubectl get pods` shows it). */
+export const REASON_TWIN_CONFLICT = 'TwinNamespaceConflict';
 
 /**
  * What one action asks: undefined to go on with the plan, or a ReconcileResult that ends the
@@ -89,6 +100,8 @@ export class PodController {
   readonly #waitingRefs = new Map<string, number>();
   /** Local pod key -> when the latest remote change was observed (mirror latency metric). */
   readonly #remoteSeenAt = new Map<string, number>();
+  /** Local pod keys kept Pending because their twin's name is taken (see #twinConflict). */
+  readonly #twinConflicts = new Set<string>();
   #synced = false;
   #stopped = false;
 
@@ -128,9 +141,10 @@ export class PodController {
 
   /** Starts the caches; reconciling begins once both pod caches have synced. */
   start(): void {
-    const { localPods, remotePods, remoteConfigMaps, remoteSecrets } = this.#caches;
-    for (const cache of [remoteConfigMaps, remoteSecrets]) cache.start().catch(() => undefined);
-    void Promise.all([localPods.start(), remotePods.start()]).then(
+    const { localPods, remotePods, remoteConfigMaps, remoteSecrets, localNamespaces, remoteNamespaces } = this.#caches;
+    for (const cache of [remoteConfigMaps, remoteSecrets, remoteNamespaces]) cache.start().catch(() => undefined);
+    // The twin names come from the local Namespaces: nothing is planned before they are known.
+    void Promise.all([localPods.start(), remotePods.start(), localNamespaces.start()]).then(
       () => {
         if (this.#stopped) return;
         this.#synced = true;
@@ -192,10 +206,36 @@ export class PodController {
       cache.on('add', wakeWaiting);
       cache.on('update', wakeWaiting);
     }
+    this.#watchNamespaces();
   }
 
+  /**
+   * A local Namespace's twin naming changed (or it arrived): its pods' twin is another one now. Our
+   * twin appearing in the remote: the pods that waited for that name to be ours go on.
+   */
+  #watchNamespaces(): void {
+    const { localPods, localNamespaces, remoteNamespaces } = this.#caches;
+    const enqueuePodsOf = (namespace: string | undefined): void => {
+      if (!namespace) return;
+      for (const pod of localPods.list())
+        if (pod.metadata?.namespace === namespace) this.#queue.add(`${namespace}/${pod.metadata.name}`);
+    };
+    const onLocal = (ns: KubeObject, old?: KubeObject): void => {
+      if (!old || twinNaming(old) !== twinNaming(ns)) enqueuePodsOf(ns.metadata?.name);
+    };
+    localNamespaces.on('add', onLocal);
+    localNamespaces.on('update', onLocal);
+    const onRemote = (twin: KubeObject): void => {
+      for (const key of this.#twinConflicts) if (this.#twinOf(key) === twin.metadata?.name) this.#queue.add(key);
+    };
+    remoteNamespaces.on('add', onRemote);
+    remoteNamespaces.on('update', onRemote);
+  }
+
+  /** The twin namespace of a local pod key, after its namespace's kube-offload.io/twin-name. */
   #twinOf(key: string): string {
-    return twinNamespaceName(splitKey(key)[0], this.#opts.localCluster);
+    const namespace = splitKey(key)[0];
+    return twinNamespaceOf(namespace, this.#caches.localNamespaces.get(namespace), this.#opts.localCluster);
   }
 
   /** One pass over one local pod key: plan from both caches, execute until a step ends it. */
@@ -243,7 +283,10 @@ export class PodController {
   }
 
   async #execute(target: Target, actions: PodAction[]): Promise<ReconcileResult | void> {
-    if (!actions.some((action) => action.kind === 'createRemote')) this.#stopWaiting(target.key);
+    if (!actions.some((action) => action.kind === 'createRemote')) {
+      this.#stopWaiting(target.key);
+      this.#twinConflicts.delete(target.key);
+    }
     for (const action of actions) {
       const step = await this.#step(target, action);
       if (step) return step;
@@ -274,6 +317,8 @@ export class PodController {
     if (!local) return DONE;
     const { remoteConfigMaps, remoteSecrets } = this.#caches;
     if (!remoteConfigMaps.hasSynced() || !remoteSecrets.hasSynced()) return CACHE_LAG;
+    const conflict = await this.#twinConflict(target, local);
+    if (conflict) return conflict;
     const waiting = this.#awaitReferences(target, local, action.pod);
     if (waiting) return waiting;
     this.#stopWaiting(key);
@@ -430,6 +475,43 @@ export class PodController {
     return pod && pod.metadata?.annotations?.[ORIGIN_UID_ANNOTATION] === uid ? pod : undefined;
   }
 
+  /**
+   * Whether the twin is taken by a namespace that is not our twin of this pod's namespace (a
+   * user's, another cluster's twin, or another local namespace's). Then the pod is not written
+   * there: it stays Pending with status.reason TwinNamespaceConflict and an OffloadFailed Event,
+   * and is looked at again later. The cache of our twins answers most pods; a twin not (yet) in
+   * it is read live, once per attempt.
+   */
+  async #twinConflict(target: Target, local: Pod): Promise<Step> {
+    const { key, namespace, twin } = target;
+    const { localCluster, remoteCluster } = this.#opts;
+    const cached = this.#caches.remoteNamespaces.get(twin);
+    const live = cached && isTwinOf(cached, localCluster, namespace) ? cached : await this.#remoteNamespace(twin);
+    if (!live || isTwinOf(live, localCluster, namespace)) {
+      this.#twinConflicts.delete(key);
+      return undefined;
+    }
+    this.#twinConflicts.add(key);
+    const origin = live.metadata?.annotations?.[ORIGIN_ANNOTATION] ?? 'another namespace';
+    const whose = isOwnedByUs(live, localCluster)
+      ? `the twin of ${origin}`
+      : `not managed by kube-offload for cluster ${localCluster}`;
+    const naming = `${TWIN_NAME_ANNOTATION}: ${twinNaming(this.#caches.localNamespaces.get(namespace))}`;
+    const message =
+      `Not offloaded: namespace ${twin} already exists in remote cluster ${remoteCluster} and is ${whose}; ` +
+      `kube-offload does not write into it (${naming} on namespace ${namespace})`;
+    this.#opts.events.record(local, 'Warning', 'OffloadFailed', message);
+    if (local.status?.reason !== REASON_TWIN_CONFLICT || local.status.message !== message) {
+      await this.#patchStatus(target, local, { reason: REASON_TWIN_CONFLICT, message });
+    }
+    return { requeueAfter: TWIN_CONFLICT_RECHECK_MS };
+  }
+
+  async #remoteNamespace(name: string): Promise<KubeObject | undefined> {
+    const path = resourcePath({ version: 'v1', resource: 'namespaces', name });
+    return this.#opts.remote.get<KubeObject>(path);
+  }
+
   #stopWaiting(key: string): void {
     if (this.#waitingRefs.delete(key)) {
       this.#opts.metrics?.waitingForReferences.set(this.#metricLabels, this.#waitingRefs.size);
@@ -449,6 +531,7 @@ export class PodController {
       );
       this.#log.info({ twin }, 'twin namespace created');
     } catch (err) {
+      // Taken meanwhile by a namespace that is not ours: the next attempt's check reports it.
       if (!isAlreadyExists(err)) throw err;
     }
   }

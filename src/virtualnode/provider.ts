@@ -19,7 +19,7 @@ import type { RemotePodTarget } from '../kubelet/backend.ts';
 import { realClock } from '../kube/workqueue.ts';
 import type { Clock } from '../kube/workqueue.ts';
 import { errorMessage } from '../common/errors.ts';
-import { twinNamespaceName } from '../common/twin.ts';
+import { twinNamespaceOf } from '../common/twin.ts';
 import { createProviderCaches, providerClient, recordPodEvents } from './api.ts';
 import type { PodEvents, ProviderCaches, ProviderClient } from './api.ts';
 import { LeaseController } from './lease-controller.ts';
@@ -137,7 +137,8 @@ async function startKubelet(
   const resolvePod = (namespace: string, name: string): RemotePodTarget | undefined => {
     const pod = caches.localPods.get(`${namespace}/${name}`);
     if (pod?.spec?.nodeName !== nodeName) return undefined;
-    return { namespace: twinNamespaceName(namespace, options.localCluster), name };
+    const twin = twinNamespaceOf(namespace, caches.localNamespaces.get(namespace), options.localCluster);
+    return { namespace: twin, name };
   };
   const server = await startNodeKubelet({
     nodeName,

@@ -183,24 +183,24 @@ describe('syncer plan: planNamespace', () => {
   const twin = desiredTwinNamespace(localNs, ctx);
 
   it('creates, keeps, repairs marks, deletes only its own twin', () => {
-    expect(planNamespace(twin, undefined, 'local')).to.deep.equal({ type: 'create', object: twin });
-    expect(planNamespace(twin, remoteOf(twin), 'local')).to.deep.equal({ type: 'none' });
+    expect(planNamespace(twin, undefined, 'local', 'shop')).to.deep.equal({ type: 'create', object: twin });
+    expect(planNamespace(twin, remoteOf(twin), 'local', 'shop')).to.deep.equal({ type: 'none' });
     const recreatedLocal = desiredTwinNamespace({ metadata: { name: 'shop', uid: 'ns2' } }, ctx);
-    expect(planNamespace(recreatedLocal, remoteOf(twin), 'local').type).to.equal('update');
-    expect(planNamespace(undefined, remoteOf(twin), 'local')).to.deep.equal({ type: 'delete', uid: 'r-uid' });
+    expect(planNamespace(recreatedLocal, remoteOf(twin), 'local', 'shop').type).to.equal('update');
+    expect(planNamespace(undefined, remoteOf(twin), 'local', 'shop')).to.deep.equal({ type: 'delete', uid: 'r-uid' });
     const terminating = remoteOf(twin);
     terminating.metadata!.deletionTimestamp = 'now';
-    expect(planNamespace(undefined, terminating, 'local')).to.deep.equal({ type: 'none' });
-    expect(planNamespace(twin, terminating, 'local').type).to.equal('wait');
+    expect(planNamespace(undefined, terminating, 'local', 'shop')).to.deep.equal({ type: 'none' });
+    expect(planNamespace(twin, terminating, 'local', 'shop').type).to.equal('wait');
   });
 
   it('never adopts or deletes a foreign namespace', () => {
     const foreign: KubeObject = { metadata: { name: 'shop-local', uid: 'x', labels: { team: 'them' } } };
-    expect(planNamespace(twin, foreign, 'local').type).to.equal('conflict');
-    expect(planNamespace(undefined, foreign, 'local')).to.deep.equal({ type: 'none' });
-    expect(twinState(foreign, 'local')).to.equal('foreign');
-    expect(twinState(undefined, 'local')).to.equal('missing');
-    expect(twinState(remoteOf(twin), 'local')).to.equal('ready');
+    expect(planNamespace(twin, foreign, 'local', 'shop').type).to.equal('conflict');
+    expect(planNamespace(undefined, foreign, 'local', 'shop')).to.deep.equal({ type: 'none' });
+    expect(twinState(foreign, 'local', 'shop')).to.equal('foreign');
+    expect(twinState(undefined, 'local', 'shop')).to.equal('missing');
+    expect(twinState(remoteOf(twin), 'local', 'shop')).to.equal('ready');
   });
 });
 

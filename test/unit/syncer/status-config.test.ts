@@ -86,7 +86,7 @@ describe('syncer flags', () => {
   });
 
   it('status needs no flag: the remotes and the cluster name come from the peer Secrets', () => {
-    expect(parseStatusArgs([])).to.deep.equal({ remotes: [], output: 'table' });
+    expect(parseStatusArgs([], {})).to.deep.equal({ remotes: [], namespace: 'kube-offload-system', output: 'table' });
     expect(parseStatusArgs(['--context', 'prod', '-o', 'yaml'])).to.deep.equal({
       remotes: [],
       output: 'yaml',
@@ -191,6 +191,7 @@ describe('syncer status comparison', () => {
     };
     const r = compareNamespace({
       localCluster: 'local',
+      namespace: 'shop',
       twin: 'shop-local',
       twinObject: twin,
       local,
@@ -205,6 +206,7 @@ describe('syncer status comparison', () => {
   it('reports a foreign twin as a conflict for every object', () => {
     const r = compareNamespace({
       localCluster: 'local',
+      namespace: 'shop',
       twin: 'shop-local',
       twinObject: { metadata: { name: 'shop-local', uid: 'x' } },
       local: { ...empty, ConfigMap: [cm('a', {}), cm('b', {})] },

@@ -283,7 +283,9 @@ export class FakeCache<T extends Obj | Pod> implements Cache<T> {
   }
 }
 
-const keyOf = (object: Obj): string => `${object.metadata?.namespace}/${object.metadata?.name}`;
+/** The informer's key (objectKey in src/kube/client.ts): `namespace/name`, or `name` when cluster-scoped. */
+const keyOf = (object: Obj): string =>
+  object.metadata?.namespace ? `${object.metadata.namespace}/${object.metadata.name}` : `${object.metadata?.name}`;
 
 export interface RecordedEvent {
   pod: string;
