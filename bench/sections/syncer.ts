@@ -341,7 +341,7 @@ async function measureRestartOverInSyncObjects(bench: SyncerBench): Promise<Row[
 
 /** V8 heap used / total and external memory of the syncer, from its /metrics. */
 function heapBreakdown(metrics: string): string {
-  const mib = (name: string): string => (metricSum(metrics, `kube_offload_syncer_${name}`) / 1048576).toFixed(1);
+  const mib = (name: string): string => (metricSum(metrics, name) / 1048576).toFixed(1);
   return (
     `V8 heap used ${mib('nodejs_heap_size_used_bytes')} MiB of ${mib('nodejs_heap_size_total_bytes')} MiB, ` +
     `external ${mib('nodejs_external_memory_bytes')} MiB`

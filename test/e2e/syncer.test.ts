@@ -90,7 +90,7 @@ describe('syncer (e2e, two real clusters)', function () {
           (await p.metric(metric)) -
           (await p.metric(metric, { kind: 'Backfill' })) -
           (await p.metric(metric, { kind: 'Namespace', result: 'wait' }));
-        const depth = await p.metric('kube_offload_syncer_queue_depth');
+        const depth = await p.metric('workqueue_depth');
         const stable = count === last && depth === 0 && count > 0;
         last = count;
         return stable;
@@ -606,7 +606,7 @@ describe('syncer (e2e, two real clusters)', function () {
     this.timeout(180_000);
     // client-node 2.0.0 aborted every watch after 30 s (its issue #3020): be up well past that.
     await waitFor(
-      async () => Date.now() / 1000 - (await syncer.metric('kube_offload_syncer_process_start_time_seconds')) > 70,
+      async () => Date.now() / 1000 - (await syncer.metric('process_start_time_seconds')) > 70,
       { timeoutMs: 120_000, intervalMs: 1000, description: 'the syncer to have run for 70 s' },
     );
     const errors = await syncer.metric('kube_offload_syncer_watch_restarts_total', { reason: 'error' });

@@ -74,7 +74,7 @@ export async function waitDrained(syncer: Syncer, minReconciles: number, timeout
   let quietSince = Date.now();
   const drained = async (): Promise<string> => {
     const text = await metricsText(syncer);
-    const depth = metricSum(text, 'kube_offload_syncer_queue_depth');
+    const depth = metricSum(text, 'workqueue_depth');
     const count = metricSum(text, 'kube_offload_syncer_reconcile_duration_seconds_count');
     if (count !== lastCount) {
       lastCount = count;
