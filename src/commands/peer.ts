@@ -1,6 +1,6 @@
 // `kube-offload peer`: connects a remote cluster to this one (src/peering/peer.ts does the work).
 // Exit 2 on bad flags, 1 when a cluster cannot be read or written.
-import { parseCommandFlags } from '../common/flags.ts';
+import { EXIT, formatDocument, parseCommandFlags } from '../common/flags.ts';
 import { errorMessage } from '../common/errors.ts';
 import { PEER_USAGE, parsePeerArgs } from '../peering/config.ts';
 import type { PeerConfig } from '../peering/config.ts';
@@ -20,8 +20,9 @@ function manifestsOf(config: PeerConfig): ReturnType<typeof readRemoteManifests>
 }
 
 function printReport(report: PeerReport, output: PeerConfig['output']): void {
-  if (output === 'json') {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const document = formatDocument(output, report);
+  if (document !== undefined) {
+    process.stdout.write(document);
     return;
   }
   const where = `this cluster "${report.localCluster}", identities from ${report.manifests}`;
@@ -50,7 +51,8 @@ export async function peerWith(config: PeerConfig): Promise<PeerReport> {
   const local = clientFor(localConfig, USER_AGENT);
   const remote = clientFor(remoteConfig, USER_AGENT);
   try {
-    const localCluster = await resolveLocalCluster(local, config.clusterName, await listPeerSecrets(local));
+    const secrets = await listPeerSecrets(local, undefined, config.namespace);
+    const localCluster = await resolveLocalCluster(local, config.clusterName, secrets, config.namespace);
     const endpoint = endpointOf(remoteConfig, config.remoteServer);
     return await peer({
       name: config.name,
@@ -61,6 +63,7 @@ export async function peerWith(config: PeerConfig): Promise<PeerReport> {
       manifests,
       rotate: config.rotate,
       tokenSeconds: config.tokenSeconds,
+      namespace: config.namespace,
     });
   } finally {
     local.close();
@@ -73,9 +76,9 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof config === 'number') return config;
   try {
     printReport(await peerWith(config), config.output);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     process.stderr.write(`kube-offload peer: ${errorMessage(error)}\n`);
-    return 1;
+    return EXIT.failure;
   }
 }

@@ -16,6 +16,8 @@ import { parseArgs } from 'node:util';
 import { ensureBinaries } from '../sandbox/binaries.ts';
 import { readState, sandboxStatus, startSandbox, stopSandboxDir } from '../sandbox/sandbox.ts';
 import { kubeOffloadComponents } from '../dev/components.ts';
+import { EXIT, formatDocument, outputFormat, outputUsage } from '../common/flags.ts';
+import type { OutputFormat } from '../common/flags.ts';
 
 const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--remotes 1|2] [--no-kube-offload] [--no-real-nodes] [--audit]
 
@@ -30,6 +32,7 @@ const USAGE = `usage: kube-offload sandbox up|down|status [--dir DIR] [--remotes
   --no-real-nodes      up: fake (kwok) workers only; no real node (containerd, kubelet) per cluster,
                        which needs root and Debian packages (installed when missing)
   --audit              up: write apiserver audit logs (DIR/<cluster>/logs/audit.log)
+${outputUsage(23)} (status)
 `;
 
 function err(line: string): void {
@@ -48,6 +51,7 @@ export async function run(argv: string[]): Promise<number> {
         'no-kube-offload': { type: 'boolean', default: false },
         'no-real-nodes': { type: 'boolean', default: false },
         audit: { type: 'boolean', default: false },
+        output: { type: 'string', short: 'o' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -70,6 +74,13 @@ export async function run(argv: string[]): Promise<number> {
     err(`kube-offload sandbox: --remotes: "${values.remotes}" is not one of 1, 2\n\n${USAGE}`);
     return 2;
   }
+  let output: OutputFormat;
+  try {
+    output = outputFormat(values.output);
+  } catch (e) {
+    err(`kube-offload sandbox: ${(e as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
   switch (sub) {
     case 'up':
       return up(dir, {
@@ -81,7 +92,7 @@ export async function run(argv: string[]): Promise<number> {
     case 'down':
       return down(dir);
     case 'status':
-      return status(dir);
+      return status(dir, output);
     default:
       err(`kube-offload sandbox: unknown subcommand "${sub}"\n\n${USAGE}`);
       return 2;
@@ -152,11 +163,17 @@ async function down(dir: string): Promise<number> {
   }
 }
 
-async function status(dir: string): Promise<number> {
+async function status(dir: string, output: OutputFormat): Promise<number> {
   const { state, processes } = await sandboxStatus(dir);
+  const allUp = state !== undefined && processes.length > 0 && processes.every((p) => p.up && p.ready !== false);
+  const document = formatDocument(output, { dir, processes, clusters: state?.clusters ?? {} });
+  if (document !== undefined) {
+    process.stdout.write(document);
+    return allUp ? EXIT.ok : EXIT.failure;
+  }
   if (!state && processes.length === 0) {
     process.stdout.write(`no sandbox in ${dir}\n`);
-    return 3;
+    return EXIT.failure;
   }
   const rows = processes.map((p) => [
     p.name,

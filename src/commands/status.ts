@@ -3,8 +3,7 @@
 // then the replication status per opted-in namespace × remote, recomputed by reading both
 // clusters with the syncer's own comparison (src/syncer/status.ts). The last replication error
 // comes from the syncer's ReplicationFailed / ReplicationConflict Events in the local namespace.
-import { stringify } from 'yaml';
-import { parseCommandFlags } from '../common/flags.ts';
+import { EXIT, formatDocument, parseCommandFlags } from '../common/flags.ts';
 import { KubeClient, resourcePath } from '../kube/client.ts';
 import { liteFromText, loadKubeClientConfig } from '../kube/kubeconfig.ts';
 import { errorMessage } from '../common/errors.ts';
@@ -278,9 +277,8 @@ function unreachable(why: string): PeeringClient {
 }
 
 function print(config: StatusConfig, remotes: RemoteStatus[], report: Report): void {
-  const document = { remotes, rows: report.rows, details: report.details };
-  if (config.output === 'json') process.stdout.write(`${JSON.stringify(document, null, 2)}\n`);
-  else if (config.output === 'yaml') process.stdout.write(stringify(document));
+  const document = formatDocument(config.output, { remotes, rows: report.rows, details: report.details });
+  if (document !== undefined) process.stdout.write(document);
   else {
     const remoteTable = remotes.length ? formatRemotes(remotes) : 'no remotes: connect one with kube-offload peer\n';
     const namespaces = report.rows.length ? formatTable(report.rows) : 'no opted-in namespaces\n';
@@ -296,15 +294,15 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const localConfig = loadCluster({ ...config, flags: { kubeconfig: 'kubeconfig', context: 'context' } });
     local = clientFor(localConfig, USER_AGENT);
-    const secrets = config.remotes.length ? [] : await listPeerSecrets(local);
-    const clusterName = await resolveLocalCluster(local, config.clusterName, secrets);
+    const secrets = config.remotes.length ? [] : await listPeerSecrets(local, undefined, config.namespace);
+    const clusterName = await resolveLocalCluster(local, config.clusterName, secrets, config.namespace);
     remotes = config.remotes.length ? flagRemotes(config) : peerRemotes(secrets);
     const report = await statusReport(clusterName, local, remotes);
     print(config, await remoteStatuses(clusterName, local, remotes, report.rows), report);
-    return 0;
+    return EXIT.ok;
   } catch (error) {
     process.stderr.write(`kube-offload status: ${errorMessage(error)}\n`);
-    return 1;
+    return EXIT.failure;
   } finally {
     local?.close();
     for (const remote of remotes) remote.client?.close();

@@ -7,7 +7,7 @@ import os from 'node:os';
 import { parseCommandFlags } from '../common/flags.ts';
 import { createLogger, flushLogger } from '../common/log.ts';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubeClient, loadKubeConfig } from '../kube/client.ts';
+import { KubeClient } from '../kube/client.ts';
 import { LeaderElector } from '../kube/leader.ts';
 import { SYNCER_USAGE, parseSyncerArgs } from '../syncer/config.ts';
 import type { SyncerConfig } from '../syncer/config.ts';
@@ -15,7 +15,8 @@ import type { Syncer } from '../syncer/controller.ts';
 import { connectSyncer, discoverPeers } from '../syncer/connect.ts';
 import type { ConnectOptions } from '../syncer/connect.ts';
 import type { PeerWatcher } from '../kube/peer-watcher.ts';
-import { loadLiteKubeConfig } from '../kube/kubeconfig.ts';
+import { loadKubeClientConfig } from '../kube/kubeconfig.ts';
+import type { KubeconfigOptions } from '../kube/kubeconfig.ts';
 import { createMetrics } from '../syncer/metrics.ts';
 import type { SyncerMetrics } from '../syncer/metrics.ts';
 import { startHealthServer } from '../syncer/server.ts';
@@ -23,8 +24,8 @@ import type { HealthServer } from '../syncer/server.ts';
 import { listenForShutdown, logUnhandledRejections } from '../common/process-events.ts';
 
 /** The small loader when it can (memory), client-node's KubeConfig otherwise (exec plugins...). */
-function kubeConfigFor(file?: string): KubeConfig {
-  return (loadLiteKubeConfig(file) as unknown as KubeConfig | undefined) ?? loadKubeConfig(file);
+function kubeConfigFor(file?: string, options?: KubeconfigOptions): KubeConfig {
+  return loadKubeClientConfig(file, options) as unknown as KubeConfig;
 }
 
 type Logger = ReturnType<typeof createLogger>;
@@ -97,7 +98,7 @@ interface Connected {
 
 /** The syncer on the --remote remotes, and the watcher that adds and removes peers at run time. */
 function connect(config: SyncerConfig, metrics: SyncerMetrics, logger: Logger): Connected {
-  const local = kubeConfigFor(config.kubeconfig);
+  const local = kubeConfigFor(config.kubeconfig, { context: config.context });
   const remotes = config.remotes.map((remote) => ({
     name: remote.name,
     kubeConfig: kubeConfigFor(remote.kubeconfig),
@@ -137,6 +138,7 @@ export async function run(argv: string[]): Promise<number> {
     const starting = {
       metricsPort: server.port,
       cluster: config.clusterName,
+      server: local.getCurrentCluster()?.server,
       remotes,
       peerSecrets: `${config.peerNamespace} (kube-offload.io/component=syncer)`,
       leaderElect: config.leaderElect,

@@ -3,8 +3,7 @@
 import { KubeClient } from '../kube/client.ts';
 import { liteFromText } from '../kube/kubeconfig.ts';
 import { errorMessage } from '../common/errors.ts';
-import { parseCommandFlags } from '../common/flags.ts';
-import { PEER_NAMESPACE } from '../common/peer-secret.ts';
+import { EXIT, formatDocument, parseCommandFlags } from '../common/flags.ts';
 import type { PeerComponent } from '../common/peer-secret.ts';
 import { collectionOf } from '../peering/api.ts';
 import { clientFor, loadCluster } from '../peering/clusters.ts';
@@ -66,8 +65,9 @@ async function checkReachable(config: UnpeerConfig, remote: RemoteClients): Prom
 }
 
 function printReport(report: UnpeerReport, output: UnpeerConfig['output']): void {
-  if (output === 'json') {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  const document = formatDocument(output, report);
+  if (document !== undefined) {
+    process.stdout.write(document);
     return;
   }
   const head = `unpeer ${report.remote} (this cluster "${report.localCluster}")`;
@@ -84,12 +84,14 @@ async function unpeerWith(config: UnpeerConfig): Promise<UnpeerReport> {
     USER_AGENT,
   );
   try {
-    const secrets = await listPeerSecrets(local, config.name);
+    const secrets = await listPeerSecrets(local, config.name, config.namespace);
     if (secrets.length === 0 && !config.remoteKubeconfig && !config.remoteContext) {
-      const peered = peeredRemotes(await listPeerSecrets(local)).join(', ') || 'none';
-      throw new Error(`--name: no peer Secrets for remote "${config.name}" in ${PEER_NAMESPACE} (peered: ${peered})`);
+      const peered = peeredRemotes(await listPeerSecrets(local, undefined, config.namespace)).join(', ') || 'none';
+      throw new Error(
+        `--name: no peer Secrets for remote "${config.name}" in namespace ${config.namespace} (peered: ${peered})`,
+      );
     }
-    const localCluster = await resolveLocalCluster(local, config.clusterName, secrets);
+    const localCluster = await resolveLocalCluster(local, config.clusterName, secrets, config.namespace);
     const remote = remoteClients(config, secrets);
     try {
       await checkReachable(config, remote);
@@ -108,9 +110,9 @@ export async function run(argv: string[]): Promise<number> {
   try {
     const report = await unpeerWith(config);
     printReport(report, config.output);
-    return report.left.length ? 1 : 0;
+    return report.left.length ? EXIT.failure : EXIT.ok;
   } catch (error) {
     process.stderr.write(`kube-offload unpeer: ${errorMessage(error)}\n`);
-    return 1;
+    return EXIT.failure;
   }
 }

@@ -1,15 +1,24 @@
 // `kube-offload version` (and `kube-offload --version`): what is running, for bug reports and for
 // checking that every component of an install runs the same release.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import { stringify } from 'yaml';
+import {
+  EXIT,
+  OUTPUT_FLAG,
+  formatDocument,
+  outputFormat,
+  outputUsage,
+  parseCommandFlags,
+  parseFlags,
+} from '../common/flags.ts';
+import type { OutputFormat } from '../common/flags.ts';
 
-const USAGE = `usage: kube-offload version [-o text|json|yaml]
+const USAGE = `usage: kube-offload version [-o table|json|yaml]
 
-Prints kube-offload's version, the Node.js runtime and the platform.`;
+Prints kube-offload's version, the Node.js runtime and the platform.
 
-const FORMATS = ['text', 'json', 'yaml'] as const;
-type Format = (typeof FORMATS)[number];
+${outputUsage(24)}
+  -h, --help            this text
+`;
 
 export interface VersionInfo {
   version: string;
@@ -36,33 +45,19 @@ export function versionInfo(): VersionInfo {
   return { version: 'unknown', node: process.version, platform: `${process.platform}/${process.arch}` };
 }
 
-export function formatVersion(info: VersionInfo, format: Format): string {
-  if (format === 'json') return `${JSON.stringify(info, null, 2)}\n`;
-  if (format === 'yaml') return stringify(info);
-  return `kube-offload ${info.version} (node ${info.node}, ${info.platform})\n`;
+export function formatVersion(info: VersionInfo, format: OutputFormat): string {
+  return formatDocument(format, info) ?? `kube-offload ${info.version} (node ${info.node}, ${info.platform})\n`;
+}
+
+export function parseVersionArgs(argv: string[]): { output: OutputFormat } | 'help' {
+  const values = parseFlags(argv, { ...OUTPUT_FLAG, help: { type: 'boolean', short: 'h' } });
+  if (values.help) return 'help';
+  return { output: outputFormat(values.output) };
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let format: string;
-  try {
-    const { values } = parseArgs({
-      args: argv,
-      options: { output: { type: 'string', short: 'o', default: 'text' }, help: { type: 'boolean', short: 'h' } },
-      strict: true,
-    });
-    if (values.help) {
-      process.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
-    format = values.output;
-  } catch (error) {
-    process.stderr.write(`kube-offload version: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
-  }
-  if (!(FORMATS as readonly string[]).includes(format)) {
-    process.stderr.write(`kube-offload version: -o "${format}" is not one of ${FORMATS.join(', ')}\n`);
-    return 2;
-  }
-  process.stdout.write(formatVersion(versionInfo(), format as Format));
-  return 0;
+  const config = parseCommandFlags('version', argv, parseVersionArgs, USAGE);
+  if (typeof config === 'number') return config;
+  process.stdout.write(formatVersion(versionInfo(), config.output));
+  return EXIT.ok;
 }

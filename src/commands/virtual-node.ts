@@ -129,7 +129,8 @@ async function buildProviders(
 ): Promise<Built> {
   const userAgent = `kube-offload-virtual-node/${VERSION}`;
   // The light kubeconfig loader: client-node (~60 MiB of RSS) is loaded only for exec/OIDC auth.
-  const localConfig = loadKubeClientConfig(config.kubeconfig);
+  const localConfig = loadKubeClientConfig(config.kubeconfig, { context: config.context });
+  logger.info({ server: localConfig.getCurrentCluster()?.server }, 'local cluster');
   const localClient = new KubeClient(localConfig, { writeLimiter: writeLimiter(config), userAgent });
   // Events have their own (lower) rate limit in the recorder; they must not slow status writes.
   const eventsClient = new KubeClient(localConfig, { userAgent });

@@ -1,8 +1,10 @@
-// Command-line flag parsing shared by every command (webhook, syncer, status, virtual-node).
+// Command-line flag parsing shared by every command, and the conventions they share: exit codes,
+// the connection flags (--kubeconfig, --context), -n/--namespace and -o/--output.
 // Everything that can be wrong with a command line is reported before any I/O, so a typo fails
 // fast (exit 2) with a message that names the flag, the value and what is allowed.
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
+import { stringify } from 'yaml';
 import type { VirtualNodeConvention } from '../../webhooks/keys.ts';
 import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
 
@@ -11,6 +13,98 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/**
+ * Exit codes of every command (README, "Exit codes"): 0 done (a component: stopped when asked
+ * to), 1 failed while running (a cluster unreachable, a write refused, a component that could
+ * not start or lost its Lease), 2 bad usage (an unknown command or flag, a bad value).
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** --kubeconfig FILE and --context CTX: the local cluster, as kubectl names it. */
+export const CONNECTION_FLAGS = {
+  kubeconfig: { type: 'string' },
+  context: { type: 'string' },
+} as const satisfies ParseArgsOptionsConfig;
+
+/**
+ * Lines of a usage text: each flag at column 2, its text at `column`; a "\n" in a text continues
+ * it on a line of its own at that column. Commands align their flags differently.
+ */
+export function usageRows(rows: readonly (readonly [string, string])[], column: number): string {
+  const indent = ' '.repeat(column);
+  return rows
+    .map(([flag, text]) => {
+      const head = `  ${flag}`;
+      const [first, ...rest] = text.split('\n');
+      const start = head.length < column ? `${head.padEnd(column)}${first}` : `${head}\n${indent}${first}`;
+      return [start, ...rest.map((line) => `${indent}${line}`)].join('\n');
+    })
+    .join('\n');
+}
+
+const CONNECTION_ROWS = [
+  [
+    '--kubeconfig FILE',
+    'the local cluster (default: the files of $KUBECONFIG, merged,\nelse ~/.kube/config, else the in-cluster service account)',
+  ],
+  ['--context CTX', 'the context to use in that kubeconfig (default: its current-context)'],
+] as const;
+
+/** The usage lines of --kubeconfig and --context, the flag texts at `column`. */
+export const connectionUsage = (column: number): string => usageRows(CONNECTION_ROWS, column);
+
+/** Which kubeconfig and context the connection flags name; absent ones are left out. */
+export interface Connection {
+  kubeconfig?: string;
+  context?: string;
+}
+
+export function connectionOf(values: { kubeconfig?: string | undefined; context?: string | undefined }): Connection {
+  if (values.kubeconfig === '') throw new ConfigError('--kubeconfig: "" is not a file name');
+  if (values.context === '') throw new ConfigError('--context: "" is not a context name');
+  return {
+    ...(values.kubeconfig === undefined ? {} : { kubeconfig: values.kubeconfig }),
+    ...(values.context === undefined ? {} : { context: values.context }),
+  };
+}
+
+/** -n/--namespace NS: where a component runs, or where the peer Secrets are. */
+export const NAMESPACE_FLAG = { namespace: { type: 'string', short: 'n' } } as const satisfies ParseArgsOptionsConfig;
+
+/** Where kube-offload is installed when neither -n nor $POD_NAMESPACE names a namespace. */
+export const DEFAULT_NAMESPACE = 'kube-offload-system';
+
+/** -n's value, else $POD_NAMESPACE (a component in a pod), else kube-offload-system. */
+export function namespaceOf(
+  value: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+  flag = 'namespace',
+): string {
+  return dnsLabel(value || env.POD_NAMESPACE || DEFAULT_NAMESPACE, flag);
+}
+
+/** -o/--output: how a command that prints prints. */
+export const OUTPUT_FLAG = { output: { type: 'string', short: 'o' } } as const satisfies ParseArgsOptionsConfig;
+
+export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+/** The usage line of -o, the text at `column`. */
+export const outputUsage = (column: number): string =>
+  usageRows([['-o, --output FORMAT', 'table (default; text is the same), json or yaml']], column);
+
+/** table (or text, its older name), json or yaml; throws a ConfigError naming the value. */
+export function outputFormat(value: string | undefined): OutputFormat {
+  return oneOf(value === undefined || value === 'text' ? 'table' : value, OUTPUT_FORMATS, 'output');
+}
+
+/** A command's result as JSON or YAML; undefined for table, which each command writes its own way. */
+export function formatDocument(format: OutputFormat, document: unknown): string | undefined {
+  if (format === 'json') return `${JSON.stringify(document, null, 2)}\n`;
+  if (format === 'yaml') return stringify(document);
+  return undefined;
 }
 
 /**
@@ -29,11 +123,11 @@ export function parseCommandFlags<T>(
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`kube-offload ${command}: ${error.message}\n\n${usage}`);
-    return 2;
+    return EXIT.usage;
   }
   if (config === 'help') {
     process.stdout.write(usage);
-    return 0;
+    return EXIT.ok;
   }
   return config;
 }

@@ -1,11 +1,11 @@
 // The two clusters as the user names them: a kubeconfig (the given file, else $KUBECONFIG, else
-// ~/.kube/config, else in-cluster, as kubectl does) and a context in it. client-node's
-// KubeConfig handles every kind of kubeconfig (exec plugins, OIDC, several files in $KUBECONFIG);
-// commands are short-lived, so its memory does not matter here.
+// ~/.kube/config, else in-cluster, with kubectl's merge: src/kube/kubeconfig.ts) and a context in
+// it. client-node's KubeConfig handles every kind of kubeconfig (exec plugins, OIDC); commands are
+// short-lived, so its memory does not matter here.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../kube/client.ts';
+import { loadClientNodeConfig } from '../kube/kubeconfig.ts';
 import type { RemoteEndpoint } from './kubeconfig.ts';
 
 /** Which kubeconfig and context, and the flags that named them (for messages). */
@@ -17,28 +17,7 @@ export interface ClusterRef {
 
 /** Loads a kubeconfig and selects the context; errors name the flag and the contexts there are. */
 export function loadCluster(ref: ClusterRef): KubeConfig {
-  const clientNode = createRequire(import.meta.url)(
-    '@kubernetes/client-node',
-  ) as typeof import('@kubernetes/client-node');
-  const kubeConfig = new clientNode.KubeConfig();
-  const where =
-    ref.kubeconfig ?? (process.env.KUBECONFIG ? `$KUBECONFIG (${process.env.KUBECONFIG})` : 'the default kubeconfig');
-  try {
-    if (ref.kubeconfig) kubeConfig.loadFromFile(ref.kubeconfig);
-    else kubeConfig.loadFromDefault();
-  } catch (err) {
-    throw new Error(`--${ref.flags.kubeconfig}: cannot read ${where}: ${(err as Error).message}`);
-  }
-  if (ref.context) {
-    const names = kubeConfig.getContexts().map((context) => context.name);
-    if (!names.includes(ref.context)) {
-      const known = names.length ? names.join(', ') : 'none';
-      throw new Error(`--${ref.flags.context}: "${ref.context}" is not a context of ${where} (contexts: ${known})`);
-    }
-    kubeConfig.setCurrentContext(ref.context);
-  }
-  if (!kubeConfig.getCurrentCluster()) throw new Error(`--${ref.flags.context}: ${where} has no current cluster`);
-  return kubeConfig;
+  return loadClientNodeConfig(ref.kubeconfig, { context: ref.context, flags: ref.flags });
 }
 
 /** A client for one of the clusters. */

@@ -1,6 +1,20 @@
 // Flags of `kube-offload peer` and `kube-offload unpeer` (pure parsing, unit-tested). Every
 // mistake is reported before any I/O, naming the flag, the value and what is allowed.
-import { ConfigError, dnsLabel, oneOf, parseDuration, parseFlags } from '../common/flags.ts';
+import {
+  CONNECTION_FLAGS,
+  ConfigError,
+  NAMESPACE_FLAG,
+  OUTPUT_FLAG,
+  connectionOf,
+  connectionUsage,
+  dnsLabel,
+  namespaceOf,
+  outputFormat,
+  outputUsage,
+  parseDuration,
+  parseFlags,
+} from '../common/flags.ts';
+import type { OutputFormat } from '../common/flags.ts';
 
 const PEER_SYNOPSIS = 'usage: kube-offload peer --name NAME (--remote-context CTX | --remote-kubeconfig FILE) [flags]';
 
@@ -8,8 +22,8 @@ export const PEER_USAGE = `${PEER_SYNOPSIS}
 
 Connects a remote cluster: applies the identities of the syncer and the virtual node provider and
 their least-privilege RBAC in the remote (manifests/remote), mints a token for each, and stores one
-kubeconfig Secret per component in this cluster's kube-offload-system namespace, where the running
-components find it (no restart). Running it again changes nothing; --rotate renews the tokens.
+kubeconfig Secret per component in this cluster's kube-offload-system namespace (-n), where the
+running components find it (no restart). Running it again changes nothing; --rotate renews the tokens.
 
   --name NAME                 the remote's name here (a DNS-1123 label): its virtual node is
                               virtual-NAME, and namespaces select it with kube-offload.io/remote-cluster=NAME
@@ -17,15 +31,16 @@ components find it (no restart). Running it again changes nothing; --rotate rene
   --remote-context CTX        the remote's context in it (default: its current context)
   --remote-server URL         the remote API server as the local components reach it (default: the
                               server of that context)
-  --kubeconfig FILE           this (local) cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
-  --context CTX               the local cluster's context in it (default: its current context)
+${connectionUsage(30)}
+  -n, --namespace NS          where the peer Secrets go, where the components run (default:
+                              $POD_NAMESPACE, else kube-offload-system)
   --cluster-name NAME         this cluster's name, as the components run with it (default: from an
-                              earlier peer, else kube-offload-system/kube-offload-config's cluster-name)
+                              earlier peer, else <namespace>/kube-offload-config's cluster-name)
   --manifests DIR             where the remote identities are (default: manifests/ of this checkout:
                               remote/kustomization.yaml, else syncer/ and virtual-node/remote-rbac.yaml)
   --token-ttl D               lifetime asked for each token (default 8760h; the remote may grant less)
   --rotate                    mint new tokens, store them, then revoke the old ones
-  -o, --output text|json      default text
+${outputUsage(30)}
   -h, --help                  this text
 `;
 
@@ -37,26 +52,27 @@ namespaces and the copies kube-offload owns in the remote (nothing else), then t
 and their tokens. Prints what it removed.
 
   --name NAME                 the remote to disconnect
-  --kubeconfig FILE           this (local) cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
-  --context CTX               the local cluster's context in it
+${connectionUsage(30)}
+  -n, --namespace NS          where the peer Secrets are (default: $POD_NAMESPACE, else
+                              kube-offload-system)
   --remote-kubeconfig FILE    act in the remote with these credentials instead of the stored ones
   --remote-context CTX        (e.g. when the stored tokens were revoked already)
   --cluster-name NAME         this cluster's name (default: from the peer Secrets)
   --drain-timeout D           how long offloaded pods get to terminate before they are deleted at
                               once (default 2m)
   --timeout D                 how long to wait for the twin namespaces to be gone (default 5m)
-  -o, --output text|json      default text
+${outputUsage(30)}
   -h, --help                  this text
 `;
 
 const CLUSTER_FLAGS = {
   name: { type: 'string' },
-  kubeconfig: { type: 'string' },
-  context: { type: 'string' },
+  ...CONNECTION_FLAGS,
+  ...NAMESPACE_FLAG,
   'remote-kubeconfig': { type: 'string' },
   'remote-context': { type: 'string' },
   'cluster-name': { type: 'string' },
-  output: { type: 'string', short: 'o' },
+  ...OUTPUT_FLAG,
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -68,7 +84,9 @@ export interface ClusterFlags {
   remoteKubeconfig?: string;
   remoteContext?: string;
   clusterName?: string;
-  output: 'text' | 'json';
+  /** Where the peer Secrets are (-n). */
+  namespace: string;
+  output: OutputFormat;
 }
 
 export interface PeerConfig extends ClusterFlags {
@@ -85,15 +103,15 @@ export interface UnpeerConfig extends ClusterFlags {
 
 type ClusterValues = Partial<Record<Exclude<keyof typeof CLUSTER_FLAGS, 'help'>, string>>;
 
-function clusterFlags(values: ClusterValues): ClusterFlags {
+function clusterFlags(values: ClusterValues, env: NodeJS.ProcessEnv): ClusterFlags {
   if (!values.name) throw new ConfigError('--name NAME is required (the remote cluster)');
   const flags: ClusterFlags = {
     name: dnsLabel(values.name, 'name'),
-    output: oneOf(values.output ?? 'text', ['text', 'json'] as const, 'output'),
+    namespace: namespaceOf(values.namespace, env),
+    output: outputFormat(values.output),
+    ...connectionOf(values),
   };
   const optional = {
-    kubeconfig: values.kubeconfig,
-    context: values.context,
     remoteKubeconfig: values['remote-kubeconfig'],
     remoteContext: values['remote-context'],
     clusterName: values['cluster-name'] === undefined ? undefined : dnsLabel(values['cluster-name'], 'cluster-name'),
@@ -106,7 +124,7 @@ function clusterFlags(values: ClusterValues): ClusterFlags {
 /** The shortest token the TokenRequest API issues. */
 const MIN_TOKEN_SECONDS = 600;
 
-export function parsePeerArgs(argv: string[]): PeerConfig | 'help' {
+export function parsePeerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): PeerConfig | 'help' {
   const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
     'remote-server': { type: 'string' },
@@ -115,7 +133,7 @@ export function parsePeerArgs(argv: string[]): PeerConfig | 'help' {
     rotate: { type: 'boolean' },
   });
   if (values.help) return 'help';
-  const flags = clusterFlags(values);
+  const flags = clusterFlags(values, env);
   if (!flags.remoteKubeconfig && !flags.remoteContext) {
     throw new ConfigError('--remote-context CTX or --remote-kubeconfig FILE is required (the remote cluster)');
   }
@@ -135,7 +153,7 @@ export function parsePeerArgs(argv: string[]): PeerConfig | 'help' {
   return config;
 }
 
-export function parseUnpeerArgs(argv: string[]): UnpeerConfig | 'help' {
+export function parseUnpeerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): UnpeerConfig | 'help' {
   const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
     'drain-timeout': { type: 'string' },
@@ -143,7 +161,7 @@ export function parseUnpeerArgs(argv: string[]): UnpeerConfig | 'help' {
   });
   if (values.help) return 'help';
   return {
-    ...clusterFlags(values),
+    ...clusterFlags(values, env),
     drainTimeoutMs: parseDuration(values['drain-timeout'] ?? '2m', 'drain-timeout'),
     timeoutMs: parseDuration(values.timeout ?? '5m', 'timeout'),
   };

@@ -40,6 +40,8 @@ export interface PeerOptions {
   rotate: boolean;
   /** Lifetime asked for each token. */
   tokenSeconds: number;
+  /** Where the peer Secrets go in the local cluster (default kube-offload-system). */
+  namespace?: string;
   now?: () => number;
 }
 
@@ -71,8 +73,9 @@ export async function peer(options: PeerOptions): Promise<PeerReport> {
       action: await applyObject(options.remote, object),
     });
   }
-  if (await ensurePeerNamespace(options.local)) {
-    steps.push({ cluster: 'local', object: `namespace/${PEER_NAMESPACE}`, action: 'created' });
+  const namespace = options.namespace ?? PEER_NAMESPACE;
+  if (await ensurePeerNamespace(options.local, namespace)) {
+    steps.push({ cluster: 'local', object: `namespace/${namespace}`, action: 'created' });
   }
   for (const component of PEER_COMPONENTS) steps.push(...(await peerComponent(options, component)));
   return {
@@ -89,7 +92,8 @@ export async function peer(options: PeerOptions): Promise<PeerReport> {
 async function peerComponent(options: PeerOptions, component: PeerComponent): Promise<Step[]> {
   const account = options.manifests.accounts[component];
   const name = peerSecretName(options.name, component);
-  const existing = await options.local.getOrUndefined(pathOf('Secret', name, PEER_NAMESPACE));
+  const namespace = options.namespace ?? PEER_NAMESPACE;
+  const existing = await options.local.getOrUndefined(pathOf('Secret', name, namespace));
   const kept = options.rotate || !existing ? undefined : await reusableToken(options, component, existing);
   const steps: Step[] = [];
   const tokenStep = {
@@ -113,7 +117,7 @@ async function peerComponent(options: PeerOptions, component: PeerComponent): Pr
     steps.push({ ...tokenStep, action: 'minted', detail });
   }
   const action = await storePeerSecret(options.local, desired, existing);
-  steps.push({ cluster: 'local', object: `secret/${PEER_NAMESPACE}/${name}`, action });
+  steps.push({ cluster: 'local', object: `secret/${namespace}/${name}`, action });
   const old = existing && tokenSecretFromAnnotations(existing.metadata?.annotations ?? {});
   if (minted && old && old.uid !== minted.tokenSecret.uid) steps.push(await revokeStep(options.remote, old));
   return steps;
@@ -174,7 +178,7 @@ function peerSecret(
     type: 'Opaque',
     metadata: {
       name: peerSecretName(options.name, component),
-      namespace: PEER_NAMESPACE,
+      namespace: options.namespace ?? PEER_NAMESPACE,
       labels: peerSecretLabels(options.name, component),
       annotations: {
         [PEER_ANNOTATIONS.localCluster]: options.localCluster,

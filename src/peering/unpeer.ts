@@ -122,8 +122,10 @@ async function deletePeerSecret(run: Run, component: PeerComponent, why: string)
   const secret = peerSecretOf(run, component);
   const name = secret?.metadata?.name;
   if (!name) return;
-  const deleted = await deleteIfThere(run.options.local, pathOf('Secret', name, PEER_NAMESPACE), secret.metadata?.uid);
-  run.step('local', `secret/${PEER_NAMESPACE}/${name}`, deleted ? 'deleted' : 'gone', deleted ? why : undefined);
+  // Where listPeerSecrets found it (-n of unpeer).
+  const namespace = secret.metadata?.namespace ?? PEER_NAMESPACE;
+  const deleted = await deleteIfThere(run.options.local, pathOf('Secret', name, namespace), secret.metadata?.uid);
+  run.step('local', `secret/${namespace}/${name}`, deleted ? 'deleted' : 'gone', deleted ? why : undefined);
 }
 
 /** Our virtual nodes for this remote. */

@@ -1,7 +1,22 @@
 // Flags of `kube-offload syncer` and `kube-offload status` (pure parsing, unit-tested).
 import type { ParseArgsOptionsConfig } from 'node:util';
-import { ConfigError, LOG_LEVELS, dnsLabel, oneOf, parseDuration, parseFlags } from '../common/flags.ts';
-import type { LogLevel } from '../common/flags.ts';
+import {
+  CONNECTION_FLAGS,
+  ConfigError,
+  LOG_LEVELS,
+  NAMESPACE_FLAG,
+  OUTPUT_FLAG,
+  connectionOf,
+  connectionUsage,
+  dnsLabel,
+  namespaceOf,
+  oneOf,
+  outputFormat,
+  outputUsage,
+  parseDuration,
+  parseFlags,
+} from '../common/flags.ts';
+import type { LogLevel, OutputFormat } from '../common/flags.ts';
 import { validRemoteName } from './keys.ts';
 
 export const SYNCER_USAGE = `usage: kube-offload syncer --cluster-name NAME [--remote NAME=KUBECONFIG ...] [flags]
@@ -14,15 +29,17 @@ running: added, removed, credentials rotated) plus those given with --remote.
   --cluster-name NAME         this (local) cluster's name; twin namespaces are <namespace>-<NAME>
   --remote NAME=KUBECONFIG    a remote cluster and the kubeconfig file to reach it (repeatable; a peer
                               Secret for the same NAME is then ignored)
-  --peer-namespace NS         where the peer Secrets are (default: $POD_NAMESPACE, else kube-offload-system)
+  -n, --namespace NS          where the syncer runs: its peer Secrets and its Lease are there
+                              (default: $POD_NAMESPACE, else kube-offload-system)
+  --peer-namespace NS         where the peer Secrets are, if not there (default: --namespace)
   --remote-labels NAME=K=V,K2=V2
                               labels of remote NAME, matched by a namespace's kube-offload.io/clusters
                               selector (repeatable). Every remote also has kube-offload.io/remote-cluster=NAME
                               and the labels of its virtual node, if there is one
-  --kubeconfig FILE           the local cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+${connectionUsage(30)}
   --metrics-port PORT         /metrics, /healthz, /readyz on this port (default 8080; 0 picks a free one)
   --leader-elect              run as one of several replicas; only the Lease holder writes
-  --lease-namespace NS        namespace of the Lease (default: $POD_NAMESPACE, else kube-offload-system)
+  --lease-namespace NS        namespace of the Lease, if not there (default: --namespace)
   --lease-name NAME           default kube-offload-syncer
   --lease-duration D          default 15s (renew deadline 2/3 of it, retry period 2/15 of it)
   --qps N --burst N           client-side write rate limit per cluster (default 200 / 400)
@@ -42,13 +59,14 @@ peer Secrets, read with the syncer's and the provider's credentials), or those g
 Computed by reading both clusters with the comparison the syncer uses; the last replication error
 comes from the syncer's Events.
 
-  --kubeconfig FILE           the local cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)
-  --context CTX               the local cluster's context in it
+${connectionUsage(30)}
+  -n, --namespace NS          where the peer Secrets and kube-offload-config are (default:
+                              $POD_NAMESPACE, else kube-offload-system)
   --cluster-name NAME         the local cluster's name (default: from the peer Secrets, else
                               kube-offload-system/kube-offload-config's cluster-name)
   --remote NAME=KUBECONFIG    a remote and a kubeconfig for it, instead of the peer Secrets (repeatable)
   --remote-labels NAME=K=V,.. as for the syncer
-  -o, --output table|json|yaml  default table
+${outputUsage(30)}
   -h, --help                  this text
 `;
 
@@ -63,6 +81,8 @@ export interface SyncerConfig {
   remotes: RemoteFlag[];
   peerNamespace: string;
   kubeconfig?: string;
+  /** The context of the local kubeconfig (default: its current-context). */
+  context?: string;
   metricsPort: number;
   leaderElect: boolean;
   leaseNamespace: string;
@@ -83,7 +103,9 @@ export interface StatusConfig {
   remotes: RemoteFlag[];
   kubeconfig?: string;
   context?: string;
-  output: 'table' | 'json' | 'yaml';
+  /** Where the peer Secrets (and kube-offload-config) are. */
+  namespace: string;
+  output: OutputFormat;
 }
 
 const LABEL_KEY =
@@ -139,11 +161,9 @@ const CLUSTER_FLAGS = {
   'cluster-name': { type: 'string' },
   remote: { type: 'string', multiple: true },
   'remote-labels': { type: 'string', multiple: true },
-  kubeconfig: { type: 'string' },
+  ...CONNECTION_FLAGS,
+  ...NAMESPACE_FLAG,
 } as const satisfies ParseArgsOptionsConfig;
-
-/** The Lease's namespace when neither --lease-namespace nor $POD_NAMESPACE names one (as for the virtual node). */
-const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
 
 export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): SyncerConfig | 'help' {
   const values = parseFlags(argv, {
@@ -173,13 +193,14 @@ export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const burst = positiveNumber(values.burst ?? String(Math.max(1, Math.ceil(qps * 2))), 'burst', true);
   const leaseDurationMs = parseDuration(values['lease-duration'] ?? '15s', 'lease-duration');
   if (leaseDurationMs < 3000) throw new ConfigError('--lease-duration: must be at least 3s');
+  const namespace = namespaceOf(values.namespace, env);
   const config: SyncerConfig = {
     clusterName: clusterName(values['cluster-name']),
     remotes: parseRemotes(values.remote ?? [], values['remote-labels'] ?? []),
-    peerNamespace: dnsLabel(values['peer-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE, 'peer-namespace'),
+    peerNamespace: values['peer-namespace'] ? dnsLabel(values['peer-namespace'], 'peer-namespace') : namespace,
     metricsPort,
     leaderElect: values['leader-elect'] === true,
-    leaseNamespace: values['lease-namespace'] || env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE,
+    leaseNamespace: values['lease-namespace'] ? dnsLabel(values['lease-namespace'], 'lease-namespace') : namespace,
     leaseName: values['lease-name'] ?? 'kube-offload-syncer',
     leaseDurationMs,
     qps,
@@ -188,28 +209,26 @@ export function parseSyncerArgs(argv: string[], env: NodeJS.ProcessEnv = process
     resyncPeriodMs: parseDuration(values['resync-period'] ?? '5m', 'resync-period'),
     backfillPeriodMs: parseDuration(values['backfill-period'] ?? '1m', 'backfill-period'),
     logLevel,
+    ...connectionOf(values),
   };
-  if (values.kubeconfig) config.kubeconfig = values.kubeconfig;
   if (config.resyncPeriodMs < 1000) throw new ConfigError('--resync-period: must be at least 1s');
   if (config.backfillPeriodMs < 1000) throw new ConfigError('--backfill-period: must be at least 1s');
   return config;
 }
 
-export function parseStatusArgs(argv: string[]): StatusConfig | 'help' {
+export function parseStatusArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): StatusConfig | 'help' {
   const values = parseFlags(argv, {
     ...CLUSTER_FLAGS,
-    context: { type: 'string' },
-    output: { type: 'string', short: 'o' },
+    ...OUTPUT_FLAG,
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) return 'help';
-  const output = oneOf(values.output ?? 'table', ['table', 'json', 'yaml'] as const, 'output');
   const config: StatusConfig = {
     remotes: parseRemotes(values.remote ?? [], values['remote-labels'] ?? []),
-    output,
+    namespace: namespaceOf(values.namespace, env),
+    output: outputFormat(values.output),
+    ...connectionOf(values),
   };
   if (values['cluster-name'] !== undefined) config.clusterName = clusterName(values['cluster-name']);
-  if (values.kubeconfig) config.kubeconfig = values.kubeconfig;
-  if (values.context) config.context = values.context;
   return config;
 }

@@ -1,9 +1,14 @@
 // Flags of `kube-offload virtual-node`, parsed into a validated config before any I/O.
 import { isIP } from 'node:net';
 import {
+  CONNECTION_FLAGS,
   ConfigError,
   LOG_LEVELS,
+  NAMESPACE_FLAG,
+  connectionOf,
+  connectionUsage,
   dnsLabel,
+  namespaceOf,
   keyValue,
   oneOf,
   parseConvention,
@@ -37,6 +42,8 @@ export interface VirtualNodeCommandConfig {
   /** Where the peer Secrets are (remotes found at run time). */
   peerNamespace: string;
   kubeconfig?: string;
+  /** The context of the local kubeconfig (default: its current-context). */
+  context?: string;
   nodeIP: string;
   kubelet: KubeletApiConfig;
   extraLabels: Record<string, string>;
@@ -71,10 +78,10 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>). The remotes are
                             (required)
   --remote NAME=KUBECONFIG  a remote cluster and its kubeconfig; repeatable (a peer Secret
                             for the same NAME is then ignored)
-  --peer-namespace NS       where the peer Secrets are (default: $POD_NAMESPACE, else
-                            kube-offload-system)
-  --kubeconfig FILE         local cluster kubeconfig (default: $KUBECONFIG, ~/.kube/config,
-                            in-cluster)
+  -n, --namespace NS        where the provider runs: its peer Secrets and its Lease are there
+                            (default: $POD_NAMESPACE, else kube-offload-system)
+  --peer-namespace NS       where the peer Secrets are, if not there (default: --namespace)
+${connectionUsage(28)}
   --node-name NAME          virtual node name (default virtual-<remote>); with several remotes
                             give REMOTE=NAME, repeatable
   --node-ip IP              InternalIP of the virtual node and hostIP of its pods
@@ -105,8 +112,7 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>). The remotes are
                             a pod still waiting this long for its ConfigMaps/Secrets in the twin
                             namespace gets a MissingReferences Warning Event (default 30s)
   --leader-elect            run only while holding a Lease (for several replicas)
-  --lease-namespace NS      namespace of that Lease (default: $POD_NAMESPACE, else
-                            kube-offload-system)
+  --lease-namespace NS      namespace of that Lease, if not there (default: --namespace)
   --log-level LEVEL         ${LOG_LEVELS.join(' | ')} (default info)
   -h, --help                this text
 
@@ -121,8 +127,6 @@ export const DEPRECATED_FLAGS: Readonly<Record<string, string>> = {
   'leader-elect-namespace': 'lease-namespace',
 };
 
-const DEFAULT_LEASE_NAMESPACE = 'kube-offload-system';
-
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
 function positiveInt(text: string, flag: string, min = 1): number {
@@ -131,12 +135,13 @@ function positiveInt(text: string, flag: string, min = 1): number {
   return value;
 }
 
-function readFlags(argv: string[], env: NodeJS.ProcessEnv, warn: ((line: string) => void) | undefined) {
+function readFlags(argv: string[], warn: ((line: string) => void) | undefined) {
   return parseFlags(renameDeprecatedFlags(argv, DEPRECATED_FLAGS, warn), {
     'cluster-name': { type: 'string' },
     remote: { type: 'string', multiple: true },
-    'peer-namespace': { type: 'string', default: env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE },
-    kubeconfig: { type: 'string' },
+    ...NAMESPACE_FLAG,
+    'peer-namespace': { type: 'string' },
+    ...CONNECTION_FLAGS,
     'node-name': { type: 'string', multiple: true },
     'node-ip': { type: 'string' },
     'kubelet-port': { type: 'string', default: '10250' },
@@ -157,7 +162,7 @@ function readFlags(argv: string[], env: NodeJS.ProcessEnv, warn: ((line: string)
     'resync-period': { type: 'string', default: '5m' },
     'references-warn-after': { type: 'string', default: '30s' },
     'leader-elect': { type: 'boolean', default: false },
-    'lease-namespace': { type: 'string', default: env.POD_NAMESPACE || DEFAULT_LEASE_NAMESPACE },
+    'lease-namespace': { type: 'string' },
     'log-level': { type: 'string', default: 'info' },
     help: { type: 'boolean', short: 'h', default: false },
   });
@@ -169,7 +174,7 @@ export function parseVirtualNodeArgs(
   env: NodeJS.ProcessEnv = process.env,
   warn?: (line: string) => void,
 ): VirtualNodeCommandConfig | 'help' {
-  const values = readFlags(argv, env, warn);
+  const values = readFlags(argv, warn);
   if (values.help) return 'help';
 
   const clusterName = values['cluster-name'];
@@ -187,12 +192,15 @@ export function parseVirtualNodeArgs(
   const metricsPort =
     values['metrics-port'] === undefined ? undefined : portNumber(values['metrics-port'], 'metrics-port');
   const logLevel = oneOf(values['log-level'], LOG_LEVELS, 'log-level');
+  const namespace = namespaceOf(values.namespace, env);
+  const inNamespace = (flag: 'peer-namespace' | 'lease-namespace'): string =>
+    values[flag] ? dnsLabel(values[flag], flag) : namespace;
 
   return {
     clusterName,
     remotes,
-    peerNamespace: dnsLabel(values['peer-namespace'], 'peer-namespace'),
-    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    peerNamespace: inNamespace('peer-namespace'),
+    ...connectionOf(values),
     nodeIP,
     kubelet,
     extraLabels,
@@ -208,7 +216,7 @@ export function parseVirtualNodeArgs(
     resyncPeriodMs: parseDuration(values['resync-period'], 'resync-period'),
     referencesWarnAfterMs: parseDuration(values['references-warn-after'], 'references-warn-after'),
     leaderElect: values['leader-elect'],
-    leaseNamespace: dnsLabel(values['lease-namespace'], 'lease-namespace'),
+    leaseNamespace: inNamespace('lease-namespace'),
     logLevel,
   };
 }

@@ -3,8 +3,13 @@
 // typo fails fast (exit 2) instead of half-starting a server.
 import { isIP } from 'node:net';
 import {
+  CONNECTION_FLAGS,
   ConfigError,
+  NAMESPACE_FLAG,
+  connectionOf,
+  connectionUsage,
   dnsLabel,
+  namespaceOf,
   LOG_LEVELS,
   oneOf,
   parseConvention,
@@ -25,6 +30,8 @@ export interface WebhookConfig {
   certDir: string;
   standalone: boolean;
   kubeconfig?: string;
+  /** The context of that kubeconfig (default: its current-context). */
+  context?: string;
   defaultPlacement: Placement;
   defaultPrefer?: Preference;
   serviceName: string;
@@ -69,11 +76,12 @@ export const WEBHOOK_USAGE = `usage: kube-offload webhook --cert-dir DIR [flags]
   --cert-dir DIR            tls.crt/tls.key to serve (hot-reloaded), or where to generate
                             ca.crt, ca.key, tls.crt, tls.key when it holds none (required)
   --standalone              no cluster access: placement from object annotations and defaults
-  --kubeconfig FILE         kubeconfig (default: in-cluster config, then $KUBECONFIG/~/.kube/config)
+${connectionUsage(28)}
   --default-placement P     Local | Remote | LocalAndRemote (default ${DEFAULT_PLACEMENT})
   --default-prefer P        Local | Remote (default: none)
   --service-name NAME       Service in front of the webhook, for certificate SANs (default kube-offload-webhook)
-  --namespace NS            namespace of that Service (default kube-offload-system)
+  -n, --namespace NS        where the webhook runs: its Service and CA Secret (default:
+                            $POD_NAMESPACE, else kube-offload-system)
   --ca-secret NS/NAME       Secret that holds the shared CA (default <namespace>/kube-offload-webhook-ca)
   --webhook-selector SEL    label selector of our webhook configurations, whose caBundle is kept
                             current (default app.kubernetes.io/part-of=kube-offload)
@@ -106,18 +114,18 @@ type DurationFlag =
   | 'drain-timeout';
 
 /** Parses argv (after "webhook"); returns "help" for -h/--help. Throws ConfigError. */
-export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
+export function parseWebhookArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): WebhookConfig | 'help' {
   const values = parseFlags(argv, {
     port: { type: 'string' },
     host: { type: 'string' },
     'metrics-port': { type: 'string' },
     'cert-dir': { type: 'string' },
     standalone: { type: 'boolean' },
-    kubeconfig: { type: 'string' },
+    ...CONNECTION_FLAGS,
     'default-placement': { type: 'string' },
     'default-prefer': { type: 'string' },
     'service-name': { type: 'string' },
-    namespace: { type: 'string' },
+    ...NAMESPACE_FLAG,
     'ca-secret': { type: 'string' },
     'webhook-selector': { type: 'string' },
     'ca-sync-interval': { type: 'string' },
@@ -140,12 +148,14 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
   const certDir = values['cert-dir'];
   if (!certDir)
     throw new ConfigError('--cert-dir is required (a directory with tls.crt/tls.key, or where to generate them)');
-  if (values.standalone && values.kubeconfig) throw new ConfigError('--standalone and --kubeconfig exclude each other');
+  for (const flag of ['kubeconfig', 'context'] as const)
+    if (values.standalone && values[flag] !== undefined)
+      throw new ConfigError(`--standalone and --${flag} exclude each other (standalone: no cluster access)`);
 
   const host = values.host ?? '0.0.0.0';
   if (host !== 'localhost' && isIP(host) === 0) throw new ConfigError(`--host: "${host}" is not an IP address`);
 
-  const namespace = dnsLabel(values.namespace ?? 'kube-offload-system', 'namespace');
+  const namespace = namespaceOf(values.namespace, env);
   const duration = (flag: DurationFlag, fallback: string): number => parseDuration(values[flag] ?? fallback, flag);
 
   const config: WebhookConfig = {
@@ -171,7 +181,7 @@ export function parseWebhookArgs(argv: string[]): WebhookConfig | 'help' {
     maxWaitingReviews: count(values['max-waiting-reviews'] ?? '1000', 'max-waiting-reviews'),
     logLevel: oneOf(values['log-level'] ?? 'info', LOG_LEVELS, 'log-level'),
   };
-  if (values.kubeconfig !== undefined) config.kubeconfig = values.kubeconfig;
+  Object.assign(config, connectionOf(values));
   if (values['metrics-port'] !== undefined) config.metricsPort = portNumber(values['metrics-port'], 'metrics-port');
   if (values['default-prefer'] !== undefined)
     config.defaultPrefer = oneOf(values['default-prefer'], PREFERENCES, 'default-prefer');

@@ -5,7 +5,7 @@
 // its exec or OIDC auth.
 import { KubeClient } from '../../kube/client.ts';
 import type { KubeConfigLike } from '../../kube/kubeconfig.ts';
-import { loadKubeClientConfig } from '../../kube/kubeconfig.ts';
+import { NoKubeconfigError, loadKubeClientConfig } from '../../kube/kubeconfig.ts';
 import type { Logger } from '../../common/log.ts';
 import type { WebhookMetrics } from '../metrics.ts';
 import type { CertAuthority } from '../tls/generate.ts';
@@ -14,20 +14,14 @@ import { kubeWebhookConfigStore, syncCaBundle } from './ca-bundle.ts';
 import { ensureCaSecret, kubeSecretStore } from './ca-secret.ts';
 import type { InformerFactory } from './state.ts';
 
-/** --kubeconfig, else $KUBECONFIG, ~/.kube/config, then the in-cluster service account. */
-export function loadClusterConfig(path: string | undefined): KubeConfigLike {
-  const kubeConfig = loadKubeClientConfig(path);
-  const cluster = kubeConfig.getCurrentCluster();
-  // Finding nothing, client-node falls back to http://localhost:8080: say so instead of failing
-  // later with "connection refused".
-  if (!cluster || (path === undefined && cluster.name === 'cluster' && cluster.server === 'http://localhost:8080')) {
-    throw new Error(
-      path
-        ? `kubeconfig ${path} has no current cluster`
-        : 'no cluster access: not in a pod and no kubeconfig found (use --kubeconfig, or --standalone)',
-    );
+/** --kubeconfig, else $KUBECONFIG, ~/.kube/config, then the in-cluster service account; --context in it. */
+export function loadClusterConfig(path: string | undefined, context?: string): KubeConfigLike {
+  try {
+    return loadKubeClientConfig(path, { context });
+  } catch (error) {
+    if (!(error instanceof NoKubeconfigError)) throw error;
+    throw new Error(`no cluster access: ${error.message} (use --kubeconfig, or --standalone)`, { cause: error });
   }
-  return kubeConfig;
 }
 
 /** The one API client of a cluster-mode webhook: CA Secret, caBundle upkeep and informers share its connections. */

@@ -45,6 +45,6 @@ describe('kube-offload version', () => {
   it('an unknown format is refused with exit code 2, naming the value and the allowed ones', async () => {
     const result = await kubeOffload('version', '-o', 'xml');
     expect(result.code).to.equal(2);
-    expect(result.stderr).to.contain('"xml"').and.to.contain('text, json, yaml');
+    expect(result.stderr).to.contain('"xml"').and.to.contain('--output').and.to.contain('table, json, yaml');
   });
 });

@@ -82,7 +82,8 @@ describe('peer and unpeer flags', () => {
     ]);
     expect(config).to.deep.equal({
       name: 'eu',
-      output: 'text',
+      namespace: 'kube-offload-system',
+      output: 'table',
       remoteContext: 'eu-admin',
       tokenSeconds: 31_536_000,
       rotate: false,
@@ -104,15 +105,16 @@ describe('peer and unpeer flags', () => {
     expect(() => parsePeerArgs(['--name', 'eu', '--remote-context', 'x', '--remote-server', 'eu:6443'])).to.throw(
       /--remote-server: "eu:6443" is not an http\(s\) URL/,
     );
-    expect(() => parsePeerArgs(['--name', 'eu', '--remote-context', 'x', '-o', 'yaml'])).to.throw(
-      /--output: "yaml" is not one of text, json/,
+    expect(() => parsePeerArgs(['--name', 'eu', '--remote-context', 'x', '-o', 'xml'])).to.throw(
+      /--output: "xml" is not one of table, json, yaml/,
     );
   });
 
   it('parses unpeer flags', () => {
     expect(parseUnpeerArgs(['--name', 'eu', '--drain-timeout', '30s'])).to.deep.equal({
       name: 'eu',
-      output: 'text',
+      namespace: 'kube-offload-system',
+      output: 'table',
       drainTimeoutMs: 30_000,
       timeoutMs: 300_000,
     });

@@ -87,8 +87,9 @@ describe('syncer flags', () => {
 
   it('status needs no flag: the remotes and the cluster name come from the peer Secrets', () => {
     expect(parseStatusArgs([], {})).to.deep.equal({ remotes: [], namespace: 'kube-offload-system', output: 'table' });
-    expect(parseStatusArgs(['--context', 'prod', '-o', 'yaml'])).to.deep.equal({
+    expect(parseStatusArgs(['--context', 'prod', '-o', 'yaml'], { POD_NAMESPACE: 'ko' })).to.deep.equal({
       remotes: [],
+      namespace: 'ko',
       output: 'yaml',
       context: 'prod',
     });
