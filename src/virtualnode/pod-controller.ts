@@ -500,8 +500,9 @@ export class PodController {
     const message =
       `Not offloaded: namespace ${twin} already exists in remote cluster ${remoteCluster} and is ${whose}; ` +
       `kube-offload does not write into it (${naming} on namespace ${namespace})`;
-    this.#opts.events.record(local, 'Warning', 'OffloadFailed', message);
+    // Reported once per change of the pod's status (the patch wakes the pod once more).
     if (local.status?.reason !== REASON_TWIN_CONFLICT || local.status.message !== message) {
+      this.#opts.events.record(local, 'Warning', 'OffloadFailed', message);
       await this.#patchStatus(target, local, { reason: REASON_TWIN_CONFLICT, message });
     }
     return { requeueAfter: TWIN_CONFLICT_RECHECK_MS };

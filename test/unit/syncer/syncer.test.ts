@@ -17,6 +17,7 @@ import {
   ORIGIN_ANNOTATION,
   ORIGIN_CLUSTER_LABEL,
   REPLICATE_KEY,
+  TWIN_NAME_ANNOTATION,
 } from '../../../webhooks/keys.ts';
 import type { KubeObject } from '../../../webhooks/types.ts';
 import { FakeClock } from '../kube/helpers.ts';
@@ -378,5 +379,80 @@ describe('syncer shell (fake clusters)', () => {
     expect(local.writes()).to.have.length(1);
     await h.settle(1_000);
     expect(local.writes().at(-1)).to.equal('patch /api/v1/namespaces/shop/configmaps/later');
+  });
+});
+
+describe('syncer shell: kube-offload.io/twin-name', () => {
+  let local: FakeCluster;
+  let remote: FakeCluster;
+  let h: ReturnType<typeof harness>;
+  const sameName = (): KubeObject => {
+    const ns = namespace(NS);
+    ns.metadata!.annotations = { [TWIN_NAME_ANNOTATION]: 'SameName' };
+    return ns;
+  };
+
+  beforeEach(() => {
+    local = new FakeCluster('local');
+    remote = new FakeCluster('remote');
+    local.put(configMap('settings', { mode: 'fast' }));
+  });
+
+  afterEach(async () => {
+    await h?.stop();
+  });
+
+  it('makes the twin of a SameName namespace under the same name, with the copies in it', async () => {
+    local.put(sameName());
+    h = harness(local, remote);
+    await h.start();
+    expect(remote.writes()).to.deep.equal(['create /api/v1/namespaces', `create /api/v1/namespaces/${NS}/configmaps`]);
+    expect(remote.get('Namespace', undefined, NS)?.metadata?.annotations?.[ORIGIN_ANNOTATION]).to.equal(
+      `${CLUSTER}/${NS}`,
+    );
+    expect(remote.get('ConfigMap', NS, 'settings')?.data).to.deep.equal({ mode: 'fast' });
+    expect(remote.get('Namespace', undefined, TWIN)).to.equal(undefined);
+  });
+
+  it('writes nothing into a namespace of that name it does not own: reported on the Namespace, taken once free', async () => {
+    remote.put({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS, labels: { team: 'theirs' } } });
+    local.put(sameName());
+    h = harness(local, remote);
+    await h.start();
+    expect(remote.writes()).to.deep.equal([]);
+    expect(remote.get('ConfigMap', NS, 'settings')).to.equal(undefined);
+    expect(remote.get('Namespace', undefined, NS)?.metadata?.labels).to.deep.equal({ team: 'theirs' });
+    expect(h.syncer.conflicts()).to.deep.equal([`${REMOTE}/Namespace/${NS}`]);
+    expect(await counterValue(h.metrics.conflicts, { kind: 'Namespace', remote: REMOTE })).to.equal(1);
+    const event = h.events.recorded.find((e) => e.reason === 'ReplicationConflict');
+    expect(event).to.deep.include({ kind: 'Namespace', name: NS, type: 'Warning' });
+    expect(event?.message).to.equal(
+      `twin namespace ${NS} in remote ${REMOTE}: namespace ${NS} already exists in the remote cluster and is not ` +
+        `managed by kube-offload; not adopted (${TWIN_NAME_ANNOTATION}: SameName; free that name in the remote, or ` +
+        'opt the namespace out and use the default naming ClusterSuffix)',
+    );
+
+    remote.remove('Namespace', undefined, NS);
+    await h.settle();
+    expect(remote.get('Namespace', undefined, NS)?.metadata?.labels).to.include({
+      [MANAGED_BY_LABEL]: MANAGED_BY_VALUE,
+    });
+    expect(remote.get('ConfigMap', NS, 'settings')?.data).to.deep.equal({ mode: 'fast' });
+    expect(h.syncer.conflicts()).to.deep.equal([]);
+  });
+
+  it('deletes its twin under the old name when the naming changed (an opt-out, change and opt-in it did not see apart)', async () => {
+    local.put(namespace(NS));
+    h = harness(local, remote);
+    await h.start();
+    expect(remote.get('ConfigMap', TWIN, 'settings')).to.not.equal(undefined);
+    local.put(sameName());
+    await h.settle();
+    expect(remote.writes().slice(2)).to.have.members([
+      `delete /api/v1/namespaces/${TWIN}`,
+      'create /api/v1/namespaces',
+      `create /api/v1/namespaces/${NS}/configmaps`,
+    ]);
+    expect(remote.get('ConfigMap', NS, 'settings')?.data).to.deep.equal({ mode: 'fast' });
   });
 });

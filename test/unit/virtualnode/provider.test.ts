@@ -2,9 +2,11 @@
 // a fake clock (requeues and backoff only happen when the test moves time) and an Event sink.
 import { expect } from 'chai';
 import { pino } from 'pino';
+import { desiredTwinNamespace } from '../../../src/common/ownership.ts';
 import { twinNamespaceName } from '../../../src/common/twin.ts';
 import type { ProviderCaches } from '../../../src/virtualnode/api.ts';
 import { createProviderMetrics } from '../../../src/virtualnode/metrics.ts';
+import { TWIN_CONFLICT_RECHECK_MS } from '../../../src/virtualnode/pod-controller.ts';
 import { VirtualNodeProvider } from '../../../src/virtualnode/provider.ts';
 import type { ProviderOptions } from '../../../src/virtualnode/provider.ts';
 import {
@@ -13,6 +15,7 @@ import {
   MANAGED_BY_VALUE,
   ORIGIN_CLUSTER_LABEL,
   ORIGIN_UID_ANNOTATION,
+  TWIN_NAME_ANNOTATION,
 } from '../../../webhooks/keys.ts';
 import { FakeClock, flush } from '../kube/helpers.ts';
 import { FakeApi, FakeCache, FakeEvents } from './fakes.ts';
@@ -72,7 +75,10 @@ function world() {
   let caches: { [K in keyof ProviderCaches]: FakeCache<Obj> };
   const provider = (options: Partial<ProviderOptions> = {}): VirtualNodeProvider => {
     caches = {
-      localNamespaces: new FakeCache(local, (path) => path.startsWith('/api/v1/namespaces/') && !path.includes('/', 19)),
+      localNamespaces: new FakeCache(
+        local,
+        (path) => path.startsWith('/api/v1/namespaces/') && !path.includes('/', 19),
+      ),
       remoteNamespaces: new FakeCache(
         remote,
         (path, object) => path.startsWith('/api/v1/namespaces/') && !path.includes('/', 19) && ours(object),
@@ -442,5 +448,80 @@ describe('virtualnode provider (shell, against fakes)', () => {
     await w.clock.advance(1000);
     await w.settle();
     expect(ready()).to.equal('True');
+  });
+});
+
+describe('virtualnode provider: the twin naming of kube-offload.io/twin-name', () => {
+  let w: World;
+  beforeEach(() => {
+    w = world();
+  });
+  afterEach(async () => {
+    await w.stopAll();
+  });
+  const sameName = { metadata: { name: NS, annotations: { [TWIN_NAME_ANNOTATION]: 'SameName' } } };
+  const sameNamePath = (name: string): string => `/api/v1/namespaces/${NS}/pods/${name}`;
+
+  it('runs the pod of a SameName namespace in the remote namespace of the same name', async () => {
+    w.local.put(`/api/v1/namespaces/${NS}`, sameName);
+    w.local.put(localPath('web-1'), localPod('web-1'));
+    await w.provider().start();
+    expect(await w.settle()).to.equal(true);
+    expect(w.remote.objects.has(sameNamePath('web-1'))).to.equal(true);
+    expect(w.remote.objects.has(remotePath('web-1'))).to.equal(false);
+    expect(w.events.reasons()).to.deep.equal(['Offloaded']);
+  });
+
+  it('never writes into a namespace of that name it does not own: the pod stays Pending, reported, until the twin is ours', async () => {
+    w.local.put(`/api/v1/namespaces/${NS}`, sameName);
+    w.remote.put(`/api/v1/namespaces/${NS}`, { metadata: { name: NS, labels: { team: 'theirs' } } });
+    w.local.put(localPath('web-1'), localPod('web-1'));
+    await w.provider().start();
+    expect(await w.settle()).to.equal(false); // looked at again later
+    expect(w.remote.written().filter((write) => write.includes('/pods'))).to.deep.equal([]);
+    const status = w.local.objects.get(localPath('web-1'))?.status;
+    expect(status?.phase).to.equal('Pending');
+    expect(status?.reason).to.equal('TwinNamespaceConflict');
+    expect(status?.message).to.equal(
+      `Not offloaded: namespace ${NS} already exists in remote cluster ${REMOTE} and is not managed by kube-offload ` +
+        `for cluster ${LOCAL}; kube-offload does not write into it (${TWIN_NAME_ANNOTATION}: SameName on namespace ${NS})`,
+    );
+    expect(w.events.recorded.map((e) => [e.type, e.reason])).to.deep.equal([['Warning', 'OffloadFailed']]);
+
+    // The foreign namespace goes and the syncer makes our twin there: the pod goes on, woken by it.
+    w.remote.remove(`/api/v1/namespaces/${NS}`);
+    w.remote.put(
+      `/api/v1/namespaces/${NS}`,
+      desiredTwinNamespace(sameName, { localCluster: LOCAL, twinNamespace: NS }) as Obj,
+    );
+    await w.settle(); // before the later look (TWIN_CONFLICT_RECHECK_MS) is due
+    expect(w.remote.objects.has(sameNamePath('web-1'))).to.equal(true);
+    await w.clock.advance(TWIN_CONFLICT_RECHECK_MS);
+    w.remote.put(sameNamePath('web-1'), { ...w.remote.objects.get(sameNamePath('web-1')), status: RUNNING });
+    expect(await w.settle()).to.equal(true);
+    const mirrored = w.local.objects.get(localPath('web-1'))?.status;
+    expect([mirrored?.phase, mirrored?.reason, mirrored?.message]).to.deep.equal(['Running', undefined, undefined]);
+  });
+
+  it("does not take another local namespace's twin of the same name (shop-local as SameName beside shop)", async () => {
+    const other = 'shop-local';
+    w.local.put(`/api/v1/namespaces/${other}`, {
+      metadata: { name: other, annotations: { [TWIN_NAME_ANNOTATION]: 'SameName' } },
+    });
+    // shop's twin, made for namespace shop under the default naming.
+    w.remote.put(
+      `/api/v1/namespaces/${TWIN}`,
+      desiredTwinNamespace({ metadata: { name: NS } }, { localCluster: LOCAL, twinNamespace: TWIN }) as Obj,
+    );
+    w.local.put(`/api/v1/namespaces/${other}/pods/web-1`, {
+      ...localPod('web-1'),
+      metadata: { name: 'web-1', namespace: other, labels: { app: 'web' } },
+    });
+    await w.provider().start();
+    expect(await w.settle()).to.equal(false);
+    expect(w.remote.objects.has(`/api/v1/namespaces/${TWIN}/pods/web-1`)).to.equal(false);
+    expect(w.local.objects.get(`/api/v1/namespaces/${other}/pods/web-1`)?.status?.message).to.include(
+      `is the twin of ${LOCAL}/${NS}`,
+    );
   });
 });
