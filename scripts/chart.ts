@@ -298,7 +298,7 @@ priorityQuota:
 certManager:
   enabled: false
 
-# PodMonitors, a PrometheusRule (docs/alerts.md) and a Grafana dashboard ConfigMap; needs the
+# PodMonitors, a PrometheusRule (README, "Alerts") and a Grafana dashboard ConfigMap; needs the
 # Prometheus Operator's CRDs.
 monitoring:
   enabled: false

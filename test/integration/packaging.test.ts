@@ -315,13 +315,18 @@ describe('packaging', function () {
             expect(r.annotations?.[a], `${r.alert} ${a}`).to.be.a('string');
         }
       }
-      const doc = fs.readFileSync(path.join(ROOT, 'docs/alerts.md'), 'utf8');
-      for (const { alert } of ruleExpressions()) expect(doc, `docs/alerts.md lacks ${alert}`).to.include(alert);
+      const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+      const alerts = readme.slice(
+        readme.indexOf('\n### Alerts\n'),
+        readme.indexOf('\n## ', readme.indexOf('\n### Alerts\n')),
+      );
+      for (const { alert } of ruleExpressions())
+        expect(alerts, `the README's Alerts table lacks ${alert}`).to.include(`| \`${alert}\` |`);
     });
 
     it('every metric the rules and the dashboard use is registered by a component', async () => {
-      // The components' registries as their metrics code builds them (the webhook's includes
-      // prom-client's default metrics unprefixed, the others with their own prefix).
+      // The components' registries as their metrics code builds them (prom-client's default
+      // metrics unprefixed in all three, the work-queue families in the syncer's and provider's).
       const registries = [
         createWebhookMetrics().registry,
         createSyncerMetrics().registry,
@@ -332,6 +337,29 @@ describe('packaging', function () {
       const missing = [...metricsUsed()].filter(([name]) => !names.has(exportedName(name)));
       expect(missing.map(([name, where]) => `${name} (${[...new Set(where)].join(', ')})`)).to.deep.equal([]);
     });
+  });
+
+  it("the README's Metrics table names every metric the components export", () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const start = readme.indexOf('\n## Metrics\n');
+    const table = readme.slice(start, readme.indexOf('\n### Alerts\n', start));
+    const registries = [
+      createWebhookMetrics().registry,
+      createSyncerMetrics().registry,
+      createProviderMetrics().registry,
+    ];
+    const names = new Set(registries.flatMap((r) => r.getMetricsAsArray().map((m) => m.name)));
+    for (const registry of registries) registry.clear();
+    // A row may list variants in braces: nodejs_eventloop_lag_{min,max}_seconds.
+    const documented = (name: string): boolean =>
+      table.includes(`\`${name}\``) ||
+      [...table.matchAll(/`([a-z_]+)\{([a-z0-9,]+)\}([a-z_]*)`/g)].some(([, head, alts, tail]) =>
+        (alts as string).split(',').some((alt) => `${head}${alt}${tail}` === name),
+      ) ||
+      (name.endsWith('_total') &&
+        table.includes(`\`${name.slice(0, -'_total'.length)}\``) &&
+        table.includes('`_total`'));
+    expect([...names].filter((name) => !documented(name))).to.deep.equal([]);
   });
 
   describe('image', () => {
