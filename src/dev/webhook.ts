@@ -47,15 +47,18 @@ export interface WebhookComponentOptions {
 export async function webhookComponent(
   ctx: SandboxContext,
   opts: WebhookComponentOptions = {},
-): Promise<ComponentSpec & { port: number; certDir: string }> {
+): Promise<ComponentSpec & { port: number; metricsPort: number; certDir: string }> {
   const name = opts.name ?? 'webhook';
   const port = await ctx.freePort();
+  // The plain-HTTP /metrics, /healthz, /readyz, as the Deployment serves them on 8080.
+  const metricsPort = await ctx.freePort();
   const workDir = path.join(ctx.componentsDir, name);
   const certDir = path.join(workDir, 'certs');
   const kubeconfig = path.join(workDir, 'serviceaccount.kubeconfig');
   return {
     name,
     port,
+    metricsPort,
     certDir,
     argv: cliArgv(
       ctx,
@@ -68,6 +71,8 @@ export async function webhookComponent(
       certDir,
       '--kubeconfig',
       kubeconfig,
+      '--metrics-port',
+      String(metricsPort),
       ...(opts.args ?? []),
     ),
     ready: { url: `https://127.0.0.1:${port}/readyz`, caFile: path.join(certDir, 'ca.crt') },

@@ -143,6 +143,27 @@ describe('packaging on real apiservers', function () {
     expect(missing.map(([name, where]) => `${name} (${[...new Set(where)].join(', ')})`)).to.deep.equal([]);
   });
 
+  it("the webhook's plain-HTTP --metrics-port serves the metrics, /healthz and /readyz of its HTTPS port", async function () {
+    this.timeout(60_000);
+    const webhook = env.sandbox.components.find((component) => component.name === 'webhook');
+    const argv = webhook?.record.argv ?? [];
+    const port = argv[argv.indexOf('--metrics-port') + 1];
+    expect(port, 'the sandbox webhook runs with --metrics-port').to.match(/^\d+$/);
+    const families = (text: string): string[] =>
+      [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1] as string).sort();
+    const plain = await get(`http://127.0.0.1:${port}/metrics`);
+    const tls = await get((webhook?.ready?.url as string).replace(/\/readyz$/, '/metrics'), webhook?.ready?.caFile);
+    expect(families(plain)).to.deep.equal(families(tls));
+    expect(families(plain)).to.include.members([
+      'kube_offload_webhook_admission_requests_total',
+      'kube_offload_informer_watch_restarts_total',
+      'process_resident_memory_bytes',
+    ]);
+    expect(JSON.parse(await get(`http://127.0.0.1:${port}/readyz`)).status).to.equal('ok');
+    expect(JSON.parse(await get(`http://127.0.0.1:${port}/healthz`)).status).to.equal('ok');
+    note(`webhook: ${families(plain).length} metric families on http://127.0.0.1:${port}/metrics, as on HTTPS`);
+  });
+
   it('scripts/remote-kubeconfig.sh makes kubeconfigs with exactly the remote identities rights, and stores them', async function () {
     this.timeout(120_000);
     const out = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-remote-kubeconfig-'));
