@@ -102,7 +102,18 @@ export async function startContainerd(plan: RealNodePlan, processes: RealNodePro
     logDir: path.join(plan.dir, 'logs'),
   });
   await waitFor(managed, () => answers(plan), 'answering on its socket', START_TIMEOUT_MS);
-  await runCommand(ctr(plan, 'images', 'import', '--all-platforms', images), { timeoutMs: 60_000 });
+  await importImages(plan, images);
+}
+
+/** Imports the images of an archive (OCI or docker) into the node's containerd, where its kubelet finds them. */
+export async function importImages(plan: RealNodePlan, archive: string): Promise<void> {
+  await runCommand(ctr(plan, 'images', 'import', '--all-platforms', archive), { timeoutMs: 120_000 });
+}
+
+/** The names of the images in the node's containerd (the kubelet's k8s.io namespace). */
+export async function imageNames(plan: RealNodePlan): Promise<string[]> {
+  const { stdout } = await runCommand(ctr(plan, 'images', 'list', '--quiet'), { timeoutMs: 10_000 });
+  return stdout.split('\n').filter(Boolean);
 }
 
 /** Deletes every task (the container processes are gone already; this releases what containerd holds). */

@@ -30,6 +30,7 @@ import { tearDownRealNodes, type TeardownReport } from './teardown.ts';
 export { realNodeApiserverArgs, realNodePlan, REAL_NODE_LABEL, FAKE_WORKER_TAINT, WAN } from './plan.ts';
 export type { RealNodePlan, RealNodeCluster } from './plan.ts';
 export { SHOP_IMAGE, PAUSE_IMAGE } from './images.ts';
+export { importImages, imageNames } from './containerd.ts';
 export { REAL_NODE_PACKAGES } from './packages.ts';
 export { HOST_STATE_DIR, KUBELET_SYSCTLS, HARDCODED_HOST_PATHS } from './host-state.ts';
 export type { TeardownReport } from './teardown.ts';

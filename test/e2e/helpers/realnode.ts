@@ -8,7 +8,7 @@ import { kubeOffloadComponents } from '../../../src/dev/components.ts';
 import { SANDBOX_CLUSTER_NAME } from '../../../src/dev/virtual-node.ts';
 import { ensureBinaries } from '../../../src/sandbox/binaries.ts';
 import { ensureRealNodeBinaries } from '../../../src/sandbox/realnode/binaries.ts';
-import { startSandbox, type Sandbox } from '../../../src/sandbox/sandbox.ts';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../../src/sandbox/sandbox.ts';
 import { twinNamespaceName } from '../../../src/common/twin.ts';
 import { ENABLED_LABEL } from '../../../webhooks/keys.ts';
 import { getItems, kubectlOk, type KubectlTarget } from './kubectl.ts';
@@ -47,11 +47,18 @@ export interface Hop {
 export const isReady = (pod: ShopPod): boolean =>
   !!pod.status.conditions?.some((condition) => condition.type === 'Ready' && condition.status === 'True');
 
+export interface RealNodeSandboxOptions {
+  /** kube-offload's components on the host (default true); false: the clusters and real nodes only. */
+  components?: boolean;
+  /** Overrides for the local cluster (e.g. apiserver flags). */
+  local?: SandboxOptions['local'];
+}
+
 /**
  * Registers hooks that snapshot the host, start a sandbox with real nodes and kube-offload in a
  * temporary directory, and stop it afterwards (stopAndSnapshot() may have done so already).
  */
-export function useRealNodeSandbox(): RealNodeSandboxHandle {
+export function useRealNodeSandbox(opts: RealNodeSandboxOptions = {}): RealNodeSandboxHandle {
   let sandbox: Sandbox | undefined;
   let dir: string | undefined;
   let hostBefore: HostSnapshot | undefined;
@@ -67,7 +74,13 @@ export function useRealNodeSandbox(): RealNodeSandboxHandle {
     this.timeout(300_000);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kube-offload-e2e-rn-'));
     hostBefore = snapshotHost(dir);
-    sandbox = await startSandbox({ dir, binDir, realNodes: true, components: kubeOffloadComponents });
+    sandbox = await startSandbox({
+      dir,
+      binDir,
+      realNodes: true,
+      ...(opts.components === false ? {} : { components: kubeOffloadComponents }),
+      ...(opts.local ? { local: opts.local } : {}),
+    });
   });
   after(async function () {
     this.timeout(120_000);
