@@ -23,6 +23,7 @@ import {
 } from './helpers/realnode.ts';
 import { hostDifferences } from './helpers/realnode-host.ts';
 import { kubeletOnRealNodeTests } from './realnode-kubelet.ts';
+import { twinNamingOnRealNodeTests } from './realnode-twin-naming.ts';
 
 const NS = 'shop';
 const TWIN = twinOf(NS);
@@ -264,6 +265,9 @@ describe('real nodes: the demo shop across two clusters (e2e, root)', function (
 
   // The virtual node's kubelet API in front of a real container (exit codes, stdin EOF, cp, logs).
   kubeletOnRealNodeTests(env, NS);
+
+  // cart.store and cart.store.svc.cluster.local across the clusters, with twin-name: SameName.
+  twinNamingOnRealNodeTests(env);
 
   it('leaves the host as it was after sandbox down (processes, namespaces, links, routes, mounts, iptables, sysctls, cgroups)', async function () {
     this.timeout(120_000);
