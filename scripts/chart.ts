@@ -87,7 +87,6 @@ function splitImage(image: string): { repository: string; tag: string } {
 interface Defaults {
   image: { repository: string; tag: string; pullPolicy: string };
   clusterName: string;
-  remoteName: string;
   priorityClassName: string;
   components: Record<string, { replicas: number; resources: unknown }>;
 }
@@ -104,7 +103,7 @@ function readDefaults(base: KubeObject[]): Defaults {
   const first = deploymentSpec(deployments[0] as KubeObject).template.spec.containers[0] as Record<string, string>;
   const config = base.find((o) => o.kind === 'ConfigMap' && o.metadata.name === CONFIG_MAP);
   const data = (config?.data ?? {}) as Record<string, string>;
-  if (!data['cluster-name'] || !data['remote-name']) throw new Error(`${CONFIG_MAP} lacks cluster-name or remote-name`);
+  if (!data['cluster-name']) throw new Error(`${CONFIG_MAP} lacks cluster-name`);
   const classes = new Set(deployments.map((d) => deploymentSpec(d).template.spec.priorityClassName).filter(Boolean));
   if (classes.size !== 1) throw new Error(`the Deployments use several priority classes: ${[...classes].join(', ')}`);
   const components: Defaults['components'] = {};
@@ -119,7 +118,6 @@ function readDefaults(base: KubeObject[]): Defaults {
   return {
     image: { ...splitImage(first.image ?? ''), pullPolicy: first.imagePullPolicy ?? 'IfNotPresent' },
     clusterName: data['cluster-name'],
-    remoteName: data['remote-name'],
     priorityClassName: [...classes][0] as string,
     components,
   };
@@ -219,7 +217,6 @@ function templatize(source: KubeObject, d: Defaults): string {
   if (object.kind === 'ConfigMap' && object.metadata.name === CONFIG_MAP) {
     const data = object.data as Record<string, string>;
     data['cluster-name'] = t.scalar('{{ .Values.clusterName | quote }}');
-    data['remote-name'] = t.scalar('{{ .Values.remoteName | quote }}');
   }
   if (object.kind === 'Role' && object.metadata.name === 'kube-offload-virtual-node') {
     for (const rule of object.rules as Array<{ resourceNames?: string[] }>) {
@@ -268,11 +265,10 @@ image:
 
 # This (local) cluster's name: twin namespaces in the remotes are <namespace>-<clusterName>.
 clusterName: ${d.clusterName}
-# The remote cluster's name; the Secrets kube-offload-syncer-remotes and
-# kube-offload-virtual-node-remotes hold its kubeconfig under the key <remoteName>.kubeconfig.
-# More remotes: add --remote=NAME=/etc/kube-offload/remotes/NAME.kubeconfig to
-# syncer.extraArgs and virtualNode.extraArgs.
-remoteName: ${d.remoteName}
+# Remotes are not values: connect each with \`kube-offload peer --name NAME\` after the install
+# (the syncer and the provider follow its peer Secrets while they run). Kubeconfig files instead:
+# --remote=NAME=FILE in syncer.extraArgs and virtualNode.extraArgs, and a Secret mounted at FILE
+# (docs/install.md, "Remotes from files").
 
 # Of the webhook and the virtual node provider; "" leaves it out. system-cluster-critical
 # needs priorityQuota on clusters that limit critical priority classes (GKE and others).
@@ -333,11 +329,12 @@ kubeVersion: ">=1.30.0-0"
 
 const NOTES = `kube-offload is installed in kube-offload-system.
 
-Each remote cluster needs the identities of deploy/remote.yaml, and this cluster the Secrets
-kube-offload-syncer-remotes and kube-offload-virtual-node-remotes, each with the key
-{{ .Values.remoteName }}.kubeconfig (scripts/remote-kubeconfig.sh makes them).
+Connect each remote cluster (its identities from deploy/remote.yaml, a token per component, and
+the peer Secrets the syncer and the virtual node provider follow here, with no restart):
 
   kubectl -n kube-offload-system rollout status deploy/kube-offload-webhook
+  kube-offload peer --context LOCAL --remote-context REMOTE --name NAME
+  kube-offload status
   kubectl label namespace NAMESPACE kube-offload.io/enabled=true
 `;
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Makes the kubeconfigs the local syncer and virtual node provider use to reach one remote
+# Remotes from files, the alternative to `kube-offload peer` (which the shipped Deployments follow):
+# makes the kubeconfigs the local syncer and virtual node provider use to reach one remote
 # cluster, as the identities manifests/remote creates there (apply it in the remote first), and
 # optionally stores them in the local cluster's Secrets kube-offload-syncer-remotes and
-# kube-offload-virtual-node-remotes under the key <name>.kubeconfig (other remotes' keys stay).
+# kube-offload-virtual-node-remotes under the key <name>.kubeconfig (other remotes' keys stay),
+# which manifests/examples/remote-files mounts and passes with --remote=NAME=FILE.
 #
 #   scripts/remote-kubeconfig.sh --remote-context CTX --name NAME [options]
 #
 #   --remote-context CTX  kubeconfig context of the remote cluster (admin enough to make tokens)
-#   --name NAME           the remote's name (kube-offload-config remote-name, or --remote NAME=...)
+#   --name NAME           the remote's name (the NAME of --remote NAME=FILE)
 #   --server URL          the remote apiserver URL as the local pods reach it (default: the
 #                         context's server)
 #   --duration D          token lifetime, e.g. 8760h (default). The token expires: make a new
@@ -33,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --out) OUT=${2:?}; shift 2 ;;
     --apply-context) APPLY_CTX=${2:?}; shift 2 ;;
     --kubectl) KUBECTL=${2:?}; shift 2 ;;
-    -h|--help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (try --help)" ;;
   esac
 done

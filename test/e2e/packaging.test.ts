@@ -114,6 +114,11 @@ describe('packaging on real apiservers', function () {
       await dryRun(local(), ['-k', path.join(ROOT, 'manifests/examples/production')]);
     });
 
+    it('manifests/examples/remote-files (remotes from kubeconfig files)', async function () {
+      this.timeout(60_000);
+      await dryRun(local(), ['-k', path.join(ROOT, 'manifests/examples/remote-files')]);
+    });
+
     it('the Helm chart: defaults, and every component with the Namespace', async function () {
       this.timeout(120_000);
       await dryRun(local(), ['-f', '-'], helmTemplate());

@@ -102,6 +102,19 @@ describe('packaging', function () {
       }
     });
 
+    it('manifests/examples/remote-files builds: the file-based alternative to peer Secrets', function () {
+      this.timeout(60_000);
+      const objects = byKey(parseObjects(kustomize(path.join(ROOT, 'manifests/examples/remote-files'), kubectl)));
+      for (const name of ['kube-offload-syncer', 'kube-offload-virtual-node']) {
+        const pod = (objects[`Deployment/kube-offload-system/${name}`]?.spec as any).template.spec;
+        expect(pod.containers[0].args, name).to.include('--remote=eu=/etc/kube-offload/remotes/eu.kubeconfig');
+        expect(pod.containers[0].volumeMounts, name).to.deep.equal([
+          { name: 'remotes', mountPath: '/etc/kube-offload/remotes', readOnly: true },
+        ]);
+        expect(pod.volumes[0].secret.secretName, name).to.equal(`${name}-remotes`);
+      }
+    });
+
     it('components/no-priority-class drops priorityClassName from every Deployment', function () {
       this.timeout(30_000);
       const objects = parseObjects(
@@ -170,14 +183,13 @@ describe('packaging', function () {
       expectSameObjects(template('namespace.create=true', ...sets), kustomized(...COMPONENTS.map((c) => c.name)));
     });
 
-    it('values reach the objects: image, cluster and remote names, replicas, resources, extra args, priority class, CIDRs, labels', function () {
+    it('values reach the objects: image, cluster name, replicas, resources, extra args, priority class, CIDRs, labels', function () {
       this.timeout(30_000);
       const objects = byKey(
         template(
           'image.repository=registry.example.com/ko',
           'image.tag=9.9.9',
           'clusterName=eu-west-1',
-          'remoteName=us-east-1',
           'webhook.replicas=3',
           'syncer.resources.limits.memory=1Gi',
           'virtualNode.extraArgs={--log-level=debug}',
@@ -197,8 +209,20 @@ describe('packaging', function () {
       expect(pod('kube-offload-virtual-node').containers[0].args).to.include('--log-level=debug');
       expect((objects['ConfigMap/kube-offload-system/kube-offload-config'] as any).data).to.deep.equal({
         'cluster-name': 'eu-west-1',
-        'remote-name': 'us-east-1',
       });
+      // The remotes come from the peer Secrets `kube-offload peer` writes: no --remote, no volume.
+      for (const name of ['kube-offload-syncer', 'kube-offload-virtual-node']) {
+        const container = pod(name).containers[0];
+        expect(container.args, name).to.include('--cluster-name=$(CLUSTER_NAME)');
+        expect(
+          container.args.filter((arg: string) => arg.startsWith('--remote')),
+          name,
+        ).to.deep.equal([]);
+        expect(container.env.find((e: any) => e.name === 'CLUSTER_NAME').valueFrom.configMapKeyRef, name).to.deep.equal(
+          { name: 'kube-offload-config', key: 'cluster-name' },
+        );
+        expect(pod(name).volumes, name).to.equal(undefined);
+      }
       const role = objects['Role/kube-offload-system/kube-offload-virtual-node'] as any;
       expect(role.rules.flatMap((r: any) => r.resourceNames ?? [])).to.include('kube-offload-virtual-node-eu-west-1');
       const webhookPolicy = objects['NetworkPolicy/kube-offload-system/kube-offload-webhook'] as any;
