@@ -9,28 +9,21 @@
 // loaded by loadKubeConfig() on first use, so importing this module does not load it.
 import http from 'node:http';
 import https from 'node:https';
-import { createRequire } from 'node:module';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { KubeConfigLike } from './kubeconfig.ts';
+import { loadClientNodeConfig } from './kubeconfig.ts';
 import type { TokenBucket } from './ratelimit.ts';
 
 export type { KubernetesObject };
 
 /**
- * Loads a kubeconfig with client-node: from `file` when given, else the default chain of
- * client-node ($KUBECONFIG, ~/.kube/config, then the in-cluster service account). Components
- * prefer loadKubeClientConfig() (kubeconfig.ts), which needs client-node only for exec/OIDC.
+ * Loads a kubeconfig with client-node: from `file` when given, else by kubectl's rules
+ * ($KUBECONFIG's files merged as kubectl merges them, ~/.kube/config, then the in-cluster service
+ * account; see kubeconfig.ts). Components prefer loadKubeClientConfig() (kubeconfig.ts), which
+ * needs client-node only for exec/OIDC.
  */
 export function loadKubeConfig(file?: string): KubeConfig {
-  // Loaded on first use: importing client-node costs ~60-80 MiB of RSS.
-  const clientNode = createRequire(import.meta.url)(
-    '@kubernetes/client-node',
-  ) as typeof import('@kubernetes/client-node');
-  const kc = new clientNode.KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error(`kubeconfig${file ? ` ${file}` : ''} has no current cluster`);
-  return kc;
+  return loadClientNodeConfig(file);
 }
 
 /** Subset of meta/v1 Status, the body of every API error. */

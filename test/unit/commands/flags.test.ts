@@ -107,7 +107,7 @@ describe('CLI conventions (src/common/flags.ts)', () => {
           kubeconfig: '/k/config',
           context: 'prod',
         });
-        const none = parse([]) as Record<string, unknown>;
+        const none = parse([]) as unknown as Record<string, unknown>;
         expect(none).to.not.have.property('kubeconfig');
         expect(none).to.not.have.property('context');
       });
