@@ -25,8 +25,8 @@ const CONVENTIONS = `flags (where they apply; "kube-offload <command> --help" li
   --kubeconfig FILE     the local cluster (default: $KUBECONFIG's files merged, else ~/.kube/config,
                         else the in-cluster service account)
   --context CTX         the context to use in that kubeconfig
-  -n, --namespace NS    where the components run and the peer Secrets are (default: $POD_NAMESPACE,
-                        else kube-offload-system)
+  -n, --namespace NS    where the components run and the peer Secrets are (default: the pod's
+                        namespace: $POD_NAMESPACE, else its service account's; else kube-offload-system)
   -o, --output FORMAT   table, json or yaml (commands that print)
 
 exit codes: 0 done, 1 failed while running, 2 bad usage (the message names the flag and the value)

@@ -2,6 +2,7 @@
 // the connection flags (--kubeconfig, --context), -n/--namespace and -o/--output.
 // Everything that can be wrong with a command line is reported before any I/O, so a typo fails
 // fast (exit 2) with a message that names the flag, the value and what is allowed.
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ParseArgsOptionsConfig } from 'node:util';
 import { stringify } from 'yaml';
@@ -73,16 +74,33 @@ export function connectionOf(values: { kubeconfig?: string | undefined; context?
 /** -n/--namespace NS: where a component runs, or where the peer Secrets are. */
 export const NAMESPACE_FLAG = { namespace: { type: 'string', short: 'n' } } as const satisfies ParseArgsOptionsConfig;
 
-/** Where kube-offload is installed when neither -n nor $POD_NAMESPACE names a namespace. */
+/** Where kube-offload is installed when neither -n nor the pod names a namespace. */
 export const DEFAULT_NAMESPACE = 'kube-offload-system';
 
-/** -n's value, else $POD_NAMESPACE (a component in a pod), else kube-offload-system. */
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * The namespace of the pod this process runs in, as client-go's in-cluster config finds it:
+ * $POD_NAMESPACE, else the namespace file of its service account (read only in a pod, i.e. when
+ * $KUBERNETES_SERVICE_HOST is set); undefined outside a pod.
+ */
+export function podNamespace(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.POD_NAMESPACE) return env.POD_NAMESPACE;
+  if (!env.KUBERNETES_SERVICE_HOST) return undefined;
+  try {
+    return fs.readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim() || undefined;
+  } catch {
+    return undefined; // no service account mounted (automountServiceAccountToken: false)
+  }
+}
+
+/** -n's value, else the pod's namespace, else kube-offload-system. */
 export function namespaceOf(
   value: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
   flag = 'namespace',
 ): string {
-  return dnsLabel(value || env.POD_NAMESPACE || DEFAULT_NAMESPACE, flag);
+  return dnsLabel(value || podNamespace(env) || DEFAULT_NAMESPACE, flag);
 }
 
 /** -o/--output: how a command that prints prints. */

@@ -33,7 +33,7 @@ running components find it (no restart). Running it again changes nothing; --rot
                               server of that context)
 ${connectionUsage(30)}
   -n, --namespace NS          where the peer Secrets go, where the components run (default:
-                              $POD_NAMESPACE, else kube-offload-system)
+                              the pod's namespace, else kube-offload-system)
   --cluster-name NAME         this cluster's name, as the components run with it (default: from an
                               earlier peer, else <namespace>/kube-offload-config's cluster-name)
   --manifests DIR             where the remote identities are (default: manifests/ of this checkout:
@@ -53,7 +53,7 @@ and their tokens. Prints what it removed.
 
   --name NAME                 the remote to disconnect
 ${connectionUsage(30)}
-  -n, --namespace NS          where the peer Secrets are (default: $POD_NAMESPACE, else
+  -n, --namespace NS          where the peer Secrets are (default: the pod's namespace, else
                               kube-offload-system)
   --remote-kubeconfig FILE    act in the remote with these credentials instead of the stored ones
   --remote-context CTX        (e.g. when the stored tokens were revoked already)

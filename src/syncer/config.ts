@@ -30,7 +30,7 @@ running: added, removed, credentials rotated) plus those given with --remote.
   --remote NAME=KUBECONFIG    a remote cluster and the kubeconfig file to reach it (repeatable; a peer
                               Secret for the same NAME is then ignored)
   -n, --namespace NS          where the syncer runs: its peer Secrets and its Lease are there
-                              (default: $POD_NAMESPACE, else kube-offload-system)
+                              (default: the pod's namespace, else kube-offload-system)
   --peer-namespace NS         where the peer Secrets are, if not there (default: --namespace)
   --remote-labels NAME=K=V,K2=V2
                               labels of remote NAME, matched by a namespace's kube-offload.io/clusters
@@ -61,7 +61,7 @@ comes from the syncer's Events.
 
 ${connectionUsage(30)}
   -n, --namespace NS          where the peer Secrets and kube-offload-config are (default:
-                              $POD_NAMESPACE, else kube-offload-system)
+                              the pod's namespace, else kube-offload-system)
   --cluster-name NAME         the local cluster's name (default: from the peer Secrets, else
                               kube-offload-system/kube-offload-config's cluster-name)
   --remote NAME=KUBECONFIG    a remote and a kubeconfig for it, instead of the peer Secrets (repeatable)

@@ -79,7 +79,7 @@ it in the remote cluster's twin namespace (<namespace>-<LOCAL>). The remotes are
   --remote NAME=KUBECONFIG  a remote cluster and its kubeconfig; repeatable (a peer Secret
                             for the same NAME is then ignored)
   -n, --namespace NS        where the provider runs: its peer Secrets and its Lease are there
-                            (default: $POD_NAMESPACE, else kube-offload-system)
+                            (default: the pod's namespace, else kube-offload-system)
   --peer-namespace NS       where the peer Secrets are, if not there (default: --namespace)
 ${connectionUsage(28)}
   --node-name NAME          virtual node name (default virtual-<remote>); with several remotes

@@ -81,7 +81,7 @@ ${connectionUsage(28)}
   --default-prefer P        Local | Remote (default: none)
   --service-name NAME       Service in front of the webhook, for certificate SANs (default kube-offload-webhook)
   -n, --namespace NS        where the webhook runs: its Service and CA Secret (default:
-                            $POD_NAMESPACE, else kube-offload-system)
+                            the pod's namespace, else kube-offload-system)
   --ca-secret NS/NAME       Secret that holds the shared CA (default <namespace>/kube-offload-webhook-ca)
   --webhook-selector SEL    label selector of our webhook configurations, whose caBundle is kept
                             current (default app.kubernetes.io/part-of=kube-offload)

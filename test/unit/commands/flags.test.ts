@@ -2,6 +2,7 @@
 // -n/--namespace, -o/--output, and exit code 2 with a message naming the flag, the value and
 // what is allowed. Each command's own parser is checked for them, so they cannot drift apart.
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import {
@@ -12,6 +13,7 @@ import {
   namespaceOf,
   outputFormat,
   parseCommandFlags,
+  podNamespace,
   usageRows,
 } from '../../../src/common/flags.ts';
 import { parsePeerArgs, parseUnpeerArgs } from '../../../src/peering/config.ts';
@@ -20,6 +22,7 @@ import { parseVirtualNodeArgs } from '../../../src/virtualnode/config.ts';
 import { parseWebhookArgs } from '../../../src/webhook/config.ts';
 import { parseVersionArgs } from '../../../src/commands/version.ts';
 
+const SA_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 const cli = new URL('../../../src/cli.ts', import.meta.url).pathname;
 const exec = promisify(execFile);
 
@@ -130,6 +133,11 @@ describe('CLI conventions (src/common/flags.ts)', () => {
       expect(namespaceOf('ns1', { POD_NAMESPACE: 'pod-ns' })).to.equal('ns1');
       expect(namespaceOf(undefined, { POD_NAMESPACE: 'pod-ns' })).to.equal('pod-ns');
       expect(namespaceOf(undefined, {})).to.equal('kube-offload-system');
+      // In a pod without $POD_NAMESPACE the service account's namespace file says; none here.
+      expect(podNamespace({ KUBERNETES_SERVICE_HOST: '10.0.0.1' })).to.equal(
+        fs.existsSync(SA_NAMESPACE) ? fs.readFileSync(SA_NAMESPACE, 'utf8').trim() : undefined,
+      );
+      expect(podNamespace({})).to.equal(undefined);
       expect(() => namespaceOf('Bad_NS', {})).to.throw(ConfigError, '--namespace: "Bad_NS" is not a DNS-1123 label');
     });
 
