@@ -17,7 +17,7 @@ import { kubeOffloadComponents } from '../../src/dev/components.ts';
 import { startCluster, type Cluster } from '../../src/sandbox/cluster.ts';
 import { COMPONENTS, ROOT, parseObjects, withVariantDir } from '../../scripts/render-install.ts';
 import { exportedName, metricsUsed } from '../../scripts/metrics-used.ts';
-import { kubectlOk, useSandbox } from './helpers/index.ts';
+import { kubectlOk, useSandbox, waitFor } from './helpers/index.ts';
 import { stringify } from 'yaml';
 
 const env = useSandbox({ components: kubeOffloadComponents });
@@ -167,6 +167,32 @@ describe('packaging on real apiservers', function () {
     expect(JSON.parse(await get(`http://127.0.0.1:${port}/readyz`)).status).to.equal('ok');
     expect(JSON.parse(await get(`http://127.0.0.1:${port}/healthz`)).status).to.equal('ok');
     note(`webhook: ${families(plain).length} metric families on http://127.0.0.1:${port}/metrics, as on HTTPS`);
+  });
+
+  it("every work queue of the syncer and the provider is in their /metrics, under controller-runtime's names", async function () {
+    this.timeout(120_000);
+    const expected: Record<string, string[]> = {
+      syncer: ['syncer', 'syncer-backfill'],
+      'virtual-node': env.sandbox.remotes.map((remote) => `virtual-node-${remote.name}`),
+    };
+    for (const [name, queues] of Object.entries(expected)) {
+      const component = env.sandbox.components.find((c) => c.name === name);
+      const url = (component?.ready?.url as string).replace(/\/readyz$/, '/metrics');
+      const missing = async (): Promise<string[]> => {
+        const text = await get(url);
+        return queues.filter(
+          (queue) =>
+            !text.includes(`workqueue_depth{name="${queue}",controller="${queue}"}`) ||
+            !text.includes(`controller_runtime_max_concurrent_reconciles{controller="${queue}"}`),
+        );
+      };
+      // A provider's queue exists once its peer is found, the syncer's once it leads.
+      await waitFor(async () => (await missing()).length === 0, {
+        timeoutMs: 60_000,
+        description: `${name}'s /metrics to carry the queues ${queues.join(', ')}`,
+      });
+      note(`${name}: workqueue_* and controller_runtime_* for ${queues.join(', ')}`);
+    }
   });
 
   it('scripts/remote-kubeconfig.sh makes kubeconfigs with exactly the remote identities rights, and stores them', async function () {

@@ -605,10 +605,11 @@ describe('syncer (e2e, two real clusters)', function () {
   it('watches outlive client timeouts: no watch errors or stalls after minutes of running', async function () {
     this.timeout(180_000);
     // client-node 2.0.0 aborted every watch after 30 s (its issue #3020): be up well past that.
-    await waitFor(
-      async () => Date.now() / 1000 - (await syncer.metric('process_start_time_seconds')) > 70,
-      { timeoutMs: 120_000, intervalMs: 1000, description: 'the syncer to have run for 70 s' },
-    );
+    await waitFor(async () => Date.now() / 1000 - (await syncer.metric('process_start_time_seconds')) > 70, {
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+      description: 'the syncer to have run for 70 s',
+    });
     const errors = await syncer.metric('kube_offload_syncer_watch_restarts_total', { reason: 'error' });
     const stalled = await syncer.metric('kube_offload_syncer_watch_restarts_total', { reason: 'stalled' });
     expect({ errors, stalled }).to.deep.equal({ errors: 0, stalled: 0 });
