@@ -1,6 +1,6 @@
 // e2e: `kube-offload peer`, `unpeer` and `status` run as a user runs them (the CLI, admin
-// kubeconfigs) on the sandbox's clusters, plus a third cluster as a second remote (region us-east
-// next to the sandbox remote's eu-west). The syncer and the virtual node provider are started
+// kubeconfigs) on the sandbox's clusters: the local one and its two remotes (remote in eu-west,
+// remote-us in us-east), which this test peers itself (the sandbox starts no component here). The syncer and the virtual node provider are started
 // WITHOUT --remote, under exactly the RBAC of manifests/, and find the remotes through the peer
 // Secrets. Every assertion reads the clusters.
 import { expect } from 'chai';
@@ -12,8 +12,6 @@ import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { KubeClient, loadKubeConfig } from '../../src/kube/client.ts';
 import { liteFromText } from '../../src/kube/kubeconfig.ts';
-import { startCluster } from '../../src/sandbox/cluster.ts';
-import type { Cluster } from '../../src/sandbox/cluster.ts';
 import { serviceAccountKubeconfig } from '../../src/sandbox/identity.ts';
 import { freePort } from '../../src/sandbox/util.ts';
 import { PEER_ANNOTATIONS, peerSecretName, readPeerSecret } from '../../src/common/peer-secret.ts';
@@ -63,9 +61,9 @@ async function cli(
   }
 }
 
-describe('peer (e2e, the sandbox clusters plus a second remote in us-east)', function () {
+describe('peer (e2e, the sandbox clusters: local, remote in eu-west, remote-us in us-east)', function () {
   this.timeout(240_000);
-  const env = useSandbox({});
+  const env = useSandbox({ remotes: 2 });
   let local: KubeClient;
   let remote: KubeClient;
   let workDir: string;
@@ -73,8 +71,7 @@ describe('peer (e2e, the sandbox clusters plus a second remote in us-east)', fun
   const procs: ComponentProcess[] = [];
   let syncer: ComponentProcess;
   let provider: ComponentProcess;
-  /** A second remote cluster (KWOK nodes in region us-east), next to the sandbox's (eu-west). */
-  let usCluster: Cluster | undefined;
+  /** The sandbox's second remote cluster (KWOK nodes in region us-east), peered here as "us". */
   let us: KubeClient;
   const US = 'us';
   const NODE = `virtual-${REMOTE}`;
@@ -192,7 +189,6 @@ describe('peer (e2e, the sandbox clusters plus a second remote in us-east)', fun
     local?.close();
     remote?.close();
     us?.close();
-    await usCluster?.stop();
     if (workDir && !process.env.KEEP_PEER_LOGS) fs.rmSync(workDir, { recursive: true, force: true });
   });
 
@@ -247,7 +243,11 @@ describe('peer (e2e, the sandbox clusters plus a second remote in us-east)', fun
     });
     expect(copy.data).to.deep.equal({ color: 'blue' });
     expect(copy.metadata.labels).to.include({ [MANAGED_BY_LABEL]: 'kube-offload', [ORIGIN_CLUSTER_LABEL]: CLUSTER });
-    expect(fs.readFileSync(syncer.logFile, 'utf8')).to.include('remote added from its peer Secret');
+    // The log is written asynchronously: the line may trail the copy by a moment.
+    await waitFor(() => fs.readFileSync(syncer.logFile, 'utf8').includes('remote added from its peer Secret'), {
+      description: "the syncer's log line about the new peer",
+      timeoutMs: 5_000,
+    });
   });
 
   it("the provider started without --remote registers the new peer's virtual node, Ready, within seconds", async () => {
@@ -445,20 +445,7 @@ describe('peer (e2e, the sandbox clusters plus a second remote in us-east)', fun
 
   it("a second remote: both peered, namespaces pick remotes by their virtual nodes' region", async function () {
     this.timeout(300_000);
-    usCluster = await startCluster({
-      name: US,
-      dir: path.join(workDir, US),
-      binDir: env.sandbox.local.binDir,
-      kubeconfigPath: path.join(workDir, `${US}.kubeconfig`),
-      serviceClusterIPRange: '10.98.0.0/16',
-      podCIDR: '172.18.0.0/16',
-      nodes: [1, 2].map((i) => ({
-        name: `us-node-${i}`,
-        ip: `10.30.0.${10 + i}`,
-        podCIDR: `172.18.${i}.0/24`,
-        labels: { 'topology.kubernetes.io/region': 'us-east', 'topology.kubernetes.io/zone': `us-east-${'ab'[i - 1]}` },
-      })),
-    });
+    const usCluster = env.sandbox.remotes[1]!;
     us = new KubeClient(loadKubeConfig(usCluster.kubeconfigPath));
     const peered = await cli([
       'peer',
