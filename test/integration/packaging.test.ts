@@ -328,6 +328,36 @@ describe('packaging', function () {
       }
     });
 
+    it('the dashboard shows admissions by outcome and latency, replication backlog and lag, offloaded pods per remote, memory', () => {
+      const dashboard = JSON.parse(
+        fs.readFileSync(path.join(ROOT, 'manifests/components/monitoring/dashboard.json'), 'utf8'),
+      );
+      const panels: Array<{ title: string; exprs: string[] }> = dashboard.panels.map((p: any) => ({
+        title: p.title,
+        exprs: (p.targets ?? []).map((t: any) => t.expr as string),
+      }));
+      const shown = (what: RegExp): string[] =>
+        panels.filter((p) => p.exprs.some((expr) => what.test(expr))).map((p) => p.title);
+      expect(
+        shown(/sum by \(outcome\) \(rate\(kube_offload_webhook_admission_requests_total/),
+        'by outcome',
+      ).to.not.have.length(0);
+      expect(
+        shown(/histogram_quantile\(0\.99, .*kube_offload_webhook_admission_duration_seconds_bucket/),
+        'latency',
+      ).to.not.have.length(0);
+      expect(shown(/workqueue_depth\{[^}]*name=~"syncer/), 'replication backlog').to.not.have.length(0);
+      expect(
+        shown(/workqueue_queue_duration_seconds_bucket\{[^}]*name="syncer"/),
+        'replication lag',
+      ).to.not.have.length(0);
+      expect(
+        shown(/sum by \(remote\) \(kube_offload_virtual_node_pods\)/),
+        'offloaded pods per remote',
+      ).to.not.have.length(0);
+      expect(shown(/^process_resident_memory_bytes\{/), 'memory').to.not.have.length(0);
+    });
+
     it('every alert has a severity, a summary, a description and a runbook', () => {
       const rule = parseObjects(
         fs.readFileSync(path.join(ROOT, 'manifests/components/monitoring/prometheusrule.yaml'), 'utf8'),
