@@ -4,52 +4,23 @@
 // -o yaml and -o json print documents that parse; the components (syncer, virtual-node) started
 // with --context and -n reach the cluster that context names; mistakes exit 1 or 2 as documented.
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parse as parseYaml, stringify } from 'yaml';
 import { KubeClient } from '../../src/kube/client.ts';
 import { loadKubeClientConfig } from '../../src/kube/kubeconfig.ts';
 import { freePort } from '../../src/sandbox/util.ts';
 import { ComponentProcess, useSandbox, waitFor } from './helpers/index.ts';
+import { kubeOffload } from './helpers/cli.ts';
 
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const SYSTEM = 'kube-offload-system';
 const CLUSTER = 'local';
 const REMOTE = 'remote';
 
-const exec = promisify(execFile);
-
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** The CLI as a user runs it; no kubeconfig of the machine leaks in unless `env` names one. */
-async function cli(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  try {
-    const { stdout, stderr } = await exec(
-      process.execPath,
-      ['--disable-warning=ExperimentalWarning', path.join(ROOT, 'src/cli.ts'), ...args],
-      {
-        cwd: ROOT,
-        env: { ...process.env, KUBECONFIG: '/nonexistent', HOME: '/nonexistent', ...env },
-        timeout: 120_000,
-      },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return {
-      code: typeof failed.code === 'number' ? failed.code : -1,
-      stdout: failed.stdout ?? '',
-      stderr: failed.stderr ?? '',
-    };
-  }
-}
+const cli = (args: string[], env: Record<string, string> = {}) =>
+  kubeOffload(args, { KUBECONFIG: '/nonexistent', HOME: '/nonexistent', ...env });
 
 type Doc = Record<string, any>;
 

@@ -6,10 +6,14 @@ import { promisify } from 'node:util';
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const run = promisify(execFile);
 
-export async function kubeOffload(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+/** `env` is added to this process's environment (e.g. KUBECONFIG). */
+export async function kubeOffload(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const cli = path.join(ROOT, 'src/cli.ts');
-    const options = { cwd: ROOT, timeout: 120_000 };
+    const options = { cwd: ROOT, timeout: 120_000, env: { ...process.env, ...env } };
     const { stdout, stderr } = await run(
       process.execPath,
       ['--disable-warning=ExperimentalWarning', cli, ...args],
