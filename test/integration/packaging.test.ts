@@ -64,6 +64,22 @@ function expectSameObjects(actual: KubeObject[], expected: KubeObject[]): void {
   for (const key of Object.keys(e)) expect(a[key], key).to.deep.equal(e[key]);
 }
 
+/**
+ * The metric families of the three components' registries, as their metrics code builds them
+ * (prom-client's default metrics unprefixed in all three, the work-queue families in the
+ * syncer's and the provider's).
+ */
+function exportedMetricNames(): Set<string> {
+  const registries = [
+    createWebhookMetrics().registry,
+    createSyncerMetrics().registry,
+    createProviderMetrics().registry,
+  ];
+  const names = new Set(registries.flatMap((r) => r.getMetricsAsArray().map((m) => m.name)));
+  for (const registry of registries) registry.clear();
+  return names;
+}
+
 describe('packaging', function () {
   let kubectl: string;
   let helm: string;
@@ -379,15 +395,7 @@ describe('packaging', function () {
     });
 
     it('every metric the rules and the dashboard use is registered by a component', async () => {
-      // The components' registries as their metrics code builds them (prom-client's default
-      // metrics unprefixed in all three, the work-queue families in the syncer's and provider's).
-      const registries = [
-        createWebhookMetrics().registry,
-        createSyncerMetrics().registry,
-        createProviderMetrics().registry,
-      ];
-      const names = new Set(registries.flatMap((r) => r.getMetricsAsArray().map((m) => m.name)));
-      for (const registry of registries) registry.clear();
+      const names = exportedMetricNames();
       const missing = [...metricsUsed()].filter(([name]) => !names.has(exportedName(name)));
       expect(missing.map(([name, where]) => `${name} (${[...new Set(where)].join(', ')})`)).to.deep.equal([]);
     });
@@ -397,13 +405,7 @@ describe('packaging', function () {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const start = readme.indexOf('\n## Metrics\n');
     const table = readme.slice(start, readme.indexOf('\n### Alerts\n', start));
-    const registries = [
-      createWebhookMetrics().registry,
-      createSyncerMetrics().registry,
-      createProviderMetrics().registry,
-    ];
-    const names = new Set(registries.flatMap((r) => r.getMetricsAsArray().map((m) => m.name)));
-    for (const registry of registries) registry.clear();
+    const names = exportedMetricNames();
     // A row may list variants in braces: nodejs_eventloop_lag_{min,max}_seconds.
     const documented = (name: string): boolean =>
       table.includes(`\`${name}\``) ||
