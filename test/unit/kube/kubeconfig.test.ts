@@ -13,6 +13,7 @@ import {
   mergeKubeconfigs,
   readKubeconfig,
 } from '../../../src/kube/kubeconfig.ts';
+import { loadClusterConfig } from '../../../src/webhook/cluster/connect.ts';
 
 interface Entry {
   context: string;
@@ -152,6 +153,31 @@ describe('kubeconfig loading rules (kubectl)', () => {
     expect(config.getCurrentCluster()?.server).to.equal('https://b:1');
     // client-go's rule: an exec command that names a directory is relative to the kubeconfig.
     expect(config.getCurrentUser()?.exec?.command).to.equal(path.join(dir, 'bin/get-token'));
+  });
+
+  it("the webhook's cluster mode takes --context too, and says how to run without a cluster", () => {
+    const file = write(
+      'two',
+      kubeconfig('gone', [
+        { context: 'good', server: 'https://good:1' },
+        { context: 'other', server: 'https://other:1' },
+      ]),
+    );
+    expect(loadClusterConfig(file, 'other').getCurrentCluster()?.server).to.equal('https://other:1');
+    // As outside a pod, even when the tests run in one.
+    const saved = process.env.KUBECONFIG;
+    const host = process.env.KUBERNETES_SERVICE_HOST;
+    process.env.KUBECONFIG = path.join(dir, 'missing');
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    try {
+      expect(() => loadClusterConfig(undefined)).to.throw(
+        /^no cluster access: no kubeconfig: .*\(use --kubeconfig, or --standalone\)$/,
+      );
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+      if (host !== undefined) process.env.KUBERNETES_SERVICE_HOST = host;
+    }
   });
 
   it('says what is missing when there is no kubeconfig at all (and no service account)', () => {
