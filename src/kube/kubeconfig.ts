@@ -157,9 +157,9 @@ function liteFromDoc(doc: Rec, base: string): KubeConfigLike | undefined {
 }
 
 /** The in-cluster service account config, when running in a pod. */
-export function liteInCluster(): KubeConfigLike | undefined {
-  const host = process.env.KUBERNETES_SERVICE_HOST;
-  const port = process.env.KUBERNETES_SERVICE_PORT;
+export function liteInCluster(env: NodeJS.ProcessEnv = process.env): KubeConfigLike | undefined {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT;
   if (!host || !port || !fs.existsSync(`${SA_DIR}/token`)) return undefined;
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return new LiteKubeConfig(
@@ -300,7 +300,7 @@ function nothingFound(options: KubeconfigOptions): NoKubeconfigError {
 export function loadLiteKubeConfig(file?: string, options: KubeconfigOptions = {}): KubeConfigLike | undefined {
   try {
     const found = readKubeconfig(file, options);
-    if (!found) return options.context === undefined ? liteInCluster() : undefined;
+    if (!found) return options.context === undefined ? liteInCluster(options.env) : undefined;
     return liteFromDoc(withContext(found, options), process.cwd());
   } catch {
     return undefined; // loadKubeClientConfig() says what is wrong
@@ -332,7 +332,7 @@ export function loadClientNodeConfig(file?: string, options: KubeconfigOptions =
   ) as typeof import('@kubernetes/client-node');
   const kubeConfig = new clientNode.KubeConfig();
   if (found) kubeConfig.loadFromString(stringify(withContext(found, options)));
-  else if (options.context === undefined && liteInCluster()) kubeConfig.loadFromCluster();
+  else if (options.context === undefined && liteInCluster(options.env)) kubeConfig.loadFromCluster();
   else throw nothingFound(options);
   if (!kubeConfig.getCurrentCluster())
     throw new Error(`--${flags.context}: ${found?.where ?? 'in-cluster config'}: the context names no cluster`);
