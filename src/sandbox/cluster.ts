@@ -51,7 +51,7 @@ export { clearStaleDir, reapOrphans, TMP_ROOT } from './cluster-dir.ts';
 export { PRESETS } from './network.ts';
 
 export interface ClusterOptions {
-  /** "local" and "remote" get PRESETS (network.ts); any other name needs podCIDR/serviceClusterIPRange/nodes. */
+  /** "local", "remote" and "remote-us" get PRESETS (network.ts); any other name needs podCIDR/serviceClusterIPRange/nodes. */
   name: string;
   /** Working directory of the cluster. Default: a fresh directory under <os tmp>/kube-offload-sandbox/. */
   dir?: string;

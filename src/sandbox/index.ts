@@ -29,6 +29,7 @@ export {
   recordedProcesses,
   STATE_FILE,
   SANDBOX_MARKER,
+  SECOND_REMOTE,
 } from './sandbox.ts';
 export type {
   Sandbox,
