@@ -238,9 +238,14 @@ async function measureLoadedRss(bench: KubeletBench): Promise<{ idle: number; lo
   const held = holdConnections(pf.localPort, OPEN_STREAMS);
   try {
     await poll(
-      async () =>
-        (await openPodStreams(remote, 'log')) >= logsBefore + OPEN_STREAMS &&
-        (await openPodStreams(remote, 'portforward')) >= forwardsBefore + 1,
+      async () => {
+        const [logs, forwards] = [await openPodStreams(remote, 'log'), await openPodStreams(remote, 'portforward')];
+        if (logs >= logsBefore + OPEN_STREAMS && forwards >= forwardsBefore + 1) return true;
+        // Thrown, so that a timeout says how far it got.
+        throw new Error(
+          `open at the remote: logs ${logsBefore} -> ${logs}, portforwards ${forwardsBefore} -> ${forwards}`,
+        );
+      },
       {
         timeoutMs: 60_000,
         intervalMs: 250,

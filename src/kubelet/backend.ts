@@ -72,6 +72,14 @@ export interface PortForwardSession {
   abort(): void;
 }
 
+/** A connection upgraded to `protocol` with the pod's side, to be relayed byte for byte. */
+export interface UpgradedConnection {
+  socket: Duplex;
+  /** What the far side sent right after switching protocols. */
+  head: Buffer;
+  protocol: string;
+}
+
 export interface KubeletBackend {
   /** The pod, if it is bound to this node; undefined answers 404. */
   resolvePod(namespace: string, name: string): Promise<RemotePodTarget | undefined>;
@@ -79,6 +87,12 @@ export interface KubeletBackend {
   exec(target: RemotePodTarget, container: string, options: ExecOptions, signal: AbortSignal): Promise<ExecSession>;
   attach(target: RemotePodTarget, container: string, options: StreamOptions, signal: AbortSignal): Promise<ExecSession>;
   portForward(target: RemotePodTarget, port: number, signal: AbortSignal): Promise<PortForwardSession>;
+  /**
+   * Port-forward over SPDY as one upgraded connection that speaks `protocols` with the pod's own
+   * kubelet, which the server relays byte for byte, as kube-apiserver relays to a kubelet. Absent:
+   * the server speaks SPDY itself and opens each forwarded connection through portForward().
+   */
+  portForwardUpgrade?(target: RemotePodTarget, protocols: string[], signal: AbortSignal): Promise<UpgradedConnection>;
   /** stats/v1alpha1 Summary; a summary without pods when absent. */
   statsSummary?(signal: AbortSignal): Promise<unknown>;
   /** Prometheus text for /metrics/resource; only the metric descriptions when absent. */

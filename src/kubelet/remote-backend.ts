@@ -9,6 +9,8 @@ import { openRemoteAttach, openRemoteExec } from './upstream/exec.ts';
 import { openRemoteLogs } from './upstream/logs.ts';
 import type { LogStreamer } from './upstream/logs.ts';
 import { openRemotePortForward } from './upstream/portforward.ts';
+import { podSubresourcePath } from './upstream/remote-api.ts';
+import { dialRemoteSpdy } from './upstream/spdy-dial.ts';
 import type { RemoteApi } from './upstream/remote-api.ts';
 
 export interface RemoteClusterBackendOptions {
@@ -34,5 +36,9 @@ export function remoteClusterBackend(options: RemoteClusterBackendOptions): Kube
     exec: (target, container, exec, signal) => openRemoteExec(remote, target, container, exec, signal),
     attach: (target, container, streams, signal) => openRemoteAttach(remote, target, container, streams, signal),
     portForward: (target, port, signal) => openRemotePortForward(remote, target, port, signal, linger),
+    portForwardUpgrade: (target, protocols, signal) => {
+      const path = podSubresourcePath(target.namespace, target.name, 'portforward');
+      return dialRemoteSpdy(remote, path, new URLSearchParams(), protocols, signal);
+    },
   };
 }

@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, WebSocketServer } from 'ws';
 import type { ExecOptions, KubeletBackend, RemotePodTarget, StreamOptions } from '../backend.ts';
 import { UpstreamError } from '../backend.ts';
+import { relayUpgraded } from '../portforward/passthrough.ts';
 import { serveSpdyPortForward, SPDY_PORTFORWARD_PROTOCOLS } from '../portforward/spdy.ts';
 import type { OpenPortForward } from '../portforward/spdy.ts';
 import { parsePorts, serveWebSocketPortForward, WS_PORTFORWARD_PROTOCOLS } from '../portforward/websocket.ts';
@@ -92,7 +93,43 @@ function servePortForward(
   }
   const negotiated = negotiateSpdy(up, SPDY_PORTFORWARD_PROTOCOLS);
   if (!negotiated) return;
+  if (ctx.backend.portForwardUpgrade) return void passThroughPortForward(ctx, route, target, up, negotiated);
   serveSpdyPortForward(switchToSpdy(up, negotiated), route.pod, open, ctx.streamCreationTimeoutMs);
+}
+
+/**
+ * The session goes to the pod's kubelet as it is (portforward/passthrough.ts). The client is
+ * told to switch protocols only once the upstream has: a refusal there (pod gone, forbidden)
+ * reaches it as an ordinary HTTP answer.
+ */
+async function passThroughPortForward(
+  ctx: StreamingContext,
+  route: Extract<Route, { kind: 'portForward' }>,
+  target: RemotePodTarget,
+  up: Upgrade,
+  protocol: string,
+): Promise<void> {
+  const abort = new AbortController();
+  const gone = (): void => abort.abort();
+  up.socket.once('close', gone);
+  let upstream;
+  try {
+    upstream = await ctx.backend.portForwardUpgrade!(target, [protocol], abort.signal);
+  } catch (err) {
+    if (abort.signal.aborted) return;
+    const [status, message] =
+      err instanceof UpstreamError
+        ? [err.statusCode, err.message]
+        : [500, err instanceof Error ? err.message : String(err)];
+    ctx.onError(err, `portForward ${route.namespace}/${route.pod}`);
+    return refuseUpgrade(up.socket, status, `error forwarding to pod ${route.pod}: ${message}`);
+  } finally {
+    up.socket.off('close', gone);
+  }
+  if (abort.signal.aborted) return void upstream.socket.destroy();
+  writeSpdySwitch(up.socket, upstream.protocol);
+  (up.socket as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
+  await relayUpgraded(up.socket, up.head, upstream);
 }
 
 function negotiateSpdy(up: Upgrade, supported: string[]): string | undefined {
@@ -104,13 +141,17 @@ function negotiateSpdy(up: Upgrade, supported: string[]): string | undefined {
   return undefined;
 }
 
-function switchToSpdy(up: Upgrade, protocol: string): SpdyConnection {
-  up.socket.write(
+function writeSpdySwitch(socket: Duplex, protocol: string): void {
+  socket.write(
     'HTTP/1.1 101 Switching Protocols\r\n' +
       'Connection: Upgrade\r\n' +
       'Upgrade: SPDY/3.1\r\n' +
       `X-Stream-Protocol-Version: ${protocol}\r\n\r\n`,
   );
+}
+
+function switchToSpdy(up: Upgrade, protocol: string): SpdyConnection {
+  writeSpdySwitch(up.socket, protocol);
   return new SpdyConnection(up.socket, up.head);
 }
 

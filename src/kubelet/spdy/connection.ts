@@ -12,7 +12,7 @@ import {
   RstStatus,
   decodeFrame,
   decodeHeaderBlock,
-  encodeData,
+  encodeDataHeader,
   encodeGoAway,
   encodeHeaderBlock,
   encodePing,
@@ -26,6 +26,12 @@ import { HeaderZlib } from './header-zlib.ts';
 
 /** Payloads larger than this go out as several DATA frames, so PINGs and other streams interleave. */
 const MAX_DATA_FRAME = 64 * 1024;
+/**
+ * Writers wait for the socket only above this many unsent bytes. Waiting whenever write() says
+ * false (16 KiB, less than one frame) would stop every stream at every frame until the socket
+ * drained: one frame in flight at a time.
+ */
+const SEND_BUFFER = 512 * 1024;
 
 export interface SpdyConnectionOptions {
   /** The server side accepts odd (client) stream ids and opens even ones. Default true. */
@@ -203,10 +209,12 @@ export class SpdyConnection extends EventEmitter<ConnectionEvents> {
     const written = this.#outTail.then(async () => {
       if (this.#closed) throw new Error('SPDY connection closed');
       const bytes = await build();
-      const frames = Array.isArray(bytes) ? bytes : [bytes];
-      let flushed = true;
-      for (const frame of frames) flushed = this.#socket.write(frame);
-      if (!flushed && !this.#closed) await this.#drained();
+      const pieces = Array.isArray(bytes) ? bytes : [bytes];
+      // Corked, the pieces (a DATA header and its payload, ...) leave in one writev.
+      this.#socket.cork();
+      for (const piece of pieces) this.#socket.write(piece);
+      this.#socket.uncork();
+      if (this.#socket.writableLength > SEND_BUFFER && !this.#closed) await this.#drained();
     });
     this.#outTail = written.catch(() => undefined);
     return written;
@@ -380,14 +388,16 @@ export class SpdyConnection extends EventEmitter<ConnectionEvents> {
   }
 }
 
+/** DATA frames as header and payload pieces (the payload is not copied). */
 function dataFrames(streamId: number, data: Buffer, fin: boolean): Buffer[] {
-  if (data.length <= MAX_DATA_FRAME) return [encodeData(streamId, data, fin)];
-  const frames: Buffer[] = [];
+  if (data.length === 0) return [encodeDataHeader(streamId, 0, fin)];
+  const pieces: Buffer[] = [];
   for (let offset = 0; offset < data.length; offset += MAX_DATA_FRAME) {
+    const payload = data.subarray(offset, offset + MAX_DATA_FRAME);
     const last = offset + MAX_DATA_FRAME >= data.length;
-    frames.push(encodeData(streamId, data.subarray(offset, offset + MAX_DATA_FRAME), fin && last));
+    pieces.push(encodeDataHeader(streamId, payload.length, fin && last), payload);
   }
-  return frames;
+  return pieces;
 }
 
 /**

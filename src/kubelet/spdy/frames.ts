@@ -98,10 +98,11 @@ export class FrameSplitter {
     return { control: true, version: (first >>> 16) & 0x7fff, type: first & 0xffff, flags, payload: body };
   }
 
+  /** The first n bytes, copying only those n when they span chunks. */
   #peek(n: number): Buffer {
     const first = this.#chunks[0] as Buffer;
     if (first.length >= n) return first.subarray(0, n);
-    return Buffer.concat(this.#chunks, this.#length).subarray(0, n);
+    return this.#gather(n, false);
   }
 
   #take(n: number): Buffer {
@@ -112,11 +113,30 @@ export class FrameSplitter {
       if (first.length === n) this.#chunks.shift();
       else this.#chunks[0] = first.subarray(n);
     } else {
-      const all = Buffer.concat(this.#chunks, this.#length);
-      out = all.subarray(0, n);
-      this.#chunks = all.length > n ? [all.subarray(n)] : [];
+      out = this.#gather(n, true);
     }
     this.#length -= n;
+    return out;
+  }
+
+  /**
+   * Copies the first n bytes (n <= bufferedBytes) out of the leading chunks into one buffer,
+   * removing them when `consume`. Only those n bytes are copied: concatenating everything
+   * buffered each time would copy a large backlog over and over.
+   */
+  #gather(n: number, consume: boolean): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    let filled = 0;
+    let used = 0;
+    while (filled < n) {
+      const chunk = this.#chunks[used] as Buffer;
+      const part = Math.min(chunk.length, n - filled);
+      chunk.copy(out, filled, 0, part);
+      filled += part;
+      if (part === chunk.length) used++;
+      else if (consume) this.#chunks[used] = chunk.subarray(part);
+    }
+    if (consume) this.#chunks.splice(0, used);
     return out;
   }
 }
@@ -179,12 +199,19 @@ function controlHeader(type: number, flags: number, length: number): Buffer {
 
 /** A DATA frame; callers split large payloads (dataFrames) so one frame never exceeds 16 MiB. */
 export function encodeData(streamId: number, data: Buffer, fin: boolean): Buffer {
-  if (data.length > MAX_FRAME_PAYLOAD) throw new SpdyProtocolError(`data frame payload of ${data.length} bytes`);
-  const frame = Buffer.allocUnsafe(FRAME_HEADER_LENGTH + data.length);
-  frame.writeUInt32BE(streamId & STREAM_ID_MASK, 0);
-  frame.writeUInt32BE((fin ? FLAG_FIN : 0) * 0x1000000 + data.length, 4);
-  data.copy(frame, FRAME_HEADER_LENGTH);
-  return frame;
+  return Buffer.concat([encodeDataHeader(streamId, data.length, fin), data]);
+}
+
+/**
+ * The 8 bytes before a DATA frame's payload: written ahead of the payload itself, they spare
+ * copying every payload into a frame buffer.
+ */
+export function encodeDataHeader(streamId: number, length: number, fin: boolean): Buffer {
+  if (length > MAX_FRAME_PAYLOAD) throw new SpdyProtocolError(`data frame payload of ${length} bytes`);
+  const header = Buffer.allocUnsafe(FRAME_HEADER_LENGTH);
+  header.writeUInt32BE(streamId & STREAM_ID_MASK, 0);
+  header.writeUInt32BE((fin ? FLAG_FIN : 0) * 0x1000000 + length, 4);
+  return header;
 }
 
 /** SYN_STREAM around an already compressed header block. */

@@ -32,7 +32,7 @@ export function podSubresourcePath(namespace: string, name: string, subresource:
   return `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(name)}/${subresource}`;
 }
 
-const HANDSHAKE_TIMEOUT_MS = 30_000;
+export const HANDSHAKE_TIMEOUT_MS = 30_000;
 const MAX_ERROR_BODY = 64 * 1024;
 
 /**
@@ -77,7 +77,8 @@ export async function dialRemoteWebSocket(
   });
 }
 
-async function refusal(response: IncomingMessage): Promise<UpstreamError> {
+/** The remote's answer to a refused upgrade, as an UpstreamError with its status code and Status. */
+export async function refusal(response: IncomingMessage): Promise<UpstreamError> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {

@@ -1,5 +1,5 @@
 // A stand-in for the remote cluster's apiserver: the pod subresources exec, attach, portforward
-// (WebSocket, as an apiserver proxies them to a kubelet) and log, served from a local backend,
+// (WebSocket, as an apiserver proxies them to a kubelet; portforward also over SPDY) and log, served from a local backend,
 // and the metrics.k8s.io/v1beta1 PodMetrics a metrics-server would serve (or its absence).
 // It insists on a bearer token, so tests see the remote credentials travel.
 import https from 'node:https';
@@ -13,7 +13,9 @@ import { KubeClient } from '../../../src/kube/client.ts';
 import type { KubeConfigLike } from '../../../src/kube/kubeconfig.ts';
 import type { ExecOptions, KubeletBackend, StreamOptions } from '../../../src/kubelet/backend.ts';
 import type { PodMetricsItem } from '../../../src/kubelet/metrics/remote-pod-metrics.ts';
+import { serveSpdyPortForward, type OpenPortForward } from '../../../src/kubelet/portforward/spdy.ts';
 import { parsePorts, serveWebSocketPortForward } from '../../../src/kubelet/portforward/websocket.ts';
+import { SpdyConnection } from '../../../src/kubelet/spdy/connection.ts';
 import { relayExec } from '../../../src/kubelet/remotecommand/relay.ts';
 import { webSocketExecStreams } from '../../../src/kubelet/remotecommand/websocket.ts';
 import { generateServingCert } from '../../../src/kubelet/tls.ts';
@@ -100,6 +102,15 @@ function streamOptions(query: URLSearchParams): StreamOptions {
   return { stdin: on('stdin'), stdout: on('stdout'), stderr: on('stderr') && !on('tty'), tty: on('tty') };
 }
 
+/** Port-forward over SPDY, as the apiserver proxies kubectl's upgrade to a kubelet. */
+function serveSpdy(socket: Duplex, head: Buffer, pod: string, open: OpenPortForward): void {
+  socket.write(
+    'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n' +
+      'X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n',
+  );
+  serveSpdyPortForward(new SpdyConnection(socket, head), pod, open, 30_000);
+}
+
 export async function startFakeRemote(backend: KubeletBackend): Promise<FakeRemote> {
   const serving = await generateServingCert(['127.0.0.1']);
   const requests: string[] = [];
@@ -149,6 +160,9 @@ export async function startFakeRemote(backend: KubeletBackend): Promise<FakeRemo
     const [, namespace, name, subresource] = match as unknown as [string, string, string, string];
     if (name === 'missing') return refuse(socket, 404, notFound(name));
     const target = { namespace, name };
+    if (subresource === 'portforward' && /spdy\/3\.1/i.test(req.headers.upgrade ?? '')) {
+      return serveSpdy(socket, head, name, (port, signal) => backend.portForward(target, port, signal));
+    }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const abort = new AbortController();
       ws.once('close', () => abort.abort());

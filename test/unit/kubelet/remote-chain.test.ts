@@ -131,8 +131,9 @@ describe('kubelet API → remote apiserver → pod (Go peer in front)', function
     expect(remote.requests.at(-1)).to.match(/\/pods\/web\/attach\?container=app&stdin=true&stdout=true&stderr=true$/);
   });
 
-  it('port-forward: 10 MiB each way on 2 connections through the remote WebSocket, nothing left open', async () => {
+  it('port-forward: 10 MiB each way on 2 connections through one remote SPDY connection, nothing left open', async () => {
     const url = `https://127.0.0.1:${server.port}/portForward/shop/web`;
+    const requestsBefore = remote.requests.length;
     const result = await runPeer(binary, [
       'portforward',
       '-url',
@@ -151,8 +152,18 @@ describe('kubelet API → remote apiserver → pod (Go peer in front)', function
       { sent: 10 << 20, received: 10 << 20, match: true },
       { sent: 10 << 20, received: 10 << 20, match: true },
     ]);
-    expect(remote.requests.at(-1)).to.equal('GET /api/v1/namespaces/shop-local/pods/web/portforward?ports=8080');
+    // One upgrade for the session, however many connections it forwards.
+    expect(remote.requests.slice(requestsBefore)).to.deep.equal([
+      'GET /api/v1/namespaces/shop-local/pods/web/portforward',
+    ]);
     await waitFor(() => pods.open.size === 0 && echo.connections() === 0);
+  });
+
+  it('port-forward: the remote refusing the upgrade (pod gone there) reaches the client as the HTTP answer', async () => {
+    const url = `https://127.0.0.1:${server.port}/portForward/shop/gone`;
+    const result = await runPeer(binary, ['portforward', '-url', url, '-port', '8080', '-bytes', '10', ...tls]);
+    expect(result.code).to.not.equal(0);
+    expect(result.stderr).to.include('pods \"missing\" not found');
   });
 
   it('logs: query passed through; a follow streams until the client leaves, then the remote one ends', async () => {
