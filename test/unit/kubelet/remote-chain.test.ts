@@ -163,7 +163,7 @@ describe('kubelet API → remote apiserver → pod (Go peer in front)', function
     const url = `https://127.0.0.1:${server.port}/portForward/shop/gone`;
     const result = await runPeer(binary, ['portforward', '-url', url, '-port', '8080', '-bytes', '10', ...tls]);
     expect(result.code).to.not.equal(0);
-    expect(result.stderr).to.include('pods \"missing\" not found');
+    expect(result.stderr).to.include('pods "missing" not found');
   });
 
   it('logs: query passed through; a follow streams until the client leaves, then the remote one ends', async () => {
