@@ -26,7 +26,8 @@ of opted-in namespaces into each remote's twin namespace. The remotes are those 
 connected (Secrets labelled kube-offload.io/component=syncer in --peer-namespace, followed while
 running: added, removed, credentials rotated) plus those given with --remote.
 
-  --cluster-name NAME         this (local) cluster's name; twin namespaces are <namespace>-<NAME>
+  --cluster-name NAME         this (local) cluster's name; twins are <namespace>-<NAME> (or <namespace>
+                              with kube-offload.io/twin-name: SameName)
   --remote NAME=KUBECONFIG    a remote cluster and the kubeconfig file to reach it (repeatable; a peer
                               Secret for the same NAME is then ignored)
   -n, --namespace NS          where the syncer runs: its peer Secrets and its Lease are there

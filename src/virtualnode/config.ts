@@ -70,7 +70,8 @@ const SYNOPSIS = 'usage: kube-offload virtual-node --cluster-name LOCAL [--remot
 export const VIRTUAL_NODE_USAGE = `${SYNOPSIS}
 
 Registers one virtual node per remote cluster in the local cluster and runs the pods bound to
-it in the remote cluster's twin namespace (<namespace>-<LOCAL>). The remotes are those
+it in the remote cluster's twin namespace (<namespace>-<LOCAL>, or <namespace> with
+kube-offload.io/twin-name: SameName). The remotes are those
 "kube-offload peer" connected (Secrets labelled kube-offload.io/component=virtual-node in
 --peer-namespace, followed while running) plus those given with --remote.
 
