@@ -15,6 +15,11 @@
 # `kubectl debug -it POD --image=busybox --target=webhook`); the Node.js patch version is the
 # one distroless ships, not node:24's; and it is built for amd64 and arm64 only. Dependencies
 # are installed in a node:24-bookworm-slim stage (the same Debian 12), so nothing native breaks.
+#
+# test/e2e/install.test.ts builds this file with buildah and local stand-ins for both bases
+# (src/sandbox/image-build.ts: node, npm and a busybox shell in the build base; /nodejs/bin/node
+# and user 65532 in the runtime base), offline: a build step that needs more than node and npm
+# needs the stand-ins extended too.
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
 

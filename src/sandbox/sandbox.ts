@@ -220,9 +220,13 @@ async function startClustersFor(
 /** Components in reverse start order (they talk to the clusters), the real nodes, then every cluster. */
 async function stopRun(run: SandboxRun, realNodes?: RealNodes): Promise<void> {
   for (const component of [...run.components].reverse()) await component.stop();
-  await stopStartedRealNodes(realNodes);
-  await Promise.all([run.local, ...run.remotes].map((cluster) => cluster.stop()));
-  fs.rmSync(run.stateFile, { force: true });
+  try {
+    await stopStartedRealNodes(realNodes);
+  } finally {
+    // Even when the real nodes report leftovers: clusters left running would outlive the caller.
+    await Promise.all([run.local, ...run.remotes].map((cluster) => cluster.stop()));
+    fs.rmSync(run.stateFile, { force: true });
+  }
 }
 
 async function componentSpecs(options: SandboxOptions, context: SandboxContext): Promise<ComponentSpec[]> {

@@ -1,10 +1,10 @@
 // e2e: the install the README promises, done for real. The image is built from the Dockerfile
 // with no Docker daemon (src/sandbox/image-build.ts: buildah) and imported into the local
-// cluster's real node; `kubectl apply -k` of an overlay over manifests/ (only the image, a node
-// pin and, while the shipped Deployments still pass a file-based --remote, its removal) runs the
-// webhook, the syncer and the virtual node provider as pods under the manifests' ServiceAccounts
-// and RBAC; `kube-offload peer` connects the remote. The sandbox runs none of our components on
-// the host, so every mutation, copy and virtual node below comes from those pods: the apiserver
+// cluster's real node; `kubectl apply -k` of an overlay over manifests/ (only the image and a
+// node pin) runs the webhook, the syncer and the virtual node provider as pods under the
+// manifests' ServiceAccounts and RBAC; `kube-offload peer` connects the remote, whose apiserver
+// the pods reach through its relay on the host. The sandbox runs none of our components on the
+// host, so every mutation, copy and virtual node below comes from those pods: the apiserver
 // calls the webhook through its Service (--enable-aggregator-routing: the host has no kube-proxy,
 // so the apiserver dials the Service's endpoints, pod IPs the host routes to the real node).
 // Needs root (real nodes, buildah): fails without, saying so.
@@ -40,16 +40,9 @@ const NS = 'install-e2e';
 const TWIN = twinNamespaceName(NS, CLUSTER);
 const DEPLOYMENTS = ['kube-offload-webhook', 'kube-offload-syncer', 'kube-offload-virtual-node'];
 
-interface Container {
-  name: string;
-  image: string;
-  args?: string[];
-  volumeMounts?: { name: string }[];
-}
 interface Workload {
   kind: string;
-  metadata: { name: string };
-  spec: { template: { spec: { serviceAccountName?: string; containers: Container[]; volumes?: { name: string }[] } } };
+  spec: { template: { spec: { containers: { image: string }[] } } };
 }
 interface Pod {
   metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
@@ -65,51 +58,31 @@ interface Pod {
 
 const ready = (pod: Pod) => !!pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
 
-/**
- * JSON patches that drop the file-based remote (its --remote flag, the Secret volume and its
- * mount) from a shipped Deployment that still has one: peers replace it (README, "Connecting
- * remotes with kube-offload peer"). None once the manifests use peers only.
- */
-function dropFileRemote(workload: Workload): object[] {
-  const container = workload.spec.template.spec.containers[0]!;
-  const ops: object[] = [];
-  const argIndex = (container.args ?? []).findIndex((arg) => arg.startsWith('--remote='));
-  if (argIndex >= 0) ops.push({ op: 'remove', path: `/spec/template/spec/containers/0/args/${argIndex}` });
-  const mountIndex = (container.volumeMounts ?? []).findIndex((mount) => mount.name === 'remotes');
-  if (mountIndex >= 0) ops.push({ op: 'remove', path: `/spec/template/spec/containers/0/volumeMounts/${mountIndex}` });
-  const volumeIndex = (workload.spec.template.spec.volumes ?? []).findIndex((volume) => volume.name === 'remotes');
-  if (volumeIndex >= 0) ops.push({ op: 'remove', path: `/spec/template/spec/volumes/${volumeIndex}` });
-  return ops;
-}
-
-/** The overlay a user would write: manifests/ with this image, pinned to the real node, peers only. */
+/** The overlay a user would write over manifests/: this image, and every Deployment on the real node. */
 async function writeOverlay(sandbox: Sandbox, dir: string, image: BuiltImage): Promise<void> {
   const rendered = await kubectlOk(sandbox.local, ['kustomize', path.join(ROOT, 'manifests')]);
-  const workloads = parseAllDocuments(rendered)
+  const workload = parseAllDocuments(rendered)
     .map((doc) => doc.toJS() as Workload)
-    .filter((doc) => doc?.kind === 'Deployment');
-  const shippedImage = workloads[0]!.spec.template.spec.containers[0]!.image;
-  const [newName, newTag] = [image.name.slice(0, image.name.lastIndexOf(':')), image.name.split(':').pop()];
+    .find((doc) => doc?.kind === 'Deployment')!;
+  const shipped = workload.spec.template.spec.containers[0]!.image;
   const pin = { spec: { template: { spec: { nodeSelector: { 'kubernetes.io/hostname': NODE } } } } };
-  const patches = [
-    {
-      target: { kind: 'Deployment' },
-      patch: stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'any' }, ...pin }),
-    },
-    ...workloads
-      .map((workload) => ({ workload, ops: dropFileRemote(workload) }))
-      .filter(({ ops }) => ops.length > 0)
-      .map(({ workload, ops }) => ({
-        target: { kind: 'Deployment', name: workload.metadata.name },
-        patch: stringify(ops),
-      })),
-  ];
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
     resources: [path.relative(dir, path.join(ROOT, 'manifests'))],
-    images: [{ name: shippedImage.slice(0, shippedImage.lastIndexOf(':')), newName, newTag }],
-    patches,
+    images: [
+      {
+        name: shipped.slice(0, shipped.lastIndexOf(':')),
+        newName: image.name.slice(0, image.name.lastIndexOf(':')),
+        newTag: image.name.slice(image.name.lastIndexOf(':') + 1),
+      },
+    ],
+    patches: [
+      {
+        target: { kind: 'Deployment' },
+        patch: stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'any' }, ...pin }),
+      },
+    ],
   };
   fs.writeFileSync(path.join(dir, 'kustomization.yaml'), stringify(kustomization));
 }

@@ -68,8 +68,14 @@ export async function tearDownNetwork(plans: RealNodePlan[]): Promise<void> {
   for (const netns of [...plans.map((plan) => plan.netns), WAN.netns]) {
     if (netnsExists(netns)) await ip('netns', 'delete', netns);
   }
-  // Deleting the wan took the host leg's peer, hence the leg and its routes; make sure.
-  if (await linkExists(WAN.hostVeth)) await ip('link', 'delete', 'dev', WAN.hostVeth);
+  // Deleting the wan took the host leg's peer, hence the leg and its routes; make sure. The kernel
+  // dismantles a deleted namespace in the background, so the leg may vanish between the check and
+  // the delete: only a leg still there after a failed delete is an error.
+  if (!(await linkExists(WAN.hostVeth))) return;
+  const res = await runCommand(['ip', 'link', 'delete', 'dev', WAN.hostVeth], { allowFailure: true });
+  if (res.code !== 0 && (await linkExists(WAN.hostVeth))) {
+    throw new Error(`ip link delete dev ${WAN.hostVeth} failed (exit ${res.code}): ${res.stderr.trim()}`);
+  }
 }
 
 /** Whether any piece of the real nodes' network is there (a leftover to clean). */
