@@ -131,6 +131,15 @@ class Buildah {
       await this.run(['rm', container]);
     }
   }
+  /** Removes the images of `repositories` tagged other than `keep` (bases of an earlier node, npm or busybox). */
+  async removeOtherTags(repositories: string[], keep: string): Promise<void> {
+    const listed = await this.run(['images', '--format', '{{.Name}}:{{.Tag}}']);
+    for (const image of listed.split('\n').filter(Boolean)) {
+      const colon = image.lastIndexOf(':');
+      if (repositories.includes(image.slice(0, colon)) && image.slice(colon + 1) !== keep)
+        await this.run(['rmi', image]);
+    }
+  }
   /** Removes every working container and mount of this storage (the build leaves none when it succeeds). */
   async cleanUp(): Promise<void> {
     await runCommand([...this.#base, 'umount', '--all'], { allowFailure: true });
@@ -198,11 +207,14 @@ interface Bases {
 }
 
 /** Both stand-in bases, committed into buildah's storage unless already there. */
+const BASE_REPOSITORIES = {
+  build: 'localhost/kube-offload-build-base',
+  runtime: 'localhost/kube-offload-runtime-base',
+};
+
 async function ensureBases(buildah: Buildah, inputs: Inputs, key: string, work: string): Promise<Bases> {
-  const bases = {
-    build: `localhost/kube-offload-build-base:${key}`,
-    runtime: `localhost/kube-offload-runtime-base:${key}`,
-  };
+  await buildah.removeOtherTags(Object.values(BASE_REPOSITORIES), key);
+  const bases = { build: `${BASE_REPOSITORIES.build}:${key}`, runtime: `${BASE_REPOSITORIES.runtime}:${key}` };
   if (!(await buildah.exists(bases.build))) {
     const rootfs = path.join(work, 'build-base');
     await buildBaseRootfs(rootfs, inputs);
