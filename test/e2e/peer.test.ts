@@ -443,6 +443,38 @@ describe('peer (e2e, the sandbox clusters: local, remote in eu-west, remote-us i
     expect(syncer.running() && provider.running(), 'the components kept running').to.equal(true);
   });
 
+  it("a revoked provider credential shows in the virtual node's Ready condition, and peer restores it", async () => {
+    const annotations = (await local.get<Obj>(secretPath('virtual-node'))).metadata.annotations as Record<
+      string,
+      string
+    >;
+    const [namespace, name] = annotations[PEER_ANNOTATIONS.tokenSecret]!.split('/');
+    await remote.delete(`/api/v1/namespaces/${namespace}/secrets/${name}`);
+    const readyCondition = async () =>
+      ((await local.get<Obj>(`/api/v1/nodes/${NODE}`)).status?.conditions ?? []).find(
+        (c: { type: string }) => c.type === 'Ready',
+      ) as { status: string; reason: string; message: string } | undefined;
+    const notReady = await waitFor(
+      async () => ((await readyCondition())?.status === 'False' ? readyCondition() : undefined),
+      {
+        description: `${NODE} NotReady after its token was revoked`,
+        timeoutMs: 30_000,
+      },
+    );
+    expect(notReady).to.include({ reason: 'RemoteClusterUnreachable' });
+    expect(notReady?.message).to.include('401');
+    const repaired = await cli(peerArgs);
+    expect(repaired.code, repaired.stderr).to.equal(0);
+    expect(repaired.stdout).to.match(
+      /token of serviceaccount\/kube-offload-system\/kube-offload-virtual-node-remote\s+minted/,
+    );
+    await waitFor(async () => (await readyCondition())?.status === 'True', {
+      description: `${NODE} Ready again with the new token`,
+      timeoutMs: 30_000,
+    });
+    expect(provider.running(), 'the same provider process').to.equal(true);
+  });
+
   it("a second remote: both peered, namespaces pick remotes by their virtual nodes' region", async function () {
     this.timeout(300_000);
     const usCluster = env.sandbox.remotes[1]!;
