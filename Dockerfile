@@ -1,12 +1,15 @@
 # syntax=docker/dockerfile:1
 #
-# Base images. Both are tags, not digests: pin them for reproducible, reviewable builds by
-# passing digests resolved at release time, e.g.
+# Base images, pinned by digest (the multi-arch index digest: the same reference serves amd64
+# and arm64) so that a build is reproducible and a base change is a reviewed diff. The tag stays
+# in front for readers; with both, the digest wins. These two were not pulled from the registries
+# here (this project's CI has no route to them); each is the digest that several independent
+# public projects pin for the same tag (node:24-bookworm-slim and
+# gcr.io/distroless/nodejs24-debian12:nonroot), and the two were pinned together in one of them.
+# Refresh them together, e.g. with Renovate's pinDigests or by hand:
 #   docker buildx imagetools inspect node:24-bookworm-slim      (the "Digest:" line)
-#   docker build --build-arg NODE_IMAGE=node:24-bookworm-slim@sha256:<digest> \
-#     --build-arg RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot@sha256:<digest> .
-# (No digest is written here because none could be verified against the registries when this
-# file was written; a digest copied from elsewhere would be a guess.)
+#   docker buildx imagetools inspect gcr.io/distroless/nodejs24-debian12:nonroot
+# A build may still pass others: --build-arg NODE_IMAGE=... --build-arg RUNTIME_IMAGE=...
 #
 # The runtime image is distroless (gcr.io/distroless/nodejs24-debian12, maintained by Google's
 # distroless project: Debian 12, the Node.js 24 LTS binary, no shell, no npm, no package
@@ -20,8 +23,8 @@
 # (src/sandbox/image-build.ts: node, npm and a busybox shell in the build base; /nodejs/bin/node
 # and user 65532 in the runtime base), offline: a build step that needs more than node and npm
 # needs the stand-ins extended too.
-ARG NODE_IMAGE=node:24-bookworm-slim
-ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot
+ARG NODE_IMAGE=node:24-bookworm-slim@sha256:3638d9a6fe4030bd716be989438248074489337ba3275657f93595428be4fc03
+ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs24-debian12:nonroot@sha256:14d42e2511532589a7c7e01a753667a74fcc96266e137e8125006b87b0c32d0a
 
 # Build stage: compile TypeScript to dist/.
 FROM ${NODE_IMAGE} AS build

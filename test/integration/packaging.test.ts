@@ -441,13 +441,18 @@ describe('packaging', function () {
       }
     });
 
-    it('the runtime stage has no npm or shell, runs as 65532 and carries OCI labels', () => {
+    it('the runtime stage has no npm or shell, runs as 65532, carries OCI labels; both bases pinned by digest', () => {
       const dockerfile = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
       const stages = dockerfile.split(/^FROM /m);
       const runtime = stages[stages.length - 1] as string;
       expect(runtime).to.match(/^\$\{RUNTIME_IMAGE\}/);
       expect(dockerfile).to.match(/ARG RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12/);
       expect(runtime).to.not.match(/^RUN /m);
+      // Both bases pinned by digest (tag for readers, digest for the build).
+      expect(dockerfile).to.match(/^ARG NODE_IMAGE=node:24-bookworm-slim@sha256:[0-9a-f]{64}$/m);
+      expect(dockerfile).to.match(
+        /^ARG RUNTIME_IMAGE=gcr\.io\/distroless\/nodejs24-debian12:nonroot@sha256:[0-9a-f]{64}$/m,
+      );
       expect(runtime).to.match(/^USER 65532:65532$/m);
       for (const label of ['title', 'description', 'licenses', 'version', 'revision', 'created', 'source']) {
         expect(runtime).to.include(`org.opencontainers.image.${label}=`);
