@@ -21,9 +21,26 @@
 import type { NodeSelectorRequirement, NodeSelectorTerm } from './k8s.ts';
 import { canonicalJson } from './json.ts';
 
-/** Identifies a requirement by key, operator and values (in order); other fields do not count. */
+/** Appends `${length}:${text}` to `key`: texts written this way one after another read back one way only. */
+function withText(key: string, text: string): string {
+  return `${key}${text.length}:${text}`;
+}
+
+/**
+ * Identifies a requirement by key, operator and values (in order); other fields do not count.
+ * Strings (what the API server sends) are joined with their lengths, which costs a fraction of
+ * JSON.stringify; anything else is keyed by its JSON.
+ */
 export function requirementKey(r: NodeSelectorRequirement): string {
-  return JSON.stringify([r.key, r.operator, r.values ?? []]);
+  const values: unknown = r.values ?? [];
+  if (typeof r.key !== 'string' || typeof r.operator !== 'string' || !Array.isArray(values))
+    return `j${JSON.stringify([r.key, r.operator, values])}`;
+  let key = withText(withText('s', r.key), r.operator);
+  for (const value of values) {
+    if (typeof value !== 'string') return `j${JSON.stringify([r.key, r.operator, values])}`;
+    key = withText(key, value);
+  }
+  return key;
 }
 
 /** What the requirements on one label key say together. */
@@ -242,11 +259,69 @@ export function termKey(term: NodeSelectorTerm): string {
   return fields !== undefined ? `p${JSON.stringify([expressions, fields])}` : `c${canonicalJson(term)}`;
 }
 
+/** A plainRequirement() tuple as text, the same exactly for JSON-equal tuples (cheaper than JSON). */
+function plainText(tuple: unknown[]): string {
+  const [key, operator, values] = tuple as [string, string, string[] | null | undefined];
+  const head = withText(withText('', key), operator);
+  if (tuple.length === 2) return `${head}u`;
+  if (values === null || values === undefined) return `${head}n`;
+  let text = `${head}a`;
+  for (const value of values) text = withText(text, value);
+  return text;
+}
+
+/**
+ * termKey() for many terms that share requirement objects, as the products of mergeRequiredTerms
+ * do (each holds a user term's requirements and an imposed term's): every distinct plain
+ * requirement is serialized once and numbered, and a plain term is keyed by its requirements'
+ * numbers, instead of serializing every product whole (64 user terms of 16 requirements times
+ * two imposed terms of 64: megabytes of keys). Other terms are keyed by termKey().
+ */
+function termKeyer(): (term: NodeSelectorTerm) => string {
+  const numbers = new Map<string, number>();
+  const known = new Map<unknown, number | undefined>();
+  const numberOf = (r: unknown): number | undefined => {
+    if (known.has(r)) return known.get(r);
+    const tuple = plainRequirement(r);
+    let n: number | undefined;
+    if (tuple) {
+      const text = plainText(tuple);
+      n = numbers.get(text);
+      if (n === undefined) numbers.set(text, (n = numbers.size));
+    }
+    known.set(r, n);
+    return n;
+  };
+  // Like plainRequirements(): 'n' for an absent list, undefined for one that is not plain.
+  const listKey = (list: unknown): string | undefined => {
+    if (list === undefined) return 'n';
+    if (!Array.isArray(list)) return undefined;
+    let key = 'a';
+    for (const r of list) {
+      const n = numberOf(r);
+      if (n === undefined) return undefined;
+      key += `${n},`;
+    }
+    return key;
+  };
+  return (term) => {
+    const onlyMatches = Object.keys(term).every(
+      (field) => field === 'matchExpressions' || field === 'matchFields' || term[field] === undefined,
+    );
+    const expressions = onlyMatches ? listKey(term.matchExpressions) : undefined;
+    const fields = expressions !== undefined ? listKey(term.matchFields) : undefined;
+    // termKey() starts with 'p' or 'c': 'q' keeps these apart.
+    return fields !== undefined ? `q${expressions}|${fields}` : termKey(term);
+  };
+}
+
 /** Keeps the first of identical terms (JSON-equal: key order does not count). */
-function dedupeTerms(terms: NodeSelectorTerm[]): NodeSelectorTerm[] {
+export function dedupeTerms(terms: NodeSelectorTerm[]): NodeSelectorTerm[] {
+  if (terms.length < 2) return terms;
+  const keyOf = termKeyer();
   const seen = new Set<string>();
   return terms.filter((term) => {
-    const key = termKey(term);
+    const key = keyOf(term);
     if (seen.has(key)) return false;
     seen.add(key);
     return true;

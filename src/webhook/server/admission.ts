@@ -203,9 +203,9 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
     };
     const respond = (verdict: AdmissionResponse): void => {
       if (done || request === undefined) return;
-      const { json, decision } = encodeReview(request.uid, verdict);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-      res.end(json);
+      const { body: answer, decision } = encodeReview(request.uid, verdict);
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+      res.end(answer);
       const seconds = finish(decision);
       // Passed admissions log at debug level: by default nothing to build.
       if (!logger.isLevelEnabled(decision === 'denied' ? 'info' : 'debug')) return;

@@ -41,12 +41,29 @@ describe('review: encodeReview', () => {
     );
     fc.assert(
       fc.property(text, verdict, (uid, answer) => {
-        const { json } = encodeReview(uid, answer);
+        const json = encodeReview(uid, answer).body.toString('utf8');
         expect(json).to.equal(reference(uid, answer));
         JSON.parse(json);
       }),
       { numRuns: 1000 },
     );
+  });
+
+  it('writes a patch larger than one base64 step (49,152 bytes) as one base64 text', () => {
+    // Lengths around the step and around multiples of 3, with multi-byte characters on the way.
+    for (const length of [49_150, 49_151, 49_152, 49_153, 150_001]) {
+      const value = 'aé€𝄞'.repeat(Math.ceil(length / 4)).slice(0, length);
+      const verdict: AdmissionResponse = {
+        uid: 'u',
+        allowed: true,
+        patch: [{ op: 'add', path: '/metadata/annotations/big', value }],
+        warnings: ['w'],
+      };
+      const json = encodeReview('u', verdict).body.toString('utf8');
+      expect(json).to.equal(reference('u', verdict));
+      const patch = JSON.parse(Buffer.from(JSON.parse(json).response.patch, 'base64').toString('utf8'));
+      expect(patch[0].value).to.equal(value);
+    }
   });
 
   it('tells allowed, patched and denied apart', () => {

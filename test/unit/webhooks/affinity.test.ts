@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { andTerm, isContradictory, mergeRequiredTerms, termKey } from '../../../webhooks/affinity.ts';
+import { andTerm, dedupeTerms, isContradictory, mergeRequiredTerms, termKey } from '../../../webhooks/affinity.ts';
 import { jsonEqual } from '../../../webhooks/json.ts';
 import type { NodeSelectorRequirement, NodeSelectorTerm } from '../../../webhooks/k8s.ts';
 
@@ -216,33 +216,35 @@ describe('affinity: same results as the straightforward algorithm', () => {
     );
   });
 
+  // Terms with any JSON in them, for termKey and dedupeTerms.
+  const loose = fc.oneof(
+    fc.constant(undefined),
+    fc.constant(null),
+    fc.constant([]),
+    fc.constant(['a']),
+    fc.constant([1]),
+    fc.constant({ a: 1 }),
+  );
+  const anyRequirement = fc.oneof(
+    requirement,
+    fc.record(
+      { key: fc.constant('k'), operator: fc.constant('In'), values: loose, other: loose },
+      { requiredKeys: ['key', 'operator'] },
+    ),
+  );
+  // Deliberately outside the declared types: termKey must cope with any JSON in a term.
+  const anyTerm = fc
+    .record(
+      {
+        matchExpressions: fc.oneof(loose, fc.array(anyRequirement, { maxLength: 2 })),
+        matchFields: loose,
+        extra: loose,
+      },
+      { requiredKeys: [] },
+    )
+    .map((t) => t as unknown as NodeSelectorTerm);
+
   it('termKey: equal exactly for JSON-equal terms (key order aside), plain or not', () => {
-    const loose = fc.oneof(
-      fc.constant(undefined),
-      fc.constant(null),
-      fc.constant([]),
-      fc.constant(['a']),
-      fc.constant([1]),
-      fc.constant({ a: 1 }),
-    );
-    const anyRequirement = fc.oneof(
-      requirement,
-      fc.record(
-        { key: fc.constant('k'), operator: fc.constant('In'), values: loose, other: loose },
-        { requiredKeys: ['key', 'operator'] },
-      ),
-    );
-    // Deliberately outside the declared types: termKey must cope with any JSON in a term.
-    const anyTerm = fc
-      .record(
-        {
-          matchExpressions: fc.oneof(loose, fc.array(anyRequirement, { maxLength: 2 })),
-          matchFields: loose,
-          extra: loose,
-        },
-        { requiredKeys: [] },
-      )
-      .map((t) => t as unknown as NodeSelectorTerm);
     // The same term with its keys in reverse order, at both levels.
     const reversed = (t: Record<string, unknown>): Record<string, unknown> =>
       Object.fromEntries(
@@ -259,6 +261,37 @@ describe('affinity: same results as the straightforward algorithm', () => {
       fc.property(anyTerm, anyTerm, (a, b) => {
         expect(termKey(a) === termKey(b)).to.equal(jsonEqual(a, b));
         expect(termKey(reversed(a) as NodeSelectorTerm)).to.equal(termKey(a));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('dedupeTerms keeps the first of JSON-equal terms, whether they share requirement objects or not', () => {
+    // Terms built from a small pool of requirements (the same objects in several terms, as in
+    // mergeRequiredTerms' products), from copies of them, and from anything else.
+    const pooled = fc
+      .array(anyRequirement, { minLength: 1, maxLength: 4 })
+      .chain((pool) =>
+        fc.array(
+          fc.oneof(
+            fc
+              .array(fc.nat(pool.length - 1), { maxLength: 3 })
+              .map((picks) => ({ matchExpressions: picks.map((i) => pool[i]) })),
+            fc
+              .array(fc.nat(pool.length - 1), { maxLength: 3 })
+              .map((picks) => ({ matchExpressions: picks.map((i) => structuredClone(pool[i])) })),
+            anyTerm,
+          ),
+          { maxLength: 8 },
+        ),
+      )
+      .map((terms) => terms as NodeSelectorTerm[]);
+    fc.assert(
+      fc.property(pooled, (terms) => {
+        const expected = terms.filter((t, i) => !terms.slice(0, i).some((u) => jsonEqual(t, u)));
+        const kept = dedupeTerms(terms);
+        expect(kept).to.have.length(expected.length);
+        kept.forEach((t, i) => expect(t).to.equal(expected[i]));
       }),
       { numRuns: 3000 },
     );
