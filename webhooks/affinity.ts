@@ -19,7 +19,7 @@
 // size, not the selector's.
 
 import type { NodeSelectorRequirement, NodeSelectorTerm } from './k8s.ts';
-import { canonicalJson } from './json.ts';
+import { canonicalJson, jsonEqual } from './json.ts';
 
 /** Appends `${length}:${text}` to `key`: texts written this way one after another read back one way only. */
 function withText(key: string, text: string): string {
@@ -315,9 +315,13 @@ function termKeyer(): (term: NodeSelectorTerm) => string {
   };
 }
 
+/** Up to this many terms are compared pairwise: cheaper than keying them (a pod's placement makes 1 or 2). */
+const PAIRWISE_TERMS = 8;
+
 /** Keeps the first of identical terms (JSON-equal: key order does not count). */
 export function dedupeTerms(terms: NodeSelectorTerm[]): NodeSelectorTerm[] {
   if (terms.length < 2) return terms;
+  if (terms.length <= PAIRWISE_TERMS) return terms.filter((t, i) => !terms.slice(0, i).some((u) => jsonEqual(t, u)));
   const keyOf = termKeyer();
   const seen = new Set<string>();
   return terms.filter((term) => {
