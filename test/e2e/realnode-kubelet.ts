@@ -4,7 +4,8 @@
 // provider's kubelet API -> remote apiserver -> the real kubelet -> containerd. This proves what
 // the kwok sandbox of kubelet.test.ts cannot: exit codes (kwok reports none) and stdin EOF (kwok
 // never closes a command's stdin), each of the three ways in: kubectl's default (WebSocket),
-// kubectl forced to SPDY, and client-node's Exec (WebSocket v5).
+// kubectl forced to SPDY, and client-node's Exec (WebSocket v5). Port-forward, the same three ways,
+// reaches a real container too: over SPDY the provider relays the session to the real kubelet.
 //
 // The tests share the sandbox of realnode.test.ts (starting real nodes is the slow part), so they
 // are registered into its describe block, before the test that stops the sandbox.
@@ -15,17 +16,19 @@ import path from 'node:path';
 import { SANDBOX_VIRTUAL_NODE } from '../../src/dev/virtual-node.ts';
 import { SHOP_IMAGE } from '../../src/sandbox/realnode/index.ts';
 import { PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
-import { clientNodeExec, kubeConfigFrom, type ExecResult } from './helpers/client-node.ts';
+import { clientNodeExec, clientNodePortForward, kubeConfigFrom, type ExecResult } from './helpers/client-node.ts';
 import { applyYaml, getObject } from './helpers/kubectl.ts';
 import { KUBECTL_MODES, runKubectlBuffered, type BufferedResult } from './helpers/kubectl-process.ts';
-import { sha256 } from './helpers/port-forward.ts';
-import { isReady, twinOf, type RealNodeSandboxHandle, type ShopPod } from './helpers/realnode.ts';
+import { httpText, sha256, startPortForward } from './helpers/port-forward.ts';
+import { isReady, podOf, twinOf, type Hop, type RealNodeSandboxHandle, type ShopPod } from './helpers/realnode.ts';
 import { waitFor } from './helpers/wait.ts';
 
 const POD = 'kubelet-probe';
 const CONTAINER = 'probe';
 const REMOTE_NODE = 'real-node-remote';
 const MiB = 1024 * 1024;
+/** The shop's cartservice listens here (demo/shop/shop.yaml). */
+const CART_PORT = 7070;
 
 /** A command's outcome, the same shape whichever way it came in. */
 interface Outcome {
@@ -157,6 +160,44 @@ export function kubeletOnRealNodeTests(env: RealNodeSandboxHandle, namespace: st
       expect(res.stderr.startsWith('err\n'), res.stderr).to.equal(true);
     });
   }
+
+  /** Asks the shop's cartservice (a real container on the remote node) who it is, on new connections. */
+  const whoAnswers = async (localPort: number): Promise<Hop[]> => {
+    const answers: Hop[] = [];
+    for (let i = 0; i < 5; i++) answers.push(JSON.parse(await httpText(localPort, '/whoami')) as Hop);
+    return answers;
+  };
+  const expectCartservice = (answers: Hop[]): void => {
+    for (const hop of answers) expect(hop).to.include({ service: 'cartservice', cluster: 'remote', node: REMOTE_NODE });
+  };
+
+  for (const mode of KUBECTL_MODES) {
+    it(`kubelet API, kubectl ${mode.name}: port-forward reaches the real container, a new connection each request`, async () => {
+      const cart = await podOf(local(), namespace, 'cartservice');
+      const pf = await startPortForward(local(), {
+        namespace,
+        target: `pod/${cart.metadata.name}`,
+        remotePort: CART_PORT,
+        env: mode.env,
+      });
+      try {
+        expectCartservice(await whoAnswers(pf.localPort));
+      } finally {
+        await pf.stop();
+      }
+    });
+  }
+
+  it('kubelet API, @kubernetes/client-node PortForward: reaches the real container', async () => {
+    const cart = await podOf(local(), namespace, 'cartservice');
+    const kc = kubeConfigFrom(local().kubeconfigPath);
+    const forward = await clientNodePortForward(kc, { namespace, pod: cart.metadata.name }, CART_PORT);
+    try {
+      expectCartservice(await whoAnswers(forward.port));
+    } finally {
+      forward.close();
+    }
+  });
 
   for (const mode of KUBECTL_MODES) {
     it(`kubelet API, kubectl ${mode.name}: cp copies 5 MiB into the real container and back, byte-identical`, async () => {

@@ -54,8 +54,13 @@ async function openRemoteStreams(
   options: StreamOptions,
   signal: AbortSignal,
 ): Promise<ExecSession> {
-  const ws = await dialRemoteWebSocket(api, path, query, UPSTREAM_EXEC_PROTOCOLS, signal);
-  const channels = new WsChannels(ws, { closeSignal: ws.protocol === 'v5.channel.k8s.io' });
+  // The session is put together in 'open': output may come with the upgrade answer.
+  return dialRemoteWebSocket(api, { path, query, protocols: UPSTREAM_EXEC_PROTOCOLS }, signal, (ws) =>
+    execSession(new WsChannels(ws, { closeSignal: ws.protocol === 'v5.channel.k8s.io' }), options, signal),
+  );
+}
+
+function execSession(channels: WsChannels, options: StreamOptions, signal: AbortSignal): ExecSession {
   const abort = (): void => channels.terminate();
   signal.addEventListener('abort', abort, { once: true });
   const status = collect(channels.reader(ERROR));

@@ -30,18 +30,20 @@ export async function openRemotePortForward(
 ): Promise<PortForwardSession> {
   const path = podSubresourcePath(target.namespace, target.name, 'portforward');
   const query = new URLSearchParams({ ports: String(port) });
-  const ws = await dialRemoteWebSocket(api, path, query, UPSTREAM_PORTFORWARD_PROTOCOLS, signal);
-  const channels = new WsChannels(ws, { closeSignal: false });
-  const abort = (): void => channels.terminate();
-  signal.addEventListener('abort', abort, { once: true });
-  void channels.closed.then(() => signal.removeEventListener('abort', abort));
-  const errors = readText(withoutPortPrefix(channels.reader(ERROR)));
-  const stream = new ForwardedConnection(
-    channels,
-    withoutPortPrefix(channels.reader(DATA)),
-    options.halfCloseLingerMs ?? 2000,
-  );
-  return { stream, errors: errors.then((text) => text || undefined), abort };
+  // Readers attached in 'open': the remote sends the port prefixes at once.
+  return dialRemoteWebSocket(api, { path, query, protocols: UPSTREAM_PORTFORWARD_PROTOCOLS }, signal, (ws) => {
+    const channels = new WsChannels(ws, { closeSignal: false });
+    const abort = (): void => channels.terminate();
+    signal.addEventListener('abort', abort, { once: true });
+    void channels.closed.then(() => signal.removeEventListener('abort', abort));
+    const errors = readText(withoutPortPrefix(channels.reader(ERROR)));
+    const stream = new ForwardedConnection(
+      channels,
+      withoutPortPrefix(channels.reader(DATA)),
+      options.halfCloseLingerMs ?? 2000,
+    );
+    return { stream, errors: errors.then((text) => text || undefined), abort };
+  });
 }
 
 /** Drops the first two bytes (the port), however the messages split them. */

@@ -35,18 +35,28 @@ export function podSubresourcePath(namespace: string, name: string, subresource:
 export const HANDSHAKE_TIMEOUT_MS = 30_000;
 const MAX_ERROR_BODY = 64 * 1024;
 
+export interface RemoteWebSocketRequest {
+  path: string;
+  query: URLSearchParams;
+  /** The subprotocols offered, preferred first. */
+  protocols: string[];
+}
+
 /**
- * Opens a WebSocket to the remote apiserver offering `protocols`; resolves once it is open. A
- * refused upgrade (403, 404, 400 "container not found", ...) rejects with an UpstreamError that
- * carries the remote's status code and Status body.
+ * Opens a WebSocket to the remote apiserver offering `protocols` and resolves with what `attach`
+ * made of it. `attach` runs in the 'open' event itself, so its listeners and channel readers are
+ * there before the first message: the remote may send one together with the upgrade answer (a
+ * real kubelet sends the port-forward port prefixes at once), and ws emits it right after 'open',
+ * before any awaiting caller could listen. A refused upgrade (403, 404, 400 "container not
+ * found", ...) rejects with an UpstreamError that carries the remote's status code and Status body.
  */
-export async function dialRemoteWebSocket(
+export async function dialRemoteWebSocket<T>(
   api: RemoteApi,
-  path: string,
-  query: URLSearchParams,
-  protocols: string[],
+  request: RemoteWebSocketRequest,
   signal: AbortSignal,
-): Promise<WebSocket> {
+  attach: (ws: WebSocket) => T,
+): Promise<T> {
+  const { path, query, protocols } = request;
   const options = await api.connectOptions();
   const url = `${api.server.replace(/^http/, 'ws')}${path}?${query.toString()}`;
   const ws = new WebSocket(url, protocols, {
@@ -61,7 +71,12 @@ export async function dialRemoteWebSocket(
     signal.addEventListener('abort', onAbort, { once: true });
     ws.once('open', () => {
       signal.removeEventListener('abort', onAbort);
-      resolve(ws);
+      try {
+        resolve(attach(ws));
+      } catch (err) {
+        ws.terminate();
+        reject(err as Error);
+      }
     });
     ws.once('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
       signal.removeEventListener('abort', onAbort);
