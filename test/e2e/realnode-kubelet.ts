@@ -15,14 +15,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SANDBOX_VIRTUAL_NODE } from '../../src/dev/virtual-node.ts';
 import { SHOP_IMAGE } from '../../src/sandbox/realnode/index.ts';
-import { PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
+import { ENABLED_LABEL, PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
 import { clientNodeExec, clientNodePortForward, kubeConfigFrom, type ExecResult } from './helpers/client-node.ts';
-import { applyYaml, getObject } from './helpers/kubectl.ts';
+import { applyYaml, getObject, kubectlOk } from './helpers/kubectl.ts';
 import { KUBECTL_MODES, runKubectlBuffered, type BufferedResult } from './helpers/kubectl-process.ts';
 import { httpText, sha256, startPortForward } from './helpers/port-forward.ts';
 import { isReady, podOf, twinOf, type Hop, type RealNodeSandboxHandle, type ShopPod } from './helpers/realnode.ts';
 import { waitFor } from './helpers/wait.ts';
 
+const PROBE_NAMESPACE = 'kubelet-probe';
 const POD = 'kubelet-probe';
 const CONTAINER = 'probe';
 const REMOTE_NODE = 'real-node-remote';
@@ -70,10 +71,12 @@ function exitOfStatus(result: ExecResult): number | null {
 }
 
 /**
- * Registers the tests into the enclosing describe block of a real-node sandbox. `namespace` must
- * be opted in to kube-offload already (the shop's is).
+ * Registers the tests into the enclosing describe block of a real-node sandbox whose shop runs in
+ * `shopNamespace` (port-forward goes to its cartservice).
  */
-export function kubeletOnRealNodeTests(env: RealNodeSandboxHandle, namespace: string): void {
+export function kubeletOnRealNodeTests(env: RealNodeSandboxHandle, shopNamespace: string): void {
+  // The probe pod has a namespace of its own: the shop's tests count the pods of theirs.
+  const namespace = PROBE_NAMESPACE;
   const twin = twinOf(namespace);
   const marker = `real-${randomUUID().slice(0, 8)}`;
   const local = () => env.sandbox.local;
@@ -112,6 +115,8 @@ export function kubeletOnRealNodeTests(env: RealNodeSandboxHandle, namespace: st
   before(async function () {
     this.timeout(180_000);
     workDir = fs.mkdtempSync(path.join(env.sandbox.dir, 'kubelet-realnode-'));
+    await kubectlOk(local(), ['create', 'namespace', namespace]);
+    await kubectlOk(local(), ['label', 'namespace', namespace, `${ENABLED_LABEL}=true`]);
     await applyYaml(local(), podYaml(marker), { namespace });
     await waitFor(
       async () => {
@@ -173,9 +178,9 @@ export function kubeletOnRealNodeTests(env: RealNodeSandboxHandle, namespace: st
 
   for (const mode of KUBECTL_MODES) {
     it(`kubelet API, kubectl ${mode.name}: port-forward reaches the real container, a new connection each request`, async () => {
-      const cart = await podOf(local(), namespace, 'cartservice');
+      const cart = await podOf(local(), shopNamespace, 'cartservice');
       const pf = await startPortForward(local(), {
-        namespace,
+        namespace: shopNamespace,
         target: `pod/${cart.metadata.name}`,
         remotePort: CART_PORT,
         env: mode.env,
@@ -189,9 +194,10 @@ export function kubeletOnRealNodeTests(env: RealNodeSandboxHandle, namespace: st
   }
 
   it('kubelet API, @kubernetes/client-node PortForward: reaches the real container', async () => {
-    const cart = await podOf(local(), namespace, 'cartservice');
+    const cart = await podOf(local(), shopNamespace, 'cartservice');
     const kc = kubeConfigFrom(local().kubeconfigPath);
-    const forward = await clientNodePortForward(kc, { namespace, pod: cart.metadata.name }, CART_PORT);
+    const target = { namespace: shopNamespace, pod: cart.metadata.name };
+    const forward = await clientNodePortForward(kc, target, CART_PORT);
     try {
       expectCartservice(await whoAnswers(forward.port));
     } finally {
