@@ -4,12 +4,15 @@
 // kwok -> pod server). Both paths end at the same pod server, so the difference is the local
 // apiserver plus the provider.
 //   port-forward throughput: one 64 MiB download (GET /bytes) per round; rounds alternate paths.
+//     The CPU time of every process on each path is read around each download (bench/lib/path-cpu.ts):
+//     on a machine the download keeps busy, floor-path CPU/MiB ÷ ours-path CPU/MiB bounds the ratio.
 //   time to first byte:      GET / on a new connection each time (a new forwarded stream each).
 //   logs -f line latency:    a line appended to the container log until kubectl prints it.
 //   exec round trip:         `kubectl exec -- true`, process start to exit.
 //   provider RSS:            with 20 forwarded connections and 20 `kubectl logs -f` open.
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import os from 'node:os';
 import { SANDBOX_VIRTUAL_NODE, virtualNodeComponent } from '../../src/dev/virtual-node.ts';
 import { appendContainerLog, type Cluster } from '../../src/sandbox/cluster.ts';
 import type { Sandbox } from '../../src/sandbox/sandbox.ts';
@@ -19,6 +22,7 @@ import { kubeletEndpoint } from '../../test/e2e/helpers/kubelet-endpoint.ts';
 import { runKubectlBuffered, spawnKubectl, type KubectlProcess } from '../../test/e2e/helpers/kubectl-process.ts';
 import { APP_PORT, deployOffloadedApp, type OffloadedApp } from '../../test/e2e/helpers/offloaded-app.ts';
 import { httpRequest, startPortForward, type PortForward } from '../../test/e2e/helpers/port-forward.ts';
+import { describePerProcess, pathCpu, type PathCpu, type PathProcesses } from '../lib/path-cpu.ts';
 import { processRssMiB } from '../lib/process.ts';
 import { measuredRow, median, percentileSorted, sortedCopy } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section } from '../lib/types.ts';
@@ -40,6 +44,8 @@ const ROWS = (options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | 'target'
     unit: 'MiB/s',
     target: { on: 'ratio', op: '>=', value: 0.7 },
   },
+  { name: 'port-forward throughput bound by CPU: floor-path CPU/MiB ÷ ours-path CPU/MiB', unit: 'x', target: null },
+  { name: 'port-forward CPU per MiB downloaded, every process on the path', unit: 'ms/MiB', target: null },
   {
     name: 'port-forward time to first byte p99 (new connection each)',
     unit: 'ms',
@@ -121,20 +127,65 @@ async function downloadMiBps(port: number, megabytes: number): Promise<number> {
   return megabytes / (answer.ms / 1000);
 }
 
-async function measureThroughput(bench: KubeletBench, pf: Record<Which, PortForward>) {
+/** The pid of one of a cluster's processes ("kube-apiserver", "kwok", "pod-server"). */
+function clusterPid(cluster: Cluster, component: string): number {
+  const record = cluster.processes().find((r) => r.name === `${cluster.name}/${component}`);
+  if (!record) throw new Error(`no ${component} process recorded for cluster ${cluster.name}`);
+  return record.pid;
+}
+
+/** Every process a downloaded byte goes through, on each path (the bench client included). */
+function pathProcesses(bench: KubeletBench, pf: Record<Which, PortForward>): Record<Which, PathProcesses> {
+  const { local, remote } = bench.sandbox;
+  const remoteEnd = {
+    'remote apiserver': clusterPid(remote, 'kube-apiserver'),
+    kwok: clusterPid(remote, 'kwok'),
+    'pod server': clusterPid(remote, 'pod-server'),
+    'bench client': process.pid,
+  };
+  return {
+    ours: {
+      kubectl: pf.ours.process.child.pid!,
+      'local apiserver': clusterPid(local, 'kube-apiserver'),
+      provider: bench.providerPid,
+      ...remoteEnd,
+    },
+    floor: { kubectl: pf.floor.process.child.pid!, ...remoteEnd },
+  };
+}
+
+interface Throughput {
+  runs: Record<Which, number[]>;
+  cpu: Record<Which, PathCpu>;
+}
+
+async function measureThroughput(bench: KubeletBench, pf: Record<Which, PortForward>): Promise<Throughput> {
   const { downloadMiB, throughputRounds } = sizes(bench.ctx.options);
   const runs: Record<Which, number[]> = { ours: [], floor: [] };
+  const processes = pathProcesses(bench, pf);
+  const cpu = { ours: pathCpu(processes.ours), floor: pathCpu(processes.floor) };
   await downloadMiBps(pf.ours.localPort, 1);
   await downloadMiBps(pf.floor.localPort, 1);
   for (let round = 0; round < throughputRounds; round++) {
     for (const which of round % 2 === 0 ? BOTH : [...BOTH].reverse()) {
-      runs[which].push(await downloadMiBps(pf[which].localPort, downloadMiB));
+      runs[which].push(await cpu[which].measure(downloadMiB, () => downloadMiBps(pf[which].localPort, downloadMiB)));
     }
   }
-  bench.ctx.log(
-    `kubelet: throughput ours ${median(runs.ours).toFixed(1)}, floor ${median(runs.floor).toFixed(1)} MiB/s`,
-  );
-  return runs;
+  const { log } = bench.ctx;
+  log(`kubelet: throughput ours ${median(runs.ours).toFixed(1)}, floor ${median(runs.floor).toFixed(1)} MiB/s`);
+  for (const which of BOTH) {
+    log(`kubelet: CPU per MiB ${which}: ${describePerProcess(cpu[which])}; total ${cpu[which].total().toFixed(1)}`);
+  }
+  return { runs, cpu };
+}
+
+/** How busy each path and the whole machine kept the cores during the downloads. */
+function busyNote(cpu: Record<Which, PathCpu>): string {
+  const busy = (which: Which) => {
+    const { path, machine } = cpu[which].busyCores();
+    return `${which} path ${path.toFixed(2)} cores busy (machine ${machine.toFixed(2)})`;
+  };
+  return `during the downloads ${busy('ours')}, ${busy('floor')}, of ${os.availableParallelism()} cores`;
 }
 
 async function measureFirstBytes(bench: KubeletBench, pf: Record<Which, PortForward>) {
@@ -278,7 +329,7 @@ const p50 = (sorted: Float64Array): string => `p50 ${percentileSorted(sorted, 50
 function kubeletRows(
   options: BenchOptions,
   results: {
-    throughput: Record<Which, number[]>;
+    throughput: Throughput;
     firstBytes: Record<Which, Float64Array>;
     logLatencies: Record<Which, Float64Array>;
     execs: Record<Which, number[]>;
@@ -296,30 +347,36 @@ function kubeletRows(
     });
   const { throughput, firstBytes, logLatencies, execs, rss } = results;
   const floorNote = 'floor: kubectl straight on the remote pod';
+  const { runs, cpu } = throughput;
+  const measuredRatio = median(runs.ours) / median(runs.floor);
   return [
-    row(0, {
-      ours: median(throughput.ours),
-      floor: median(throughput.floor),
-      note: `${floorNote}; median`,
-      runs: throughput,
-    }),
+    row(0, { ours: median(runs.ours), floor: median(runs.floor), note: `${floorNote}; median`, runs }),
     row(1, {
+      ours: cpu.floor.total() / cpu.ours.total(),
+      note: `measured throughput ratio ${measuredRatio.toFixed(2)}x; ${busyNote(cpu)}`,
+    }),
+    row(2, {
+      ours: cpu.ours.total(),
+      floor: cpu.floor.total(),
+      note: BOTH.map((which) => `${which}: ${describePerProcess(cpu[which])}`).join('; '),
+    }),
+    row(3, {
       ours: percentileSorted(firstBytes.ours, 99),
       floor: percentileSorted(firstBytes.floor, 99),
       note: `${floorNote}; ${firstBytes.ours.length} connections each; ${p50(firstBytes.ours)}`,
     }),
-    row(2, {
+    row(4, {
       ours: percentileSorted(logLatencies.ours, 99),
       floor: percentileSorted(logLatencies.floor, 99),
       note: `${floorNote}; ${logLatencies.ours.length} lines; ${p50(logLatencies.ours)}`,
     }),
-    row(3, {
+    row(5, {
       ours: median(execs.ours),
       floor: median(execs.floor),
       note: `${floorNote}; kubectl process start to exit`,
       runs: execs,
     }),
-    row(4, { ours: rss.loaded, note: `VmRSS; ${rss.idle.toFixed(0)} MiB before they opened` }),
+    row(6, { ours: rss.loaded, note: `VmRSS; ${rss.idle.toFixed(0)} MiB before they opened` }),
   ];
 }
 
@@ -338,7 +395,14 @@ async function run(ctx: BenchContext): Promise<Row[]> {
   const execs = await measureExec(bench);
   ctx.log(`kubelet: provider RSS with ${OPEN_STREAMS} forwarded connections and ${OPEN_STREAMS} logs -f`);
   const rss = await measureLoadedRss(bench);
-  ctx.artifacts.kubelet = { throughput, execs, firstBytes: Array.from(firstBytes.ours), rss };
+  const cpuPerMiB = Object.fromEntries(BOTH.map((which) => [which, throughput.cpu[which].perProcess()]));
+  ctx.artifacts.kubelet = {
+    throughput: throughput.runs,
+    cpuPerMiB,
+    execs,
+    firstBytes: Array.from(firstBytes.ours),
+    rss,
+  };
   return kubeletRows(ctx.options, { throughput, firstBytes, logLatencies, execs, rss });
 }
 
