@@ -179,13 +179,14 @@ async function measureThroughput(bench: KubeletBench, pf: Record<Which, PortForw
   return { runs, cpu };
 }
 
-/** How busy each path and the whole machine kept the cores during the downloads. */
+/** How busy each path kept the cores during its downloads, and how busy everything else did. */
 function busyNote(cpu: Record<Which, PathCpu>): string {
-  const busy = (which: Which) => {
-    const { path, machine } = cpu[which].busyCores();
-    return `${which} path ${path.toFixed(2)} cores busy (machine ${machine.toFixed(2)})`;
-  };
-  return `during the downloads ${busy('ours')}, ${busy('floor')}, of ${os.availableParallelism()} cores`;
+  const [ours, floor] = [cpu.ours.busyCores(), cpu.floor.busyCores()];
+  const others = (busy: { path: number; machine: number }) => (busy.machine - busy.path).toFixed(2);
+  return (
+    `cores busy during the downloads: ours' path ${ours.path.toFixed(2)}, the floor's ${floor.path.toFixed(2)}, ` +
+    `other processes ${others(ours)} and ${others(floor)}, of ${os.availableParallelism()} cores`
+  );
 }
 
 async function measureFirstBytes(bench: KubeletBench, pf: Record<Which, PortForward>) {
@@ -359,7 +360,7 @@ function kubeletRows(
       ours: bound,
       note:
         `measured throughput ratio ${measuredRatio.toFixed(2)}x; ` +
-        `at most ${ceiling.toFixed(2)}x with every core busy on ours' path; ${busyNote(cpu)}`,
+        `${ceiling.toFixed(2)}x if ours' path had kept every core busy (when no other process was); ${busyNote(cpu)}`,
     }),
     row(2, {
       ours: cpu.ours.total(),
