@@ -87,6 +87,12 @@ describe('kubelet upstream: messages that come with the upgrade answer', functio
       const session = await openRemoteExec(remote.api, { namespace: 'ns', name: 'pod' }, 'c', options, abort.signal);
       expect(await firstBytes(session.stdout!, 12)).to.equal('early output');
       session.abort();
+      // Aborted mid-stream, the session ends as a dropped connection (1006), never as success.
+      const ended = await session.done.then(
+        () => 'resolved',
+        (error: unknown) => String(error),
+      );
+      expect(ended).to.match(/connection to the remote pod closed \(1006\)/);
     } finally {
       abort.abort();
       remote.close();
