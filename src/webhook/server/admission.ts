@@ -204,7 +204,7 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
     const respond = (verdict: AdmissionResponse): void => {
       if (done || request === undefined) return;
       const { body: answer, decision } = encodeReview(request.uid, verdict);
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+      res.writeHead(200, answerHeaders(answer.length, res));
       res.end(answer);
       const seconds = finish(decision);
       // Passed admissions log at debug level: by default nothing to build.
@@ -279,3 +279,20 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
     } else if (reserved === 0) cancelWait = cancel;
   };
 }
+
+/**
+ * Headers of an admission answer. An answer larger than the socket's high-water mark closes its
+ * connection: while such an answer drains, Node's HTTP server pauses the connection's request
+ * parser, and over TLS a next request that the client sends on the kept-alive connection in
+ * that window fails to parse (HPE_PAUSED) and the connection is reset, which the API server
+ * reports as a failed webhook call. Only the largest pods' answers are that large; the next
+ * call pays one TLS handshake instead.
+ */
+export function answerHeaders(length: number, res: ServerResponse): Record<string, string | number> {
+  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': length };
+  if (length >= (res.socket?.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK)) headers.connection = 'close';
+  return headers;
+}
+
+/** Node's default for a socket's writable high-water mark, for a response already detached. */
+const DEFAULT_HIGH_WATER_MARK = 16 * 1024;
