@@ -294,5 +294,5 @@ export function answerHeaders(length: number, res: ServerResponse): Record<strin
   return headers;
 }
 
-/** Node's default for a socket's writable high-water mark, for a response already detached. */
-const DEFAULT_HIGH_WATER_MARK = 16 * 1024;
+/** Node's default for a socket's writable high-water mark (64 KiB since Node 22), for a detached response. */
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
