@@ -182,12 +182,19 @@ describe('CLI conventions (e2e: --context, $KUBECONFIG, -o, -n, exit codes)', fu
     procs.push(syncer);
     syncer.start(['--cluster-name', CLUSTER, '--kubeconfig', both, '--context', CLUSTER, '-n', SYSTEM]);
     await waitFor(() => syncer.ready(), { description: 'the syncer to be ready', timeoutMs: 120_000 });
-    const lines = fs
-      .readFileSync(syncer.logFile, 'utf8')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Doc);
-    const starting = lines.find((line) => line.msg === 'syncer starting');
+    // The log is written asynchronously: its first line may trail readiness.
+    const logLine = (msg: string): Doc | undefined =>
+      fs
+        .readFileSync(syncer.logFile, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line) as Doc)
+        .find((line) => line.msg === msg);
+    await waitFor(() => logLine('syncer starting') !== undefined, {
+      description: 'the syncer to log that it is starting',
+      timeoutMs: 30_000,
+    });
+    const starting = logLine('syncer starting');
     expect(starting).to.include({ server: env.sandbox.local.server, cluster: CLUSTER });
     expect(starting?.peerSecrets).to.match(new RegExp(`^${SYSTEM} `));
     await waitFor(
@@ -244,8 +251,11 @@ describe('CLI conventions (e2e: --context, $KUBECONFIG, -o, -n, exit codes)', fu
       timeoutMs: 60_000,
     });
     expect(code).to.equal(1);
-    expect(fs.readFileSync(syncer.logFile, 'utf8')).to.include(
-      `current-context "no-such-context" is not one of its contexts; give --context (contexts: ${CLUSTER}, ${REMOTE})`,
-    );
+    // The child's output reaches the log file through a pipe: it may trail the exit.
+    const message = `current-context "no-such-context" is not one of its contexts; give --context (contexts: ${CLUSTER}, ${REMOTE})`;
+    await waitFor(() => fs.readFileSync(syncer.logFile, 'utf8').includes(message), {
+      description: 'the syncer to log why it exited',
+      timeoutMs: 10_000,
+    });
   });
 });
