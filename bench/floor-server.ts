@@ -7,8 +7,11 @@
 // - --parse: what any real admission webhook must do at the least: reads the body, JSON.parse
 //   it, and answers "allowed" with the request's uid (the API server rejects any other uid).
 //   The difference from ours is then deciding, patching, logging and counting.
+// - --parse --patch FILE: the same, and the answer carries the JSON patch in FILE (computed
+//   once, beforehand): a webhook that makes the same change as ours without deciding anything.
+//   The apiserver's cost of applying a patch and storing the larger pod is then in its floor too.
 //
-//   node bench/floor-server.ts --cert-dir DIR [--parse] [--port 0] [--host 127.0.0.1]
+//   node bench/floor-server.ts --cert-dir DIR [--parse [--patch FILE]] [--port 0] [--host 127.0.0.1]
 import fs from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
@@ -20,15 +23,23 @@ const { values } = parseArgs({
   options: {
     'cert-dir': { type: 'string' },
     parse: { type: 'boolean', default: false },
+    patch: { type: 'string' },
     port: { type: 'string', default: '0' },
     host: { type: 'string', default: '127.0.0.1' },
   },
 });
 const certDir = values['cert-dir'];
-if (!certDir) {
-  process.stderr.write('usage: node bench/floor-server.ts --cert-dir DIR [--parse] [--port N] [--host ADDR]\n');
+if (!certDir || (values.patch !== undefined && !values.parse)) {
+  process.stderr.write(
+    'usage: node bench/floor-server.ts --cert-dir DIR [--parse [--patch FILE]] [--port N] [--host ADDR]\n',
+  );
   process.exit(2);
 }
+// `,"patchType":"JSONPatch","patch":"<base64>"` appended to every answer, or nothing.
+const patchFields =
+  values.patch === undefined
+    ? ''
+    : `,"patchType":"JSONPatch","patch":"${Buffer.from(JSON.stringify(JSON.parse(fs.readFileSync(values.patch, 'utf8')))).toString('base64')}"`;
 
 const answer = Buffer.from(
   JSON.stringify({
@@ -62,7 +73,7 @@ const parsing = (req: IncomingMessage, res: ServerResponse): void => {
       res.end('bad request\n');
       return;
     }
-    const response = `{"uid":${JSON.stringify(uid)},"allowed":true}`;
+    const response = `{"uid":${JSON.stringify(uid)},"allowed":true${patchFields}}`;
     const body = `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":${response}}`;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
     res.end(body);

@@ -9,6 +9,10 @@
 //                bench/floor-server.ts --parse (reads the review, echoes its uid, allows it),
 //                registered with our pods webhook's settings (failure policy, timeout, rules,
 //                reinvocation, the same CA and certificate), selected by a label of its own
+//   same patch:  the same again, but the trivial webhook answers with the patch our webhook gave
+//                the same pod (floor-server.ts --parse --patch): the pods are stored exactly as
+//                ours are, so the apiserver's cost of applying a patch and storing the placed pod
+//                is in this floor too, and the difference from ours is our webhook's own work
 //   no webhook:  a namespace that has not opted in (info rows)
 //
 // The pods are the realistic pod of bench/lib/pod.ts (without the ownerReference, which would
@@ -17,6 +21,8 @@
 // measure admission and storage only. Each round creates the round's pods in the three
 // namespaces, rotating which goes first, then deletes them (and waits until they are gone).
 import fs from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import fastJsonPatch from 'fast-json-patch';
 import https from 'node:https';
 import path from 'node:path';
 import type { Cluster } from '../../src/sandbox/cluster.ts';
@@ -40,17 +46,23 @@ const TRIVIAL = 'bench-trivial-webhook';
 const PLAIN = 'bench-not-opted-in';
 const TRIVIAL_LABEL = 'bench.kube-offload.io/trivial-webhook';
 const TRIVIAL_CONFIG = 'bench-trivial-webhook';
+const SAME_PATCH = 'bench-same-patch-webhook';
+const SAME_PATCH_LABEL = 'bench.kube-offload.io/same-patch-webhook';
+const SAME_PATCH_CONFIG = 'bench-same-patch-webhook';
 const SCHEDULER = 'bench-no-such-scheduler';
 const VS_TRIVIAL: Target = { on: 'ratio', op: '<=', value: 1.1 };
 const CALLS = 'kube_offload_webhook_admission_requests_total';
 const HANDSHAKES = 'kube_offload_webhook_tls_handshakes_total';
 
-type Which = 'ours' | 'trivial' | 'plain';
-const NAMESPACE: Record<Which, string> = { ours: OPTED_IN, trivial: TRIVIAL, plain: PLAIN };
+type Which = 'ours' | 'trivial' | 'samePatch' | 'plain';
+const NAMESPACE: Record<Which, string> = { ours: OPTED_IN, trivial: TRIVIAL, samePatch: SAME_PATCH, plain: PLAIN };
+const WHICH: Which[] = ['ours', 'trivial', 'samePatch', 'plain'];
 
 function sizes(options: BenchOptions): { total: number; rounds: number; perRound: number; warmup: number } {
-  const total = options.quick ? 100 : 500;
-  const perRound = options.quick ? 50 : 100;
+  // CPU per pod is read from /proc in 10 ms ticks and the apiserver's garbage collections land in
+  // whichever round they happen to; at 500 pods the CPU ratios moved by +-0.3 between runs.
+  const total = options.quick ? 200 : 2000;
+  const perRound = options.quick ? 50 : 200;
   return { total, rounds: total / perRound, perRound, warmup: options.quick ? 64 : 128 };
 }
 
@@ -60,11 +72,15 @@ function plannedRows(options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | '
     { name: create('p50'), unit: 'ms', target: null },
     { name: create('p99'), unit: 'ms', target: VS_TRIVIAL },
     { name: create('total time'), unit: 's', target: null },
+    { name: create('p99 vs same patch'), unit: 'ms', target: VS_TRIVIAL },
+    { name: create('total time vs same patch'), unit: 's', target: null },
     { name: create('p99 vs no webhook'), unit: 'ms', target: null },
     { name: create('total time vs no webhook'), unit: 's', target: null },
     { name: 'CPU per pod: kube-apiserver + etcd + webhooks', unit: 'ms', target: VS_TRIVIAL },
+    { name: 'CPU per pod vs same patch', unit: 'ms', target: VS_TRIVIAL },
     { name: 'CPU per pod vs no webhook', unit: 'ms', target: null },
     { name: 'CPU per pod: the webhook process alone', unit: 'ms', target: null },
+    { name: 'CPU per pod: the webhook process alone vs same patch', unit: 'ms', target: null },
     { name: 'webhook calls per pod', unit: 'calls', target: null },
     { name: 'new TLS connections to the webhook per pod', unit: 'conns', target: null },
   ];
@@ -140,7 +156,7 @@ const tolerates = (pod: any) =>
 async function checkWebhooksAct(client: AdminClient, trivialWebhook: string): Promise<void> {
   const callsBefore = await apiserverWebhookCalls(client, trivialWebhook);
   for (const which of ['ours', 'trivial', 'plain'] as const) await createPods(client, NAMESPACE[which], 'check', 1);
-  const pod = (which: Which) => client.json('GET', `/api/v1/namespaces/${NAMESPACE[which]}/pods/check-0`);
+  const pod = (which: Which) => checkPod(client, which);
   if (!tolerates(await pod('ours')))
     throw new Error(`the webhook did not place the pod in ${OPTED_IN} (no virtual-node toleration): is it registered?`);
   if (tolerates(await pod('plain')))
@@ -152,11 +168,63 @@ async function checkWebhooksAct(client: AdminClient, trivialWebhook: string): Pr
     throw new Error(`the apiserver did not call the trivial webhook ${trivialWebhook} for the pod in ${TRIVIAL}`);
 }
 
-/** Our pods webhook from the manifests, renamed, pointed at the trivial server, selecting TRIVIAL_LABEL instead. */
+const checkPod = (client: AdminClient, which: Which): Promise<any> =>
+  client.json('GET', `/api/v1/namespaces/${NAMESPACE[which]}/pods/check-0`);
+
+/** What our webhook changed in a pod: its labels, annotations and spec, against the same pod stored untouched. */
+const placedParts = (pod: any) => ({
+  labels: pod.metadata?.labels ?? {},
+  annotations: pod.metadata?.annotations ?? {},
+  spec: pod.spec,
+});
+
+/**
+ * The JSON patch that turns the untouched check pod into the one our webhook placed (labels,
+ * annotations, spec). Both are as stored, defaulted alike, so the patch holds only our change.
+ */
+async function ourPatch(client: AdminClient): Promise<unknown[]> {
+  const ours = placedParts(await checkPod(client, 'ours'));
+  const plain = placedParts(await checkPod(client, 'plain'));
+  const patch: Array<{ path: string }> = [];
+  for (const part of ['labels', 'annotations', 'spec'] as const) {
+    const prefix = part === 'spec' ? '/spec' : `/metadata/${part}`;
+    for (const op of fastJsonPatch.compare(plain[part], ours[part])) patch.push({ ...op, path: prefix + op.path });
+  }
+  if (patch.length === 0) throw new Error(`our webhook left the check pod in ${OPTED_IN} unchanged: no patch to copy`);
+  return patch;
+}
+
+/** The same-patch webhook was called and stored its pod exactly as ours was. */
+async function checkSamePatchActs(client: AdminClient, webhook: string): Promise<void> {
+  const callsBefore = await apiserverWebhookCalls(client, webhook);
+  await createPods(client, SAME_PATCH, 'check', 1);
+  if ((await apiserverWebhookCalls(client, webhook)) - callsBefore < 1)
+    throw new Error(`the apiserver did not call the same-patch webhook ${webhook} for the pod in ${SAME_PATCH}`);
+  const ours = placedParts(await checkPod(client, 'ours'));
+  const same = placedParts(await checkPod(client, 'samePatch'));
+  if (!isDeepStrictEqual(ours, same))
+    throw new Error(`the pod in ${SAME_PATCH} was not stored as ours was: the copied patch does not reproduce it`);
+}
+
+interface TrivialVariant {
+  /** Its process and log name. */
+  name: string;
+  /** The MutatingWebhookConfiguration's name. */
+  configName: string;
+  /** The namespace label it selects instead of ours. */
+  label: string;
+  /** A JSON patch file to answer with (floor-server.ts --patch). */
+  patchFile?: string;
+}
+
+const TRIVIAL_VARIANT: TrivialVariant = { name: 'trivial webhook', configName: TRIVIAL_CONFIG, label: TRIVIAL_LABEL };
+
+/** Our pods webhook from the manifests, renamed, pointed at a trivial server, selecting the variant's label instead. */
 export function trivialWebhookConfiguration(
   manifests: Manifest[],
   port: number,
   caPem: string,
+  variant: Pick<TrivialVariant, 'configName' | 'label'> = TRIVIAL_VARIANT,
 ): { config: Manifest; webhook: string } {
   const configs = localWebhookConfigurations(manifests, port, caPem);
   const mutating = configs.find((c) => c.kind === 'MutatingWebhookConfiguration');
@@ -164,16 +232,16 @@ export function trivialWebhookConfiguration(
     String(w.clientConfig?.url).endsWith('/mutate/pods'),
   );
   if (!mutating || !pods) throw new Error('the manifests have no mutating webhook for /mutate/pods');
-  const webhook = `pods.${TRIVIAL_CONFIG}.bench.kube-offload.io`;
+  const webhook = `pods.${variant.configName}.bench.kube-offload.io`;
   const expressions = (pods.namespaceSelector?.matchExpressions ?? []) as Array<{ key: string }>;
   const namespaceSelector = {
     ...pods.namespaceSelector,
-    matchExpressions: expressions.map((e) => (e.key === ENABLED_LABEL ? { ...e, key: TRIVIAL_LABEL } : e)),
+    matchExpressions: expressions.map((e) => (e.key === ENABLED_LABEL ? { ...e, key: variant.label } : e)),
   };
   const { labels: _ours, ...metadata } = mutating.metadata;
   const config = {
     ...mutating,
-    metadata: { ...metadata, name: TRIVIAL_CONFIG },
+    metadata: { ...metadata, name: variant.configName },
     webhooks: [{ ...pods, name: webhook, namespaceSelector }],
   };
   return { config, webhook };
@@ -184,28 +252,27 @@ interface Trivial {
   webhook: string;
 }
 
-/** Starts the trivial webhook with the sandbox webhook's certificate and registers it. */
-async function startTrivial(ctx: BenchContext, sandbox: Sandbox, caFile: string): Promise<Trivial> {
+/** Starts a trivial webhook with the sandbox webhook's certificate and registers it. */
+async function startTrivial(
+  ctx: BenchContext,
+  sandbox: Sandbox,
+  caFile: string,
+  variant: TrivialVariant,
+): Promise<Trivial> {
   const certDir = path.dirname(caFile);
-  const argv = [
-    process.execPath,
-    path.join(ctx.repoRoot, 'bench', 'floor-server.ts'),
-    '--parse',
-    '--cert-dir',
-    certDir,
-    '--port',
-    '0',
-  ];
+  const argv = [process.execPath, path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), '--parse'];
+  if (variant.patchFile !== undefined) argv.push('--patch', variant.patchFile);
+  argv.push('--cert-dir', certDir, '--port', '0');
   const logs = path.join(ctx.workDir, 'logs');
   fs.mkdirSync(logs, { recursive: true });
-  const server = await startServer('trivial webhook', argv, path.join(logs, 'trivial-webhook.log'), {
-    cwd: ctx.repoRoot,
-  });
+  const log = path.join(logs, `${variant.name.replaceAll(' ', '-')}.log`);
+  const server = await startServer(variant.name, argv, log, { cwd: ctx.repoRoot });
   try {
     const { config, webhook } = trivialWebhookConfiguration(
       await buildManifests(sandbox.local),
       server.port,
       fs.readFileSync(caFile, 'utf8'),
+      variant,
     );
     await applyObjects(sandbox.local, [config]);
     return { server, webhook };
@@ -228,11 +295,11 @@ interface Tally {
 
 interface Probes {
   counters: () => Promise<Record<string, number>>;
-  /** CPU seconds of kube-apiserver, etcd, our webhook and the trivial webhook. */
-  cpu: () => { all: number; ours: number; trivial: number };
+  /** CPU seconds of kube-apiserver, etcd and all webhooks, and of each webhook process. */
+  cpu: () => { all: number; webhook: Record<Exclude<Which, 'plain'>, number> };
 }
 
-function probesFor(sandbox: Sandbox, trivial: Trivial): Probes {
+function probesFor(sandbox: Sandbox, trivial: Trivial, samePatch: Trivial): Probes {
   const cluster: Cluster = sandbox.local;
   const pidOf = (name: string): number => {
     const record = cluster.processes().find((p) => p.name === `${cluster.name}/${name}`);
@@ -248,13 +315,19 @@ function probesFor(sandbox: Sandbox, trivial: Trivial): Probes {
     etcd: pidOf('etcd'),
     ours: webhook.record.pid,
     trivial: trivial.server.pid,
+    samePatch: samePatch.server.pid,
   };
   return {
     counters: () => scrapeCounters(metricsUrl, ca, [CALLS, HANDSHAKES]),
     cpu: () => {
-      const ours = cpuSeconds(pids.ours);
-      const trivialCpu = cpuSeconds(pids.trivial);
-      return { all: cpuSeconds(pids.apiserver) + cpuSeconds(pids.etcd) + ours + trivialCpu, ours, trivial: trivialCpu };
+      const webhook = {
+        ours: cpuSeconds(pids.ours),
+        trivial: cpuSeconds(pids.trivial),
+        samePatch: cpuSeconds(pids.samePatch),
+      };
+      const all =
+        cpuSeconds(pids.apiserver) + cpuSeconds(pids.etcd) + webhook.ours + webhook.trivial + webhook.samePatch;
+      return { all, webhook };
     },
   };
 }
@@ -278,7 +351,8 @@ async function measureRound(
   // Less the second scrape's own connection (each scrape opens one, counted before it is answered).
   into.handshakes += delta(HANDSHAKES) - 1;
   into.cpuAll += after.all - before.all;
-  into.cpuWebhook += which === 'trivial' ? after.trivial - before.trivial : after.ours - before.ours;
+  const called = which === 'plain' ? 'ours' : which;
+  into.cpuWebhook += after.webhook[called] - before.webhook[called];
   into.latencies.push(...r.latencies);
   into.seconds.push(r.seconds);
   const sorted = sortedCopy(r.latencies);
@@ -298,8 +372,8 @@ async function measureRounds(ctx: BenchContext, client: AdminClient, probes: Pro
     calls: 0,
     handshakes: 0,
   });
-  const result: Record<Which, Tally> = { ours: empty(), trivial: empty(), plain: empty() };
-  const all: Which[] = ['ours', 'trivial', 'plain'];
+  const result: Record<Which, Tally> = { ours: empty(), trivial: empty(), samePatch: empty(), plain: empty() };
+  const all = WHICH;
   for (let round = 0; round < rounds; round++) {
     // Rotated: each namespace goes first, second and last in turn.
     for (const which of all.map((_, j) => all[(round + j) % all.length] as Which)) {
@@ -325,6 +399,9 @@ function latencyRows(options: BenchOptions, result: Record<Which, Tally>): Row[]
     `${percentileSorted(pooled.ours, p).toFixed(1)} / ${percentileSorted(pooled[floor], p).toFixed(1)} ms`;
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const trivialNote = 'floor: the trivial webhook (floor-server.ts --parse) registered with our settings';
+  const samePatchNote =
+    "floor: the trivial webhook answering our webhook's patch for the pod (floor-server.ts --parse --patch), " +
+    'registered with our settings';
   const percentileRow = (p: 50 | 99, floor: Which, what: string, target: Target | null, extra: string): Row => {
     const pick = (t: Tally) => (p === 50 ? t.p50 : t.p99);
     const runs = { ours: pick(result.ours), floor: pick(result[floor]) };
@@ -355,6 +432,8 @@ function latencyRows(options: BenchOptions, result: Record<Which, Tally>): Row[]
     percentileRow(50, 'trivial', 'p50', null, `info; ${trivialNote}`),
     percentileRow(99, 'trivial', 'p99', VS_TRIVIAL, trivialNote),
     timeRow('trivial', 'total time', `info; ${trivialNote}`),
+    percentileRow(99, 'samePatch', 'p99 vs same patch', VS_TRIVIAL, samePatchNote),
+    timeRow('samePatch', 'total time vs same patch', `info; ${samePatchNote}`),
     percentileRow(
       99,
       'plain',
@@ -370,7 +449,7 @@ function cpuRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
   const { total } = sizes(options);
   const perPod = (seconds: number) => (seconds / total) * 1000;
   const all =
-    'user+system CPU of kube-apiserver, etcd, our webhook and the trivial webhook during the rounds / pods created ' +
+    'user+system CPU of kube-apiserver, etcd and the webhooks (ours, both trivial ones) during the rounds / pods created ' +
     '(10 ms clock)';
   const counterRow = (name: string, unit: string, value: number, note: string): Row =>
     measuredRow({ section: SECTION, name, unit, ours: value / total, floor: null, note });
@@ -383,6 +462,15 @@ function cpuRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
       floor: perPod(result.trivial.cpuAll),
       target: VS_TRIVIAL,
       note: `${all}; floor: the same pods through the trivial webhook`,
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod vs same patch',
+      unit: 'ms',
+      ours: perPod(result.ours.cpuAll),
+      floor: perPod(result.samePatch.cpuAll),
+      target: VS_TRIVIAL,
+      note: `${all}; floor: the same pods through the trivial webhook answering our patch`,
     }),
     measuredRow({
       section: SECTION,
@@ -399,6 +487,14 @@ function cpuRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
       ours: perPod(result.ours.cpuWebhook),
       floor: perPod(result.trivial.cpuWebhook),
       note: 'info: our webhook during its rounds vs the trivial webhook during its rounds',
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod: the webhook process alone vs same patch',
+      unit: 'ms',
+      ours: perPod(result.ours.cpuWebhook),
+      floor: perPod(result.samePatch.cpuWebhook),
+      note: 'info: our webhook during its rounds vs the same-patch webhook during its rounds',
     }),
     counterRow(
       'webhook calls per pod',
@@ -420,17 +516,27 @@ async function run(ctx: BenchContext): Promise<Row[]> {
   const sandbox = await ctx.sandbox();
   const webhook = sandbox.components.find((c) => c.name === 'webhook');
   if (!webhook?.ready?.caFile) throw new Error('the sandbox runs no webhook component');
-  const trivial = await startTrivial(ctx, sandbox, webhook.ready.caFile);
+  const caFile = webhook.ready.caFile;
+  const started: Trivial[] = [];
   const client = adminClient(sandbox.local, CLIENTS);
   try {
+    const trivial = await startTrivial(ctx, sandbox, caFile, TRIVIAL_VARIANT);
+    started.push(trivial);
     await ensureNamespace(client, OPTED_IN, { [ENABLED_LABEL]: 'true' });
     await ensureNamespace(client, TRIVIAL, { [TRIVIAL_LABEL]: 'true' });
+    await ensureNamespace(client, SAME_PATCH, { [SAME_PATCH_LABEL]: 'true' });
     await ensureNamespace(client, PLAIN, {});
     await checkWebhooksAct(client, trivial.webhook);
+    const patchFile = path.join(ctx.workDir, 'same-patch.json');
+    fs.writeFileSync(patchFile, JSON.stringify(await ourPatch(client)));
+    const samePatchVariant = { name: 'same-patch webhook', configName: SAME_PATCH_CONFIG, label: SAME_PATCH_LABEL };
+    const samePatch = await startTrivial(ctx, sandbox, caFile, { ...samePatchVariant, patchFile });
+    started.push(samePatch);
+    await checkSamePatchActs(client, samePatch.webhook);
     ctx.log(`apiserver: warm-up, ${warmup} pods in each namespace`);
     for (const namespace of Object.values(NAMESPACE)) await createPods(client, namespace, 'warm', warmup);
     await Promise.all(Object.values(NAMESPACE).map((namespace) => deleteAllPods(client, namespace)));
-    const result = await measureRounds(ctx, client, probesFor(sandbox, trivial));
+    const result = await measureRounds(ctx, client, probesFor(sandbox, trivial, samePatch));
     ctx.artifacts.apiserver = {
       total,
       rounds,
@@ -441,16 +547,19 @@ async function run(ctx: BenchContext): Promise<Row[]> {
     return [...latencyRows(ctx.options, result), ...cpuRows(ctx.options, result)];
   } finally {
     client.close();
-    await sandbox.local
-      .kubectl(['delete', 'mutatingwebhookconfiguration', TRIVIAL_CONFIG, '--ignore-not-found'])
-      .catch(() => undefined);
-    await trivial.server.stop();
+    for (const config of [TRIVIAL_CONFIG, SAME_PATCH_CONFIG]) {
+      await sandbox.local
+        .kubectl(['delete', 'mutatingwebhookconfiguration', config, '--ignore-not-found'])
+        .catch(() => undefined);
+    }
+    for (const { server } of started) await server.stop();
   }
 }
 
 export const apiserverSection: Section = {
   id: SECTION,
-  title: 'Pod creation through the real apiserver: our webhook vs a trivial webhook and no webhook (sandbox)',
+  title:
+    'Pod creation through the real apiserver: our webhook vs a trivial webhook, one answering our patch, and no webhook (sandbox)',
   plannedRows,
   run,
 };
