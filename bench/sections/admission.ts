@@ -6,6 +6,9 @@
 //                  CA Secret, caBundle upkeep)
 //   bare floor:    node bench/floor-server.ts (reads the body, fixed "allowed" answer)    info rows
 //   parsing floor: node bench/floor-server.ts --parse (JSON.parse, echoes the uid)       CPU target
+//                  Both run as ours does: plain JavaScript (transpiled here, so that Node's
+//                  TypeScript support is not loaded) with the Deployment's NODE_OPTIONS, which
+//                  makes their memory the floor of ours: what Node's TLS server holds at c=64.
 //   agnhost (Go):  Kubernetes' agnhost webhook, /mutating-pods-sidecar (bench/lib/peer.ts)
 //
 // Every server runs pinned to one core and autocannon (this process) to another
@@ -30,7 +33,9 @@ import { loadServer, rotate, warmUp } from '../lib/rotation.ts';
 import { adminClient, ensureNamespace } from '../lib/sandbox.ts';
 import { measuredRow, median, percentileSorted, sleep, unmeasuredRow } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section, Target } from '../lib/types.ts';
+import { productionEnv } from '../lib/deployment.ts';
 import { startClusterWebhook, startStandaloneWebhook } from '../lib/webhook.ts';
+import ts from 'typescript';
 import { worstAdmissibleReview } from '../lib/worst.ts';
 
 export const CONCURRENCIES = [1, 16, 64] as const;
@@ -93,6 +98,14 @@ function peerPlan(c: number): Planned[] {
   ];
 }
 
+/** Where Node itself stands on memory: ours against the parsing floor, and that floor against agnhost. */
+function memoryFloorPlan(): Planned[] {
+  return [
+    { name: `/mutate/pods c=64: RSS (peak during the runs) ${PARSING}`, unit: 'MiB', target: null },
+    { name: 'parsing floor (Node) vs agnhost (Go) c=64: RSS (peak during the runs)', unit: 'MiB', target: null },
+  ];
+}
+
 function memoryPlan(options: BenchOptions): Planned[] {
   return [
     { name: 'webhook RSS at idle', unit: 'MiB', target: IDLE_RSS_TARGET },
@@ -107,7 +120,11 @@ function memoryPlan(options: BenchOptions): Planned[] {
 }
 
 function plannedRows(options: BenchOptions): Planned[] {
-  return [...CONCURRENCIES.flatMap((c) => [...concurrencyPlan(c), ...peerPlan(c)]), ...memoryPlan(options)];
+  return [
+    ...CONCURRENCIES.flatMap((c) => [...concurrencyPlan(c), ...peerPlan(c)]),
+    ...memoryFloorPlan(),
+    ...memoryPlan(options),
+  ];
 }
 
 interface Setup {
@@ -130,11 +147,26 @@ async function idleRss(pid: number, ms = 2000): Promise<number> {
   return Math.max(...sampler.stop().rss);
 }
 
+/** bench/floor-server.ts as plain JavaScript in the scratch directory (as ours runs from dist/). */
+function compiledFloorServer(ctx: BenchContext): string {
+  const source = fs.readFileSync(path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2023 },
+  });
+  const file = path.join(ctx.workDir, 'floor-server.mjs');
+  fs.writeFileSync(file, outputText);
+  return file;
+}
+
 async function startFloor(ctx: BenchContext, certDir: string, parse: boolean): Promise<ServerProcess> {
-  const argv = [process.execPath, path.join(ctx.repoRoot, 'bench', 'floor-server.ts'), '--cert-dir', certDir];
+  const argv = [process.execPath, compiledFloorServer(ctx), '--cert-dir', certDir];
   argv.push(...(parse ? ['--parse'] : []), '--port', '0', '--host', '127.0.0.1');
   const log = path.join(ctx.workDir, 'logs', parse ? 'floor-parse.log' : 'floor.log');
-  return startServer(parse ? 'parsing floor' : 'floor', argv, log, { cwd: ctx.repoRoot });
+  const { NODE_OPTIONS } = productionEnv(ctx.repoRoot, 'webhook').env;
+  return startServer(parse ? 'parsing floor' : 'floor', argv, log, {
+    cwd: ctx.repoRoot,
+    env: { NODE_OPTIONS: NODE_OPTIONS ?? '' },
+  });
 }
 
 /** Idle RSS of a standalone webhook (no informers, no API client), started and stopped here. */
@@ -336,6 +368,34 @@ function peerRows(c: number, results: Map<string, Series>, setup: Setup, setting
   return rows;
 }
 
+/** The c=64 memory of ours, the parsing floor and agnhost, side by side (info: Node's own floor). */
+function memoryFloorRows(results: Map<string, Series>, setup: Setup): Row[] {
+  const [vsParsing, parsingVsPeer] = memoryFloorPlan() as [Planned, Planned];
+  const ours = results.get('ours') as Series;
+  const parsing = results.get('parsing') as Series;
+  const peer = results.get('agnhost');
+  const sampled = 'highest VmRSS sampled every 250 ms during the runs at c=64';
+  const rows = [
+    measuredRow({
+      section: SECTION,
+      ...vsParsing,
+      ours: ours.rssPeakMiB,
+      floor: parsing.rssPeakMiB,
+      note: `info: ${sampled}; the parsing floor runs as plain JavaScript with the same NODE_OPTIONS`,
+    }),
+  ];
+  if (!peer) rows.push(unmeasuredRow(SECTION, parsingVsPeer, `agnhost: ${setup.peerReason ?? 'not started'}`));
+  else {
+    const note =
+      `info: ${sampled}; "ours" here is the parsing floor (node:https, JSON.parse, the Deployment's ` +
+      'NODE_OPTIONS): what any Node webhook holds at c=64 before doing anything';
+    rows.push(
+      measuredRow({ section: SECTION, ...parsingVsPeer, ours: parsing.rssPeakMiB, floor: peer.rssPeakMiB, note }),
+    );
+  }
+  return rows;
+}
+
 function curveOf(results: Map<string, Series>, c: number): AdmissionCurve {
   const series: AdmissionCurve['series'] = {};
   for (const [id, s] of results) {
@@ -391,6 +451,7 @@ async function measureConcurrencies(
       ctx.log(`admission: c=${c} run ${i + 1}/${settings.runs}: ${contenders.map((x) => say(x.id)).join('; ')}`);
     });
     rows.push(...concurrencyRows(c, results, settings), ...peerRows(c, results, setup, settings));
+    if (c === 64) rows.push(...memoryFloorRows(results, setup));
     curves.push(curveOf(results, c));
   }
   return { rows, curves };
