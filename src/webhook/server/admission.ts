@@ -17,7 +17,7 @@ import type {
 import type { Logger } from '../../common/log.ts';
 import { clientText, clipText, createLineWriter } from '../../common/log.ts';
 import type { AdmissionOutcome, WebhookMetrics } from '../metrics.ts';
-import { ADMISSION_OUTCOMES, webhookLabel } from '../metrics.ts';
+import { webhookLabel } from '../metrics.ts';
 import { contentTypeProblem, declaredLength, HttpError, MAX_BODY_BYTES, parseJsonBody, readBody } from './body.ts';
 import type { AdmissionGate } from './gate.ts';
 import type { DecisionPacer } from './pacer.ts';
@@ -125,11 +125,7 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
   // them); a denial is rare and worth a line by default.
   const logPassed = createLineWriter(logger, 'admission', 'debug');
   const logDenied = createLineWriter(logger, 'admission', 'info');
-  // Label children resolved once: prom-client would otherwise hash the labels per request.
-  const counters = new Map(
-    ADMISSION_OUTCOMES.map((outcome) => [outcome, deps.metrics.admissionRequests.labels(webhook, outcome)]),
-  );
-  const duration = deps.metrics.admissionDuration.labels(webhook);
+  const recorder = deps.metrics.admissionRecorder(webhook);
   const deadlines = createDeadlines(handlerTimeoutMs);
   const deadlineMessage = `admission did not complete within ${handlerTimeoutMs} ms`;
   const tooDeep = new HttpError(
@@ -154,8 +150,7 @@ export function admissionRoute(path: string, handler: AdmissionHandler, deps: Ad
       if (reserved > 0) gate.leave(reserved);
       reserved = 0;
       const seconds = (performance.now() - start) / 1000;
-      counters.get(outcome)?.inc();
-      duration.observe(seconds);
+      recorder.record(outcome, seconds);
       return seconds;
     };
     const fail = (error: unknown): void => {
