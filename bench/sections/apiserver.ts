@@ -134,6 +134,13 @@ function scrapeCounters(url: string, ca: Buffer, names: string[]): Promise<Recor
   });
 }
 
+/** How many times the apiserver called `webhook` while `action` ran. */
+async function callsDuring(client: AdminClient, webhook: string, action: () => Promise<unknown>): Promise<number> {
+  const before = await apiserverWebhookCalls(client, webhook);
+  await action();
+  return (await apiserverWebhookCalls(client, webhook)) - before;
+}
+
 /** The apiserver's count of calls to one admission webhook (apiserver_admission_webhook_admission_duration_seconds). */
 async function apiserverWebhookCalls(client: AdminClient, webhook: string): Promise<number> {
   const res = await client.request('GET', '/metrics');
@@ -154,8 +161,9 @@ const tolerates = (pod: any) =>
 
 /** One pod per namespace: ours placed, the trivial webhook called and the pod untouched, the plain pod untouched. */
 async function checkWebhooksAct(client: AdminClient, trivialWebhook: string): Promise<void> {
-  const callsBefore = await apiserverWebhookCalls(client, trivialWebhook);
-  for (const which of ['ours', 'trivial', 'plain'] as const) await createPods(client, NAMESPACE[which], 'check', 1);
+  const calls = await callsDuring(client, trivialWebhook, async () => {
+    for (const which of ['ours', 'trivial', 'plain'] as const) await createPods(client, NAMESPACE[which], 'check', 1);
+  });
   const pod = (which: Which) => checkPod(client, which);
   if (!tolerates(await pod('ours')))
     throw new Error(`the webhook did not place the pod in ${OPTED_IN} (no virtual-node toleration): is it registered?`);
@@ -163,7 +171,6 @@ async function checkWebhooksAct(client: AdminClient, trivialWebhook: string): Pr
     throw new Error(`the pod in ${PLAIN} was mutated although the namespace has not opted in`);
   if (tolerates(await pod('trivial')))
     throw new Error(`the pod in ${TRIVIAL} was placed: our webhook was called there`);
-  const calls = (await apiserverWebhookCalls(client, trivialWebhook)) - callsBefore;
   if (calls < 1)
     throw new Error(`the apiserver did not call the trivial webhook ${trivialWebhook} for the pod in ${TRIVIAL}`);
 }
@@ -196,9 +203,7 @@ async function ourPatch(client: AdminClient): Promise<unknown[]> {
 
 /** The same-patch webhook was called and stored its pod exactly as ours was. */
 async function checkSamePatchActs(client: AdminClient, webhook: string): Promise<void> {
-  const callsBefore = await apiserverWebhookCalls(client, webhook);
-  await createPods(client, SAME_PATCH, 'check', 1);
-  if ((await apiserverWebhookCalls(client, webhook)) - callsBefore < 1)
+  if ((await callsDuring(client, webhook, () => createPods(client, SAME_PATCH, 'check', 1))) < 1)
     throw new Error(`the apiserver did not call the same-patch webhook ${webhook} for the pod in ${SAME_PATCH}`);
   const ours = placedParts(await checkPod(client, 'ours'));
   const same = placedParts(await checkPod(client, 'samePatch'));
