@@ -90,9 +90,10 @@ export function under(prefix: FieldPath, paths: readonly FieldPath[]): FieldPath
  * values are not deep-copied into the operations. They come from the handler's copy and are
  * serialized right away; copying them measured as a third of a pod's admission.
  *
- * One more difference: no path goes through a key that JavaScript JSON-patch libraries refuse
- * or mis-apply ("__proto__", and "prototype" under "constructor"; JSON.parse makes them
- * ordinary own keys). A change at such a key is written as a replace of the object holding it.
+ * Two more differences. An array whose operations would outnumber its items is replaced whole
+ * (see outnumbersItems). And no path goes through a key that JavaScript JSON-patch libraries
+ * refuse or mis-apply ("__proto__", and "prototype" under "constructor"; JSON.parse makes them
+ * ordinary own keys): a change at such a key is written as a replace of the object holding it.
  */
 export function diff(original: object, mutated: object): JsonPatchOperation[] {
   const patch: JsonPatchOperation[] = [];
@@ -120,7 +121,10 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
     if (frame.next < 0) {
       frames.pop();
       if (addsRefusedKey(frame)) replaceWhole(frame, patch);
-      else addNewKeys(frame, patch);
+      else {
+        addNewKeys(frame, patch);
+        if (outnumbersItems(frame, patch)) replaceWhole(frame, patch);
+      }
       continue;
     }
     const key = frame.oldKeys[frame.next--] as string;
@@ -178,6 +182,19 @@ function addsRefusedKey(frame: DiffFrame): boolean {
       !Object.hasOwn(frame.mirror, key) &&
       (frame.obj as Record<string, unknown>)[key] !== undefined,
   );
+}
+
+/**
+ * True for an array (below the root) whose operations outnumber its items. Element by element,
+ * compare() writes an operation per changed leaf, each repeating the path from the root: node
+ * affinity terms ANDed with a placement change in every item (64 terms of 16 requirements made
+ * 6,210 operations, a 1.5 MiB patch for 0.75 MiB of affinity). One replace of the array is then
+ * shorter, cheaper to build and to apply, and says what the handler did. Outnumbering its items
+ * means more than one operation per item: a few items changed in one place each (a toleration
+ * added, a term appended) keep compare()'s operations.
+ */
+function outnumbersItems(frame: DiffFrame, patch: JsonPatchOperation[]): boolean {
+  return frame.path !== '' && Array.isArray(frame.obj) && patch.length - frame.start > frame.obj.length;
 }
 
 /** Drops the operations written inside the frame, and replaces its whole object instead. */

@@ -267,6 +267,37 @@ describe('pods: merging with the user constraints', () => {
   });
 });
 
+describe('pods: the patch of a large merged affinity', () => {
+  it('is about the size of the affinity it makes: merged terms are written whole, not requirement by requirement', () => {
+    // 32 terms of 8 requirements, each ANDed with both imposed terms of LocalAndRemote and a
+    // selector of 16 requirements: element by element, thousands of operations each repeating
+    // a path from the root, twice the placed affinity's size.
+    const terms = Array.from({ length: 32 }, (_, t) => ({
+      matchExpressions: Array.from({ length: 8 }, (_, e) => ({
+        key: `own.example/t${t}e${e}`,
+        operator: 'In',
+        values: [`t${t}e${e}a`, `t${t}e${e}b`],
+      })),
+    }));
+    const selector = Array.from({ length: 16 }, (_, i) => `k${i} in (a,b,c)`).join(',');
+    const { response, result } = admit(
+      pod({
+        annotations: { [PLACEMENT]: 'LocalAndRemote', [CLUSTERS]: selector },
+        spec: {
+          affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: terms } } },
+        },
+      }),
+    );
+    expect(requiredTerms(result)).to.have.length(64);
+    const patchBytes = JSON.stringify(response.patch).length;
+    const affinityBytes = JSON.stringify((result.spec as Record<string, unknown>).affinity).length;
+    // An operation per merged term (the first 32 replace a term's requirements, 32 are added) and
+    // one for the toleration: the affinity, plus a path per term.
+    expect(patchBytes).to.be.below(1.25 * affinityBytes);
+    expect(response.patch?.length).to.be.at.most(64 + 1);
+  });
+});
+
 describe('pods: never offloaded', () => {
   const asked = { [PLACEMENT]: 'Remote' };
   const cases: Array<[string, Parameters<typeof pod>[0], string]> = [
