@@ -57,8 +57,13 @@ export function policyFromAnnotations(annotations: unknown): NamespacePolicy {
 /**
  * Parsed `clusters` selectors by text. The pods of a workload all carry the same selector, and
  * parsing it (lexing, validating every key and value) was a quarter of a pod's admission. The
- * requirements are frozen, as they are shared by every pod admitted with them; the cache is
- * bounded, in entries and in selector length.
+ * cache is bounded, in entries and in selector length.
+ *
+ * The requirements are shared by every pod admitted with them, and end up in their patches:
+ * handlers only ever put them into new lists, never write into them (the lists are typed
+ * readonly, and test/unit/webhooks/pods.property.test.ts checks the cache after admissions). They are
+ * not frozen: JSON.stringify takes a slow path for frozen objects, and serializing a typical
+ * pod's patch took twice as long (3.1 against 1.6 us).
  */
 const parsedClusters = new Map<string, ClusterSelectorResult>();
 const CLUSTERS_CACHE_ENTRIES = 256;
@@ -68,13 +73,6 @@ function parseClusters(selector: string): ClusterSelectorResult {
   const cached = parsedClusters.get(selector);
   if (cached) return cached;
   const parsed = parseClusterSelector(selector);
-  if (parsed.ok) {
-    for (const requirement of parsed.requirements) {
-      if (requirement.values) Object.freeze(requirement.values);
-      Object.freeze(requirement);
-    }
-    Object.freeze(parsed.requirements);
-  }
   if (selector.length <= CLUSTERS_CACHE_MAX_LENGTH) {
     if (parsedClusters.size >= CLUSTERS_CACHE_ENTRIES) parsedClusters.clear();
     parsedClusters.set(selector, parsed);

@@ -4,6 +4,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { mutatePod } from '../../../webhooks/pods.ts';
+import { resolvePolicy } from '../../../webhooks/policy.ts';
+import { parseClusterSelector } from '../../../webhooks/selector.ts';
 import type { Placement } from '../../../webhooks/keys.ts';
 import type { KubeObject, NamespacePolicy } from '../../../webhooks/types.ts';
 import {
@@ -191,6 +193,25 @@ function admit(s: Scenario) {
 }
 
 describe('pods: properties', () => {
+  // Parsed selectors are cached and shared by every pod admitted with them (webhooks/policy.ts),
+  // and not frozen: a handler writing into them would change other pods' placement.
+  it('never writes into the parsed cluster selectors that admissions share', () => {
+    const cached = (selector: string) =>
+      resolvePolicy([{ source: 'pod', policy: { clusters: selector } }], { defaultPlacement: 'Local' })
+        .clusterRequirements;
+    fc.assert(
+      fc.property(scenario, (s) => {
+        admit(s);
+        for (const [selector] of SELECTORS) {
+          const fresh = parseClusterSelector(selector);
+          expect(fresh.ok).to.equal(true);
+          expect(cached(selector)).to.deep.equal(fresh.ok ? fresh.requirements : undefined);
+        }
+      }),
+      RUNS,
+    );
+  });
+
   it('echoes the uid, allows, and emits a patch that applies cleanly (validated)', () => {
     fc.assert(
       fc.property(scenario, (s) => {
