@@ -8,8 +8,10 @@ import { kubeletSection } from './kubelet.ts';
 import { realNodeSection } from './realnode.ts';
 import { syncerSection } from './syncer.ts';
 import { virtualNodeSection } from './virtualnode.ts';
+import { webhooksSection } from './webhooks.ts';
 
 export const SECTIONS: readonly Section[] = [
+  webhooksSection,
   admissionSection,
   apiserverSection,
   syncerSection,

@@ -53,8 +53,8 @@ const REVIEW_HEAD = `{"apiVersion":${JSON.stringify(ADMISSION_API_VERSION)},"kin
 /**
  * Bytes of the patch's JSON turned into base64 per step: a multiple of 3 (so the pieces join
  * into one base64 text) whose base64, 64 KiB, is a young-generation string. The worst admissible
- * pod's 1.5 MiB patch would otherwise make a 2 MiB string in the large-object space, which fills
- * the old generation and brings on full collections.
+ * pod's 0.66 MiB patch would otherwise make a 0.9 MiB string in the large-object space, which
+ * fills the old generation and brings on full collections.
  */
 const BASE64_STEP = 3 * 16 * 1024;
 

@@ -5,7 +5,7 @@
 // the calls failed with ECONNRESET. Such answers now close their connection.
 import { Agent, request } from 'node:https';
 import { expect } from 'chai';
-import { worstAdmissiblePod, podReview } from '../webhooks/worst-case.ts';
+import { worstAdmissiblePod, podReview } from '../../../bench/lib/large-inputs.ts';
 import { startTestWebhook, type TestWebhook } from './helpers.ts';
 
 interface Outcome {

@@ -1,10 +1,11 @@
-// Admission cost must grow about linearly with the input: the API server waits for the webhook
-// (10 s at most, then the request fails or is let through unplaced), and one pod with a large
-// affinity or selector must not occupy the webhook's only thread for seconds.
-//
-// The bounds are generous (seconds, where a linear implementation takes milliseconds and the
-// quadratic one took 10 to 45 s), and the scaling test compares sizes n and 8n, where linear
-// growth gives a ratio near 8 and quadratic growth near 64.
+// What webhooks/ makes of the largest and most hostile inputs. Admission cost must grow about
+// linearly with the input: the API server waits for the webhook (10 s at most, then the request
+// fails or is let through unplaced), and one pod with a large affinity or selector must not
+// occupy the webhook's only thread for seconds. How long they take is measured by `npm run
+// bench` (section "webhooks", with targets: the worst admissible pods within 50 ms, 8 times the
+// terms within 24 times the time); these tests check the results. Their one time bound is the
+// suite's timeout, a guard far above both: the quadratic code took 10 to 45 s on these inputs,
+// the current code milliseconds.
 import { expect } from 'chai';
 import { isContradictory, mergeRequiredTerms } from '../../../webhooks/affinity.ts';
 import type { NodeSelectorRequirement } from '../../../webhooks/k8s.ts';
@@ -17,71 +18,37 @@ import {
   OBJECT_SIZE_LIMIT,
   largestAdmissibleAffinityPod,
   podReview,
+  podWithTerms,
+  sameKeySelector,
   worstAdmissiblePod,
   worstClusterSelector,
-} from './worst-case.ts';
+} from '../../../bench/lib/large-inputs.ts';
 
 const PLACEMENT = 'kube-offload.io/placement';
 const CLUSTERS = 'kube-offload.io/clusters';
-const BOUND_MS = 2000;
+/** Far above what these take (milliseconds), far below what quadratic code took (10 to 45 s). */
+const HANG_GUARD_MS = 8000;
 
-/** `a=v0,a=v1,...` of at least `length` characters: every requirement on the same key. */
-function sameKeySelector(length: number): string {
-  const parts: string[] = [];
-  for (let i = 0, total = 0; total < length; i++) {
-    parts.push(`a=v${i}`);
-    total += parts[i]!.length + 1;
-  }
-  return parts.join(',');
-}
+const requiredTermCount = (pod: object): number =>
+  (
+    pod as {
+      spec: {
+        affinity: {
+          nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: unknown[] } };
+        };
+      };
+    }
+  ).spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms.length;
 
-/** `count` distinct required terms, one requirement each. */
-function distinctTerms(count: number) {
-  return Array.from({ length: count }, (_, i) => ({
-    matchExpressions: [{ key: 'zone', operator: 'In', values: [`z${i}`] }],
-  }));
-}
-
-function podWithTerms(count: number, annotations: Record<string, string>, spec: Record<string, unknown> = {}) {
-  const required = { nodeSelectorTerms: distinctTerms(count) };
-  return {
-    metadata: { name: 'p', annotations },
-    spec: {
-      containers: [],
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } },
-      ...spec,
-    },
-  };
-}
-
-function elapsedMs(run: () => unknown): number {
-  const start = performance.now();
-  run();
-  return performance.now() - start;
-}
-
-function bestOf(times: number, run: () => unknown): number {
-  let best = Infinity;
-  for (let i = 0; i < times; i++) best = Math.min(best, elapsedMs(run));
-  return best;
-}
-
-function medianOf(times: number, run: () => unknown): number {
-  const samples = Array.from({ length: times }, () => elapsedMs(run)).sort((a, b) => a - b);
-  return samples[Math.floor(times / 2)] as number;
-}
-
-describe('scaling: the worst admissible pods (see worst-case.ts)', function () {
-  this.timeout(60_000);
-  // Well under 50 ms is the aim; the bound leaves room for slow or busy machines.
-  const MEDIAN_BOUND_MS = 200;
+describe('scaling: the worst admissible pods (bench/lib/large-inputs.ts)', function () {
+  this.timeout(HANG_GUARD_MS);
 
   it('the largest mutation: selector at both limits, as many terms as the API server stores once merged', () => {
-    const review = podReview(worstAdmissiblePod());
-    const response = mutatePod(review, context());
+    const pod = worstAdmissiblePod();
+    const response = mutatePod(podReview(pod), context());
     expect(response.warnings).to.equal(undefined);
-    expect(response.patch?.length).to.be.above(0);
-    expect(medianOf(7, () => mutatePod(review, context()))).to.be.below(MEDIAN_BOUND_MS);
+    // Every term comes back twice: kept off virtual nodes, and on one with the selector.
+    expect(requiredTermCount(patched(pod, response))).to.equal(2 * requiredTermCount(pod));
   });
 
   it('the largest merge: 1.5 MiB of terms, each remote product built and dropped', () => {
@@ -91,7 +58,6 @@ describe('scaling: the worst admissible pods (see worst-case.ts)', function () {
       '/spec/affinity/nodeAffinity/preferredDuringSchedulingIgnoredDuringExecution',
       '/spec/tolerations/1',
     ]);
-    expect(medianOf(7, () => mutatePod(review, context()))).to.be.below(MEDIAN_BOUND_MS);
   });
 
   it('both are admissible: the selector passes validation, and the pods stay under the object limit', () => {
@@ -104,73 +70,54 @@ describe('scaling: the worst admissible pods (see worst-case.ts)', function () {
   });
 });
 
-describe('scaling: large inputs are admitted in about linear time', function () {
-  this.timeout(60_000);
+describe('scaling: large hostile inputs (10 to 45 s when parts of webhooks/ were quadratic)', function () {
+  this.timeout(HANG_GUARD_MS);
 
-  it('a pod with 8000 distinct required terms, LocalAndRemote with a selector (was 30 s)', () => {
+  it('a pod with 8000 distinct required terms, LocalAndRemote with a selector', () => {
     const pod = podWithTerms(8000, { [PLACEMENT]: 'LocalAndRemote', [CLUSTERS]: 'region=eu' });
-    let terms: unknown[] = [];
-    const ms = elapsedMs(() => {
-      terms = mutatePod(review('Pod', pod), context()).patch?.length ? ['patched'] : [];
-    });
-    expect(terms).to.deep.equal(['patched']);
-    expect(ms).to.be.below(BOUND_MS);
+    const response = mutatePod(review('Pod', pod), context());
+    expect(response.warnings).to.equal(undefined);
+    expect(requiredTermCount(patched(pod, response))).to.equal(16_000);
   });
 
-  it('a pod with 8000 distinct required terms, Local (was 10 s)', () => {
+  it('a pod with 8000 distinct required terms, Local', () => {
     const pod = podWithTerms(8000, { [PLACEMENT]: 'Local' });
-    expect(elapsedMs(() => mutatePod(review('Pod', pod), context()))).to.be.below(BOUND_MS);
+    const response = mutatePod(review('Pod', pod), context());
+    expect(requiredTermCount(patched(pod, response))).to.equal(8000);
   });
 
-  it('8000 terms under a nodeSelector of 8000 labels, checked against every term (was 43 s)', () => {
+  it('8000 terms under a nodeSelector of 8000 labels, checked against every term', () => {
     const nodeSelector = Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`label-${i}`, 'x']));
     const pod = podWithTerms(8000, { [PLACEMENT]: 'Local' }, { nodeSelector });
-    expect(elapsedMs(() => mutatePod(review('Pod', pod), context()))).to.be.below(BOUND_MS);
+    const response = mutatePod(review('Pod', pod), context());
+    expect(requiredTermCount(patched(pod, response))).to.equal(8000);
   });
 
-  it('merging with a 250 KB selector of requirements on one key (was 16 s)', () => {
+  it('merging with a 250 KB selector of requirements on one key', () => {
     const clusters = parseSelector(sameKeySelector(250_000));
-    let merged: ReturnType<typeof mergeRequiredTerms> | undefined;
-    const ms = elapsedMs(() => {
-      merged = mergeRequiredTerms(undefined, [
-        [NOT_VIRTUAL as NodeSelectorRequirement],
-        [VIRTUAL as NodeSelectorRequirement, ...clusters],
-      ]);
-    });
+    const merged = mergeRequiredTerms(undefined, [
+      [NOT_VIRTUAL as NodeSelectorRequirement],
+      [VIRTUAL as NodeSelectorRequirement, ...clusters],
+    ]);
     // a=v0 and a=v1 cannot both hold: only the local branch is left.
     expect(merged).to.deep.equal({ terms: [{ matchExpressions: [NOT_VIRTUAL] }], conflict: 'none' });
-    expect(ms).to.be.below(BOUND_MS);
   });
 
-  it('contradiction checks on In lists of 50000 values (was 4.5 s)', () => {
+  it('contradiction checks on In lists of 50000 values', () => {
     const values = Array.from({ length: 50_000 }, (_, i) => `v${i}`);
     const requirements: NodeSelectorRequirement[] = [
       { key: 'a', operator: 'In', values },
       { key: 'a', operator: 'In', values: [...values].reverse() },
     ];
     const excludingAll: NodeSelectorRequirement[] = [...requirements, { key: 'a', operator: 'NotIn', values }];
-    let contradictory: boolean[] = [];
-    const ms = elapsedMs(() => {
-      contradictory = [isContradictory(requirements), isContradictory(excludingAll)];
-    });
-    expect(contradictory).to.deep.equal([false, true]);
-    expect(ms).to.be.below(BOUND_MS);
+    expect([isContradictory(requirements), isContradictory(excludingAll)]).to.deep.equal([false, true]);
   });
 
   it('parsing and validating a 250 KB selector', () => {
     const selector = sameKeySelector(250_000);
-    expect(elapsedMs(() => parseSelector(selector))).to.be.below(BOUND_MS);
-    expect(
-      elapsedMs(() => validate(review('Pod', { metadata: { annotations: { [CLUSTERS]: selector } } }), context())),
-    ).to.be.below(BOUND_MS);
-  });
-
-  it('8 times the terms cost less than 24 times as much (best of 3; quadratic would be 64)', () => {
-    const small = podWithTerms(500, { [PLACEMENT]: 'LocalAndRemote', [CLUSTERS]: 'region=eu' });
-    const large = podWithTerms(4000, { [PLACEMENT]: 'LocalAndRemote', [CLUSTERS]: 'region=eu' });
-    const run = (pod: object) => () => mutatePod(review('Pod', pod), context());
-    run(small)(); // warm-up: compile before measuring
-    const ratio = bestOf(3, run(large)) / bestOf(3, run(small));
-    expect(ratio).to.be.below(24);
+    expect(parseSelector(selector)).to.have.length(selector.split(',').length);
+    const verdict = validate(review('Pod', { metadata: { annotations: { [CLUSTERS]: selector } } }), context());
+    expect(verdict.allowed).to.equal(false);
+    expect(verdict.status?.message).to.match(/kube-offload\.io\/clusters/);
   });
 });

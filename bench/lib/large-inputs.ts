@@ -1,10 +1,16 @@
-// The costliest pods the webhooks admit, for the timing tests here and for benchmarks.
+// The costliest inputs for webhooks/, shared by the benchmark section "webhooks"
+// (bench/sections/webhooks.ts), which times them, and the unit tests, which check what they
+// produce (test/unit/webhooks/scaling.test.ts).
 //
-// What bounds them: the clusters selector limits (MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS),
-// and the API server, which stores no object larger than OBJECT_SIZE_LIMIT, so neither the pod
-// nor the pod the webhook makes of it may be larger. Within that, the pod mutation webhook costs
-// most when it merges as many required-affinity terms as possible with the largest placement
-// (LocalAndRemote: two imposed terms, the remote one carrying the selector).
+// The worst admissible pods: what bounds them is the clusters selector limits
+// (MAX_CLUSTER_SELECTOR_LENGTH, MAX_CLUSTER_SELECTOR_REQUIREMENTS), and the API server, which
+// stores no object larger than OBJECT_SIZE_LIMIT, so neither the pod nor the pod the webhook
+// makes of it may be larger. Within that, the pod mutation webhook costs most when it merges as
+// many required-affinity terms as possible with the largest placement (LocalAndRemote: two
+// imposed terms, the remote one carrying the selector).
+//
+// The hostile inputs (large term lists, selectors of one key repeated) are the ones that took
+// 10 to 45 s when parts of webhooks/ were quadratic.
 import {
   CLUSTERS_ANNOTATION,
   MAX_CLUSTER_SELECTOR_LENGTH,
@@ -12,8 +18,8 @@ import {
   LIQO_CONVENTION,
   PLACEMENT_ANNOTATION,
   PREFER_ANNOTATION,
-} from '../../../webhooks/keys.ts';
-import type { AdmissionRequest, KubeObject } from '../../../webhooks/types.ts';
+} from '../../webhooks/keys.ts';
+import type { AdmissionRequest, KubeObject } from '../../webhooks/types.ts';
 
 /** etcd's default request limit (--max-request-bytes): the largest object the API server stores. */
 export const OBJECT_SIZE_LIMIT = 1.5 * 1024 * 1024;
@@ -125,5 +131,40 @@ export function podReview(object: KubeObject): AdmissionRequest {
     operation: 'CREATE',
     namespace: 'bench',
     object,
+  };
+}
+
+/** `a=v0,a=v1,...` of at least `length` characters: every requirement on the same key. */
+export function sameKeySelector(length: number): string {
+  const parts: string[] = [];
+  for (let i = 0, total = 0; total < length; i++) {
+    const part = `a=v${i}`;
+    parts.push(part);
+    total += part.length + 1;
+  }
+  return parts.join(',');
+}
+
+/** `count` distinct required terms, one requirement each. */
+export function distinctTerms(count: number): Array<{ matchExpressions: object[] }> {
+  return Array.from({ length: count }, (_, i) => ({
+    matchExpressions: [{ key: 'zone', operator: 'In', values: [`z${i}`] }],
+  }));
+}
+
+/** A pod of `count` distinct required terms with these annotations (and spec fields). */
+export function podWithTerms(
+  count: number,
+  annotations: Record<string, string>,
+  spec: Record<string, unknown> = {},
+): KubeObject {
+  const required = { nodeSelectorTerms: distinctTerms(count) };
+  return {
+    metadata: { name: 'p', annotations },
+    spec: {
+      containers: [],
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: required } },
+      ...spec,
+    },
   };
 }
