@@ -100,10 +100,10 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
   // compare() recurses; this walk keeps its frames in an array, so that a deeply nested value
   // (JSON.parse builds them at any depth) cannot overflow the call stack.
   const frames: DiffFrame[] = [];
-  const enter = (mirror: Container, obj: Container, path: string, key: string): void => {
+  const enter = (mirror: Container, obj: Container, path: string, key: string, parent?: DiffFrame): void => {
     if (mirror === obj) return;
     const oldKeys = keysOf(mirror);
-    frames.push({
+    const frame: DiffFrame = {
       mirror,
       obj,
       path,
@@ -113,11 +113,22 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
       next: oldKeys.length - 1,
       deleted: false,
       start: patch.length,
-    });
+      array: parent?.array,
+    };
+    if (Array.isArray(obj)) frame.array = frame;
+    frames.push(frame);
   };
   enter(original as Container, mutated as Container, '', '');
   while (frames.length > 0) {
     const frame = frames[frames.length - 1] as DiffFrame;
+    // Once the innermost array being compared is crowded it is replaced whole, whatever is
+    // left of it: no need to compare the rest item by item.
+    if (frame.array && outnumbersItems(frame.array, patch)) {
+      const crowded = frame.array;
+      while (frames.pop() !== crowded);
+      replaceWhole(crowded, patch);
+      continue;
+    }
     if (frame.next < 0) {
       frames.pop();
       if (addsRefusedKey(frame)) replaceWhole(frame, patch);
@@ -134,7 +145,7 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
       continue;
     }
     const child = compareKey(frame, key, patch);
-    if (child) enter(child.mirror, child.obj, child.path, key);
+    if (child) enter(child.mirror, child.obj, child.path, key, frame);
   }
   return patch;
 }
@@ -160,6 +171,8 @@ interface DiffFrame {
   deleted: boolean;
   /** patch.length when the frame began: its operations (and its children's) follow. */
   start: number;
+  /** The innermost array frame at or above this one (this one, for an array). */
+  array: DiffFrame | undefined;
 }
 
 /** fast-json-patch refuses these path steps (prototype pollution); others mis-apply them. */
