@@ -125,7 +125,7 @@ export function diff(original: object, mutated: object): JsonPatchOperation[] {
     // left of it: no need to compare the rest item by item.
     if (frame.array && outnumbersItems(frame.array, patch)) {
       const crowded = frame.array;
-      while (frames.pop() !== crowded);
+      frames.length = frames.lastIndexOf(crowded);
       replaceWhole(crowded, patch);
       continue;
     }

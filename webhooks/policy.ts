@@ -61,9 +61,9 @@ export function policyFromAnnotations(annotations: unknown): NamespacePolicy {
  *
  * The requirements are shared by every pod admitted with them, and end up in their patches:
  * handlers only ever put them into new lists, never write into them (the lists are typed
- * readonly, and test/unit/webhooks/pods.property.test.ts checks the cache after admissions). They are
- * not frozen: JSON.stringify takes a slow path for frozen objects, and serializing a typical
- * pod's patch took twice as long (3.1 against 1.6 us).
+ * readonly, and test/unit/webhooks/pods.property.test.ts checks the cache after admissions).
+ * They are not frozen: JSON.stringify takes a slow path for frozen objects, and serializing a
+ * typical pod's patch took twice as long (3.1 against 1.6 us).
  */
 const parsedClusters = new Map<string, ClusterSelectorResult>();
 const CLUSTERS_CACHE_ENTRIES = 256;
