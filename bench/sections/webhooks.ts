@@ -11,8 +11,9 @@
 //     repeated (250 KB, beyond the limit the handlers check before parsing, so reachable only
 //     by calling the functions): each took 10 to 45 s while parts of webhooks/ were quadratic.
 //     Info rows.
-import { spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { buildDist } from '../lib/build.ts';
 import { productionEnv } from '../lib/deployment.ts';
 import type { CaseName } from '../lib/handler-timings.ts';
@@ -20,6 +21,7 @@ import { measuredRow, median, unmeasuredRow } from '../lib/stats.ts';
 import type { BenchContext, BenchOptions, Row, Section, Target } from '../lib/types.ts';
 
 const SECTION = 'webhooks';
+const execFileAsync = promisify(execFile);
 const WORST_TARGET: Target = { on: 'ours', op: '<=', value: 50 };
 const SCALING_TARGET: Target = { on: 'ratio', op: '<=', value: 24 };
 
@@ -74,31 +76,20 @@ function plannedRows(): Array<Pick<Row, 'name' | 'unit' | 'target'>> {
 }
 
 /** Runs handler-timings.ts as the Deployment would run the handlers; its JSON output. */
-function timeHandlers(ctx: BenchContext, count: number): Promise<Record<CaseName, number[]>> {
+async function timeHandlers(ctx: BenchContext, count: number): Promise<Record<CaseName, number[]>> {
   const { env } = productionEnv(ctx.repoRoot, 'webhook');
   const script = path.join(ctx.repoRoot, 'bench', 'lib', 'handler-timings.ts');
   const dist = path.join(ctx.repoRoot, 'dist', 'webhooks');
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, dist, String(count)], {
-      cwd: ctx.repoRoot,
-      env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: env.NODE_OPTIONS ?? '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk) => (out += String(chunk)));
-    child.stderr.on('data', (chunk) => (err += String(chunk)));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      if (code === 0) {
-        try {
-          resolve(JSON.parse(out) as Record<CaseName, number[]>);
-        } catch (error) {
-          reject(new Error(`handler-timings.ts printed no JSON (${String(error)}): ${out.slice(0, 500)}`));
-        }
-      } else reject(new Error(`handler-timings.ts exited ${code ?? signal}: ${err.slice(0, 2000)}`));
-    });
+  // Rejects with the child's stderr when it exits non-zero.
+  const { stdout } = await execFileAsync(process.execPath, [script, dist, String(count)], {
+    cwd: ctx.repoRoot,
+    env: { PATH: process.env.PATH ?? '', NODE_OPTIONS: env.NODE_OPTIONS ?? '' },
   });
+  try {
+    return JSON.parse(stdout) as Record<CaseName, number[]>;
+  } catch (error) {
+    throw new Error(`handler-timings.ts printed no JSON (${String(error)}): ${stdout.slice(0, 500)}`);
+  }
 }
 
 function row(planned: Planned, timings: Record<CaseName, number[]>): Row {
