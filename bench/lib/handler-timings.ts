@@ -8,11 +8,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as Affinity from '../../webhooks/affinity.ts';
 import type { NodeSelectorRequirement } from '../../webhooks/k8s.ts';
+import type * as Placement from '../../webhooks/placement.ts';
 import type * as Pods from '../../webhooks/pods.ts';
 import type * as Selector from '../../webhooks/selector.ts';
-import type { AdmissionContext, AdmissionRequest, KubeObject } from '../../webhooks/types.ts';
+import type { AdmissionContext } from '../../webhooks/types.ts';
 import type * as Validate from '../../webhooks/validate.ts';
-import { LIQO_CONVENTION } from '../../webhooks/keys.ts';
+import { CLUSTERS_ANNOTATION, LIQO_CONVENTION, PLACEMENT_ANNOTATION } from '../../webhooks/keys.ts';
 import {
   largestAdmissibleAffinityPod,
   podReview,
@@ -48,29 +49,21 @@ async function main(): Promise<void> {
   const { mergeRequiredTerms, isContradictory } = await load<typeof Affinity>(dir, 'affinity.js');
   const { parseSelector } = await load<typeof Selector>(dir, 'selector.js');
   const { validate } = await load<typeof Validate>(dir, 'validate.js');
+  const { virtualNodeRequirement } = await load<typeof Placement>(dir, 'placement.js');
 
   const context: AdmissionContext = { defaultPlacement: 'LocalAndRemote', convention: LIQO_CONVENTION };
-  const pod = (object: KubeObject): AdmissionRequest => podReview(object);
   const placed = (count: number, placement: string, spec?: Record<string, unknown>) =>
-    pod(
+    podReview(
       podWithTerms(
         count,
         placement === 'Local'
-          ? { 'kube-offload.io/placement': 'Local' }
-          : { 'kube-offload.io/placement': placement, 'kube-offload.io/clusters': 'region=eu' },
+          ? { [PLACEMENT_ANNOTATION]: 'Local' }
+          : { [PLACEMENT_ANNOTATION]: placement, [CLUSTERS_ANNOTATION]: 'region=eu' },
         spec,
       ),
     );
-  const local: NodeSelectorRequirement = {
-    key: LIQO_CONVENTION.labelKey,
-    operator: 'NotIn',
-    values: [LIQO_CONVENTION.labelValue],
-  };
-  const remote: NodeSelectorRequirement = {
-    key: LIQO_CONVENTION.labelKey,
-    operator: 'In',
-    values: [LIQO_CONVENTION.labelValue],
-  };
+  const local = virtualNodeRequirement(LIQO_CONVENTION, 'NotIn');
+  const remote = virtualNodeRequirement(LIQO_CONVENTION, 'In');
   const longSelector = sameKeySelector(250_000);
   const oneKeyRequirements = parseSelector(longSelector);
   const values = Array.from({ length: 50_000 }, (_, i) => `v${i}`);
@@ -81,14 +74,14 @@ async function main(): Promise<void> {
   ];
   const nodeSelector = Object.fromEntries(Array.from({ length: 8000 }, (_, i) => [`label-${i}`, 'x']));
 
-  const worst = pod(worstAdmissiblePod());
-  const largest = pod(largestAdmissibleAffinityPod());
+  const worst = podReview(worstAdmissiblePod());
+  const largest = podReview(largestAdmissibleAffinityPod());
   const terms500 = placed(500, 'LocalAndRemote');
   const terms4000 = placed(4000, 'LocalAndRemote');
   const terms8000 = placed(8000, 'LocalAndRemote');
   const terms8000Local = placed(8000, 'Local');
   const terms8000Selector = placed(8000, 'Local', { nodeSelector });
-  const selectorReview = pod({ metadata: { annotations: { 'kube-offload.io/clusters': longSelector } } });
+  const selectorReview = podReview({ metadata: { annotations: { [CLUSTERS_ANNOTATION]: longSelector } } });
 
   const work: Record<CaseName, () => unknown> = {
     'worst admissible mutation': () => mutatePod(worst, context),
