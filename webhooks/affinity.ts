@@ -143,6 +143,22 @@ function prepare(
   return { ...keyed(requirements), constraints, contradictory };
 }
 
+/**
+ * Imposed terms prepared without pinned labels, by the term's list. Placement plans are shared
+ * (webhooks/placement.ts), so most pods impose lists already seen; only read, never written.
+ */
+const preparedAlone = new WeakMap<readonly NodeSelectorRequirement[], PreparedTerm>();
+
+function prepareImposed(
+  requirements: readonly NodeSelectorRequirement[],
+  pinned: readonly NodeSelectorRequirement[],
+): PreparedTerm {
+  if (pinned.length > 0) return prepare(requirements, pinned);
+  let prepared = preparedAlone.get(requirements);
+  if (!prepared) preparedAlone.set(requirements, (prepared = prepare(requirements, pinned)));
+  return prepared;
+}
+
 /** isContradictory(user's requirements + the prepared term's + pinned), in the user term's size. */
 function productUnsatisfiable(user: Constraints, imposed: PreparedTerm): boolean {
   if (imposed.contradictory) return true;
@@ -343,6 +359,9 @@ export function dedupeTerms(terms: NodeSelectorTerm[]): NodeSelectorTerm[] {
  * imposed term: the pod keeps the user's constraints and the placement's, and stays Pending
  * (the caller warns). Using the same imposed term each time keeps this idempotent, because a
  * term already containing it is unchanged by it and stays contradictory.
+ *
+ * The imposed lists must not change once passed: what is worked out about them is kept for the
+ * next call with the same lists (prepareImposed), as placement plans, which are shared, pass them.
  */
 export function mergeRequiredTerms(
   userTerms: readonly NodeSelectorTerm[] | undefined,
@@ -358,7 +377,7 @@ export function mergeRequiredTerms(
     operator: 'In',
     values: [value],
   }));
-  const prepared = imposed.map((i) => prepare(i, pinned));
+  const prepared = imposed.map((i) => prepareImposed(i, pinned));
   const kept: NodeSelectorTerm[] = [];
   let lostBranch = false;
   for (const user of users) {

@@ -37,11 +37,42 @@ export function virtualNodeRequirement(
 }
 
 /**
+ * Plans by convention, by cluster requirements (webhooks/policy.ts hands out one list per selector
+ * text; every empty list is NO_CLUSTERS here) and by placement and preference. A plan's imposed
+ * terms thereby keep their identity from pod to pod, and mergeRequiredTerms() works out what it
+ * needs to know about them once (a quarter of a typical pod's mutation). Plans are shared like
+ * the requirements in them: applyPlan() only ever copies them into new lists, and
+ * test/unit/webhooks/pods.property.test.ts checks the plans after admissions.
+ */
+const plans = new WeakMap<
+  VirtualNodeConvention,
+  WeakMap<readonly NodeSelectorRequirement[], Map<string, PlacementPlan>>
+>();
+const NO_CLUSTERS: readonly NodeSelectorRequirement[] = [];
+
+/**
  * The constraints of a placement. `clusters` is the parsed selector (empty: any virtual node).
  * A preference that the placement makes pointless (prefer Remote with Local, prefer Local with
- * Remote) adds nothing; the caller warns.
+ * Remote) adds nothing; the caller warns. The plan is shared: callers never change it.
  */
 export function planPlacement(
+  placement: Placement,
+  clusters: readonly NodeSelectorRequirement[],
+  prefer: Preference | undefined,
+  convention: VirtualNodeConvention,
+): PlacementPlan {
+  let byClusters = plans.get(convention);
+  if (!byClusters) plans.set(convention, (byClusters = new WeakMap()));
+  const listed = clusters.length === 0 ? NO_CLUSTERS : clusters;
+  let byPolicy = byClusters.get(listed);
+  if (!byPolicy) byClusters.set(listed, (byPolicy = new Map()));
+  const key = `${placement}/${prefer ?? ''}`;
+  let plan = byPolicy.get(key);
+  if (!plan) byPolicy.set(key, (plan = newPlan(placement, listed, prefer, convention)));
+  return plan;
+}
+
+function newPlan(
   placement: Placement,
   clusters: readonly NodeSelectorRequirement[],
   prefer: Preference | undefined,

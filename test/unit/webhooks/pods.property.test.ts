@@ -3,10 +3,12 @@
 // evaluator written for the tests (helpers.ts), not with the code under test.
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { LIQO_CONVENTION } from '../../../webhooks/keys.ts';
+import { planPlacement } from '../../../webhooks/placement.ts';
 import { mutatePod } from '../../../webhooks/pods.ts';
 import { resolvePolicy } from '../../../webhooks/policy.ts';
 import { parseClusterSelector } from '../../../webhooks/selector.ts';
-import type { Placement } from '../../../webhooks/keys.ts';
+import type { Placement, Preference } from '../../../webhooks/keys.ts';
 import type { KubeObject, NamespacePolicy } from '../../../webhooks/types.ts';
 import {
   VN_KEY,
@@ -207,6 +209,31 @@ describe('pods: properties', () => {
           expect(fresh.ok).to.equal(true);
           expect(cached(selector)).to.deep.equal(fresh.ok ? fresh.requirements : undefined);
         }
+      }),
+      RUNS,
+    );
+  });
+
+  // Placement plans are cached and shared the same way (webhooks/placement.ts). Snapshots taken
+  // when this file loads, before any admission of the run.
+  const sharedPlans = (['Local', 'Remote', 'LocalAndRemote'] as Placement[]).flatMap((placement) =>
+    ['', ...SELECTORS.map(([selector]) => selector)].flatMap((selector) =>
+      ([undefined, 'Local', 'Remote'] as Array<Preference | undefined>).map((prefer) => {
+        const clusters = selector
+          ? resolvePolicy([{ source: 'pod', policy: { clusters: selector } }], { defaultPlacement: 'Local' })
+              .clusterRequirements
+          : [];
+        const plan = planPlacement(placement, clusters, prefer, LIQO_CONVENTION);
+        return { plan, before: structuredClone(plan) };
+      }),
+    ),
+  );
+
+  it('never writes into the placement plans that admissions share', () => {
+    fc.assert(
+      fc.property(scenario, (s) => {
+        admit(s);
+        for (const { plan, before } of sharedPlans) expect(plan).to.deep.equal(before);
       }),
       RUNS,
     );
