@@ -20,14 +20,23 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-function statusField(pid: number, field: string): number {
+/** /proc/PID/status, or '' when the process is gone. */
+function statusText(pid: number): string {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
-    return match ? Number(match[1]) / 1024 : Number.NaN;
+    return fs.readFileSync(`/proc/${pid}/status`, 'utf8');
   } catch {
-    return Number.NaN;
+    return '';
   }
+}
+
+/** A "kB" field of a status text in MiB, NaN when absent. */
+function kbField(status: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+function statusField(pid: number, field: string): number {
+  return kbField(statusText(pid), field);
 }
 
 /** VmRSS of any process in MiB, or NaN when it is gone. */
@@ -184,20 +193,43 @@ export function resetPeakRss(pid: number): boolean {
   }
 }
 
+/** Where resident memory lies: mapped from files (the executable's code and read-only data) or anonymous. */
+export interface RssSplit {
+  /** RssFile (MiB): pages of mapped files, the runtime's own executable first; shared, reclaimable. */
+  fileMiB: number;
+  /** RssAnon (MiB): heap, stacks, buffers; what only this process holds. */
+  anonMiB: number;
+}
+
 export interface MemorySamples {
   /** VmRSS samples (MiB). */
   rss: number[];
   /** VmHWM at the last sample (MiB): the peak since the process started, between samples too. */
   hwm: number;
+  /** RssFile and RssAnon at the highest VmRSS sample; undefined without samples. */
+  peakSplit?: RssSplit;
+}
+
+/** VmRSS, VmHWM, RssFile and RssAnon (MiB) from one read of /proc/PID/status; NaN for those missing. */
+function memoryStatus(pid: number): { rss: number; hwm: number; split: RssSplit } {
+  const status = statusText(pid);
+  const field = (name: string) => kbField(status, name);
+  return { rss: field('VmRSS'), hwm: field('VmHWM'), split: { fileMiB: field('RssFile'), anonMiB: field('RssAnon') } };
 }
 
 /** Samples a process's VmRSS and VmHWM every intervalMs until stopped (a last sample on stop). */
 export function sampleMemory(pid: number, intervalMs = 250): { stop(): MemorySamples } {
   const result: MemorySamples = { rss: [], hwm: Number.NaN };
+  let highest = -Infinity;
   const sample = () => {
-    const rss = statusField(pid, 'VmRSS');
-    const hwm = statusField(pid, 'VmHWM');
-    if (Number.isFinite(rss)) result.rss.push(rss);
+    const { rss, hwm, split } = memoryStatus(pid);
+    if (Number.isFinite(rss)) {
+      result.rss.push(rss);
+      if (rss > highest) {
+        highest = rss;
+        result.peakSplit = split;
+      }
+    }
     if (Number.isFinite(hwm)) result.hwm = hwm;
   };
   sample();

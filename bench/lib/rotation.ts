@@ -4,6 +4,7 @@
 import type { LoadRun } from './load.ts';
 import { runLoad } from './load.ts';
 import type { ServerProcess } from './process.ts';
+import type { RssSplit } from './process.ts';
 import { sampleMemory } from './process.ts';
 
 export interface Contender {
@@ -20,6 +21,8 @@ export interface Series {
   cpuPerRequestUs: number[];
   /** Highest VmRSS sampled during the runs (MiB). */
   rssPeakMiB: number;
+  /** RssFile and RssAnon at that sample. */
+  rssPeakSplit?: RssSplit;
 }
 
 export interface RunSettings {
@@ -33,6 +36,7 @@ export interface OneRun {
   run: LoadRun;
   cpuPerRequestUs: number;
   rssPeakMiB: number;
+  rssPeakSplit?: RssSplit;
   hwmMiB: number;
 }
 
@@ -53,7 +57,14 @@ export async function loadServer(
   const run = await load.finally(() => memory.stop());
   const samples = memory.stop();
   const cpuPerRequestUs = ((server.cpuSeconds() - cpuBefore) / run.total) * 1e6;
-  return { run, cpuPerRequestUs, rssPeakMiB: Math.max(...samples.rss), hwmMiB: samples.hwm };
+  const rssPeakMiB = Math.max(...samples.rss);
+  return {
+    run,
+    cpuPerRequestUs,
+    rssPeakMiB,
+    hwmMiB: samples.hwm,
+    ...(samples.peakSplit ? { rssPeakSplit: samples.peakSplit } : {}),
+  };
 }
 
 /** A short unmeasured run of every server (JIT, connection pools, caches). */
@@ -84,7 +95,10 @@ export async function rotate(
       const series = results.get(contender.id) as Series;
       series.runs.push(one.run);
       series.cpuPerRequestUs.push(one.cpuPerRequestUs);
-      series.rssPeakMiB = Math.max(series.rssPeakMiB, one.rssPeakMiB);
+      if (one.rssPeakMiB > series.rssPeakMiB) {
+        series.rssPeakMiB = one.rssPeakMiB;
+        if (one.rssPeakSplit) series.rssPeakSplit = one.rssPeakSplit;
+      }
     }
     afterRun?.(i, results);
   }

@@ -25,7 +25,7 @@ import { pinCores } from '../lib/cpu.ts';
 import type { LoadRun } from '../lib/load.ts';
 import { startAgnhostPeer } from '../lib/peer.ts';
 import { placementReview } from '../lib/pod.ts';
-import type { ServerProcess } from '../lib/process.ts';
+import type { RssSplit, ServerProcess } from '../lib/process.ts';
 import { resetPeakRss, sampleMemory, startServer } from '../lib/process.ts';
 import { reviewOnce, timeReviews } from '../lib/review-client.ts';
 import type { Contender, OneRun, RunSettings, Series } from '../lib/rotation.ts';
@@ -103,6 +103,8 @@ function memoryFloorPlan(): Planned[] {
   return [
     { name: `/mutate/pods c=64: RSS (peak during the runs) ${PARSING}`, unit: 'MiB', target: null },
     { name: 'parsing floor (Node) vs agnhost (Go) c=64: RSS (peak during the runs)', unit: 'MiB', target: null },
+    { name: `${PEER} c=64: RSS mapped from files (RssFile at the peak)`, unit: 'MiB', target: null },
+    { name: `${PEER} c=64: anonymous RSS (RssAnon at the peak)`, unit: 'MiB', target: null },
   ];
 }
 
@@ -371,7 +373,7 @@ function peerRows(c: number, results: Map<string, Series>, setup: Setup, setting
 
 /** The c=64 memory of ours, the parsing floor and agnhost, side by side (info: Node's own floor). */
 function memoryFloorRows(results: Map<string, Series>, setup: Setup): Row[] {
-  const [vsParsing, parsingVsPeer] = memoryFloorPlan() as [Planned, Planned];
+  const [vsParsing, parsingVsPeer, fileVsPeer, anonVsPeer] = memoryFloorPlan() as [Planned, Planned, Planned, Planned];
   const ours = results.get('ours') as Series;
   const parsing = results.get('parsing') as Series;
   const peer = results.get('agnhost');
@@ -385,16 +387,44 @@ function memoryFloorRows(results: Map<string, Series>, setup: Setup): Row[] {
       note: `info: ${sampled}; the parsing floor runs as plain JavaScript with the same NODE_OPTIONS`,
     }),
   ];
-  if (!peer) rows.push(unmeasuredRow(SECTION, parsingVsPeer, `agnhost: ${setup.peerReason ?? 'not started'}`));
-  else {
-    const note =
-      `info: ${sampled}; "ours" here is the parsing floor (node:https, JSON.parse, the Deployment's ` +
-      'NODE_OPTIONS): what any Node webhook holds at c=64 before doing anything';
-    rows.push(
-      measuredRow({ section: SECTION, ...parsingVsPeer, ours: parsing.rssPeakMiB, floor: peer.rssPeakMiB, note }),
-    );
+  if (!peer) {
+    const why = `agnhost: ${setup.peerReason ?? 'not started'}`;
+    return [...rows, ...[parsingVsPeer, fileVsPeer, anonVsPeer].map((p) => unmeasuredRow(SECTION, p, why))];
   }
-  return rows;
+  const note =
+    `info: ${sampled}; "ours" here is the parsing floor (node:https, JSON.parse, the Deployment's ` +
+    'NODE_OPTIONS): what any Node webhook holds at c=64 before doing anything';
+  rows.push(
+    measuredRow({ section: SECTION, ...parsingVsPeer, ours: parsing.rssPeakMiB, floor: peer.rssPeakMiB, note }),
+  );
+  return [...rows, ...splitRows(ours, parsing, peer, [fileVsPeer, anonVsPeer])];
+}
+
+/**
+ * The peak RSS of ours and agnhost split into pages mapped from files and anonymous ones, with the
+ * parsing floor's split in the note: the Node executable's own code and data are most of the
+ * former, a floor no Node webhook goes below.
+ */
+function splitRows(ours: Series, parsing: Series, peer: Series, [file, anon]: [Planned, Planned]): Row[] {
+  const part = (series: Series, key: keyof RssSplit) => series.rssPeakSplit?.[key] ?? Number.NaN;
+  const floorSplit = `the parsing floor's: ${mib(part(parsing, 'fileMiB'))} mapped from files, ${mib(part(parsing, 'anonMiB'))} anonymous`;
+  const at = 'from /proc/PID/status at the highest VmRSS sample of the runs at c=64';
+  return [
+    measuredRow({
+      section: SECTION,
+      ...file,
+      ours: part(ours, 'fileMiB'),
+      floor: part(peer, 'fileMiB'),
+      note: `info: RssFile ${at}: mostly the executable's code and read-only data (node's binary carries V8, ICU data and OpenSSL), shared and reclaimable; ${floorSplit}`,
+    }),
+    measuredRow({
+      section: SECTION,
+      ...anon,
+      ours: part(ours, 'anonMiB'),
+      floor: part(peer, 'anonMiB'),
+      note: `info: RssAnon ${at}: heaps, stacks, buffers; ${floorSplit}`,
+    }),
+  ];
 }
 
 function curveOf(results: Map<string, Series>, c: number): AdmissionCurve {
