@@ -460,13 +460,16 @@ describe('e2e: admission webhooks on a real control plane', function () {
       });
     });
 
+    /** Reviews the webhook has answered on one route (its metrics' label, e.g. "validate"). */
+    const callsTo = async (webhook: string): Promise<number> => {
+      const text = (await fetchWebhook('/metrics')).body;
+      return [...text.matchAll(/^kube_offload_webhook_admission_requests_total\{([^}]*)\} (\d+)/gm)]
+        .filter((m) => (m[1] as string).includes(`webhook="${webhook}"`))
+        .reduce((sum, m) => sum + Number(m[2]), 0);
+    };
+
     it('costs no validating call for our own stamp or a plain selector (matchConditions), but one for a selector CEL cannot vouch for', async () => {
-      const validations = async (): Promise<number> => {
-        const text = (await fetchWebhook('/metrics')).body;
-        return [
-          ...text.matchAll(/^kube_offload_webhook_admission_requests_total\{[^}]*webhook="validate"[^}]*\} (\d+)/gm),
-        ].reduce((sum, m) => sum + Number(m[1]), 0);
-      };
+      const validations = () => callsTo('validate');
       const before = await validations();
       await kubectlOk(local(), ['create', 'configmap', 'cheap', '-n', 'stamps', '--from-literal=k=v']);
       expect(stampOf(await getObject(local(), 'configmap', 'cheap', { namespace: 'stamps' }))).to.deep.equal({
@@ -489,6 +492,39 @@ describe('e2e: admission webhooks on a real control plane', function () {
       // Gt is valid but outside the grammar the CEL pattern covers: the webhook checks it.
       await applyYaml(local(), pod('numeric', 'example.com/gpus>1'));
       expect(await validations()).to.equal(before + 1);
+    });
+
+    it('costs no stamping call for an object marked alike in both places; flipping one mark is sent and decided', async () => {
+      const stampings = () => callsTo('mutate-replicated');
+      const before = await stampings();
+      const marks = { [REPLICATE_KEY]: 'true' };
+      await applyYaml(
+        local(),
+        stringify({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: 'marked', namespace: 'stamps', annotations: marks, labels: marks },
+          data: { a: '1' },
+        }),
+      );
+      expect(await stampings()).to.equal(before);
+      await kubectlOk(local(), ['create', 'configmap', 'unmarked', '-n', 'stamps', '--from-literal=k=v']);
+      expect(await stampings()).to.equal(before + 1);
+      // Opting out through the annotation alone: the marks differ, so the webhook mirrors it.
+      await kubectlOk(local(), [
+        'annotate',
+        'configmap',
+        'marked',
+        '-n',
+        'stamps',
+        `${REPLICATE_KEY}=false`,
+        '--overwrite',
+      ]);
+      expect(await stampings()).to.equal(before + 2);
+      expect(stampOf(await getObject(local(), 'configmap', 'marked', { namespace: 'stamps' }))).to.deep.equal({
+        annotation: 'false',
+        label: 'false',
+      });
     });
 
     it('does not stamp kube-root-ca.crt, service-account tokens or Helm releases', async () => {
