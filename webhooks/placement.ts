@@ -40,7 +40,7 @@ export function virtualNodeRequirement(
  * Plans by convention, by cluster requirements (webhooks/policy.ts hands out one list per selector
  * text; every empty list is NO_CLUSTERS here) and by placement and preference. A plan's imposed
  * terms thereby keep their identity from pod to pod, and mergeRequiredTerms() works out what it
- * needs to know about them once (a quarter of a typical pod's mutation). Plans are shared like
+ * needs to know about them once (a fifth of a typical pod's mutation). Plans are shared like
  * the requirements in them: applyPlan() only ever copies them into new lists, and
  * test/unit/webhooks/pods.property.test.ts checks the plans after admissions.
  */
