@@ -13,6 +13,8 @@
 //                the same pod (floor-server.ts --parse --patch): the pods are stored exactly as
 //                ours are, so the apiserver's cost of applying a patch and storing the placed pod
 //                is in this floor too, and the difference from ours is our webhook's own work
+//   one-op patch: the same again, answering the smallest patch there is (one label added):
+//                what the apiserver charges for applying any patch at all (info rows)
 //   no webhook:  a namespace that has not opted in (info rows)
 //
 // The pods are the realistic pod of bench/lib/pod.ts (without the ownerReference, which would
@@ -49,14 +51,27 @@ const TRIVIAL_CONFIG = 'bench-trivial-webhook';
 const SAME_PATCH = 'bench-same-patch-webhook';
 const SAME_PATCH_LABEL = 'bench.kube-offload.io/same-patch-webhook';
 const SAME_PATCH_CONFIG = 'bench-same-patch-webhook';
+const ONE_OP = 'bench-one-op-patch-webhook';
+const ONE_OP_LABEL = 'bench.kube-offload.io/one-op-patch-webhook';
+const ONE_OP_CONFIG = 'bench-one-op-patch-webhook';
+/** The smallest change a mutating webhook can make to the bench's pod (it has labels). */
+const ONE_OP_PATCH = [{ op: 'add', path: '/metadata/labels/bench.kube-offload.io~1patched', value: 'true' }];
 const SCHEDULER = 'bench-no-such-scheduler';
 const VS_TRIVIAL: Target = { on: 'ratio', op: '<=', value: 1.1 };
 const CALLS = 'kube_offload_webhook_admission_requests_total';
 const HANDSHAKES = 'kube_offload_webhook_tls_handshakes_total';
 
-type Which = 'ours' | 'trivial' | 'samePatch' | 'plain';
-const NAMESPACE: Record<Which, string> = { ours: OPTED_IN, trivial: TRIVIAL, samePatch: SAME_PATCH, plain: PLAIN };
-const WHICH: Which[] = ['ours', 'trivial', 'samePatch', 'plain'];
+type Which = 'ours' | 'trivial' | 'samePatch' | 'oneOp' | 'plain';
+const NAMESPACE: Record<Which, string> = {
+  ours: OPTED_IN,
+  trivial: TRIVIAL,
+  samePatch: SAME_PATCH,
+  oneOp: ONE_OP,
+  plain: PLAIN,
+};
+const WHICH: Which[] = ['ours', 'trivial', 'samePatch', 'oneOp', 'plain'];
+/** The webhooks besides ours, each a floor-server.ts of its own. */
+type Floor = Exclude<Which, 'ours' | 'plain'>;
 
 function sizes(options: BenchOptions): { total: number; rounds: number; perRound: number; warmup: number } {
   // CPU per pod is read from /proc in 10 ms ticks and the apiserver's garbage collections land in
@@ -74,10 +89,13 @@ function plannedRows(options: BenchOptions): Array<Pick<Row, 'name' | 'unit' | '
     { name: create('total time'), unit: 's', target: null },
     { name: create('p99 vs same patch'), unit: 'ms', target: VS_TRIVIAL },
     { name: create('total time vs same patch'), unit: 's', target: null },
+    { name: create('p99, one-op patch vs trivial'), unit: 'ms', target: null },
     { name: create('p99 vs no webhook'), unit: 'ms', target: null },
     { name: create('total time vs no webhook'), unit: 's', target: null },
     { name: 'CPU per pod: kube-apiserver + etcd + webhooks', unit: 'ms', target: VS_TRIVIAL },
     { name: 'CPU per pod vs same patch', unit: 'ms', target: VS_TRIVIAL },
+    { name: 'CPU per pod, one-op patch vs trivial', unit: 'ms', target: null },
+    { name: 'CPU per pod, same patch vs one-op patch', unit: 'ms', target: null },
     { name: 'CPU per pod vs no webhook', unit: 'ms', target: null },
     { name: 'CPU per pod: the webhook process alone', unit: 'ms', target: null },
     { name: 'CPU per pod: the webhook process alone vs same patch', unit: 'ms', target: null },
@@ -201,6 +219,15 @@ async function ourPatch(client: AdminClient): Promise<unknown[]> {
   return patch;
 }
 
+/** The one-op webhook was called and its pod was stored with the one label added, nothing placed. */
+async function checkOneOpActs(client: AdminClient, webhook: string): Promise<void> {
+  if ((await callsDuring(client, webhook, () => createPods(client, ONE_OP, 'check', 1))) < 1)
+    throw new Error(`the apiserver did not call the one-op patch webhook ${webhook} for the pod in ${ONE_OP}`);
+  const pod = await checkPod(client, 'oneOp');
+  if (pod.metadata?.labels?.['bench.kube-offload.io/patched'] !== 'true' || tolerates(pod))
+    throw new Error(`the pod in ${ONE_OP} was not stored with the one-op patch applied (and nothing else)`);
+}
+
 /** The same-patch webhook was called and stored its pod exactly as ours was. */
 async function checkSamePatchActs(client: AdminClient, webhook: string): Promise<void> {
   if ((await callsDuring(client, webhook, () => createPods(client, SAME_PATCH, 'check', 1))) < 1)
@@ -304,7 +331,7 @@ interface Probes {
   cpu: () => { all: number; webhook: Record<Exclude<Which, 'plain'>, number> };
 }
 
-function probesFor(sandbox: Sandbox, trivial: Trivial, samePatch: Trivial): Probes {
+function probesFor(sandbox: Sandbox, floors: Record<Floor, Trivial>): Probes {
   const cluster: Cluster = sandbox.local;
   const pidOf = (name: string): number => {
     const record = cluster.processes().find((p) => p.name === `${cluster.name}/${name}`);
@@ -315,24 +342,21 @@ function probesFor(sandbox: Sandbox, trivial: Trivial, samePatch: Trivial): Prob
   if (webhook === undefined || webhook.ready === undefined) throw new Error('the sandbox runs no webhook component');
   const metricsUrl = new URL('/metrics', webhook.ready.url).toString();
   const ca = fs.readFileSync(webhook.ready.caFile as string);
-  const pids = {
-    apiserver: pidOf('kube-apiserver'),
-    etcd: pidOf('etcd'),
+  const control = [pidOf('kube-apiserver'), pidOf('etcd')];
+  const webhookPids: Record<Exclude<Which, 'plain'>, number> = {
     ours: webhook.record.pid,
-    trivial: trivial.server.pid,
-    samePatch: samePatch.server.pid,
+    trivial: floors.trivial.server.pid,
+    samePatch: floors.samePatch.server.pid,
+    oneOp: floors.oneOp.server.pid,
   };
   return {
     counters: () => scrapeCounters(metricsUrl, ca, [CALLS, HANDSHAKES]),
     cpu: () => {
-      const webhook = {
-        ours: cpuSeconds(pids.ours),
-        trivial: cpuSeconds(pids.trivial),
-        samePatch: cpuSeconds(pids.samePatch),
-      };
-      const all =
-        cpuSeconds(pids.apiserver) + cpuSeconds(pids.etcd) + webhook.ours + webhook.trivial + webhook.samePatch;
-      return { all, webhook };
+      const webhook = Object.fromEntries(
+        Object.entries(webhookPids).map(([which, pid]) => [which, cpuSeconds(pid)]),
+      ) as Record<Exclude<Which, 'plain'>, number>;
+      const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+      return { all: sum(control.map(cpuSeconds)) + sum(Object.values(webhook)), webhook };
     },
   };
 }
@@ -377,7 +401,7 @@ async function measureRounds(ctx: BenchContext, client: AdminClient, probes: Pro
     calls: 0,
     handshakes: 0,
   });
-  const result: Record<Which, Tally> = { ours: empty(), trivial: empty(), samePatch: empty(), plain: empty() };
+  const result = Object.fromEntries(WHICH.map((which) => [which, empty()])) as Record<Which, Tally>;
   const all = WHICH;
   for (let round = 0; round < rounds; round++) {
     // Rotated: each namespace goes first, second and last in turn.
@@ -399,17 +423,24 @@ function latencyRows(options: BenchOptions, result: Record<Which, Tally>): Row[]
     Which,
     Float64Array
   >;
-  const note = (p: number, floor: Which) =>
+  const note = (p: number, floor: Which, subject: Which) =>
     `median of ${rounds} rotated rounds of ${perRound} pods; over all ${total} pods: ` +
-    `${percentileSorted(pooled.ours, p).toFixed(1)} / ${percentileSorted(pooled[floor], p).toFixed(1)} ms`;
+    `${percentileSorted(pooled[subject], p).toFixed(1)} / ${percentileSorted(pooled[floor], p).toFixed(1)} ms`;
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const trivialNote = 'floor: the trivial webhook (floor-server.ts --parse) registered with our settings';
   const samePatchNote =
     "floor: the trivial webhook answering our webhook's patch for the pod (floor-server.ts --parse --patch), " +
     'registered with our settings';
-  const percentileRow = (p: 50 | 99, floor: Which, what: string, target: Target | null, extra: string): Row => {
+  const percentileRow = (
+    p: 50 | 99,
+    floor: Which,
+    what: string,
+    target: Target | null,
+    extra: string,
+    subject: Which = 'ours',
+  ): Row => {
     const pick = (t: Tally) => (p === 50 ? t.p50 : t.p99);
-    const runs = { ours: pick(result.ours), floor: pick(result[floor]) };
+    const runs = { ours: pick(result[subject]), floor: pick(result[floor]) };
     return measuredRow({
       section: SECTION,
       name: name(what),
@@ -418,7 +449,7 @@ function latencyRows(options: BenchOptions, result: Record<Which, Tally>): Row[]
       floor: median(runs.floor),
       target,
       runs,
-      note: `${extra}; ${note(p, floor)}`,
+      note: `${extra}; ${note(p, floor, subject)}`,
     });
   };
   const timeRow = (floor: Which, what: string, extra: string): Row => {
@@ -441,6 +472,14 @@ function latencyRows(options: BenchOptions, result: Record<Which, Tally>): Row[]
     timeRow('samePatch', 'total time vs same patch', `info; ${samePatchNote}`),
     percentileRow(
       99,
+      'trivial',
+      'p99, one-op patch vs trivial',
+      null,
+      `info; "ours" here is the trivial webhook answering a one-operation patch (a label added); ${trivialNote}`,
+      'oneOp',
+    ),
+    percentileRow(
+      99,
       'plain',
       'p99 vs no webhook',
       null,
@@ -454,7 +493,7 @@ function cpuRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
   const { total } = sizes(options);
   const perPod = (seconds: number) => (seconds / total) * 1000;
   const all =
-    'user+system CPU of kube-apiserver, etcd and the webhooks (ours, both trivial ones) during the rounds / pods created ' +
+    'user+system CPU of kube-apiserver, etcd and the webhooks (ours, the three trivial ones) during the rounds / pods created ' +
     '(10 ms clock)';
   const counterRow = (name: string, unit: string, value: number, note: string): Row =>
     measuredRow({ section: SECTION, name, unit, ours: value / total, floor: null, note });
@@ -476,6 +515,24 @@ function cpuRows(options: BenchOptions, result: Record<Which, Tally>): Row[] {
       floor: perPod(result.samePatch.cpuAll),
       target: VS_TRIVIAL,
       note: `${all}; floor: the same pods through the trivial webhook answering our patch`,
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod, one-op patch vs trivial',
+      unit: 'ms',
+      ours: perPod(result.oneOp.cpuAll),
+      floor: perPod(result.trivial.cpuAll),
+      note:
+        `info; ${all}; "ours" here is the trivial webhook answering a one-operation patch (a label ` +
+        'added): what applying any patch costs, against the trivial webhook that answers none',
+    }),
+    measuredRow({
+      section: SECTION,
+      name: 'CPU per pod, same patch vs one-op patch',
+      unit: 'ms',
+      ours: perPod(result.samePatch.cpuAll),
+      floor: perPod(result.oneOp.cpuAll),
+      note: `info; ${all}; our patch against the smallest one, both from the trivial webhook: what the placement's size adds`,
     }),
     measuredRow({
       section: SECTION,
@@ -530,6 +587,7 @@ async function run(ctx: BenchContext): Promise<Row[]> {
     await ensureNamespace(client, OPTED_IN, { [ENABLED_LABEL]: 'true' });
     await ensureNamespace(client, TRIVIAL, { [TRIVIAL_LABEL]: 'true' });
     await ensureNamespace(client, SAME_PATCH, { [SAME_PATCH_LABEL]: 'true' });
+    await ensureNamespace(client, ONE_OP, { [ONE_OP_LABEL]: 'true' });
     await ensureNamespace(client, PLAIN, {});
     await checkWebhooksAct(client, trivial.webhook);
     const patchFile = path.join(ctx.workDir, 'same-patch.json');
@@ -538,10 +596,16 @@ async function run(ctx: BenchContext): Promise<Row[]> {
     const samePatch = await startTrivial(ctx, sandbox, caFile, { ...samePatchVariant, patchFile });
     started.push(samePatch);
     await checkSamePatchActs(client, samePatch.webhook);
+    const oneOpFile = path.join(ctx.workDir, 'one-op-patch.json');
+    fs.writeFileSync(oneOpFile, JSON.stringify(ONE_OP_PATCH));
+    const oneOpVariant = { name: 'one-op patch webhook', configName: ONE_OP_CONFIG, label: ONE_OP_LABEL };
+    const oneOp = await startTrivial(ctx, sandbox, caFile, { ...oneOpVariant, patchFile: oneOpFile });
+    started.push(oneOp);
+    await checkOneOpActs(client, oneOp.webhook);
     ctx.log(`apiserver: warm-up, ${warmup} pods in each namespace`);
     for (const namespace of Object.values(NAMESPACE)) await createPods(client, namespace, 'warm', warmup);
     await Promise.all(Object.values(NAMESPACE).map((namespace) => deleteAllPods(client, namespace)));
-    const result = await measureRounds(ctx, client, probesFor(sandbox, trivial, samePatch));
+    const result = await measureRounds(ctx, client, probesFor(sandbox, { trivial, samePatch, oneOp }));
     ctx.artifacts.apiserver = {
       total,
       rounds,
@@ -552,7 +616,7 @@ async function run(ctx: BenchContext): Promise<Row[]> {
     return [...latencyRows(ctx.options, result), ...cpuRows(ctx.options, result)];
   } finally {
     client.close();
-    for (const config of [TRIVIAL_CONFIG, SAME_PATCH_CONFIG]) {
+    for (const config of [TRIVIAL_CONFIG, SAME_PATCH_CONFIG, ONE_OP_CONFIG]) {
       await sandbox.local
         .kubectl(['delete', 'mutatingwebhookconfiguration', config, '--ignore-not-found'])
         .catch(() => undefined);
