@@ -1,6 +1,6 @@
 // Section "apiserver": what the placement webhook adds to `kubectl apply` as users feel it, through
 // the real kube-apiserver of the sandbox. Pods are created with direct HTTPS POSTs (admin client
-// certificate, keep-alive pool, 32 concurrent clients) in three namespaces:
+// certificate, keep-alive pool, 32 concurrent clients) in five namespaces:
 //
 //   ours:        opted in: the placement webhook (compiled, the Deployment's NODE_OPTIONS, see
 //                bench/lib/sandbox.ts) is called; the validating webhook's matchConditions vouch
