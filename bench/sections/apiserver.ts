@@ -20,7 +20,7 @@
 // The pods are the realistic pod of bench/lib/pod.ts (without the ownerReference, which would
 // have the garbage collector delete them) and name a scheduler that does not exist, so no
 // scheduling, kwok status updates or garbage collection run behind the measurement: the rows
-// measure admission and storage only. Each round creates the round's pods in the three
+// measure admission and storage only. Each round creates the round's pods in every one of the
 // namespaces, rotating which goes first, then deletes them (and waits until they are gone).
 import fs from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
